@@ -1,0 +1,77 @@
+/*
+ * auth.c - bearer token / password check.
+ *
+ * Token and password modes differ only in which secret is compared: both
+ * arrive as "Authorization: Bearer <secret>", as in OpenClaw.
+ */
+#include "auth.h"
+
+#include <strings.h>
+#include <string.h>
+
+#include "log.h"
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+const char *auth_bearer(const char *header, size_t *len)
+{
+	const char *p, *end;
+
+	if (!header)
+		return NULL;
+	p = header;
+	while (is_space(*p))
+		p++;
+	if (strncasecmp(p, "bearer", 6) || !is_space(p[6]))
+		return NULL;
+	p += 6;
+	while (is_space(*p))
+		p++;
+	end = p + strlen(p);
+	while (end > p && is_space(end[-1]))
+		end--;
+	if (end == p)
+		return NULL;
+	*len = (size_t)(end - p);
+	return p;
+}
+
+bool auth_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen > blen ? alen : blen;
+	unsigned char diff = alen != blen;
+
+	/* Walk the longer length on both sides; reads past an end wrap to 0. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = i < alen ? (unsigned char)a[i] : 0;
+		unsigned char y = i < blen ? (unsigned char)b[i] : 0;
+		diff |= x ^ y;
+	}
+	return diff == 0;
+}
+
+int auth_check(const struct cfg *c, const char *authorization, struct err *e)
+{
+	const char *secret;
+	size_t len;
+
+	if (c->auth_mode == CFG_AUTH_NONE)
+		return 0;
+	if (!c->auth_secret || !c->auth_secret[0]) {
+		log_error("auth mode is %s but no secret is configured: set %s "
+			  "(refusing every request)",
+			  cfg_auth_mode_name(c->auth_mode), c->auth_setting);
+		err_set(e, 500, "api_error",
+			"The server's authentication is not configured.");
+		return -1;
+	}
+	secret = auth_bearer(authorization, &len);
+	if (!secret || !auth_equal(secret, len, c->auth_secret, strlen(c->auth_secret))) {
+		err_set(e, 401, "unauthorized", "Unauthorized");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,679 @@
+/*
+ * chat.c - POST /v1/chat/completions.
+ *
+ * Reads and validates the body (every malformed input is a 400 naming the
+ * field), selects the agent and session key, builds the turn, and turns
+ * provider output into either one JSON body or SSE chunks.  The turn
+ * itself runs in agent.c.
+ */
+#include "chat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sse.h"
+
+#define INVALID "invalid_request_error"
+
+int chat_valid_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p;
+		size_t n;
+		unsigned cp;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if ((size_t)(end - p) <= n)
+			return 0;
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+/* Checks one content part; returns -1 with e naming messages[i].content[j]. */
+static int check_part(const cJSON *part, int i, int j, bool *has_input,
+		      struct err *e)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
+	const char *t;
+
+	if (!cJSON_IsObject(part)) {
+		err_set(e, 400, INVALID, "`messages[%d].content[%d]` must be an object.", i, j);
+		return -1;
+	}
+	if (!cJSON_IsString(type)) {
+		err_set(e, 400, INVALID, "`messages[%d].content[%d].type` must be a string.",
+			i, j);
+		return -1;
+	}
+	t = type->valuestring;
+	if (!strcmp(t, "text") || !strcmp(t, "input_text")) {
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+		if (!cJSON_IsString(text)) {
+			err_set(e, 400, INVALID,
+				"`messages[%d].content[%d].text` must be a string.", i, j);
+			return -1;
+		}
+		if (text->valuestring[0])
+			*has_input = true;
+		return 0;
+	}
+	if (!strcmp(t, "image_url")) {
+		const cJSON *img = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+		const cJSON *url = cJSON_IsObject(img)
+					   ? cJSON_GetObjectItemCaseSensitive(img, "url")
+					   : img;
+		if (!cJSON_IsString(url) || !url->valuestring[0]) {
+			err_set(e, 400, INVALID,
+				"`messages[%d].content[%d].image_url.url` must be a non-empty string.",
+				i, j);
+			return -1;
+		}
+		*has_input = true;
+		return 0;
+	}
+	err_set(e, 400, INVALID,
+		"`messages[%d].content[%d].type` '%.40s' is not supported "
+		"(text, input_text or image_url).", i, j, t);
+	return -1;
+}
+
+/* Validates messages[i].content; *has_input when it has text or an image. */
+static int check_content(const cJSON *content, int i, bool *has_input,
+			 struct err *e)
+{
+	const cJSON *part;
+	int j = 0;
+
+	*has_input = false;
+	if (!content || cJSON_IsNull(content))
+		return 0;
+	if (cJSON_IsString(content)) {
+		*has_input = content->valuestring[0] != '\0';
+		return 0;
+	}
+	if (!cJSON_IsArray(content)) {
+		err_set(e, 400, INVALID,
+			"`messages[%d].content` must be a string or an array of content parts.",
+			i);
+		return -1;
+	}
+	cJSON_ArrayForEach(part, content) {
+		if (check_part(part, i, j++, has_input, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A copy of m keeping what providers need: role, content, tool fields. */
+static cJSON *copy_message(const cJSON *m, const char *role)
+{
+	static const char *const keep[] = {"content", "name", "tool_call_id", "tool_calls"};
+	cJSON *out = cJSON_CreateObject();
+
+	if (!out || !cJSON_AddStringToObject(out, "role", role))
+		goto fail;
+	for (size_t k = 0; k < sizeof keep / sizeof *keep; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, keep[k]);
+		cJSON *dup;
+		if (!v)
+			continue;
+		if (!(dup = cJSON_Duplicate(v, 1)))
+			goto fail;
+		cJSON_AddItemToObject(out, keep[k], dup);
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(out, "content") &&
+	    !cJSON_AddNullToObject(out, "content"))
+		goto fail;
+	return out;
+fail:
+	cJSON_Delete(out);
+	return NULL;
+}
+
+static int parse_messages(const cJSON *msgs, struct agent_turn *t, struct err *e)
+{
+	const cJSON *m;
+	bool have_user = false;
+	int i = 0;
+
+	if (!msgs) {
+		err_set(e, 400, INVALID, "Missing `messages` array.");
+		return -1;
+	}
+	if (!cJSON_IsArray(msgs)) {
+		err_set(e, 400, INVALID, "`messages` must be an array.");
+		return -1;
+	}
+	if (cJSON_GetArraySize(msgs) == 0) {
+		err_set(e, 400, INVALID, "`messages` must not be empty.");
+		return -1;
+	}
+	if (!(t->messages = cJSON_CreateArray()))
+		goto nomem;
+	cJSON_ArrayForEach(m, msgs) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+		const char *r;
+		bool has_input;
+
+		if (!cJSON_IsObject(m)) {
+			err_set(e, 400, INVALID, "`messages[%d]` must be an object.", i);
+			return -1;
+		}
+		if (!cJSON_IsString(role)) {
+			err_set(e, 400, INVALID, "`messages[%d].role` must be a string.", i);
+			return -1;
+		}
+		if (check_content(content, i, &has_input, e) < 0)
+			return -1;
+		r = role->valuestring;
+		if (!strcmp(r, "system") || !strcmp(r, "developer")) {
+			size_t before = t->system_text.len;
+			if (before && buf_append_str(&t->system_text, "\n\n") < 0)
+				goto nomem;
+			if (prov_content_text(content, &t->system_text) < 0)
+				goto nomem;
+			if (t->system_text.len == before + (before ? 2 : 0)) /* empty: undo */
+				t->system_text.len = before, t->system_text.data[before] = '\0';
+		} else if (!strcmp(r, "user") || !strcmp(r, "assistant") ||
+			   !strcmp(r, "tool") || !strcmp(r, "function")) {
+			const char *as = !strcmp(r, "function") ? "tool" : r;
+			cJSON *copy = copy_message(m, as);
+			if (!copy)
+				goto nomem;
+			cJSON_AddItemToArray(t->messages, copy);
+			if (has_input && strcmp(as, "assistant"))
+				have_user = true;
+		}
+		/* other roles are ignored (SPEC 6) */
+		i++;
+	}
+	if (!have_user) {
+		err_set(e, 400, INVALID, "Missing user message in `messages`.");
+		return -1;
+	}
+	return 0;
+nomem:
+	err_set(e, 500, "api_error", "Out of memory.");
+	return -1;
+}
+
+enum ptype { P_NUMBER, P_INT, P_STOP, P_OBJECT };
+
+static const struct {
+	const char *name;
+	enum ptype type;
+} pass_params[] = {
+	{"temperature", P_NUMBER},
+	{"top_p", P_NUMBER},
+	{"max_tokens", P_INT},
+	{"max_completion_tokens", P_INT},
+	{"stop", P_STOP},
+	{"presence_penalty", P_NUMBER},
+	{"frequency_penalty", P_NUMBER},
+	{"seed", P_INT},
+	{"response_format", P_OBJECT},
+};
+
+static int parse_params(const cJSON *root, struct agent_turn *t, struct err *e)
+{
+	for (size_t k = 0; k < sizeof pass_params / sizeof *pass_params; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, pass_params[k].name);
+		const char *bad = NULL;
+		cJSON *dup;
+
+		if (!v || cJSON_IsNull(v))
+			continue;
+		switch (pass_params[k].type) {
+		case P_NUMBER:
+			if (!cJSON_IsNumber(v))
+				bad = "a number";
+			break;
+		case P_INT:
+			if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+				bad = "an integer";
+			else if (strcmp(pass_params[k].name, "seed") && v->valuedouble < 1)
+				bad = "a positive integer";
+			break;
+		case P_STOP:
+			if (cJSON_IsArray(v)) {
+				const cJSON *s;
+				cJSON_ArrayForEach(s, v) {
+					if (!cJSON_IsString(s))
+						bad = "a string or an array of strings";
+				}
+			} else if (!cJSON_IsString(v)) {
+				bad = "a string or an array of strings";
+			}
+			break;
+		case P_OBJECT:
+			if (!cJSON_IsObject(v))
+				bad = "an object";
+			break;
+		}
+		if (bad) {
+			err_set(e, 400, INVALID, "`%s` must be %s.", pass_params[k].name, bad);
+			return -1;
+		}
+		if (!t->params && !(t->params = cJSON_CreateObject()))
+			goto nomem;
+		if (!(dup = cJSON_Duplicate(v, 1)))
+			goto nomem;
+		cJSON_AddItemToObject(t->params, pass_params[k].name, dup);
+	}
+	return 0;
+nomem:
+	err_set(e, 500, "api_error", "Out of memory.");
+	return -1;
+}
+
+int chat_parse(const char *body, size_t len, struct chat_request *rq,
+	       struct agent_turn *t, struct err *e)
+{
+	const cJSON *v, *so;
+
+	memset(rq, 0, sizeof *rq);
+	if (!chat_valid_utf8(body, len)) {
+		err_set(e, 400, INVALID, "The request body is not valid UTF-8.");
+		return -1;
+	}
+	rq->root = cJSON_ParseWithLength(body, len);
+	if (!rq->root) {
+		err_set(e, 400, INVALID, "The request body is not valid JSON.");
+		return -1;
+	}
+	if (!cJSON_IsObject(rq->root)) {
+		err_set(e, 400, INVALID, "The request body must be a JSON object.");
+		return -1;
+	}
+
+	v = cJSON_GetObjectItemCaseSensitive(rq->root, "model");
+	if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
+		err_set(e, 400, INVALID, "`model` must be a string.");
+		return -1;
+	}
+	rq->model = cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : "openclaw";
+
+	v = cJSON_GetObjectItemCaseSensitive(rq->root, "stream");
+	if (v && !cJSON_IsNull(v) && !cJSON_IsBool(v)) {
+		err_set(e, 400, INVALID, "`stream` must be a boolean.");
+		return -1;
+	}
+	rq->stream = cJSON_IsTrue(v);
+
+	so = cJSON_GetObjectItemCaseSensitive(rq->root, "stream_options");
+	if (so && !cJSON_IsNull(so)) {
+		if (!cJSON_IsObject(so)) {
+			err_set(e, 400, INVALID, "`stream_options` must be an object.");
+			return -1;
+		}
+		v = cJSON_GetObjectItemCaseSensitive(so, "include_usage");
+		if (v && !cJSON_IsBool(v)) {
+			err_set(e, 400, INVALID, "`stream_options.include_usage` must be a boolean.");
+			return -1;
+		}
+		rq->include_usage = cJSON_IsTrue(v);
+	}
+
+	v = cJSON_GetObjectItemCaseSensitive(rq->root, "user");
+	if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
+		err_set(e, 400, INVALID, "`user` must be a string.");
+		return -1;
+	}
+	if (cJSON_IsString(v) && v->valuestring[0]) {
+		if (strlen(v->valuestring) > 200) {
+			err_set(e, 400, INVALID, "`user` must be at most 200 bytes.");
+			return -1;
+		}
+		rq->user = v->valuestring;
+	}
+
+	if (parse_params(rq->root, t, e) < 0)
+		return -1;
+	return parse_messages(cJSON_GetObjectItemCaseSensitive(rq->root, "messages"), t, e);
+}
+
+void chat_request_free(struct chat_request *rq)
+{
+	cJSON_Delete(rq->root);
+	memset(rq, 0, sizeof *rq);
+}
+
+/* ---- responses ---- */
+
+struct answer {
+	char id[48];          /* chatcmpl_<uuid> */
+	time_t created;
+	const char *model;    /* echoed from the request */
+};
+
+/* {"id","object","created","model", ...} shared by bodies and chunks. */
+static cJSON *answer_head(const struct answer *a, const char *object)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "id", a->id);
+	cJSON_AddStringToObject(o, "object", object);
+	cJSON_AddNumberToObject(o, "created", (double)a->created);
+	cJSON_AddStringToObject(o, "model", a->model);
+	return o;
+}
+
+static cJSON *usage_json(const struct prov_usage *u)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "prompt_tokens", (double)u->prompt_tokens);
+	cJSON_AddNumberToObject(o, "completion_tokens", (double)u->completion_tokens);
+	cJSON_AddNumberToObject(o, "total_tokens",
+				(double)(u->total_tokens ? u->total_tokens
+							 : u->prompt_tokens + u->completion_tokens));
+	return o;
+}
+
+/*
+ * One chunk: delta is {"role":...} / {"content":...} / {}, finish NULL for
+ * a JSON null.  Written as one SSE event and flushed.
+ */
+static int send_chunk(struct http_req *r, const struct answer *a, const char *role,
+		      const char *content, size_t clen, const char *finish)
+{
+	cJSON *o = answer_head(a, "chat.completion.chunk");
+	cJSON *choices, *choice, *delta;
+	char *text = NULL;
+	int rc = -1;
+
+	if (!o)
+		return -1;
+	choices = cJSON_AddArrayToObject(o, "choices");
+	choice = cJSON_CreateObject();
+	if (!choices || !choice) {
+		cJSON_Delete(choice);
+		goto out;
+	}
+	cJSON_AddItemToArray(choices, choice);
+	cJSON_AddNumberToObject(choice, "index", 0);
+	delta = cJSON_AddObjectToObject(choice, "delta");
+	if (!delta)
+		goto out;
+	if (role)
+		cJSON_AddStringToObject(delta, "role", role);
+	if (content) {
+		/* content is not NUL-terminated: copy it out */
+		char *s = strndup(content, clen);
+		if (!s)
+			goto out;
+		cJSON_AddStringToObject(delta, "content", s);
+		free(s);
+	}
+	if (finish)
+		cJSON_AddStringToObject(choice, "finish_reason", finish);
+	else
+		cJSON_AddNullToObject(choice, "finish_reason");
+	if ((text = cJSON_PrintUnformatted(o)))
+		rc = sse_write_data(r, text);
+out:
+	free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
+static int send_usage_chunk(struct http_req *r, const struct answer *a,
+			    const struct prov_usage *u)
+{
+	cJSON *o = answer_head(a, "chat.completion.chunk");
+	char *text = NULL;
+	int rc = -1;
+
+	if (!o || !cJSON_AddArrayToObject(o, "choices"))
+		goto out;
+	cJSON_AddItemToObject(o, "usage", usage_json(u));
+	if ((text = cJSON_PrintUnformatted(o)))
+		rc = sse_write_data(r, text);
+out:
+	free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
+static int send_error_event(struct http_req *r, const struct err *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *err = cJSON_AddObjectToObject(o, "error");
+	char *text = NULL;
+	int rc = -1;
+
+	if (!err)
+		goto out;
+	cJSON_AddStringToObject(err, "message", e->message);
+	cJSON_AddStringToObject(err, "type", e->type ? e->type : "upstream_error");
+	if ((text = cJSON_PrintUnformatted(o)))
+		rc = sse_write_data(r, text);
+out:
+	free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
+static int send_completion(struct http_req *r, const struct answer *a,
+			   const struct agent_turn *t)
+{
+	cJSON *o = answer_head(a, "chat.completion");
+	cJSON *choices, *choice, *msg;
+	int rc = -1;
+
+	if (!o)
+		return -1;
+	choices = cJSON_AddArrayToObject(o, "choices");
+	choice = cJSON_CreateObject();
+	if (!choices || !choice) {
+		cJSON_Delete(choice);
+		goto out;
+	}
+	cJSON_AddItemToArray(choices, choice);
+	cJSON_AddNumberToObject(choice, "index", 0);
+	msg = cJSON_AddObjectToObject(choice, "message");
+	if (!msg)
+		goto out;
+	cJSON_AddStringToObject(msg, "role", "assistant");
+	cJSON_AddStringToObject(msg, "content", buf_str(&t->answer));
+	cJSON_AddStringToObject(choice, "finish_reason", t->res.finish_reason);
+	cJSON_AddItemToObject(o, "usage", usage_json(&t->res.usage));
+	rc = http_send_json(r, 200, o, NULL);
+out:
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* The streaming sink: SSE chunks, keep-alive comments while silent. */
+struct stream_sink {
+	struct prov_sink sink;
+	struct http_req *r;
+	const struct answer *a;
+	int keepalive_seconds;
+	time_t last_write;
+};
+
+static int stream_start(struct prov_sink *s)
+{
+	struct stream_sink *ss = s->ctx;
+	ss->last_write = time(NULL);
+	if (http_send_headers(ss->r, 200, "text/event-stream; charset=utf-8",
+			      "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") < 0)
+		return -1;
+	return send_chunk(ss->r, ss->a, "assistant", NULL, 0, NULL);
+}
+
+static int stream_delta(struct prov_sink *s, const char *text, size_t len)
+{
+	struct stream_sink *ss = s->ctx;
+	if (!len)
+		return 0;
+	ss->last_write = time(NULL);
+	return send_chunk(ss->r, ss->a, NULL, text, len, NULL);
+}
+
+static int stream_idle(struct prov_sink *s)
+{
+	struct stream_sink *ss = s->ctx;
+	time_t now = time(NULL);
+
+	if (!ss->r->headers_sent || ss->keepalive_seconds <= 0 ||
+	    now - ss->last_write < ss->keepalive_seconds)
+		return ss->r->client_gone ? -1 : 0;
+	ss->last_write = now;
+	return sse_write_comment(ss->r, "keep-alive");
+}
+
+static int buffer_delta(struct prov_sink *s, const char *text, size_t len)
+{
+	(void)s, (void)text, (void)len; /* agent.c keeps the answer */
+	return 0;
+}
+
+/* Fill the turn from the request: agent, model, session key, system text. */
+static int build_turn(struct http_req *r, const struct cfg *c,
+		      const struct chat_request *rq, struct agent_turn *t,
+		      struct err *e)
+{
+	const char *agent_hdr = http_header(r, "x-openclaw-agent-id");
+	const char *model_hdr = http_header(r, "x-openclaw-model");
+	struct buf sys = BUF_INIT;
+
+	if (!agent_hdr || !agent_hdr[strspn(agent_hdr, " \t")])
+		agent_hdr = http_header(r, "x-openclaw-agent");
+	if (agent_select(c, agent_hdr, rq->model, &t->agent, e) < 0)
+		return -1;
+	t->cfg = c;
+	t->model.provider = t->agent->model.provider;
+	t->model.model = t->agent->model.model;
+	if (model_hdr && *model_hdr) {
+		const char *slash = strchr(model_hdr, '/');
+		char pname[128];
+		size_t n = slash ? (size_t)(slash - model_hdr) : 0;
+		if (!slash || n == 0 || n >= sizeof pname || !slash[1]) {
+			err_set(e, 400, INVALID, "Invalid `x-openclaw-model` header: expected "
+						 "\"provider/model-id\".");
+			return -1;
+		}
+		memcpy(pname, model_hdr, n);
+		pname[n] = '\0';
+		t->model.provider = cfg_find_provider(c, pname);
+		if (!t->model.provider) {
+			err_set(e, 400, INVALID, "Invalid `x-openclaw-model` header: provider "
+						 "'%.64s' is not configured.", pname);
+			return -1;
+		}
+		t->model.model = (char *)slash + 1;
+		t->model_override = true;
+	}
+	if (agent_session_key(http_header(r, "x-openclaw-session-key"), rq->user,
+			      t->agent->id, &t->session_key, &t->stable, e) < 0)
+		return -1;
+
+	/* agent prompt first, then the request's system/developer text */
+	if ((t->agent->system_prompt && buf_append_str(&sys, t->agent->system_prompt) < 0) ||
+	    (t->system_text.len && sys.len && buf_append_str(&sys, "\n\n") < 0) ||
+	    (t->system_text.len && buf_append(&sys, t->system_text.data, t->system_text.len) < 0)) {
+		buf_free(&sys);
+		err_set(e, 500, "api_error", "Out of memory.");
+		return -1;
+	}
+	buf_free(&t->system_text);
+	t->system_text = sys;
+	t->stream = rq->stream;
+	t->include_usage = rq->include_usage;
+	return 0;
+}
+
+void chat_handle(struct http_req *r, const struct cfg *c, CURL *curl)
+{
+	struct buf body = BUF_INIT;
+	struct chat_request rq = {0};
+	struct agent_turn t;
+	struct answer a;
+	struct err e;
+	char uuid[37];
+	int rc;
+
+	err_clear(&e);
+	agent_turn_init(&t);
+	t.curl = curl;
+	if (http_read_body(r, c->max_body_bytes, &body, &e) < 0 ||
+	    chat_parse(body.data, body.len, &rq, &t, &e) < 0 ||
+	    build_turn(r, c, &rq, &t, &e) < 0) {
+		http_send_error(r, &e, NULL);
+		goto out;
+	}
+	buf_free(&body); /* the parsed tree has what we need */
+
+	agent_uuid4(uuid);
+	snprintf(a.id, sizeof a.id, "chatcmpl_%s", uuid);
+	a.created = time(NULL);
+	a.model = rq.model;
+
+	if (rq.stream) {
+		struct stream_sink ss = {
+			.sink = {stream_start, stream_delta, stream_idle, NULL},
+			.r = r,
+			.a = &a,
+			.keepalive_seconds = c->keepalive_seconds,
+		};
+		ss.sink.ctx = &ss;
+		rc = agent_run_turn(&t, &ss.sink, &e);
+		if (t.res.cancelled || r->client_gone) {
+			log_info("turn %s: client went away", t.run_id);
+		} else if (rc < 0 && !t.res.started) {
+			http_send_error(r, &e, NULL);
+		} else if (rc < 0) {
+			if (send_error_event(r, &e) == 0)
+				sse_write_data(r, "[DONE]");
+		} else if (send_chunk(r, &a, NULL, NULL, 0, t.res.finish_reason) == 0 &&
+			   (!rq.include_usage || send_usage_chunk(r, &a, &t.res.usage) == 0)) {
+			sse_write_data(r, "[DONE]");
+		}
+	} else {
+		struct prov_sink bs = {NULL, buffer_delta, NULL, NULL};
+		rc = agent_run_turn(&t, &bs, &e);
+		if (rc < 0)
+			http_send_error(r, &e, NULL);
+		else
+			send_completion(r, &a, &t);
+	}
+	log_info("chat: agent %s, session %s (%s), %s, status %d", t.agent->id,
+		 t.session_key, t.stable ? "stable" : "per-request",
+		 rq.stream ? "stream" : "json", r->status);
+out:
+	buf_free(&body);
+	chat_request_free(&rq);
+	agent_turn_free(&t);
+}

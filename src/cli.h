@@ -1,0 +1,15 @@
+/*
+ * cli.h - the command-line subcommands (SPEC.md section 9) other than
+ * serving.  Each returns the process exit status.
+ */
+#ifndef CLAW_CLI_H
+#define CLAW_CLI_H
+
+/* clawcgi check-config [FILE] */
+int cli_check_config(const char *path);
+
+/* clawcgi agent --agent ID [--user U | --session-key K] [--model P/M] --message TEXT */
+int cli_agent(const char *config_path, const char *agent_id, const char *user,
+	      const char *session_key, const char *model, const char *message);
+
+#endif

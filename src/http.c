@@ -1,0 +1,230 @@
+/*
+ * http.c - request view and response writing over a struct http_io.
+ *
+ * Everything a handler sends goes through here, so the "Status:" line and
+ * headers are written exactly once, and every error body has the same
+ * OpenAI shape.  The transport is not known here (FastCGI, CGI or a test).
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *param_or_empty(const struct http_io *io, const char *name)
+{
+	const char *v = io->param(io->ctx, name);
+	return v ? v : "";
+}
+
+int http_req_init(struct http_req *r, const struct http_io *io)
+{
+	struct buf path = BUF_INIT;
+	const char *script, *info, *cl;
+
+	memset(r, 0, sizeof *r);
+	r->io = *io;
+	r->method = param_or_empty(io, "REQUEST_METHOD");
+	r->remote_addr = param_or_empty(io, "REMOTE_ADDR");
+	script = param_or_empty(io, "SCRIPT_NAME");
+	info = param_or_empty(io, "PATH_INFO");
+	if (*script || *info) {
+		if (buf_append_str(&path, script) < 0 || buf_append_str(&path, info) < 0)
+			goto nomem;
+	} else {
+		const char *uri = param_or_empty(io, "REQUEST_URI");
+		size_t n = strcspn(uri, "?#");
+		if (buf_append(&path, uri, n) < 0)
+			goto nomem;
+	}
+	r->path = buf_detach(&path);
+	if (!r->path)
+		return -1;
+
+	r->content_length = -1;
+	cl = io->param(io->ctx, "CONTENT_LENGTH");
+	if (cl && *cl) {
+		char *end;
+		long long v = strtoll(cl, &end, 10);
+		if (*end == '\0' && v >= 0 && isdigit((unsigned char)cl[0]))
+			r->content_length = v;
+	}
+	return 0;
+nomem:
+	buf_free(&path);
+	return -1;
+}
+
+void http_req_free(struct http_req *r)
+{
+	free(r->path);
+	r->path = NULL;
+}
+
+const char *http_header(const struct http_req *r, const char *name)
+{
+	char key[128] = "HTTP_";
+	size_t i = 5;
+
+	for (; *name && i < sizeof key - 1; name++, i++)
+		key[i] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
+	key[i] = '\0';
+	return r->io.param(r->io.ctx, key);
+}
+
+int http_read_body(struct http_req *r, long long max, struct buf *out,
+		   struct err *e)
+{
+	char chunk[16384];
+
+	if (r->content_length > max) {
+		err_set(e, 413, "invalid_request_error",
+			"Payload too large: the body is %lld bytes, the limit is %lld.",
+			r->content_length, max);
+		return -1;
+	}
+	for (;;) {
+		long n = r->io.read(r->io.ctx, chunk, sizeof chunk);
+		if (n < 0) {
+			err_set(e, 400, "invalid_request_error",
+				"Could not read the request body.");
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if ((long long)(out->len + (size_t)n) > max) {
+			err_set(e, 413, "invalid_request_error",
+				"Payload too large: the limit is %lld bytes.", max);
+			return -1;
+		}
+		if (buf_append(out, chunk, (size_t)n) < 0) {
+			err_set(e, 500, "api_error", "Out of memory.");
+			return -1;
+		}
+	}
+	if (r->content_length >= 0 && (long long)out->len < r->content_length) {
+		err_set(e, 400, "invalid_request_error",
+			"The request body is shorter than its Content-Length "
+			"(%zu of %lld bytes).", out->len, r->content_length);
+		return -1;
+	}
+	if (!out->data && buf_append(out, "", 0) < 0) {
+		err_set(e, 500, "api_error", "Out of memory.");
+		return -1;
+	}
+	return 0;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "Unknown";
+}
+
+int http_write(struct http_req *r, const char *p, size_t n)
+{
+	if (r->client_gone)
+		return -1;
+	if (r->io.write(r->io.ctx, p, n) < 0) {
+		r->client_gone = true;
+		return -1;
+	}
+	return 0;
+}
+
+int http_flush(struct http_req *r)
+{
+	if (r->client_gone)
+		return -1;
+	if (r->io.flush(r->io.ctx) < 0) {
+		r->client_gone = true;
+		return -1;
+	}
+	return 0;
+}
+
+int http_send_headers(struct http_req *r, int status, const char *content_type,
+		      const char *extra)
+{
+	struct buf h = BUF_INIT;
+	int rc;
+
+	if (r->headers_sent) {
+		log_error("internal: headers sent twice (status %d)", status);
+		return -1;
+	}
+	r->headers_sent = true;
+	r->status = status;
+	if (buf_printf(&h, "Status: %d %s\r\n", status, http_reason(status)) < 0 ||
+	    (content_type && buf_printf(&h, "Content-Type: %s\r\n", content_type) < 0) ||
+	    (extra && buf_append_str(&h, extra) < 0) || buf_append_str(&h, "\r\n") < 0) {
+		buf_free(&h);
+		return -1;
+	}
+	rc = http_write(r, h.data, h.len);
+	buf_free(&h);
+	return rc;
+}
+
+int http_send_json(struct http_req *r, int status, const cJSON *body,
+		   const char *extra)
+{
+	char *text = cJSON_PrintUnformatted(body);
+	int rc = -1;
+
+	if (!text)
+		return -1;
+	if (http_send_headers(r, status, "application/json; charset=utf-8", extra) == 0 &&
+	    http_write(r, text, strlen(text)) == 0 && http_write(r, "\n", 1) == 0)
+		rc = 0;
+	free(text);
+	return rc;
+}
+
+cJSON *http_error_body(const struct err *e)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *err = cJSON_AddObjectToObject(root, "error");
+
+	if (!err) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	cJSON_AddStringToObject(err, "message", e->message[0] ? e->message : "Error");
+	cJSON_AddStringToObject(err, "type", e->type ? e->type : "api_error");
+	if (e->code)
+		cJSON_AddStringToObject(err, "code", e->code);
+	else
+		cJSON_AddNullToObject(err, "code");
+	return root;
+}
+
+int http_send_error(struct http_req *r, const struct err *e, const char *extra)
+{
+	cJSON *body = http_error_body(e);
+	int status = e->status ? e->status : 500;
+	int rc;
+
+	if (!body)
+		return -1;
+	rc = http_send_json(r, status, body, extra);
+	cJSON_Delete(body);
+	return rc;
+}

@@ -1,0 +1,89 @@
+/*
+ * http.h - the request view over CGI/FastCGI parameters, and the response
+ * side: status and headers, bodies, OpenAI-shaped error bodies.
+ *
+ * The transport (a FastCGI request, a CGI process's stdin/stdout, a test)
+ * is hidden behind struct http_io, so the handlers do not know which one
+ * they run under.
+ *
+ * Ownership: http_req_init copies nothing it does not free in
+ * http_req_free; parameter strings belong to the transport and live as long
+ * as the request.
+ */
+#ifndef CLAW_HTTP_H
+#define CLAW_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+
+struct http_io {
+	/* Read up to n body bytes: count, 0 at end of body, -1 on error. */
+	long (*read)(void *ctx, char *p, size_t n);
+	/* Write n bytes: 0, or -1 when the client is gone. */
+	int (*write)(void *ctx, const char *p, size_t n);
+	/* Push buffered output to the web server: 0, or -1 when gone. */
+	int (*flush)(void *ctx);
+	/* A CGI parameter (REQUEST_METHOD, HTTP_AUTHORIZATION, ...) or NULL. */
+	const char *(*param)(void *ctx, const char *name);
+	void *ctx;
+};
+
+struct http_req {
+	struct http_io io;
+	const char *method;       /* REQUEST_METHOD, "" if absent */
+	char *path;               /* the path routed on, without the query */
+	const char *remote_addr;  /* REMOTE_ADDR, "" if absent */
+	long long content_length; /* -1 when absent or not a number */
+	bool headers_sent;
+	bool client_gone;         /* a write or flush failed */
+	int status;               /* the status sent, for the access line */
+};
+
+/*
+ * Fill r from the transport.  The routing path is SCRIPT_NAME + PATH_INFO,
+ * or REQUEST_URI without its query when those are empty.  Returns -1 only
+ * when out of memory.
+ */
+int http_req_init(struct http_req *r, const struct http_io *io);
+void http_req_free(struct http_req *r);
+
+/*
+ * A request header by its HTTP name ("Authorization",
+ * "x-openclaw-agent-id"), looked up as HTTP_AUTHORIZATION etc.  NULL when
+ * absent.  Not trimmed.
+ */
+const char *http_header(const struct http_req *r, const char *name);
+
+/*
+ * Read the whole body into out, refusing more than max bytes: 413 from
+ * CONTENT_LENGTH before reading anything when it is over max; otherwise read
+ * until end of body and stop with 413 at max + 1 bytes when the length was
+ * absent or wrong.  A body shorter than its CONTENT_LENGTH is a 400.
+ */
+int http_read_body(struct http_req *r, long long max, struct buf *out,
+		   struct err *e);
+
+/*
+ * Send "Status:" and the headers.  extra is NULL or more header lines, each
+ * ending in "\r\n".  Returns -1 when the client is gone.
+ */
+int http_send_headers(struct http_req *r, int status, const char *content_type,
+		      const char *extra);
+int http_write(struct http_req *r, const char *p, size_t n);
+int http_flush(struct http_req *r);
+
+/* A complete JSON response (application/json; charset=utf-8). */
+int http_send_json(struct http_req *r, int status, const cJSON *body,
+		   const char *extra);
+
+/* {"error":{"message","type","code"}}: the one writer of error bodies. */
+cJSON *http_error_body(const struct err *e);
+int http_send_error(struct http_req *r, const struct err *e, const char *extra);
+
+/* Reason phrase for a status ("Not Found"). */
+const char *http_reason(int status);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * provider.h - the one interface every model backend implements:
+ * run(request, sink).
+ *
+ * A provider turns a prov_request (system text, structured messages,
+ * parameters) into calls on a prov_sink: start() once the upstream has
+ * accepted the request (HTTP 2xx, or the command started), then delta() for
+ * each piece of text as it arrives.  It knows nothing of our HTTP side: the
+ * sink decides whether a delta becomes an SSE chunk, a buffer, or terminal
+ * output.
+ *
+ * Cancellation: a sink callback returning < 0 means the client is gone; the
+ * provider stops at once (aborts the transfer, kills the command) and returns
+ * -1 with res->cancelled set.
+ *
+ * Errors before start(): a real HTTP status in e (502 unreachable or upstream
+ * error, 504 timeout).  Errors after start(): e is filled the same way and
+ * res->started tells the caller to send an error event instead.
+ */
+#ifndef CLAW_PROVIDER_H
+#define CLAW_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "config.h"
+
+struct prov_sink {
+	/* Provider accepted the request.  < 0: client gone. */
+	int (*start)(struct prov_sink *s);
+	/* A piece of the answer, UTF-8, len bytes (not NUL-terminated). */
+	int (*delta)(struct prov_sink *s, const char *text, size_t len);
+	/* Called about once a second while the provider waits; may be NULL. */
+	int (*idle)(struct prov_sink *s);
+	void *ctx;
+};
+
+struct prov_request {
+	const struct cfg_provider *provider;
+	const char *model;        /* model id sent upstream */
+	const char *system_text;  /* agent prompt + request system messages, or NULL */
+	/*
+	 * The conversation, OpenAI-shaped: an array of objects with "role"
+	 * ("user", "assistant" or "tool") and "content" (a string or an array
+	 * of parts), plus "tool_call_id"/"name" where the client sent them.
+	 */
+	const cJSON *messages;
+	const cJSON *params;      /* pass-through parameters object, or NULL */
+	bool stream;              /* the client asked for a stream */
+	bool include_usage;       /* the client asked for stream usage */
+	CURL *curl;               /* the worker thread's handle, reused */
+};
+
+struct prov_usage {
+	long prompt_tokens;
+	long completion_tokens;
+	long total_tokens;
+};
+
+struct prov_result {
+	char finish_reason[16];   /* "stop" unless the provider says otherwise */
+	struct prov_usage usage;
+	bool started;             /* sink->start() was called and succeeded */
+	bool cancelled;           /* a sink callback reported the client gone */
+};
+
+/* Dispatch on rq->provider->api.  Returns 0, or -1 with e filled. */
+int prov_run(const struct prov_request *rq, struct prov_sink *sink,
+	     struct prov_result *res, struct err *e);
+
+/* Backends (one file each). Same contract as prov_run. */
+int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
+		  struct prov_result *res, struct err *e);
+int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
+		    struct prov_result *res, struct err *e);
+
+/*
+ * The text of a message's content: a string as is, an array of parts as its
+ * text parts ("text" / "input_text") joined with "\n".  Appends to out.
+ */
+int prov_content_text(const cJSON *content, struct buf *out);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * provider_echo.c - the "echo" provider: answers with the last user
+ * message's text.  A diagnostic for checking a deployment (web server,
+ * auth, streaming) without a model or an API key; not a model.
+ *
+ * When streaming, each word (with the space after it) is its own delta, so
+ * a client sees several chunks as it would from a model.
+ */
+#include "provider.h"
+
+#include <string.h>
+
+int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
+		  struct prov_result *res, struct err *e)
+{
+	const cJSON *last = NULL, *m;
+	struct buf text = BUF_INIT;
+	int rc = -1;
+
+	cJSON_ArrayForEach(m, rq->messages) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		if (cJSON_IsString(role) && !strcmp(role->valuestring, "user"))
+			last = m;
+	}
+	if (last && prov_content_text(cJSON_GetObjectItemCaseSensitive(last, "content"),
+				      &text) < 0) {
+		err_set(e, 500, "api_error", "Out of memory.");
+		goto out;
+	}
+	if (sink->start && sink->start(sink) < 0)
+		goto gone;
+	res->started = true;
+	if (!rq->stream) {
+		if (sink->delta(sink, buf_str(&text), text.len) < 0)
+			goto gone;
+	} else {
+		const char *p = buf_str(&text), *end = p + text.len;
+		while (p < end) {
+			const char *q = p;
+			while (q < end && *q != ' ')
+				q++;
+			while (q < end && *q == ' ')
+				q++;
+			if (sink->delta(sink, p, (size_t)(q - p)) < 0)
+				goto gone;
+			p = q;
+		}
+	}
+	strcpy(res->finish_reason, "stop");
+	rc = 0;
+	goto out;
+gone:
+	res->cancelled = true;
+	err_set(e, 499, "api_error", "client disconnected");
+out:
+	buf_free(&text);
+	return rc;
+}

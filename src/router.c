@@ -1,0 +1,166 @@
+/*
+ * router.c - routing on the path's suffix, so clawcgi works mounted at "/"
+ * or under any prefix, and the small GET endpoints: /healthz, /v1/models,
+ * /v1/models/{id}.
+ *
+ * Order (SPEC.md 2): path, endpoint enabled, method, auth, then the
+ * handler.  The body is read by the handler, after auth.
+ */
+#include "router.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "agent.h"
+#include "auth.h"
+#include "chat.h"
+#include "config.h"
+#include "log.h"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static void send_simple_error(struct http_req *r, int status, const char *type,
+			      const char *code, const char *msg, const char *extra)
+{
+	struct err e;
+	err_set(&e, status, type, "%s", msg);
+	e.code = code;
+	http_send_error(r, &e, extra);
+}
+
+static cJSON *model_entry(const struct cfg_agent *a)
+{
+	cJSON *o = cJSON_CreateObject();
+	char id[AGENT_ID_MAX + 16];
+
+	if (!o)
+		return NULL;
+	snprintf(id, sizeof id, "openclaw:%s", a->id);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "object", "model");
+	cJSON_AddNumberToObject(o, "created", 0);
+	cJSON_AddStringToObject(o, "owned_by", "clawcgi");
+	return o;
+}
+
+static void models_list(struct http_req *r, const struct cfg *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *data = cJSON_AddArrayToObject(o, "data");
+
+	if (!data) {
+		cJSON_Delete(o);
+		send_simple_error(r, 500, "api_error", NULL, "Out of memory.", NULL);
+		return;
+	}
+	cJSON_AddStringToObject(o, "object", "list");
+	for (size_t i = 0; i < c->nagents; i++)
+		cJSON_AddItemToArray(data, model_entry(&c->agents[i]));
+	http_send_json(r, 200, o, NULL);
+	cJSON_Delete(o);
+}
+
+/* id is "openclaw:<agent>" (as listed), any other alias form, or a bare id. */
+static void model_get(struct http_req *r, const struct cfg *c, const char *id)
+{
+	char agent[AGENT_ID_MAX + 1];
+	const struct cfg_agent *a = NULL;
+	struct err e;
+
+	if (agent_model_alias(id, agent))
+		a = cfg_find_agent(c, agent);
+	else if (strlen(id) <= AGENT_ID_MAX)
+		a = cfg_find_agent(c, id);
+	if (!a) {
+		err_set(&e, 404, "invalid_request_error",
+			"The model `%.100s` does not exist.", id);
+		e.code = "model_not_found";
+		http_send_error(r, &e, NULL);
+		return;
+	}
+	cJSON *o = model_entry(a);
+	http_send_json(r, 200, o, NULL);
+	cJSON_Delete(o);
+}
+
+static bool authorized(struct http_req *r, const struct cfg *c)
+{
+	struct err e;
+	if (auth_check(c, http_header(r, "Authorization"), &e) == 0)
+		return true;
+	http_send_error(r, &e, e.status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
+	return false;
+}
+
+void router_handle(struct http_req *r, CURL *curl)
+{
+	struct cfg *c = cfg_acquire();
+	const char *path = r->path;
+	const char *models;
+	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+
+	if (ends_with(path, "/healthz")) {
+		if (!is_get) {
+			send_simple_error(r, 405, "invalid_request_error", NULL,
+					  "Method not allowed: use GET.", "Allow: GET, HEAD\r\n");
+		} else if (!c) {
+			send_simple_error(r, 500, "api_error", NULL,
+					  "The server's configuration is invalid; see its error log.",
+					  NULL);
+		} else {
+			cJSON *ok = cJSON_CreateObject();
+			cJSON_AddBoolToObject(ok, "ok", 1);
+			http_send_json(r, 200, ok, "Cache-Control: no-store\r\n");
+			cJSON_Delete(ok);
+		}
+		goto out;
+	}
+
+	models = strstr(path, "/v1/models");
+	if (!ends_with(path, "/v1/chat/completions") &&
+	    !(models && (!models[10] || (models[10] == '/' && models[11] &&
+					 !strchr(models + 11, '/'))))) {
+		send_simple_error(r, 404, "not_found", NULL, "Not found.", NULL);
+		goto out;
+	}
+	if (!c) {
+		send_simple_error(r, 500, "api_error", NULL,
+				  "The server's configuration is invalid; see its error log.", NULL);
+		goto out;
+	}
+	if (!c->chat_enabled) {
+		send_simple_error(r, 404, "not_found", NULL, "Not found.", NULL);
+		goto out;
+	}
+
+	if (ends_with(path, "/v1/chat/completions")) {
+		if (strcmp(r->method, "POST")) {
+			send_simple_error(r, 405, "invalid_request_error", NULL,
+					  "Method not allowed: use POST.", "Allow: POST\r\n");
+			goto out;
+		}
+		if (authorized(r, c))
+			chat_handle(r, c, curl);
+		goto out;
+	}
+
+	if (!is_get) {
+		send_simple_error(r, 405, "invalid_request_error", NULL,
+				  "Method not allowed: use GET.", "Allow: GET, HEAD\r\n");
+		goto out;
+	}
+	if (!authorized(r, c))
+		goto out;
+	if (!models[10])
+		models_list(r, c);
+	else
+		model_get(r, c, models + 11);
+out:
+	if (!r->headers_sent)
+		send_simple_error(r, 500, "api_error", NULL, "Internal error.", NULL);
+	cfg_release(c);
+}

@@ -1,0 +1,235 @@
+/*
+ * serve.c - worker threads and the accept loop; per-thread state.
+ *
+ * Each thread owns one FCGX_Request and one curl handle (so upstream
+ * connections are reused across its requests) for its whole life.  Nothing
+ * here is shared between threads but the listening socket and the accept
+ * mutex; the config snapshot is reference-counted in config.c.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "log.h"
+#include "router.h"
+
+int serve_max_threads(void)
+{
+	return (SERVE_FD_LIMIT - SERVE_FDS_RESERVED) / SERVE_FDS_PER_THREAD;
+}
+
+int serve_limit_fds(int threads)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_error("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return -1;
+	}
+	rl.rlim_cur = SERVE_FD_LIMIT;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < SERVE_FD_LIMIT)
+		rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_error("setrlimit(RLIMIT_NOFILE, %ld): %s", (long)rl.rlim_cur,
+			  strerror(errno));
+		return -1;
+	}
+	if ((long)threads * SERVE_FDS_PER_THREAD + SERVE_FDS_RESERVED > (long)rl.rlim_cur) {
+		log_error("%d threads do not fit in %ld descriptors (each thread may "
+			  "hold %d; libfcgi cannot use descriptors past 1023): use at most "
+			  "%d threads per process and run more processes",
+			  threads, (long)rl.rlim_cur, SERVE_FDS_PER_THREAD,
+			  (int)(((long)rl.rlim_cur - SERVE_FDS_RESERVED) / SERVE_FDS_PER_THREAD));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- FastCGI transport ---- */
+
+static long fcgi_read(void *ctx, char *p, size_t n)
+{
+	FCGX_Request *rq = ctx;
+	int got = FCGX_GetStr(p, n > 65536 ? 65536 : (int)n, rq->in);
+	if (got < 0 || FCGX_GetError(rq->in))
+		return -1;
+	return got;
+}
+
+static int fcgi_write(void *ctx, const char *p, size_t n)
+{
+	FCGX_Request *rq = ctx;
+	while (n > 0) {
+		int chunk = n > 65536 ? 65536 : (int)n;
+		if (FCGX_PutStr(p, chunk, rq->out) != chunk)
+			return -1;
+		p += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+static int fcgi_flush(void *ctx)
+{
+	FCGX_Request *rq = ctx;
+	return FCGX_FFlush(rq->out) < 0 ? -1 : 0;
+}
+
+static const char *fcgi_param(void *ctx, const char *name)
+{
+	FCGX_Request *rq = ctx;
+	return FCGX_GetParam(name, rq->envp);
+}
+
+struct worker {
+	pthread_t thread;
+	int listen_fd;
+	int id;
+};
+
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	FCGX_Request rq;
+	CURL *curl = curl_easy_init();
+
+	if (!curl) {
+		log_error("worker %d: cannot create a curl handle", w->id);
+		return NULL;
+	}
+	if (FCGX_InitRequest(&rq, w->listen_fd, 0) != 0) {
+		log_error("worker %d: FCGX_InitRequest failed", w->id);
+		curl_easy_cleanup(curl);
+		return NULL;
+	}
+	for (;;) {
+		struct http_io io = {fcgi_read, fcgi_write, fcgi_flush, fcgi_param, &rq};
+		struct http_req r;
+		int rc;
+
+		pthread_mutex_lock(&accept_lock);
+		rc = FCGX_Accept_r(&rq);
+		pthread_mutex_unlock(&accept_lock);
+		if (rc < 0) {
+			log_error("worker %d: accept failed (%d); thread stops", w->id, rc);
+			break;
+		}
+		if (http_req_init(&r, &io) == 0) {
+			router_handle(&r, curl);
+			http_req_free(&r);
+		} else {
+			log_error("out of memory reading a request");
+		}
+		FCGX_Finish_r(&rq);
+	}
+	FCGX_Free(&rq, 1);
+	curl_easy_cleanup(curl);
+	return NULL;
+}
+
+int serve_fastcgi(int listen_fd, int threads)
+{
+	struct worker *w;
+	int started = 0;
+
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return -1;
+	}
+	w = calloc((size_t)threads, sizeof *w);
+	if (!w)
+		return -1;
+	for (int i = 0; i < threads; i++) {
+		w[i].listen_fd = listen_fd;
+		w[i].id = i;
+		if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
+			log_error("cannot start worker thread %d: %s", i, strerror(errno));
+			break;
+		}
+		started++;
+	}
+	log_info("serving FastCGI with %d threads", started);
+	for (int i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	free(w);
+	return started ? 0 : -1;
+}
+
+/* ---- CGI transport: one request, environment + stdin/stdout ---- */
+
+struct cgi {
+	long long left; /* body bytes still to read, -1 = until EOF */
+};
+
+static long cgi_read(void *ctx, char *p, size_t n)
+{
+	struct cgi *c = ctx;
+	ssize_t got;
+
+	if (c->left == 0)
+		return 0;
+	if (c->left > 0 && (long long)n > c->left)
+		n = (size_t)c->left;
+	do
+		got = read(STDIN_FILENO, p, n);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -1;
+	if (c->left > 0)
+		c->left -= got;
+	return got;
+}
+
+static int cgi_write(void *ctx, const char *p, size_t n)
+{
+	(void)ctx;
+	return fwrite(p, 1, n, stdout) == n ? 0 : -1;
+}
+
+static int cgi_flush(void *ctx)
+{
+	(void)ctx;
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+static const char *cgi_param(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+int serve_cgi(void)
+{
+	struct cgi c = {-1};
+	struct http_io io = {cgi_read, cgi_write, cgi_flush, cgi_param, &c};
+	struct http_req r;
+	CURL *curl = curl_easy_init();
+	int rc = -1;
+
+	if (!curl)
+		return -1;
+	if (http_req_init(&r, &io) == 0) {
+		/* Apache wants the whole body read before we answer, and
+		 * stdin may stay open: read exactly CONTENT_LENGTH bytes. */
+		c.left = r.content_length >= 0 ? r.content_length : 0;
+		router_handle(&r, curl);
+		fflush(stdout);
+		http_req_free(&r);
+		rc = 0;
+	}
+	curl_easy_cleanup(curl);
+	return rc;
+}

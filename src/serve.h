@@ -1,0 +1,32 @@
+/*
+ * serve.h - serving requests: FastCGI worker threads on a listening socket,
+ * or one CGI request on stdin/stdout.
+ */
+#ifndef CLAW_SERVE_H
+#define CLAW_SERVE_H
+
+/* Descriptors one worker thread may hold at once (FastCGI connection,
+ * upstream sockets, SQLite files, a command's pipes). */
+#define SERVE_FDS_PER_THREAD 8
+/* Descriptors kept for the process itself (stdio, listening socket, log...). */
+#define SERVE_FDS_RESERVED 32
+#define SERVE_FD_LIMIT 1024
+#define SERVE_DEFAULT_THREADS 8
+
+/*
+ * Set the soft RLIMIT_NOFILE to 1024 (libfcgi uses select(), so no
+ * descriptor may reach FD_SETSIZE) and check that threads fit under it.
+ * Returns 0, or -1 with the reason logged.
+ */
+int serve_limit_fds(int threads);
+
+/* The largest thread count that fits under the descriptor limit. */
+int serve_max_threads(void);
+
+/* Serve FastCGI on listen_fd with n worker threads; returns on fatal error. */
+int serve_fastcgi(int listen_fd, int threads);
+
+/* Answer the one CGI request this process was started for. */
+int serve_cgi(void);
+
+#endif

@@ -1,0 +1,58 @@
+#!/bin/sh
+test_description='the command line: check-config and agent'
+. ./lib.sh
+
+start_upstream
+export CLAW_TEST_SECRET=sk-very-secret-upstream-key-123
+write_config "$T/ok.json5" <<'CONF'
+{
+  gateway: { auth: { token: "tok-secret-gateway-456" } },
+  agents: { list: [ { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "CLI agent." },
+                    { id: "echo", model: "echo/echo" } ] },
+  models: { providers: {
+    fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "${CLAW_TEST_SECRET}" },
+    echo: { api: "echo" } } },
+}
+CONF
+
+test_expect 'check-config prints agents and providers and exits 0' '
+	"$CLAWCGI_BIN" check-config "$T/ok.json5" >"$T/out" 2>&1 &&
+	grep -q "main (default): model fake/gpt-test" "$T/out" &&
+	grep -q "fake: openai-completions" "$T/out" && grep -q "configuration OK" "$T/out"
+'
+test_expect 'check-config masks secrets' '
+	! grep -q "very-secret" "$T/out" && ! grep -q "gateway-456" "$T/out"
+'
+test_expect 'check-config uses $CLAWCGI_CONFIG when no file is given' '
+	CLAWCGI_CONFIG="$T/ok.json5" "$CLAWCGI_BIN" check-config >/dev/null 2>&1
+'
+test_expect 'check-config on an invalid file exits non-zero with file:line: reason' '
+	printf "{\n  agents: { list: [ { id: \"a\", model: \"ghost/m\" } ] },\n}\n" >"$T/bad.json5" &&
+	! "$CLAWCGI_BIN" check-config "$T/bad.json5" >"$T/out" 2>&1 &&
+	grep -q "bad.json5:2: agent .a.: model .ghost/m. names unknown provider .ghost." "$T/out"
+'
+test_expect 'check-config on a missing file exits non-zero' '
+	! "$CLAWCGI_BIN" check-config "$T/none.json5" >/dev/null 2>&1
+'
+test_expect 'agent runs a turn through the provider and prints the answer' '
+	"$CLAWCGI_BIN" agent --config "$T/ok.json5" --agent main --message "from the cli" >"$T/out" 2>"$T/err" &&
+	grep -q "^fake: from the cli$" "$T/out" &&
+	upstream_last_json ".body.messages[0].content" "CLI agent." &&
+	upstream_last_json ".body.stream" true
+'
+test_expect 'agent --user derives the same session key as the endpoint' '
+	"$CLAWCGI_BIN" agent --config "$T/ok.json5" --agent echo --user Alice --message hi >"$T/out" 2>"$T/err" &&
+	grep -q "session agent:echo:openai-user:alice" "$T/err" && grep -q "^hi$" "$T/out"
+'
+test_expect 'agent with an unknown agent exits non-zero' '
+	! "$CLAWCGI_BIN" agent --config "$T/ok.json5" --agent ghost --message hi >/dev/null 2>&1
+'
+test_expect 'agent with the upstream failing exits non-zero with the reason' '
+	! "$CLAWCGI_BIN" agent --config "$T/ok.json5" --model fake/error-500 --message hi >"$T/out" 2>"$T/err" &&
+	grep -q "fake upstream exploded" "$T/err"
+'
+test_expect 'serve refuses a thread count that cannot fit under 1024 descriptors' '
+	! "$CLAWCGI_BIN" serve --listen 127.0.0.1:$(free_port) --threads 500 >/dev/null 2>"$T/err" &&
+	grep -q "threads" "$T/err"
+'
+test_done

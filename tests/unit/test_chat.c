@@ -1,0 +1,104 @@
+/* Unit tests for src/chat.c: request validation, each 400 naming its field. */
+#include <string.h>
+
+#include "chat.h"
+#include "check.h"
+
+static struct err e;
+
+static int parse(const char *body, struct agent_turn *t)
+{
+	struct chat_request rq;
+	int rc;
+	agent_turn_init(t);
+	err_clear(&e);
+	rc = chat_parse(body, strlen(body), &rq, t, &e);
+	chat_request_free(&rq);
+	return rc;
+}
+
+/* 1 when body is refused with 400 and a message containing want. */
+static int bad(const char *body, const char *want)
+{
+	struct agent_turn t;
+	int ok = parse(body, &t) < 0 && e.status == 400 && strstr(e.message, want) &&
+		 !strcmp(e.type, "invalid_request_error");
+	if (!ok)
+		printf("#   status %d message '%s', wanted '%s'\n", e.status, e.message, want);
+	agent_turn_free(&t);
+	return ok;
+}
+
+int main(void)
+{
+	struct agent_turn t;
+
+	CHECK(bad("not json", "not valid JSON"), "not JSON");
+	CHECK(bad("", "not valid JSON"), "empty body");
+	CHECK(bad("[1]", "must be a JSON object"), "not an object");
+	CHECK(bad("{}", "Missing `messages`"), "messages missing");
+	CHECK(bad("{\"messages\":{}}", "`messages` must be an array"), "messages not an array");
+	CHECK(bad("{\"messages\":[]}", "`messages` must not be empty"), "messages empty");
+	CHECK(bad("{\"messages\":[\"hi\"]}", "`messages[0]` must be an object"), "message not an object");
+	CHECK(bad("{\"messages\":[{\"content\":\"hi\"}]}", "`messages[0].role` must be a string"), "role missing");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "`messages[0].content` must be a string or an array"),
+	      "content of the wrong type");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[5]}]}", "`messages[0].content[0]` must be an object"),
+	      "part not an object");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}", "`messages[0].content[0].text` must be a string"),
+	      "text part without text");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"audio\"}]}]}", "type` 'audio' is not supported"),
+	      "unknown part type");
+	CHECK(bad("{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", "Missing user message in `messages`."),
+	      "no user message");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}", "Missing user message"), "empty user text is no user message");
+	CHECK(bad("{\"messages\":[{\"role\":\"assistant\",\"content\":\"hi\"}]}", "Missing user message"), "assistant only");
+	CHECK(bad("{\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`stream` must be a boolean"), "stream type");
+	CHECK(bad("{\"model\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`model` must be a string"), "model type");
+	CHECK(bad("{\"user\":{},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`user` must be a string"), "user type");
+	CHECK(bad("{\"temperature\":\"hot\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`temperature` must be a number"), "temperature type");
+	CHECK(bad("{\"max_tokens\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`max_tokens` must be an integer"), "max_tokens type");
+	CHECK(bad("{\"stop\":[1],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`stop` must be a string or an array of strings"), "stop type");
+	CHECK(bad("{\"response_format\":\"json\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`response_format` must be an object"), "response_format type");
+	CHECK(bad("{\"stream_options\":{\"include_usage\":1},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "include_usage` must be a boolean"), "include_usage type");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}", "not valid UTF-8"), "invalid UTF-8");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "not valid UTF-8"), "UTF-8 surrogate");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xc0\xaf\"}]}", "not valid UTF-8"), "UTF-8 overlong");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}", "image_url.url"), "image without url");
+
+	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"h\xc3\xa9llo \xf0\x9f\x98\x80\"}]}", &t) == 0,
+	      "valid multi-byte UTF-8 accepted");
+	agent_turn_free(&t);
+
+	CHECK(parse("{\"model\":\"openclaw\",\"messages\":["
+		    "{\"role\":\"system\",\"content\":\"Sys one.\"},"
+		    "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Dev two.\"}]},"
+		    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"input_text\",\"text\":\"b\"}]},"
+		    "{\"role\":\"assistant\",\"content\":\"ok\"},"
+		    "{\"role\":\"function\",\"name\":\"f\",\"content\":\"42\"},"
+		    "{\"role\":\"critic\",\"content\":\"ignored\"},"
+		    "{\"role\":\"user\",\"content\":\"again\"}],"
+		    "\"temperature\":0.5,\"stop\":\"\\n\",\"seed\":-3,\"foo\":1}", &t) == 0,
+	      "a full request parses");
+	CHECK_STR(buf_str(&t.system_text), "Sys one.\n\nDev two.", "system and developer text joined");
+	CHECK_INT(cJSON_GetArraySize(t.messages), 4, "user/assistant/tool kept, system and unknown roles dropped");
+	{
+		cJSON *m0 = cJSON_GetArrayItem(t.messages, 0);
+		cJSON *m2 = cJSON_GetArrayItem(t.messages, 2);
+		CHECK(cJSON_IsArray(cJSON_GetObjectItem(m0, "content")), "parts structure kept");
+		CHECK_STR(cJSON_GetObjectItem(m2, "role")->valuestring, "tool", "function becomes tool");
+		CHECK_STR(cJSON_GetObjectItem(m2, "name")->valuestring, "f", "tool name kept");
+	}
+	CHECK(t.params && cJSON_GetObjectItem(t.params, "temperature") &&
+	      cJSON_GetObjectItem(t.params, "stop") && cJSON_GetObjectItem(t.params, "seed") &&
+	      !cJSON_GetObjectItem(t.params, "foo"), "known parameters passed through, others not");
+	agent_turn_free(&t);
+
+	CHECK(parse("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"result\"}]}", &t) == 0,
+	      "a tool message counts as input");
+	agent_turn_free(&t);
+	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}", &t) == 0,
+	      "an image counts as user input");
+	agent_turn_free(&t);
+	return check_done();
+}

@@ -1,0 +1,177 @@
+/* Unit tests for src/http.c: routing path, headers, body limits, response framing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "http.h"
+
+/* A scripted transport: parameters from a NULL-terminated list, body from a string. */
+struct fake {
+	const char **params; /* name, value, name, value, ..., NULL */
+	const char *body;
+	size_t body_len, pos;
+	size_t chunk;        /* bytes per read */
+	struct buf out;
+	int fail_writes;
+};
+
+static long f_read(void *ctx, char *p, size_t n)
+{
+	struct fake *f = ctx;
+	size_t left = f->body_len - f->pos;
+	if (n > f->chunk)
+		n = f->chunk;
+	if (n > left)
+		n = left;
+	memcpy(p, f->body + f->pos, n);
+	f->pos += n;
+	return (long)n;
+}
+
+static int f_write(void *ctx, const char *p, size_t n)
+{
+	struct fake *f = ctx;
+	return f->fail_writes ? -1 : buf_append(&f->out, p, n);
+}
+
+static int f_flush(void *ctx)
+{
+	struct fake *f = ctx;
+	return f->fail_writes ? -1 : 0;
+}
+
+static const char *f_param(void *ctx, const char *name)
+{
+	struct fake *f = ctx;
+	for (const char **p = f->params; *p; p += 2)
+		if (!strcmp(p[0], name))
+			return p[1];
+	return NULL;
+}
+
+static void req(struct http_req *r, struct fake *f, const char **params, const char *body)
+{
+	struct http_io io = {f_read, f_write, f_flush, f_param, f};
+	buf_free(&f->out);
+	memset(f, 0, sizeof *f);
+	f->params = params;
+	f->body = body;
+	f->body_len = body ? strlen(body) : 0;
+	f->chunk = 7;
+	http_req_init(r, &io);
+}
+
+int main(void)
+{
+	struct http_req r;
+	struct fake f = {0};
+	struct buf body = BUF_INIT;
+	struct err e;
+
+	{
+		const char *p[] = {"SCRIPT_NAME", "/v1", "PATH_INFO", "/chat/completions",
+				   "REQUEST_URI", "/other?x", "REQUEST_METHOD", "POST", NULL};
+		req(&r, &f, p, NULL);
+		CHECK_STR(r.path, "/v1/chat/completions", "path: SCRIPT_NAME + PATH_INFO (mod_fcgid split)");
+		CHECK_STR(r.method, "POST", "method");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"SCRIPT_NAME", "/api/v1/chat/completions", NULL};
+		req(&r, &f, p, NULL);
+		CHECK_STR(r.path, "/api/v1/chat/completions", "path: whole SCRIPT_NAME (nginx, proxy_fcgi)");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"REQUEST_URI", "/api/healthz?probe=1", NULL};
+		req(&r, &f, p, NULL);
+		CHECK_STR(r.path, "/api/healthz", "path: REQUEST_URI without its query");
+		CHECK_STR(r.method, "", "absent method is empty");
+		CHECK(r.content_length == -1, "absent CONTENT_LENGTH is -1");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"HTTP_AUTHORIZATION", "Bearer x", "HTTP_X_OPENCLAW_AGENT_ID", "beta",
+				   "CONTENT_LENGTH", "12x", NULL};
+		req(&r, &f, p, NULL);
+		CHECK_STR(http_header(&r, "Authorization"), "Bearer x", "header lookup");
+		CHECK_STR(http_header(&r, "x-openclaw-agent-id"), "beta", "dashed header lookup");
+		CHECK(http_header(&r, "x-missing") == NULL, "absent header is NULL");
+		CHECK(r.content_length == -1, "malformed CONTENT_LENGTH is -1");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"CONTENT_LENGTH", "1000", NULL};
+		req(&r, &f, p, "short");
+		buf_reset(&body);
+		CHECK(http_read_body(&r, 100, &body, &e) < 0 && e.status == 413 && f.pos == 0,
+		      "413 from CONTENT_LENGTH before reading anything");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {NULL};
+		req(&r, &f, p, "0123456789012345678901234567890123456789");
+		buf_reset(&body);
+		CHECK(http_read_body(&r, 20, &body, &e) < 0 && e.status == 413 && f.pos <= 20 + 7,
+		      "no length: reading stops at the limit with 413");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"CONTENT_LENGTH", "5", NULL};
+		req(&r, &f, p, "0123456789012345678901234567890123456789");
+		buf_reset(&body);
+		CHECK(http_read_body(&r, 20, &body, &e) < 0 && e.status == 413,
+		      "understated length: still stops at the limit");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"CONTENT_LENGTH", "50", NULL};
+		req(&r, &f, p, "{\"a\":1}");
+		buf_reset(&body);
+		CHECK(http_read_body(&r, 100, &body, &e) < 0 && e.status == 400 &&
+		      strstr(e.message, "shorter"), "body shorter than its Content-Length: 400");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"CONTENT_LENGTH", "7", NULL};
+		req(&r, &f, p, "{\"a\":1}");
+		buf_reset(&body);
+		CHECK(http_read_body(&r, 7, &body, &e) == 0 && !strcmp(body.data, "{\"a\":1}"),
+		      "body exactly at the limit is read whole");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {NULL};
+		req(&r, &f, p, NULL);
+		err_set(&e, 404, "invalid_request_error", "The model `x` does not exist.");
+		e.code = "model_not_found";
+		http_send_error(&r, &e, "X-A: b\r\n");
+		CHECK_STR(f.out.data,
+			  "Status: 404 Not Found\r\nContent-Type: application/json; charset=utf-8\r\nX-A: b\r\n\r\n"
+			  "{\"error\":{\"message\":\"The model `x` does not exist.\",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\"}}\n",
+			  "error response: status line, headers, OpenAI error body");
+		CHECK(r.headers_sent && r.status == 404, "status recorded");
+		CHECK(http_send_headers(&r, 200, NULL, NULL) < 0, "headers cannot be sent twice");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {NULL};
+		req(&r, &f, p, NULL);
+		err_set(&e, 500, "api_error", "x");
+		http_send_error(&r, &e, NULL);
+		CHECK(strstr(f.out.data, "\"code\":null") != NULL, "code is null when unset");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {NULL};
+		req(&r, &f, p, NULL);
+		f.fail_writes = 1;
+		CHECK(http_write(&r, "x", 1) < 0 && r.client_gone, "a failed write marks the client gone");
+		f.fail_writes = 0;
+		CHECK(http_flush(&r) < 0, "and later writes fail at once");
+		http_req_free(&r);
+	}
+	buf_free(&body);
+	buf_free(&f.out);
+	return check_done();
+}
