@@ -1,23 +1,44 @@
 """A scripted fake OpenAI-compatible upstream for clawcgi's tests.
 
-Standard library only.  Binds 127.0.0.1 on a free port, writes the port to
---port-file, appends every chat request to --log as one JSON line, and
-answers according to the request's `model`:
+Python 3 standard library only.
 
-  (any)       "fake: " + the last user message's text; streamed as 3 deltas
-  slow        the same, 0.3 s before each content delta
-  error-500 / error-401 / error-503   that status with an OpenAI error body
-  hang        waits up to 30 s before answering
-  cut         a role chunk, one delta "partial", then the connection drops
-  garbage     a 200 event stream whose event is not JSON
-  length      a normal answer with finish_reason "length"
+    python3 tests/fake_upstream.py --port-file FILE --log FILE
 
-GET /stats answers {"connections", "requests", "open"}.  HTTP/1.1 keep-alive:
-fixed-length bodies, and chunked transfer for streams.
+Binds 127.0.0.1 on a free port, writes the port to FILE once it listens, and
+serves until SIGTERM (or SIGINT), then exits 0.  One thread per connection,
+HTTP/1.1 keep-alive: fixed answers carry Content-Length, streams use chunked
+transfer encoding, so a client can reuse the connection after either.
+
+Routes
+  POST .../chat/completions   answers as scripted by the body's `model`
+  GET  .../stats              {"connections": TCP connections accepted,
+                               "requests": chat requests, "open": connections
+                               open now, "aborted": answers the client did not
+                               wait for}
+  GET  .../models             a models list (for completeness)
+
+Every chat request is appended to the log as one JSON line and flushed:
+  {"n": seq, "conn": connection number, "path": ..., "headers": {lower-cased
+   name: value}, "body": parsed JSON (null when it was not JSON, then "raw")}
+
+Models
+  (anything else)  "fake: " + the text of the last user message; a stream is
+                   a role chunk, the deltas "fake", ": ", <text>, a finish
+                   chunk, a usage chunk if stream_options.include_usage, [DONE]
+  slow             the same, 0.3 s before each content delta of a stream
+  error-NNN        status NNN with an OpenAI error body (500, 401, 503, 429...)
+  hang             waits up to 30 s (ends early on shutdown or when the client
+                   goes away), then answers normally
+  cut              stream: role chunk, delta "partial", then the connection is
+                   closed with no last chunk and no [DONE]; non-stream: a body
+                   shorter than its Content-Length, then closed
+  garbage          200 text/event-stream: "data: {not json", then [DONE]
+  length           a normal answer with finish_reason "length"
 """
 import argparse
 import json
 import os
+import select
 import signal
 import socket
 import socketserver
@@ -26,28 +47,49 @@ import threading
 import time
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
-stats = {"connections": 0, "requests": 0, "open": 0}
+ERRORS = {
+    500: ("fake upstream exploded", "server_error"),
+    401: ("Incorrect API key provided", "invalid_request_error"),
+    503: ("fake upstream overloaded", "server_error"),
+    429: ("Rate limit reached", "rate_limit_error"),
+}
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+           429: "Too Many Requests", 500: "Internal Server Error",
+           502: "Bad Gateway", 503: "Service Unavailable"}
+
+stats = {"connections": 0, "requests": 0, "open": 0, "aborted": 0}
 lock = threading.Lock()
-log_file = None
 stopping = threading.Event()
+log_file = None
+
+
+class ClientGone(Exception):
+    """The client closed its end while we were still answering."""
+
+
+def text_of(content):
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content
+                         if isinstance(p, dict) and p.get("type") in ("text", "input_text")
+                         and isinstance(p.get("text"), str))
+    return ""
 
 
 def user_text(body):
+    """The text of the last message whose role is "user"."""
     text = ""
     for m in body.get("messages") or []:
         if isinstance(m, dict) and m.get("role") == "user":
-            c = m.get("content")
-            if isinstance(c, str):
-                text = c
-            elif isinstance(c, list):
-                text = "\n".join(p.get("text", "") for p in c
-                                 if isinstance(p, dict) and p.get("type") in ("text", "input_text"))
+            text = text_of(m.get("content"))
     return text
 
 
 class Handler(socketserver.StreamRequestHandler):
     def setup(self):
         super().setup()
+        self.close_after = False
         with lock:
             stats["connections"] += 1
             stats["open"] += 1
@@ -61,105 +103,196 @@ class Handler(socketserver.StreamRequestHandler):
         except OSError:
             pass
 
+    # -- output -------------------------------------------------------------
+    def write(self, data):
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError as e:
+            raise ClientGone() from e
+
     def send(self, status, body, ctype="application/json", extra=()):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        head = "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (status, ctype, len(data))
+        head = "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
+            status, REASONS.get(status, "X"), ctype, len(data))
+        if self.close_after:
+            head += "Connection: close\r\n"
         for h in extra:
             head += h + "\r\n"
-        self.wfile.write(head.encode() + b"\r\n" + data)
-        self.wfile.flush()
+        self.write(head.encode() + b"\r\n" + data)
+
+    def start_chunked(self, ctype="text/event-stream"):
+        head = ("HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n"
+                "Transfer-Encoding: chunked\r\n" % ctype)
+        if self.close_after:
+            head += "Connection: close\r\n"
+        self.write(head.encode() + b"\r\n")
 
     def chunk(self, data):
         data = data.encode() if isinstance(data, str) else data
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+        self.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def event(self, obj):
         self.chunk("data: %s\n\n" % (obj if isinstance(obj, str) else json.dumps(obj)))
 
-    def handle(self):
-        while not stopping.is_set():
-            line = self.rfile.readline()
-            if not line:
-                return
-            parts = line.decode("latin-1").split()
-            if len(parts) < 2:
-                return
-            method, path = parts[0], parts[1]
-            headers = {}
+    # -- input --------------------------------------------------------------
+    def read_body(self, headers):
+        if headers.get("expect", "").lower() == "100-continue":
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            raw = b""
             while True:
-                h = self.rfile.readline().decode("latin-1")
-                if h in ("\r\n", "\n", ""):
-                    break
-                k, _, v = h.partition(":")
-                headers[k.strip().lower()] = v.strip()
-            n = int(headers.get("content-length", "0") or 0)
-            raw = self.rfile.read(n) if n else b""
-            if method == "GET" and path == "/stats":
-                with lock:
-                    self.send(200, dict(stats))
-                continue
-            if method != "POST" or not path.endswith("/chat/completions"):
-                self.send(404, {"error": {"message": "no such route", "type": "not_found"}})
-                continue
-            try:
-                body = json.loads(raw or b"{}")
-            except ValueError:
-                self.send(400, {"error": {"message": "bad json", "type": "invalid_request_error"}})
-                continue
-            with lock:
-                stats["requests"] += 1
-                log_file.write(json.dumps({"n": stats["requests"], "conn": self.conn_no, "path": path,
-                                           "headers": headers, "body": body}) + "\n")
-                log_file.flush()
-            if not self.answer(body):
-                return
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return raw
+                raw += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(headers.get("content-length", "0") or 0)
+        return self.rfile.read(n) if n > 0 else b""
 
-    def answer(self, body):
-        """Answer one request; False when the connection must close."""
-        model = body.get("model", "")
+    def client_gone(self):
+        """True when the peer has closed its end (nothing to read but EOF)."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            return bool(r) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def pause(self, seconds):
+        """Sleep, but stop early (ClientGone) on shutdown or a closed client."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if stopping.is_set() or self.client_gone():
+                raise ClientGone()
+            time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+
+    def handle(self):
+        try:
+            while not stopping.is_set():
+                if not self.one_request():
+                    return
+        except ClientGone:
+            with lock:
+                stats["aborted"] += 1
+        except (OSError, ValueError):
+            pass
+
+    def one_request(self):
+        """Read and answer one request; False when the connection must close."""
+        line = self.rfile.readline()
+        if not line or not line.strip():
+            return False
+        parts = line.decode("latin-1").split()
+        if len(parts) < 3:
+            return False
+        method, path, version = parts[0], parts[1], parts[2]
+        headers = {}
+        while True:
+            h = self.rfile.readline().decode("latin-1")
+            if h in ("\r\n", "\n", ""):
+                break
+            k, _, v = h.partition(":")
+            k, v = k.strip().lower(), v.strip()
+            headers[k] = headers[k] + ", " + v if k in headers else v
+        conn_hdr = headers.get("connection", "").lower()
+        self.close_after = ("close" in conn_hdr or
+                            (version == "HTTP/1.0" and "keep-alive" not in conn_hdr))
+        raw = self.read_body(headers)
+        route = path.split("?", 1)[0]
+        if method == "GET" and route.endswith("/stats"):
+            with lock:
+                snapshot = dict(stats)
+            self.send(200, snapshot)
+        elif method == "GET" and route.endswith("/models"):
+            self.send(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 1, "owned_by": "fake"}
+                for m in ("gpt-test", "slow", "hang", "cut", "garbage", "length")]})
+        elif method == "POST" and route.endswith("/chat/completions"):
+            return self.chat(path, headers, raw) and not self.close_after
+        else:
+            self.send(404, {"error": {"message": "no such route: %s %s" % (method, path),
+                                      "type": "invalid_request_error"}})
+        return not self.close_after
+
+    # -- chat ---------------------------------------------------------------
+    def chat(self, path, headers, raw):
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            body = None
+        with lock:
+            stats["requests"] += 1
+            n = stats["requests"]
+            entry = {"n": n, "conn": self.conn_no, "path": path, "headers": headers, "body": body}
+            if body is None:
+                entry["raw"] = raw.decode("utf-8", "replace")
+            log_file.write(json.dumps(entry) + "\n")
+            log_file.flush()
+        if not isinstance(body, dict):
+            self.send(400, {"error": {"message": "We could not parse the JSON body of your request.",
+                                      "type": "invalid_request_error"}})
+            return True
+        return self.answer(body, n)
+
+    def answer(self, body, n):
+        model = body.get("model")
+        model = model if isinstance(model, str) else ""
+        streaming = body.get("stream") is True
         text = "fake: " + user_text(body)
-        if model.startswith("error-"):
+        finish = "length" if model == "length" else "stop"
+        cid = "chatcmpl-fake-%d" % n
+        created = int(time.time())
+
+        if model.startswith("error-") and model[6:].isdigit():
             code = int(model[6:])
-            msg = {500: "fake upstream exploded", 401: "Incorrect API key provided",
-                   503: "fake upstream overloaded"}.get(code, "fake error")
-            self.send(code, {"error": {"message": msg, "type": "server_error"}})
+            msg, typ = ERRORS.get(code, ("fake upstream error %d" % code, "server_error"))
+            self.send(code, {"error": {"message": msg, "type": typ, "param": None, "code": None}})
             return True
         if model == "hang":
-            for _ in range(300):
-                if stopping.is_set():
-                    return False
-                time.sleep(0.1)
-        finish = "length" if model == "length" else "stop"
-        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model}
-        if not body.get("stream"):
-            if model == "garbage":
-                self.send(200, b"data: {not json\n\ndata: [DONE]\n\n", "text/event-stream")
-                return True
-            self.send(200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": 1, "model": model,
-                            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                         "finish_reason": finish}], "usage": USAGE})
-            return True
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                         b"Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n\r\n")
-        self.event(dict(base, choices=[{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]))
+            self.pause(30)
         if model == "garbage":
-            self.event("{not json")
-            self.event("[DONE]")
-            self.chunk(b"")
+            data = b"data: {not json\n\ndata: [DONE]\n\n"
+            if streaming:
+                self.start_chunked()
+                self.chunk(data)
+                self.chunk(b"")
+            else:
+                self.send(200, data, "text/event-stream")
             return True
+        if not streaming:
+            if model == "cut":
+                data = json.dumps({"id": cid, "object": "chat.completion", "choices": []}).encode()
+                self.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\n\r\n%s" % (len(data) + 100, data[:len(data) // 2]))
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return False
+            self.send(200, {"id": cid, "object": "chat.completion", "created": created, "model": model,
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                         "finish_reason": finish}],
+                            "usage": USAGE})
+            return True
+
+        def chunk_of(delta, finish_reason=None):
+            return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+        self.start_chunked()
+        self.event(chunk_of({"role": "assistant"}))
         if model == "cut":
-            self.event(dict(base, choices=[{"index": 0, "delta": {"content": "partial"}, "finish_reason": None}]))
-            self.wfile.flush()
+            self.event(chunk_of({"content": "partial"}))
             self.connection.shutdown(socket.SHUT_RDWR)
             return False
         for piece in ["fake", ": ", user_text(body)]:
             if model == "slow":
-                time.sleep(0.3)
-            self.event(dict(base, choices=[{"index": 0, "delta": {"content": piece}, "finish_reason": None}]))
-        self.event(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": finish}]))
-        if (body.get("stream_options") or {}).get("include_usage"):
-            self.event(dict(base, choices=[], usage=USAGE))
+                self.pause(0.3)
+            self.event(chunk_of({"content": piece}))
+        self.event(chunk_of({}, finish))
+        opts = body.get("stream_options")
+        if isinstance(opts, dict) and opts.get("include_usage"):
+            self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
+                        "model": model, "choices": [], "usage": USAGE})
         self.event("[DONE]")
         self.chunk(b"")
         return True
@@ -168,11 +301,13 @@ class Handler(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    block_on_close = False
+    request_queue_size = 64
 
 
 def main():
     global log_file
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description="scripted fake OpenAI-compatible upstream")
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     a = ap.parse_args()
@@ -181,15 +316,18 @@ def main():
 
     def stop(*_):
         stopping.set()
+        # shutdown() waits for serve_forever, which runs in this (main) thread
         threading.Thread(target=srv.shutdown, daemon=True).start()
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
-        f.write(str(srv.server_address[1]))
+        f.write("%d\n" % srv.server_address[1])
     os.rename(tmp, a.port_file)
     srv.serve_forever(poll_interval=0.1)
     srv.server_close()
+    log_file.close()
     return 0
 
 

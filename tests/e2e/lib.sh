@@ -67,20 +67,20 @@ write_config() {
 
 # start_stack CONFIG [PREFIX]: lighttpd + clawcgi from the shipped config.
 start_stack() {
-	port=$(free_port)
-	bin=$CLAWCGI_BIN
+	_port=$(free_port)
+	_bin=$CLAWCGI_BIN
 	if [ -n "${CLAWCGI_WRAPPER:-}" ] && [ "${WRAP_UNIT:-}" != 1 ]; then
-		bin=$T/clawcgi-wrapped
-		printf '#!/bin/sh\nexec %s %s "$@"\n' "$CLAWCGI_WRAPPER" "$CLAWCGI_BIN" >"$bin"
-		chmod +x "$bin"
+		_bin=$T/clawcgi-wrapped
+		printf '#!/bin/sh\nexec %s %s "$@"\n' "$CLAWCGI_WRAPPER" "$CLAWCGI_BIN" >"$_bin"
+		chmod +x "$_bin"
 	fi
 	: >"$T/lighttpd-error.log"
-	sh "$srcdir/scripts/lighttpd-conf" "$port" "$T" "$bin" "$1" "${2:-}" >"$T/lighttpd.conf"
+	sh "$srcdir/scripts/lighttpd-conf" "$_port" "$T" "$_bin" "$1" "${2:-}" >"$T/lighttpd.conf"
 	lighttpd -D -f "$T/lighttpd.conf" 2>>"$T/lighttpd-error.log" &
 	LIGHTTPD_PID=$!
-	BASE=http://127.0.0.1:$port${2:-}
+	BASE=http://127.0.0.1:$_port${2:-}
 	i=0
-	until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; do
+	until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$_port),0.2)" 2>/dev/null; do
 		i=$((i + 1))
 		if [ $i -gt 100 ] || ! kill -0 "$LIGHTTPD_PID" 2>/dev/null; then
 			echo "# lighttpd did not start:"; sed 's/^/#   /' "$T/lighttpd-error.log"; exit 1
@@ -96,13 +96,13 @@ stack_pids() {
 
 stop_stack() {
 	[ -n "$LIGHTTPD_PID" ] || return 0
-	kids=$(pgrep -P "$LIGHTTPD_PID")
+	_kids=$(pgrep -P "$LIGHTTPD_PID")
 	kill "$LIGHTTPD_PID" 2>/dev/null
 	wait "$LIGHTTPD_PID" 2>/dev/null
-	for k in $kids; do
-		i=0
-		while kill -0 "$k" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$k" 2>/dev/null
+	for _k in $_kids; do
+		_i=0
+		while kill -0 "$_k" 2>/dev/null && [ $_i -lt 30 ]; do sleep 0.1; _i=$((_i + 1)); done
+		kill -9 "$_k" 2>/dev/null
 	done
 	_check_sanitizers
 	LIGHTTPD_PID=""
@@ -118,17 +118,17 @@ _check_sanitizers() {
 }
 
 _curl() { # _curl METHOD PATH TOKEN BODY [args]
-	m=$1 path=$2 tok=$3 body=$4
+	_m=$1 _path=$2 _tok=$3 _body=$4
 	shift 4
-	set -- -sS --max-time 60 -o "$T/last.body" -D "$T/last.headers" -w '%{http_code}' -X "$m" "$@"
-	[ -n "$tok" ] && set -- -H "Authorization: Bearer $tok" "$@"
-	[ "$m" = POST ] && set -- -H 'Content-Type: application/json' --data-binary "$body" "$@"
-	printf '%s %s%s\n' "$m" "$BASE" "$path" >"$T/last.request"
-	case $body in @*) echo "(body from ${body#@})" ;; *) printf '%s\n' "$body" | head -c 2000 ;; esac >>"$T/last.request"
-	status=$(curl "$@" "$BASE$path" 2>"$T/last.curl") || status=000
+	set -- -sS --max-time 60 -o "$T/last.body" -D "$T/last.headers" -w '%{http_code}' -X "$_m" "$@"
+	[ -n "$_tok" ] && set -- -H "Authorization: Bearer $_tok" "$@"
+	[ "$_m" = POST ] && set -- -H 'Content-Type: application/json' --data-binary "$_body" "$@"
+	printf '%s %s%s\n' "$_m" "$BASE" "$_path" >"$T/last.request"
+	case $_body in @*) echo "(body from ${_body#@})" ;; *) printf '%s\n' "$_body" | head -c 2000 ;; esac >>"$T/last.request"
+	status=$(curl "$@" "$BASE$_path" 2>"$T/last.curl") || status=000
 }
-post() { p=$1 t=$2 b=$3; shift 3; _curl POST "$p" "$t" "$b" "$@"; }
-get() { p=$1 t=$2; shift 2; _curl GET "$p" "$t" "" "$@"; }
+post() { _curl POST "$@"; }
+get() { _a=$1 _b=$2; shift 2; _curl GET "$_a" "$_b" "" "$@"; }
 
 # raw_request TEXT: send TEXT (printf escapes) as is; status from the reply.
 raw_request() {
@@ -156,10 +156,10 @@ PY
 # stream PATH TOKEN BODY [header args for curl style -H "k: v"]: records each
 # line with its arrival time in $T/stream.txt ("SECONDS<TAB>LINE").
 stream() {
-	p=$1 tok=$2 body=$3
+	_p=$1 _tok=$2 _body=$3
 	shift 3
-	printf 'POST %s%s (stream)\n%s\n' "$BASE" "$p" "$body" >"$T/last.request"
-	status=$(python3 - "$BASE$p" "$tok" "$body" "$T" "$@" <<'PY'
+	printf 'POST %s%s (stream)\n%s\n' "$BASE" "$_p" "$_body" >"$T/last.request"
+	status=$(python3 - "$BASE$_p" "$_tok" "$_body" "$T" "$@" <<'PY'
 import http.client, json, sys, time, urllib.parse
 url, tok, body, t = sys.argv[1:5]
 extra = sys.argv[5:]
@@ -247,13 +247,13 @@ PY
 json_get() { _json "$T/last.body" "$1"; }
 
 expect_json() { # PATH VALUE
-	got=$(_json "$T/last.body" "$1")
-	[ "$got" = "$2" ] || { echo "#   $1 is '$got', wanted '$2'"; return 1; }
+	_got=$(_json "$T/last.body" "$1")
+	[ "$_got" = "$2" ] || { echo "#   $1 is '$_got', wanted '$2'"; return 1; }
 }
 
 expect_json_match() { # PATH EXTENDED-REGEX
-	got=$(_json "$T/last.body" "$1")
-	printf '%s' "$got" | grep -Eq -- "$2" || { echo "#   $1 is '$got', wanted /$2/"; return 1; }
+	_got=$(_json "$T/last.body" "$1")
+	printf '%s' "$_got" | grep -Eq -- "$2" || { echo "#   $1 is '$_got', wanted /$2/"; return 1; }
 }
 
 upstream_requests() { cat "$UPSTREAM_LOG"; }
@@ -261,9 +261,9 @@ upstream_count() { wc -l <"$UPSTREAM_LOG" | tr -d ' '; }
 
 upstream_last_json() { # PATH VALUE: in the last request the upstream got
 	tail -n 1 "$UPSTREAM_LOG" >"$T/upstream.last"
-	got=$(_json "$T/upstream.last" "$1")
-	if [ "$#" -lt 2 ]; then printf '%s\n' "$got"; return; fi
-	[ "$got" = "$2" ] || { echo "#   upstream $1 is '$got', wanted '$2'"; return 1; }
+	_got=$(_json "$T/upstream.last" "$1")
+	if [ "$#" -lt 2 ]; then printf '%s\n' "$_got"; return; fi
+	[ "$_got" = "$2" ] || { echo "#   upstream $1 is '$_got', wanted '$2'"; return 1; }
 }
 
 test_expect() { # NAME SCRIPT
