@@ -227,6 +227,13 @@ int serve_cgi(void)
 		c.left = r.content_length >= 0 ? r.content_length : 0;
 		router_handle(&r, curl);
 		fflush(stdout);
+		/* A request refused before its body was read (401, 413): Apache
+		 * resets the connection unless the body is consumed. */
+		{
+			char sink[16384];
+			while (cgi_read(&c, sink, sizeof sink) > 0)
+				;
+		}
 		http_req_free(&r);
 		rc = 0;
 	}
