@@ -1,142 +1,357 @@
-# tests/e2e/lib.sh - sourced by every end-to-end test (POSIX sh).
+# tests/e2e/lib.sh - sourced by every end-to-end test (POSIX sh, set -u safe).
 #
 # Starts the real parts on free 127.0.0.1 ports: the scripted fake upstream
-# (tests/fake_upstream.py) and lighttpd configured from the shipped
-# etc/lighttpd/clawcgi.conf (scripts/lighttpd-conf substitutes only ports
-# and paths), which spawns the built clawcgi.  Every process started is
-# stopped by PID when the test file ends.
+# (tests/fake_upstream.py) and lighttpd running the SHIPPED
+# etc/lighttpd/clawcgi.conf (only its paths substituted), which spawns the
+# built clawcgi.  Every process started is stopped by PID when the file ends.
 #
-#   test_expect 'what it pins down' 'shell commands'   one named case
-#   test_done                                          summary, exit status
+#   #!/bin/sh
+#   test_description='what this file pins down'
+#   . ./lib.sh
+#   start_upstream
+#   write_config "$T/clawcgi.json5" <<'CONF'
+#   { ... baseUrl: "@UPSTREAM@" ... }
+#   CONF
+#   start_stack "$T/clawcgi.json5"
+#   test_expect 'name of the behaviour' '
+#   	get /healthz "" && expect_status 200 && expect_json .ok true
+#   '
+#   test_done
+#
+# Environment: CLAWCGI_BIN (default $builddir/clawcgi), srcdir (default two
+# levels up from this file), builddir (default $srcdir), CLAWCGI_WRAPPER
+# (e.g. "valgrind -q --error-exitcode=99": clawcgi runs under it), KEEP_TMP
+# (keep $T), CURL_MAX_TIME (default 30).
 #
 # HTTP helpers set $status and leave the response in $T/last.headers and
-# $T/last.body; expect_* helpers check them and say what differed.
+# $T/last.body, the request in $T/last.request; expect_* helpers check them,
+# say what differed and return 1.  A failing case prints its own output and
+# the last request and response, each line starting with "# ".
+# Every name this file sets that a test does not use starts with "_".
 
-LIBDIR=$(cd "$(dirname "$0")" && pwd)
-: "${srcdir:=$(cd "$LIBDIR/../.." && pwd)}"
-: "${builddir:=$srcdir}"
-: "${CLAWCGI_BIN:=$builddir/clawcgi}"
-export srcdir builddir CLAWCGI_BIN
-T=$(mktemp -d "${TMPDIR:-/tmp}/clawcgi-e2e.XXXXXX")
+# ---- where things are ------------------------------------------------------
+if [ -z "${LIBDIR:-}" ]; then
+	if [ -n "${srcdir:-}" ] && [ -f "$srcdir/tests/e2e/lib.sh" ]; then
+		LIBDIR=$srcdir/tests/e2e
+	elif [ -f ./lib.sh ] && [ -f ../fake_upstream.py ]; then
+		LIBDIR=.
+	else
+		LIBDIR=$(dirname "$0")
+	fi
+fi
+LIBDIR=$(cd "$LIBDIR" && pwd)
+_builddir_given=${builddir:+1}
+srcdir=$(cd "${srcdir:-$LIBDIR/../..}" && pwd)
+builddir=$(cd "${builddir:-$srcdir}" && pwd)
+if [ -z "${CLAWCGI_BIN:-}" ]; then
+	CLAWCGI_BIN=$builddir/clawcgi
+	# Run by hand in a tree built out of place by scripts/test (build/).
+	if [ -z "$_builddir_given" ] && [ ! -x "$CLAWCGI_BIN" ] && [ -x "$srcdir/build/clawcgi" ]; then
+		CLAWCGI_BIN=$srcdir/build/clawcgi
+	fi
+fi
+export LIBDIR srcdir builddir CLAWCGI_BIN
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/clawcgi-e2e.XXXXXX") || exit 1
 chmod 755 "$T"
-PIDS=""
+export T
+
+_pids=""             # background processes to stop at the end
 LIGHTTPD_PID=""
+LIGHTTPD_PORT=""
+UPSTREAM_PID=""
+UPSTREAM_PORT=""
+UPSTREAM_URL=""
+UPSTREAM_LOG=""
 BASE=""
 status=""
 _passed=0
 _failed=0
 
+if [ -n "${test_description:-}" ]; then echo "# $test_description"; fi
+
+# ---- processes -------------------------------------------------------------
+
+# _descendants PID: every process below PID.
+_descendants() {
+	for _d in $(pgrep -P "$1" 2>/dev/null); do
+		echo "$_d"
+		_descendants "$_d"
+	done
+}
+
+_alive() { # PID: running and not a zombie
+	kill -0 "$1" 2>/dev/null || return 1
+	case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) in Z | X) return 1 ;; esac
+	return 0
+}
+
+# _stop_pids SECONDS PID...: TERM all, wait up to SECONDS, then KILL.
+_stop_pids() {
+	_grace=$1
+	shift
+	[ $# -gt 0 ] || return 0
+	kill "$@" 2>/dev/null
+	_i=0
+	while [ "$_i" -lt $((_grace * 10)) ]; do
+		_left=""
+		for _p in "$@"; do _alive "$_p" && _left="$_left $_p"; done
+		[ -n "$_left" ] || break
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	for _p in "$@"; do _alive "$_p" && kill -9 "$_p" 2>/dev/null; done
+	for _p in "$@"; do wait "$_p" 2>/dev/null; done
+	return 0
+}
+
+# remember_pid PID: stop this background process (and its children) when
+# the file ends.
+remember_pid() { _pids="$_pids $1"; }
+
 _cleanup() {
 	stop_stack
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
-	done
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+	[ -n "$UPSTREAM_PID" ] && _pids="$_pids $UPSTREAM_PID"
+	_all=""
+	for _p in $_pids; do _all="$_all $_p $(_descendants "$_p" | tr '\n' ' ')"; done
+	# shellcheck disable=SC2086
+	_stop_pids 3 $_all
+	if [ -n "${KEEP_TMP:-}" ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
 }
-trap _cleanup EXIT
-trap 'exit 130' INT TERM
+trap '_cleanup' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 _wait_file() { # _wait_file FILE SECONDS
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	_i=0
+	while [ ! -s "$1" ] && [ "$_i" -lt $(($2 * 20)) ]; do sleep 0.05; _i=$((_i + 1)); done
 	[ -s "$1" ]
 }
 
+# _sed_repl TEXT: TEXT made safe as a sed replacement with | as delimiter.
+_sed_repl() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
+
+# _bail MESSAGE [LOG]: a setup step failed; the file ends as one failure.
+_bail() {
+	echo "not ok - $1"
+	if [ -n "${2:-}" ] && [ -f "$2" ]; then sed 's/^/#   /' "$2" | tail -n 30; fi
+	_failed=$((_failed + 1))
+	test_done
+}
+
+# ---- the fake upstream -----------------------------------------------------
+
+# start_upstream: sets UPSTREAM_URL (http://127.0.0.1:PORT/v1), UPSTREAM_LOG.
 start_upstream() {
+	[ -z "$UPSTREAM_PID" ] || stop_upstream
 	UPSTREAM_LOG=$T/upstream.log
 	: >"$UPSTREAM_LOG"
+	rm -f "$T/upstream.port"
 	python3 "$srcdir/tests/fake_upstream.py" --port-file "$T/upstream.port" \
-		--log "$UPSTREAM_LOG" 2>"$T/upstream.err" &
-	PIDS="$PIDS $!"
-	_wait_file "$T/upstream.port" 10 || { echo "# fake upstream did not start"; cat "$T/upstream.err"; exit 1; }
-	UPSTREAM_URL=http://127.0.0.1:$(cat "$T/upstream.port")/v1
-	export UPSTREAM_URL UPSTREAM_LOG
+		--log "$UPSTREAM_LOG" 2>>"$T/upstream.err" &
+	UPSTREAM_PID=$!
+	_wait_file "$T/upstream.port" 10 || _bail "the fake upstream starts" "$T/upstream.err"
+	UPSTREAM_PORT=$(cat "$T/upstream.port")
+	UPSTREAM_URL=http://127.0.0.1:$UPSTREAM_PORT/v1
+	export UPSTREAM_URL UPSTREAM_LOG UPSTREAM_PORT
 }
 
-# write_config FILE < text: @UPSTREAM@ and @T@ are replaced.
-write_config() {
-	sed -e "s|@UPSTREAM@|${UPSTREAM_URL:-}|g" -e "s|@T@|$T|g" >"$1"
+stop_upstream() {
+	[ -n "$UPSTREAM_PID" ] || return 0
+	_stop_pids 3 "$UPSTREAM_PID"
+	UPSTREAM_PID=""
 }
 
-# start_stack CONFIG [PREFIX]: lighttpd + clawcgi from the shipped config.
-start_stack() {
-	_port=$(free_port)
-	_bin=$CLAWCGI_BIN
-	if [ -n "${CLAWCGI_WRAPPER:-}" ] && [ "${WRAP_UNIT:-}" != 1 ]; then
-		_bin=$T/clawcgi-wrapped
-		printf '#!/bin/sh\nexec %s %s "$@"\n' "$CLAWCGI_WRAPPER" "$CLAWCGI_BIN" >"$_bin"
-		chmod +x "$_bin"
+upstream_requests() { cat "$UPSTREAM_LOG"; }
+upstream_count() { wc -l <"$UPSTREAM_LOG" | tr -d ' '; }
+
+# upstream_stats: the upstream's counters as JSON; upstream_stat NAME: one
+# of them (connections, requests, open, aborted).
+upstream_stats() { curl -sS --max-time 5 "http://127.0.0.1:$UPSTREAM_PORT/stats"; }
+upstream_stat() {
+	upstream_stats >"$T/upstream.stats" && _json "$T/upstream.stats" ".$1"
+}
+
+# upstream_last_json PATH [VALUE]: print PATH of the last request the
+# upstream got (.body.model, .headers.authorization, ...), or check it.
+upstream_last_json() {
+	tail -n 1 "$UPSTREAM_LOG" >"$T/upstream.last"
+	_got=$(_json "$T/upstream.last" "$1")
+	if [ "$#" -lt 2 ]; then
+		printf '%s\n' "$_got"
+		return 0
 	fi
-	: >"$T/lighttpd-error.log"
-	sh "$srcdir/scripts/lighttpd-conf" "$_port" "$T" "$_bin" "$1" "${2:-}" >"$T/lighttpd.conf"
-	lighttpd -D -f "$T/lighttpd.conf" 2>>"$T/lighttpd-error.log" &
-	LIGHTTPD_PID=$!
-	BASE=http://127.0.0.1:$_port${2:-}
-	i=0
-	until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$_port),0.2)" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$LIGHTTPD_PID" 2>/dev/null; then
-			echo "# lighttpd did not start:"; sed 's/^/#   /' "$T/lighttpd-error.log"; exit 1
+	[ "$_got" = "$2" ] || { echo "# upstream $1 is '$_got', wanted '$2'"; return 1; }
+}
+
+# write_config FILE <<'CONF' ... CONF: @UPSTREAM@ and @T@ are replaced.
+write_config() {
+	sed -e "s|@UPSTREAM@|$(_sed_repl "${UPSTREAM_URL:-}")|g" \
+		-e "s|@T@|$(_sed_repl "$T")|g" >"$1"
+}
+
+# ---- lighttpd + clawcgi ----------------------------------------------------
+
+# _lighttpd_conf PORT CONFIG PREFIX BIN: the test config on stdout.
+_lighttpd_conf() { # PORT CONFIG PREFIX BINARY
+	sh "$srcdir/scripts/lighttpd-conf" "$1" "$T" "$4" "$2" "$3"
+}
+
+# start_stack CONFIG [PREFIX]: lighttpd from the shipped config, spawning
+# clawcgi with CLAWCGI_CONFIG=CONFIG; BASE=http://127.0.0.1:PORT[PREFIX].
+# Environment variables named in the shipped bin-copy-environment
+# (OPENCLAW_GATEWAY_TOKEN, ...) reach clawcgi when exported before this.
+start_stack() {
+	[ -z "$LIGHTTPD_PID" ] || stop_stack
+	_conf=$1
+	_prefix=${2:-}
+	case $_conf in /*) ;; *) _conf=$(pwd)/$_conf ;; esac
+	case $_prefix in
+	'') ;;
+	/*[!A-Za-z0-9/_.-]* | */ | [!/]*) _bail "start_stack: prefix '$_prefix' is not like /api" ;;
+	esac
+	[ -x "$CLAWCGI_BIN" ] || _bail "start_stack: $CLAWCGI_BIN is not built"
+	_bin=$CLAWCGI_BIN
+	if [ -n "${CLAWCGI_WRAPPER:-}" ]; then
+		_bin=$T/clawcgi-wrapper
+		printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$CLAWCGI_WRAPPER" "$CLAWCGI_BIN" >"$_bin"
+		chmod 755 "$_bin"
+	fi
+	mkdir -p "$T/htdocs"
+	# keep the log of an earlier stack of this file
+	if [ -s "$T/lighttpd-error.log" ]; then
+		cat "$T/lighttpd-error.log" >>"$T/lighttpd-error.old.log"
+	fi
+	_try=0
+	while :; do
+		_try=$((_try + 1))
+		: >"$T/lighttpd-error.log"
+		rm -f "$T/clawcgi.sock"*
+		_port=$(free_port)
+		_lighttpd_conf "$_port" "$_conf" "$_prefix" "$_bin" >"$T/lighttpd.conf"
+		if grep -q -e /usr/local/bin/clawcgi -e /etc/clawcgi/clawcgi.json5 \
+			-e /run/lighttpd/clawcgi.sock "$T/lighttpd.conf" ||
+			! grep -qF "\"^$_prefix/(v1/|healthz)\"" "$T/lighttpd.conf"; then
+			_bail "start_stack: etc/lighttpd/clawcgi.conf no longer has the paths lib.sh substitutes" "$T/lighttpd.conf"
 		fi
-		sleep 0.1
+		lighttpd -D -f "$T/lighttpd.conf" </dev/null >>"$T/lighttpd-error.log" 2>&1 &
+		LIGHTTPD_PID=$!
+		if python3 - "$_port" "$LIGHTTPD_PID" <<'PY'; then break; fi
+import socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        sys.exit(0)
+    except OSError:
+        pass
+    try:
+        state = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = "X"
+    if state in ("Z", "X"):
+        sys.exit(2)
+    time.sleep(0.05)
+sys.exit(1)
+PY
+		# shellcheck disable=SC2046
+		_stop_pids 3 "$LIGHTTPD_PID" $(_descendants "$LIGHTTPD_PID")
+		LIGHTTPD_PID=""
+		if [ "$_try" -lt 3 ] && grep -q 'Address already in use' "$T/lighttpd-error.log"; then
+			continue
+		fi
+		_bail "start_stack: lighttpd answers on its port" "$T/lighttpd-error.log"
 	done
+	LIGHTTPD_PORT=$_port
+	BASE=http://127.0.0.1:$_port$_prefix
+	export BASE LIGHTTPD_PORT
 }
 
-# The PIDs of the clawcgi processes lighttpd spawned, sorted.
+# stack_pids: the PIDs of the clawcgi processes lighttpd spawned, sorted.
 stack_pids() {
-	[ -n "$LIGHTTPD_PID" ] && pgrep -P "$LIGHTTPD_PID" | sort | tr '\n' ' '
+	[ -n "$LIGHTTPD_PID" ] && pgrep -P "$LIGHTTPD_PID" | sort -n | tr '\n' ' '
 }
 
+# stop_stack: lighttpd and every process below it; then the server log is
+# checked for sanitizer and valgrind reports (any is one failure).
 stop_stack() {
 	[ -n "$LIGHTTPD_PID" ] || return 0
-	_kids=$(pgrep -P "$LIGHTTPD_PID")
-	kill "$LIGHTTPD_PID" 2>/dev/null
-	wait "$LIGHTTPD_PID" 2>/dev/null
-	for _k in $_kids; do
-		_i=0
-		while kill -0 "$_k" 2>/dev/null && [ $_i -lt 30 ]; do sleep 0.1; _i=$((_i + 1)); done
-		kill -9 "$_k" 2>/dev/null
-	done
-	_check_sanitizers
+	_kids=$(_descendants "$LIGHTTPD_PID" | tr '\n' ' ')
+	_grace=5
+	[ -n "${CLAWCGI_WRAPPER:-}" ] && _grace=20
+	# lighttpd first: it stops and reaps the processes it spawned
+	_stop_pids "$_grace" "$LIGHTTPD_PID"
+	# shellcheck disable=SC2086
+	_stop_pids "$_grace" $_kids
 	LIGHTTPD_PID=""
+	_check_sanitizers
 }
 
-# A sanitizer report or a crash in the server log fails the test file.
 _check_sanitizers() {
-	if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|==[0-9]+== (Invalid|Conditional|.*definitely lost)' "$T/lighttpd-error.log" 2>/dev/null; then
+	if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|==[0-9]+== (Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|.*are definitely lost)' \
+		"$T/lighttpd-error.log" 2>/dev/null; then
 		echo "not ok - no sanitizer or memory errors in the server log"
-		sed 's/^/#   /' "$T/lighttpd-error.log" | head -60
+		sed 's/^/#   /' "$T/lighttpd-error.log" | head -n 80
 		_failed=$((_failed + 1))
 	fi
 }
 
-_curl() { # _curl METHOD PATH TOKEN BODY [args]
+# ---- HTTP ------------------------------------------------------------------
+
+_curl() { # _curl METHOD PATH TOKEN BODY [curl args]
 	_m=$1 _path=$2 _tok=$3 _body=$4
 	shift 4
-	set -- -sS --max-time 60 -o "$T/last.body" -D "$T/last.headers" -w '%{http_code}' -X "$_m" "$@"
-	[ -n "$_tok" ] && set -- -H "Authorization: Bearer $_tok" "$@"
-	[ "$_m" = POST ] && set -- -H 'Content-Type: application/json' --data-binary "$_body" "$@"
-	printf '%s %s%s\n' "$_m" "$BASE" "$_path" >"$T/last.request"
-	case $_body in @*) echo "(body from ${_body#@})" ;; *) printf '%s\n' "$_body" | head -c 2000 ;; esac >>"$T/last.request"
-	status=$(curl "$@" "$BASE$_path" 2>"$T/last.curl") || status=000
+	{
+		printf '%s %s%s\n' "$_m" "$BASE" "$_path"
+		[ -n "$_tok" ] && printf 'Authorization: Bearer %s\n' "$_tok"
+		[ $# -gt 0 ] && printf 'curl args: %s\n' "$*"
+		case $_body in
+		'') ;;
+		@*) printf '(body from %s)\n' "${_body#@}" ;;
+		*) printf '%s\n' "$_body" | head -c 2000 ;;
+		esac
+	} >"$T/last.request"
+	_ctype=yes
+	case "$*" in *[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Tt][Yy][Pp][Ee]:*) _ctype="" ;; esac
+	set -- -sS --max-time "${CURL_MAX_TIME:-30}" -o "$T/last.body" -D "$T/last.headers" \
+		-w '%{http_code}' -X "$_m" "$@"
+	if [ -n "$_tok" ]; then set -- -H "Authorization: Bearer $_tok" "$@"; fi
+	if [ "$_m" != GET ]; then
+		set -- --data-binary "$_body" "$@"
+		if [ -n "$_ctype" ]; then set -- -H 'Content-Type: application/json' "$@"; fi
+	fi
+	: >"$T/last.body"
+	: >"$T/last.headers"
+	status=$(curl "$@" "$BASE$_path" 2>"$T/last.curl") || status=${status:-000}
+	[ -n "$status" ] || status=000
+	echo "$status" >"$T/last.status"
 }
-post() { _curl POST "$@"; }
+
+# post PATH TOKEN BODY [curl args]: TOKEN "" sends no Authorization header;
+# BODY "@file" sends a file.  get PATH TOKEN [curl args].
+post() { _a=$1 _b=$2 _c=$3; shift 3; _curl POST "$_a" "$_b" "$_c" "$@"; }
 get() { _a=$1 _b=$2; shift 2; _curl GET "$_a" "$_b" "" "$@"; }
 
 # raw_request TEXT: send TEXT (printf escapes) as is; status from the reply.
 raw_request() {
+	# shellcheck disable=SC2059
 	printf "$1" >"$T/raw.req"
-	python3 - "$BASE" "$T/raw.req" "$T/last.headers" "$T/last.body" <<'PY' >"$T/raw.status"
+	{ echo "(raw request)"; head -c 2000 "$T/raw.req"; } >"$T/last.request"
+	status=$(python3 - "$BASE" "$T/raw.req" "$T/last.headers" "$T/last.body" <<'PY'
 import socket, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
 s = socket.create_connection((u.hostname, u.port), 10)
+s.settimeout(30)
 s.sendall(open(sys.argv[2], "rb").read())
 s.shutdown(socket.SHUT_WR)
 data = b""
@@ -146,58 +361,81 @@ while True:
         break
     data += b
 head, _, body = data.partition(b"\r\n\r\n")
-open(sys.argv[3], "wb").write(head)
+open(sys.argv[3], "wb").write(head + b"\r\n")
 open(sys.argv[4], "wb").write(body)
-print(head.split(b" ")[1].decode() if head else "000")
+print(head.split(b" ")[1].decode() if head.count(b" ") else "000")
 PY
-	status=$(cat "$T/raw.status")
+) || status=000
+	echo "$status" >"$T/last.status"
 }
 
-# stream PATH TOKEN BODY [header args for curl style -H "k: v"]: records each
-# line with its arrival time in $T/stream.txt ("SECONDS<TAB>LINE").
+# stream PATH TOKEN BODY [-H "Name: value"]...: POST and record every line
+# received, with its arrival time in seconds since the request was sent, in
+# $T/stream.txt as "SECONDS<TAB>LINE"; the raw body goes to $T/last.body.
 stream() {
 	_p=$1 _tok=$2 _body=$3
 	shift 3
-	printf 'POST %s%s (stream)\n%s\n' "$BASE" "$_p" "$_body" >"$T/last.request"
-	status=$(python3 - "$BASE$_p" "$_tok" "$_body" "$T" "$@" <<'PY'
-import http.client, json, sys, time, urllib.parse
-url, tok, body, t = sys.argv[1:5]
-extra = sys.argv[5:]
+	{
+		printf 'POST %s%s (stream)\n' "$BASE" "$_p"
+		[ -n "$_tok" ] && printf 'Authorization: Bearer %s\n' "$_tok"
+		[ $# -gt 0 ] && printf 'args: %s\n' "$*"
+		printf '%s\n' "$_body" | head -c 2000
+	} >"$T/last.request"
+	: >"$T/stream.txt"
+	: >"$T/last.body"
+	: >"$T/last.headers"
+	status=$(python3 - "$BASE$_p" "$_tok" "$_body" "$T" "${CURL_MAX_TIME:-30}" "$@" <<'PY'
+import http.client, sys, time, urllib.parse
+url, tok, body, t, timeout = sys.argv[1:6]
+extra = sys.argv[6:]
 u = urllib.parse.urlparse(url)
-h = {"Content-Type": "application/json"}
+h = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 if tok:
     h["Authorization"] = "Bearer " + tok
 i = 0
 while i < len(extra):
-    if extra[i] == "-H":
+    if extra[i] == "-H" and i + 1 < len(extra):
         k, _, v = extra[i + 1].partition(":")
         h[k.strip()] = v.strip()
         i += 2
     else:
         i += 1
-c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-t0 = time.monotonic()
-c.request("POST", u.path, body=body.encode(), headers=h)
-r = c.getresponse()
+try:
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=float(timeout))
+    t0 = time.monotonic()
+    c.request("POST", u.path or "/", body=body.encode(), headers=h)
+    r = c.getresponse()
+except Exception as e:
+    sys.stderr.write("stream: %s\n" % e)
+    print("000")
+    sys.exit(0)
 with open(t + "/last.headers", "w") as f:
-    f.write("HTTP/1.1 %d\r\n" % r.status)
+    f.write("HTTP/1.1 %d %s\r\n" % (r.status, r.reason))
     for k, v in r.getheaders():
         f.write("%s: %s\r\n" % (k, v))
 out = open(t + "/stream.txt", "w")
 raw = open(t + "/last.body", "wb")
-while True:
-    line = r.fp.readline()
-    if not line:
-        break
-    raw.write(line)
-    out.write("%.3f\t%s\n" % (time.monotonic() - t0, line.decode("utf-8", "replace").rstrip("\r\n")))
-    out.flush()
+try:
+    while True:
+        line = r.readline()  # de-chunked, one line as soon as it is complete
+        if not line:
+            break
+        now = time.monotonic() - t0
+        raw.write(line)
+        raw.flush()
+        out.write("%.3f\t%s\n" % (now, line.decode("utf-8", "replace").rstrip("\r\n")))
+        out.flush()
+except Exception as e:
+    out.write("%.3f\t(stream ended: %s)\n" % (time.monotonic() - t0, e))
 print(r.status)
 PY
-) || status=000
+) 2>"$T/last.curl" || status=000
+	[ -n "$status" ] || status=000
+	echo "$status" >"$T/last.status"
 }
 
-# Seconds between the first and the last content chunk of the last stream.
+# stream_spread: seconds between the first and the last content chunk of
+# the last stream.
 stream_spread() {
 	python3 - "$T/stream.txt" <<'PY'
 import sys
@@ -206,81 +444,96 @@ print("%.3f" % (max(ts) - min(ts) if ts else 0))
 PY
 }
 
-_fail_detail() {
-	echo "#   request: $(head -c 600 "$T/last.request" 2>/dev/null | tr '\n' ' ')"
-	echo "#   status: $status"
-	sed 's/^/#   < /' "$T/last.headers" 2>/dev/null | tr -d '\r' | head -20
-	echo "#   body: $(head -c 1500 "$T/last.body" 2>/dev/null)"
-}
+# ---- checks ----------------------------------------------------------------
 
-expect_status() {
-	[ "$status" = "$1" ] || { echo "#   status $status, wanted $1"; return 1; }
-}
-
-expect_header() { # NAME VALUE-PART (name case-insensitive)
-	grep -i "^$1:" "$T/last.headers" | grep -qF "$2" ||
-		{ echo "#   header $1 lacks '$2'"; return 1; }
-}
-
-expect_body_contains() {
-	grep -qF -- "$1" "$T/last.body" || { echo "#   body lacks '$1'"; return 1; }
-}
-
-# _json FILE PATH: the value at PATH (.a.b[0]["x-y"]) printed as text;
-# strings raw, others as JSON.  Exit 2 when absent.
+# _json FILE PATH: the value at PATH (.a.b[0]["x-y"]) of the JSON in FILE;
+# strings raw, anything else as JSON (true, null, 11, {...}).
+# "(absent)" and status 2 when there is no such value.
 _json() {
 	python3 - "$1" "$2" <<'PY'
 import json, re, sys
 try:
-    v = json.load(open(sys.argv[1]))
+    with open(sys.argv[1], encoding="utf-8") as f:
+        v = json.load(f)
 except Exception as e:
-    print("(not JSON: %s)" % e); sys.exit(2)
-for key, idx, q in re.findall(r'\.([A-Za-z_][\w-]*)|\[(\d+)\]|\["([^"]+)"\]', sys.argv[2]):
+    print("(not JSON: %s)" % e)
+    sys.exit(2)
+for key, idx, q in re.findall(r'\.([A-Za-z_$][\w$-]*)|\[(-?\d+)\]|\["([^"]+)"\]', sys.argv[2]):
     try:
         v = v[int(idx)] if idx else v[key or q]
     except (KeyError, IndexError, TypeError):
-        print("(absent)"); sys.exit(2)
+        print("(absent)")
+        sys.exit(2)
 print(v if isinstance(v, str) else json.dumps(v))
 PY
 }
 
 json_get() { _json "$T/last.body" "$1"; }
 
+expect_status() {
+	[ "$status" = "$1" ] || { echo "# status $status, wanted $1"; return 1; }
+}
+
+expect_header() { # NAME VALUE-PART (name case-insensitive)
+	tr -d '\r' <"$T/last.headers" | grep -i "^$1:" | grep -qF -- "$2" ||
+		{ echo "# header $1 lacks '$2'"; return 1; }
+}
+
+expect_body_contains() {
+	grep -qF -- "$1" "$T/last.body" || { echo "# body lacks '$1'"; return 1; }
+}
+
 expect_json() { # PATH VALUE
 	_got=$(_json "$T/last.body" "$1")
-	[ "$_got" = "$2" ] || { echo "#   $1 is '$_got', wanted '$2'"; return 1; }
+	[ "$_got" = "$2" ] || { echo "# $1 is '$_got', wanted '$2'"; return 1; }
 }
 
 expect_json_match() { # PATH EXTENDED-REGEX
 	_got=$(_json "$T/last.body" "$1")
-	printf '%s' "$_got" | grep -Eq -- "$2" || { echo "#   $1 is '$_got', wanted /$2/"; return 1; }
+	printf '%s' "$_got" | grep -Eq -- "$2" || { echo "# $1 is '$_got', wanted /$2/"; return 1; }
 }
 
-upstream_requests() { cat "$UPSTREAM_LOG"; }
-upstream_count() { wc -l <"$UPSTREAM_LOG" | tr -d ' '; }
+# ---- cases -----------------------------------------------------------------
 
-upstream_last_json() { # PATH VALUE: in the last request the upstream got
-	tail -n 1 "$UPSTREAM_LOG" >"$T/upstream.last"
-	_got=$(_json "$T/upstream.last" "$1")
-	if [ "$#" -lt 2 ]; then printf '%s\n' "$_got"; return; fi
-	[ "$_got" = "$2" ] || { echo "#   upstream $1 is '$_got', wanted '$2'"; return 1; }
+_fail_detail() {
+	[ -s "$T/last.request" ] || return 0
+	echo "# request:"
+	sed 's/^/#   /' "$T/last.request" | head -n 20
+	echo "# response status: $(cat "$T/last.status" 2>/dev/null)"
+	[ -s "$T/last.curl" ] && sed 's/^/#   curl: /' "$T/last.curl" | head -n 5
+	tr -d '\r' <"$T/last.headers" 2>/dev/null | sed '/^$/d; s/^/#   < /' | head -n 25
+	if [ -s "$T/last.body" ]; then
+		echo "# body:"
+		head -c 3000 "$T/last.body" | sed 's/^/#   /'
+		echo
+	fi
+	return 0
 }
 
-test_expect() { # NAME SCRIPT
-	if ( eval "$2" ) >"$T/case.out" 2>&1; then
+# test_expect NAME SCRIPT: run SCRIPT in a subshell; "ok - NAME" or "not ok".
+test_expect() {
+	rm -f "$T/last.request" "$T/last.curl" "$T/last.status"
+	if (eval "$2") >"$T/case.out" 2>&1; then
 		_passed=$((_passed + 1))
 		echo "ok - $1"
+		grep '^# ' "$T/case.out"
 	else
 		_failed=$((_failed + 1))
 		echo "not ok - $1"
-		sed 's/^/#   /' "$T/case.out" | grep -v '^#   #' | head -20
-		grep '^#' "$T/case.out" | head -20
+		sed -e '/^#/!s/^/# /' "$T/case.out" | head -n 40
 		_fail_detail
 	fi
+	return 0
+}
+test_expect_success() { test_expect "$@"; }
+
+# test_skip NAME REASON
+test_skip() {
+	echo "ok - $1 # SKIP $2"
+	_passed=$((_passed + 1))
 }
 
-test_skip() { echo "ok - $1 # SKIP $2"; _passed=$((_passed + 1)); }
-
+# test_done: stop the stack, print the summary, exit 1 if a case failed.
 test_done() {
 	stop_stack
 	echo "# $_passed passed, $_failed failed"

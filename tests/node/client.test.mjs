@@ -1,0 +1,96 @@
+// The official OpenAI Node SDK talking to clawcgi: each check prints
+// "ok - name" or "not ok - name" (counted by tests/run).
+//   node client.test.mjs BASE_URL TOKEN
+import OpenAI from "openai";
+
+const [base, token] = process.argv.slice(2);
+const client = new OpenAI({ baseURL: base + "/v1", apiKey: token, maxRetries: 0, timeout: 30000 });
+let failed = 0;
+
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log("ok - " + name);
+  } catch (e) {
+    failed++;
+    console.log("not ok - " + name);
+    console.log("#   " + String(e && e.stack || e).split("\n").slice(0, 4).join("\n#   "));
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+await check("SDK: non-streaming chat returns the answer", async () => {
+  const r = await client.chat.completions.create({
+    model: "openclaw", messages: [{ role: "user", content: "hello sdk" }],
+  });
+  assert(r.choices[0].message.content === "fake: hello sdk", "content " + JSON.stringify(r.choices[0]));
+  assert(r.object === "chat.completion" && r.id.startsWith("chatcmpl_"), "shape " + JSON.stringify(r));
+  assert(r.usage.total_tokens === 18, "usage " + JSON.stringify(r.usage));
+});
+
+await check("SDK: streaming yields several chunks that add up to the answer", async () => {
+  const stream = await client.chat.completions.create({
+    model: "openclaw:beta", stream: true, messages: [{ role: "user", content: "stream me" }],
+  });
+  let text = "", contentChunks = 0, finish = null;
+  const ids = new Set();
+  for await (const chunk of stream) {
+    ids.add(chunk.id);
+    const c = chunk.choices[0];
+    if (c && c.delta && c.delta.content) { text += c.delta.content; contentChunks++; }
+    if (c && c.finish_reason) finish = c.finish_reason;
+  }
+  assert(text === "fake: stream me", "text " + JSON.stringify(text));
+  assert(contentChunks === 3, "chunks " + contentChunks);
+  assert(finish === "stop", "finish " + finish);
+  assert(ids.size === 1, "ids " + [...ids]);
+});
+
+await check("SDK: models.list includes every agent", async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert(ids.includes("openclaw:main") && ids.includes("openclaw:beta"), "ids " + ids);
+});
+
+await check("SDK: models.retrieve finds an agent", async () => {
+  const m = await client.models.retrieve("openclaw:beta");
+  assert(m.id === "openclaw:beta", "id " + m.id);
+});
+
+await check("SDK: a wrong token raises AuthenticationError", async () => {
+  const bad = new OpenAI({ baseURL: base + "/v1", apiKey: "wrong-token", maxRetries: 0 });
+  try {
+    await bad.chat.completions.create({ model: "openclaw", messages: [{ role: "user", content: "x" }] });
+  } catch (e) {
+    assert(e instanceof OpenAI.AuthenticationError, "got " + e.constructor.name);
+    assert(e.status === 401, "status " + e.status);
+    return;
+  }
+  throw new Error("no error raised");
+});
+
+await check("SDK: an unknown agent raises NotFoundError", async () => {
+  try {
+    await client.chat.completions.create({ model: "openclaw:nosuchagent", messages: [{ role: "user", content: "x" }] });
+  } catch (e) {
+    assert(e instanceof OpenAI.NotFoundError, "got " + e.constructor.name);
+    assert(e.code === "model_not_found", "code " + e.code);
+    assert(/nosuchagent/.test(e.message), "message " + e.message);
+    return;
+  }
+  throw new Error("no error raised");
+});
+
+await check("SDK: a bad request raises BadRequestError", async () => {
+  try {
+    await client.chat.completions.create({ model: "openclaw", messages: [] });
+  } catch (e) {
+    assert(e instanceof OpenAI.BadRequestError, "got " + e.constructor.name);
+    return;
+  }
+  throw new Error("no error raised");
+});
+
+process.exit(failed ? 1 : 0);

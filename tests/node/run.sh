@@ -1,0 +1,37 @@
+#!/bin/sh
+# The official OpenAI Node SDK as a client of clawcgi behind lighttpd.
+# Installs the SDK into tests/node/node_modules (from npm) on first use.
+test_description='OpenAI Node SDK against the stack'
+cd "$(dirname "$0")/../e2e" || exit 1
+. ./lib.sh
+
+NODE_DIR=$srcdir/tests/node
+if ! command -v node >/dev/null 2>&1; then
+	echo "not ok - node is installed (apt-get install nodejs npm)"
+	exit 1
+fi
+if [ ! -d "$NODE_DIR/node_modules/openai" ]; then
+	# a copy of the folder when the source tree is read-only (make distcheck)
+	if ! [ -w "$NODE_DIR" ]; then
+		cp -R "$NODE_DIR" "$T/node" && NODE_DIR=$T/node
+	fi
+	( cd "$NODE_DIR" && npm install --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1 ) || {
+		echo "not ok - npm install of the OpenAI SDK"; sed 's/^/#   /' "$T/npm.log"; exit 1; }
+fi
+
+export OPENCLAW_GATEWAY_TOKEN=test-token-node-123
+start_upstream
+write_config "$T/clawcgi.json5" <<'CONF'
+{
+  gateway: { auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" },
+             http: { endpoints: { chatCompletions: { enabled: true } } } },
+  agents: { list: [ { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "You are a test." },
+                    { id: "beta", model: "fake/slow" } ] },
+  models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key" } } },
+}
+CONF
+start_stack "$T/clawcgi.json5"
+node "$NODE_DIR/client.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN"
+rc=$?
+stop_stack
+exit $rc
