@@ -401,37 +401,62 @@ static cJSON *usage_json(const struct prov_usage *u)
 }
 
 /*
+ * The head plus "choices":[{"index":0,"<inner>":{}}]; *choice and *inner
+ * point into the result.  NULL when out of memory.
+ */
+static cJSON *answer_with_choice(const struct answer *a, const char *object,
+				 const char *inner_key, cJSON **choice, cJSON **inner)
+{
+	cJSON *o = answer_head(a, object);
+	cJSON *choices = o ? cJSON_AddArrayToObject(o, "choices") : NULL;
+
+	*choice = choices ? cJSON_CreateObject() : NULL;
+	if (!*choice) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	cJSON_AddItemToArray(choices, *choice);
+	cJSON_AddNumberToObject(*choice, "index", 0);
+	*inner = cJSON_AddObjectToObject(*choice, inner_key);
+	if (!*inner) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Write o as one SSE event and flush; takes ownership of o. */
+static int send_event(struct http_req *r, cJSON *o)
+{
+	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+	int rc = text ? sse_write_data(r, text) : -1;
+
+	free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
+/*
  * One chunk: delta is {"role":...} / {"content":...} / {}, finish NULL for
- * a JSON null.  Written as one SSE event and flushed.
+ * a JSON null.
  */
 static int send_chunk(struct http_req *r, const struct answer *a, const char *role,
 		      const char *content, size_t clen, const char *finish)
 {
-	cJSON *o = answer_head(a, "chat.completion.chunk");
-	cJSON *choices, *choice, *delta;
-	char *text = NULL;
-	int rc = -1;
+	cJSON *choice, *delta;
+	cJSON *o = answer_with_choice(a, "chat.completion.chunk", "delta", &choice, &delta);
 
 	if (!o)
 		return -1;
-	choices = cJSON_AddArrayToObject(o, "choices");
-	choice = cJSON_CreateObject();
-	if (!choices || !choice) {
-		cJSON_Delete(choice);
-		goto out;
-	}
-	cJSON_AddItemToArray(choices, choice);
-	cJSON_AddNumberToObject(choice, "index", 0);
-	delta = cJSON_AddObjectToObject(choice, "delta");
-	if (!delta)
-		goto out;
 	if (role)
 		cJSON_AddStringToObject(delta, "role", role);
 	if (content) {
 		/* content is not NUL-terminated: copy it out */
 		char *s = strndup(content, clen);
-		if (!s)
-			goto out;
+		if (!s) {
+			cJSON_Delete(o);
+			return -1;
+		}
 		cJSON_AddStringToObject(delta, "content", s);
 		free(s);
 	}
@@ -439,77 +464,46 @@ static int send_chunk(struct http_req *r, const struct answer *a, const char *ro
 		cJSON_AddStringToObject(choice, "finish_reason", finish);
 	else
 		cJSON_AddNullToObject(choice, "finish_reason");
-	if ((text = cJSON_PrintUnformatted(o)))
-		rc = sse_write_data(r, text);
-out:
-	free(text);
-	cJSON_Delete(o);
-	return rc;
+	return send_event(r, o);
 }
 
 static int send_usage_chunk(struct http_req *r, const struct answer *a,
 			    const struct prov_usage *u)
 {
 	cJSON *o = answer_head(a, "chat.completion.chunk");
-	char *text = NULL;
-	int rc = -1;
 
-	if (!o || !cJSON_AddArrayToObject(o, "choices"))
-		goto out;
+	if (!o || !cJSON_AddArrayToObject(o, "choices")) {
+		cJSON_Delete(o);
+		return -1;
+	}
 	cJSON_AddItemToObject(o, "usage", usage_json(u));
-	if ((text = cJSON_PrintUnformatted(o)))
-		rc = sse_write_data(r, text);
-out:
-	free(text);
-	cJSON_Delete(o);
-	return rc;
+	return send_event(r, o);
 }
 
 static int send_error_event(struct http_req *r, const struct err *e)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON *err = cJSON_AddObjectToObject(o, "error");
-	char *text = NULL;
-	int rc = -1;
+	cJSON *o = http_error_body(e);
+	cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
 
-	if (!err)
-		goto out;
-	cJSON_AddStringToObject(err, "message", e->message);
-	cJSON_AddStringToObject(err, "type", e->type ? e->type : "upstream_error");
-	if ((text = cJSON_PrintUnformatted(o)))
-		rc = sse_write_data(r, text);
-out:
-	free(text);
-	cJSON_Delete(o);
-	return rc;
+	/* the stream's error event carries message and type only */
+	cJSON_DeleteItemFromObjectCaseSensitive(err, "code");
+	return send_event(r, o);
 }
 
 static int send_completion(struct http_req *r, const struct answer *a,
 			   const struct agent_turn *t)
 {
-	cJSON *o = answer_head(a, "chat.completion");
-	cJSON *choices, *choice, *msg;
-	int rc = -1;
+	cJSON *choice, *msg;
+	cJSON *o = answer_with_choice(a, "chat.completion", "message", &choice, &msg);
+	int rc;
 
 	if (!o)
 		return -1;
-	choices = cJSON_AddArrayToObject(o, "choices");
-	choice = cJSON_CreateObject();
-	if (!choices || !choice) {
-		cJSON_Delete(choice);
-		goto out;
-	}
-	cJSON_AddItemToArray(choices, choice);
-	cJSON_AddNumberToObject(choice, "index", 0);
-	msg = cJSON_AddObjectToObject(choice, "message");
-	if (!msg)
-		goto out;
 	cJSON_AddStringToObject(msg, "role", "assistant");
 	cJSON_AddStringToObject(msg, "content", buf_str(&t->answer));
 	cJSON_AddStringToObject(choice, "finish_reason", t->res.finish_reason);
 	cJSON_AddItemToObject(o, "usage", usage_json(&t->res.usage));
 	rc = http_send_json(r, 200, o, NULL);
-out:
 	cJSON_Delete(o);
 	return rc;
 }
