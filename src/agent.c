@@ -218,6 +218,112 @@ static int collect_idle(struct prov_sink *s)
 	return c->inner->idle ? c->inner->idle(c->inner) : 0;
 }
 
+int agent_env_store(struct agent_env *env, const struct cfg *c, struct store **out,
+		    struct err *e)
+{
+	if (env->store && strcmp(env->store->path, c->store_path)) {
+		store_close(env->store);
+		env->store = NULL;
+	}
+	if (!env->store && store_open_sqlite(c->store_path, &env->store, e) < 0)
+		return -1;
+	*out = env->store;
+	return 0;
+}
+
+void agent_env_free(struct agent_env *env)
+{
+	store_close(env->store);
+	env->store = NULL;
+	if (env->curl)
+		curl_easy_cleanup(env->curl);
+	env->curl = NULL;
+}
+
+/* The message's text with whitespace runs collapsed to one space, trimmed. */
+static void norm_text(const cJSON *m, struct buf *out)
+{
+	struct buf raw = BUF_INIT;
+	bool space = false;
+
+	buf_reset(out);
+	buf_append(out, "", 0);
+	prov_content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), &raw);
+	for (const char *p = buf_str(&raw); *p; p++) {
+		if (isspace((unsigned char)*p)) {
+			space = out->len > 0;
+			continue;
+		}
+		if (space)
+			buf_append(out, " ", 1);
+		space = false;
+		buf_append(out, p, 1);
+	}
+	buf_free(&raw);
+}
+
+static bool same_message(const cJSON *a, const cJSON *b, struct buf *ta, struct buf *tb)
+{
+	const cJSON *ra = cJSON_GetObjectItemCaseSensitive(a, "role");
+	const cJSON *rb = cJSON_GetObjectItemCaseSensitive(b, "role");
+
+	if (!cJSON_IsString(ra) || !cJSON_IsString(rb) || strcmp(ra->valuestring, rb->valuestring))
+		return false;
+	norm_text(a, ta);
+	norm_text(b, tb);
+	return !strcmp(buf_str(ta), buf_str(tb));
+}
+
+int agent_dedupe(const cJSON *history, const cJSON *req)
+{
+	int n = cJSON_GetArraySize(history), r = cJSON_GetArraySize(req);
+	struct buf ta = BUF_INIT, tb = BUF_INIT;
+	int best = 0;
+
+	/* Try the longest overlap first: req[0..k) must end with history's tail. */
+	for (int k = r - 1; k > 0 && !best; k--) {
+		int m = k < n ? k : n;
+		bool ok = m > 0;
+		for (int i = 0; ok && i < m; i++)
+			ok = same_message(cJSON_GetArrayItem(req, k - m + i),
+					  cJSON_GetArrayItem(history, n - m + i), &ta, &tb);
+		if (ok)
+			best = k;
+	}
+	buf_free(&ta);
+	buf_free(&tb);
+	return best;
+}
+
+/* history + req[skip..] as one new array for the provider. */
+static cJSON *join_messages(const cJSON *history, const cJSON *req, int skip)
+{
+	cJSON *all = cJSON_CreateArray();
+	const cJSON *m;
+	int i = 0;
+
+	if (!all)
+		return NULL;
+	cJSON_ArrayForEach(m, history) {
+		cJSON *d = cJSON_Duplicate(m, 1);
+		if (!d)
+			goto fail;
+		cJSON_AddItemToArray(all, d);
+	}
+	cJSON_ArrayForEach(m, req) {
+		cJSON *d;
+		if (i++ < skip)
+			continue;
+		if (!(d = cJSON_Duplicate(m, 1)))
+			goto fail;
+		cJSON_AddItemToArray(all, d);
+	}
+	return all;
+fail:
+	cJSON_Delete(all);
+	return NULL;
+}
+
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 {
 	struct collect col = {
@@ -233,18 +339,58 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		.params = t->params,
 		.stream = t->stream,
 		.include_usage = t->include_usage,
-		.curl = t->curl,
+		.curl = t->env->curl,
 	};
-	int rc;
+	struct store *store = NULL;
+	cJSON *history = NULL, *all = NULL, *fresh = NULL;
+	int skip = 0, rc = -1;
 
 	col.sink.ctx = &col;
-	log_info("turn %s: agent %s, session %s (%s), model %s/%s", t->run_id,
-		 t->agent->id, t->session_key, t->stable ? "stable" : "per-request",
-		 t->model.provider->name, t->model.model);
+	if (t->stable) {
+		if (agent_env_store(t->env, t->cfg, &store, e) < 0 ||
+		    store_load_history(store, t->agent->id, t->session_key,
+				       t->agent->history_limit, &history, e) < 0)
+			goto out;
+		skip = agent_dedupe(history, t->messages);
+		if (!(all = join_messages(history, t->messages, skip)) ||
+		    !(fresh = join_messages(NULL, t->messages, skip))) {
+			err_set(e, 500, "api_error", "Out of memory.");
+			goto out;
+		}
+		rq.messages = all;
+	}
+	log_info("turn %s: agent %s, session %s (%s), model %s/%s, %d history messages, "
+		 "%d resent dropped", t->run_id, t->agent->id, t->session_key,
+		 t->stable ? "stable" : "per-request", t->model.provider->name, t->model.model,
+		 cJSON_GetArraySize(history), skip);
 	rc = prov_run(&rq, &col.sink, &t->res, e);
 	if (rc < 0 && !t->res.cancelled)
 		log_warn("turn %s: agent %s, model %s/%s failed: %s", t->run_id,
-			 t->agent->id, t->model.provider->name, t->model.model,
-			 e->message);
+			 t->agent->id, t->model.provider->name, t->model.model, e->message);
+
+	/* Persist a finished turn, or what a client that left was given. */
+	if (store && (rc == 0 || (t->res.cancelled && t->answer.len))) {
+		struct store_turn st = {
+			.session_key = t->session_key,
+			.agent_id = t->agent->id,
+			.run_id = t->run_id,
+			.new_messages = fresh,
+			.answer = buf_str(&t->answer),
+			.interrupted = rc < 0,
+			.prompt_tokens = t->res.usage.prompt_tokens,
+			.completion_tokens = t->res.usage.completion_tokens,
+			.ttl_days = t->cfg->ttl_days,
+		};
+		struct err se;
+		err_clear(&se);
+		if (store_append_turn(store, &st, &se) < 0 && rc == 0) {
+			*e = se;
+			rc = -1;
+		}
+	}
+out:
+	cJSON_Delete(history);
+	cJSON_Delete(all);
+	cJSON_Delete(fresh);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "config.h"
 #include "provider.h"
+#include "store.h"
 
 #define AGENT_ID_MAX 64
 #define AGENT_SESSION_KEY_MAX 256
@@ -51,6 +52,28 @@ int agent_session_key(const char *header_key, const char *user,
 /* A random UUID v4, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void agent_uuid4(char out[37]);
 
+/*
+ * A worker thread's reusable resources: its curl handle and its store
+ * connection (opened on first use, reopened when session.store changes).
+ */
+struct agent_env {
+	CURL *curl;
+	struct store *store;
+};
+
+/* The env's store for c->store_path, opening it if needed. */
+int agent_env_store(struct agent_env *env, const struct cfg *c, struct store **out,
+		    struct err *e);
+void agent_env_free(struct agent_env *env);
+
+/*
+ * How many leading messages of req repeat the end of the stored history
+ * (clients that resend the whole conversation): the largest k < len(req)
+ * such that req[0..k) ends with the stored tail, compared by role and by
+ * text with whitespace runs collapsed.  Those k are dropped.
+ */
+int agent_dedupe(const cJSON *history, const cJSON *req);
+
 struct agent_turn {
 	/* in */
 	const struct cfg *cfg;
@@ -65,7 +88,7 @@ struct agent_turn {
 	cJSON *params;            /* owned, NULL when none */
 	bool stream;
 	bool include_usage;
-	CURL *curl;               /* the worker's handle */
+	struct agent_env *env;    /* the worker's curl handle and store */
 	/* out */
 	struct buf answer;        /* everything the provider produced */
 	struct prov_result res;
@@ -75,8 +98,11 @@ void agent_turn_init(struct agent_turn *t);
 void agent_turn_free(struct agent_turn *t);
 
 /*
- * Run one turn: provider call with sink (the answer is also collected in
- * t->answer).  Returns 0, or -1 with e; t->res.started says whether the
+ * Run one turn: for a stable session, load its history and drop what the
+ * request repeats; call the provider with sink (the answer is also
+ * collected in t->answer); then persist the new messages and the answer in
+ * one transaction (also a partial answer when the client left, marked
+ * interrupted).  Returns 0, or -1 with e; t->res.started says whether the
  * sink had already begun its response.
  */
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e);

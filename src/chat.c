@@ -609,7 +609,7 @@ static int build_turn(struct http_req *r, const struct cfg *c,
 	return 0;
 }
 
-void chat_handle(struct http_req *r, const struct cfg *c, CURL *curl)
+void chat_handle(struct http_req *r, const struct cfg *c, struct agent_env *env)
 {
 	struct buf body = BUF_INIT;
 	struct chat_request rq = {0};
@@ -621,7 +621,7 @@ void chat_handle(struct http_req *r, const struct cfg *c, CURL *curl)
 
 	err_clear(&e);
 	agent_turn_init(&t);
-	t.curl = curl;
+	t.env = env;
 	if (http_read_body(r, c->max_body_bytes, &body, &e) < 0 ||
 	    chat_parse(body.data, body.len, &rq, &t, &e) < 0 ||
 	    build_turn(r, c, &rq, &t, &e) < 0) {

@@ -35,8 +35,8 @@ int chat_parse(const char *body, size_t len, struct chat_request *rq,
 	       struct agent_turn *t, struct err *e);
 void chat_request_free(struct chat_request *rq);
 
-/* Handle one POST: auth has passed.  curl is the worker thread's handle. */
-void chat_handle(struct http_req *r, const struct cfg *c, CURL *curl);
+/* Handle one POST: auth has passed.  env is the worker thread's. */
+void chat_handle(struct http_req *r, const struct cfg *c, struct agent_env *env);
 
 /* 1 when s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int chat_valid_utf8(const char *s, size_t len);

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "store.h"
 
 int cli_check_config(const char *path)
 {
@@ -40,6 +42,7 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 {
 	struct prov_sink sink = {NULL, term_delta, NULL, NULL};
 	struct agent_turn t;
+	struct agent_env env = {NULL, NULL};
 	struct cfg *c = NULL;
 	struct err e;
 	char errbuf[600];
@@ -96,8 +99,8 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 	cJSON_AddStringToObject(msg, "role", "user");
 	cJSON_AddStringToObject(msg, "content", message);
 	t.stream = true;
-	t.curl = curl_easy_init();
-	if (!t.curl)
+	t.env = &env;
+	if (!(env.curl = curl_easy_init()))
 		goto out;
 	fprintf(stderr, "[agent %s, session %s%s]\n", t.agent->id, t.session_key,
 		t.stable ? "" : " (not kept)");
@@ -111,9 +114,128 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 	fputc('\n', stdout);
 	status = 0;
 out:
-	if (t.curl)
-		curl_easy_cleanup(t.curl);
+	agent_env_free(&env);
 	agent_turn_free(&t);
+	cfg_free(c);
+	return status;
+}
+
+static int print_row(void *ctx, const struct store_session *row)
+{
+	char when[32];
+	time_t t = (time_t)row->last_used;
+	int *n = ctx;
+
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+	if ((*n)++ == 0)
+		printf("%-19s  %-12s %8s  %s\n", "LAST USED", "AGENT", "MESSAGES", "KEY");
+	printf("%-19s  %-12s %8ld  %s\n", when, row->agent_id, row->messages, row->key);
+	return 0;
+}
+
+static int print_message(void *ctx, const char *agent_id, long seq, const cJSON *msg,
+			 bool interrupted)
+{
+	const cJSON *role = cJSON_GetObjectItemCaseSensitive(msg, "role");
+	const char **last_agent = ctx;
+	struct buf text = BUF_INIT;
+
+	if (!*last_agent || strcmp(*last_agent, agent_id)) {
+		printf("== agent %s\n", agent_id);
+		free((char *)*last_agent);
+		*last_agent = strdup(agent_id);
+	}
+	prov_content_text(cJSON_GetObjectItemCaseSensitive(msg, "content"), &text);
+	printf("[%ld] %s%s: %s\n", seq, cJSON_IsString(role) ? role->valuestring : "?",
+	       interrupted ? " (interrupted)" : "", buf_str(&text));
+	buf_free(&text);
+	return 0;
+}
+
+int cli_sessions(const char *config_path, int argc, char **argv)
+{
+	struct store *st = NULL;
+	struct cfg *c = NULL;
+	struct err e;
+	char errbuf[600];
+	int status = 1;
+
+	err_clear(&e);
+	if (argc < 1) {
+		fprintf(stderr, "usage: clawcgi sessions list [--agent ID] | show KEY | "
+				"delete KEY | purge --older-than DAYS\n");
+		return 2;
+	}
+	if (cfg_load(config_path, &c, errbuf, sizeof errbuf) < 0) {
+		fprintf(stderr, "%s\n", errbuf);
+		return 1;
+	}
+	if (store_open_sqlite(c->store_path, &st, &e) < 0) {
+		fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n",
+			c->store_path, e.message);
+		goto out;
+	}
+	if (!strcmp(argv[0], "list")) {
+		const char *agent = NULL;
+		int n = 0;
+		if (argc == 3 && !strcmp(argv[1], "--agent"))
+			agent = argv[2];
+		else if (argc != 1)
+			goto usage;
+		if (store_list(st, agent, print_row, &n, &e) < 0)
+			goto fail;
+		if (!n)
+			printf("no sessions%s%s\n", agent ? " for agent " : "", agent ? agent : "");
+		status = 0;
+	} else if (!strcmp(argv[0], "show") && argc == 2) {
+		const char *last_agent = NULL;
+		long count;
+		int rc = store_show(st, argv[1], print_message, &last_agent, &count, &e);
+		free((char *)last_agent);
+		if (rc < 0)
+			goto fail;
+		if (!count) {
+			fprintf(stderr, "clawcgi: no session '%s'\n", argv[1]);
+			goto out;
+		}
+		status = 0;
+	} else if (!strcmp(argv[0], "delete") && argc == 2) {
+		long n;
+		if (store_remove(st, argv[1], &n, &e) < 0)
+			goto fail;
+		if (!n) {
+			fprintf(stderr, "clawcgi: no session '%s'\n", argv[1]);
+			goto out;
+		}
+		printf("deleted session %s\n", argv[1]);
+		status = 0;
+	} else if (!strcmp(argv[0], "purge") && argc == 3 && !strcmp(argv[1], "--older-than")) {
+		char *end;
+		double days = strtod(argv[2], &end);
+		long n;
+		if (*end || end == argv[2] || days < 0) {
+			fprintf(stderr, "clawcgi: --older-than needs a number of days\n");
+			status = 2;
+			goto out;
+		}
+		if (store_purge(st, days, &n, &e) < 0)
+			goto fail;
+		printf("deleted %ld session%s idle for more than %s days\n", n, n == 1 ? "" : "s",
+		       argv[2]);
+		status = 0;
+	} else {
+		goto usage;
+	}
+	goto out;
+usage:
+	fprintf(stderr, "usage: clawcgi sessions list [--agent ID] | show KEY | "
+			"delete KEY | purge --older-than DAYS\n");
+	status = 2;
+	goto out;
+fail:
+	fprintf(stderr, "clawcgi: %s\n", e.message);
+out:
+	store_close(st);
 	cfg_free(c);
 	return status;
 }

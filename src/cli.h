@@ -12,4 +12,11 @@ int cli_check_config(const char *path);
 int cli_agent(const char *config_path, const char *agent_id, const char *user,
 	      const char *session_key, const char *model, const char *message);
 
+/*
+ * clawcgi sessions list [--agent ID] | show KEY | delete KEY
+ *                 | purge --older-than DAYS
+ * args are what follows "sessions".
+ */
+int cli_sessions(const char *config_path, int argc, char **argv);
+
 #endif

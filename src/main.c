@@ -16,12 +16,15 @@
 #include "cli.h"
 #include "log.h"
 #include "serve.h"
+#include "store.h"
 
 static const char usage[] =
 	"usage: clawcgi                      (FastCGI socket on stdin, or CGI)\n"
 	"       clawcgi serve --listen HOST:PORT|PATH [--threads N] [--config FILE]\n"
 	"       clawcgi agent [--agent ID] [--user U | --session-key K] [--model P/M]\n"
 	"                     [--config FILE] --message TEXT\n"
+	"       clawcgi sessions [--config FILE] list [--agent ID] | show KEY | delete KEY\n"
+	"                        | purge --older-than DAYS\n"
 	"       clawcgi check-config [FILE]\n"
 	"       clawcgi --version | --help\n"
 	"The config is FILE, else $CLAWCGI_CONFIG, else " CLAWCGI_SYSCONFDIR
@@ -57,6 +60,22 @@ static int threads_for(int requested)
 	return n > 0 ? n : SERVE_DEFAULT_THREADS;
 }
 
+/* Open the session store once at start, so a bad path is reported now. */
+static void check_store(void)
+{
+	struct cfg *c = cfg_acquire();
+	struct store *st;
+	struct err e;
+
+	if (c && store_open_sqlite(c->store_path, &st, &e) == 0)
+		store_close(st);
+	else if (c)
+		log_error("session store %s cannot be used (requests with a session key "
+			  "will get 500): check that the directory exists and is writable by "
+			  "this user", c->store_path);
+	cfg_release(c);
+}
+
 static int run_server(int listen_fd, const char *config, int requested_threads)
 {
 	int threads;
@@ -65,6 +84,7 @@ static int run_server(int listen_fd, const char *config, int requested_threads)
 		log_error("starting without a valid configuration: requests get 500 "
 			  "until the file is fixed");
 	threads = threads_for(requested_threads);
+	check_store();
 	if (serve_limit_fds(threads) < 0)
 		return 1;
 	return serve_fastcgi(listen_fd, threads) < 0 ? 1 : 0;
@@ -172,6 +192,14 @@ int main(int argc, char **argv)
 		rc = cmd_serve(argc, argv);
 	} else if (argc > 1 && !strcmp(argv[1], "agent")) {
 		rc = cmd_agent(argc, argv);
+	} else if (argc > 1 && !strcmp(argv[1], "sessions")) {
+		const char *config = cfg_default_path();
+		int first = 2;
+		if (argc > 3 && !strcmp(argv[2], "--config")) {
+			config = argv[3];
+			first = 4;
+		}
+		rc = cli_sessions(config, argc - first, argv + first);
 	} else if (argc > 1 && !strcmp(argv[1], "check-config")) {
 		if (argc > 3)
 			return bad_arg(argv[3]);

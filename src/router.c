@@ -96,7 +96,7 @@ static bool authorized(struct http_req *r, const struct cfg *c)
 	return false;
 }
 
-void router_handle(struct http_req *r, CURL *curl)
+void router_handle(struct http_req *r, struct agent_env *env)
 {
 	struct cfg *c = cfg_acquire();
 	const char *path = r->path;
@@ -144,7 +144,7 @@ void router_handle(struct http_req *r, CURL *curl)
 			goto out;
 		}
 		if (authorized(r, c))
-			chat_handle(r, c, curl);
+			chat_handle(r, c, env);
 		goto out;
 	}
 

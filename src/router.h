@@ -4,14 +4,13 @@
 #ifndef CLAW_ROUTER_H
 #define CLAW_ROUTER_H
 
-#include <curl/curl.h>
-
+#include "agent.h"
 #include "http.h"
 
 /*
- * Answer r completely.  curl is the calling thread's reusable handle.
- * Takes and releases its own config snapshot.
+ * Answer r completely.  env holds the calling thread's reusable curl
+ * handle and store connection.  Takes and releases its own config snapshot.
  */
-void router_handle(struct http_req *r, CURL *curl);
+void router_handle(struct http_req *r, struct agent_env *env);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "agent.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
@@ -104,15 +105,15 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	FCGX_Request rq;
-	CURL *curl = curl_easy_init();
+	struct agent_env env = {curl_easy_init(), NULL};
 
-	if (!curl) {
+	if (!env.curl) {
 		log_error("worker %d: cannot create a curl handle", w->id);
 		return NULL;
 	}
 	if (FCGX_InitRequest(&rq, w->listen_fd, 0) != 0) {
 		log_error("worker %d: FCGX_InitRequest failed", w->id);
-		curl_easy_cleanup(curl);
+		agent_env_free(&env);
 		return NULL;
 	}
 	for (;;) {
@@ -128,7 +129,7 @@ static void *worker_main(void *arg)
 			break;
 		}
 		if (http_req_init(&r, &io) == 0) {
-			router_handle(&r, curl);
+			router_handle(&r, &env);
 			http_req_free(&r);
 		} else {
 			log_error("out of memory reading a request");
@@ -136,7 +137,7 @@ static void *worker_main(void *arg)
 		FCGX_Finish_r(&rq);
 	}
 	FCGX_Free(&rq, 1);
-	curl_easy_cleanup(curl);
+	agent_env_free(&env);
 	return NULL;
 }
 
@@ -216,16 +217,16 @@ int serve_cgi(void)
 	struct cgi c = {-1};
 	struct http_io io = {cgi_read, cgi_write, cgi_flush, cgi_param, &c};
 	struct http_req r;
-	CURL *curl = curl_easy_init();
+	struct agent_env env = {curl_easy_init(), NULL};
 	int rc = -1;
 
-	if (!curl)
+	if (!env.curl)
 		return -1;
 	if (http_req_init(&r, &io) == 0) {
 		/* Apache wants the whole body read before we answer, and
 		 * stdin may stay open: read exactly CONTENT_LENGTH bytes. */
 		c.left = r.content_length >= 0 ? r.content_length : 0;
-		router_handle(&r, curl);
+		router_handle(&r, &env);
 		fflush(stdout);
 		/* A request refused before its body was read (401, 413): Apache
 		 * resets the connection unless the body is consumed. */
@@ -237,6 +238,6 @@ int serve_cgi(void)
 		http_req_free(&r);
 		rc = 0;
 	}
-	curl_easy_cleanup(curl);
+	agent_env_free(&env);
 	return rc;
 }

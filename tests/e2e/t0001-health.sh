@@ -21,6 +21,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
       fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key" },
     },
   },
+  session: { store: "@T@/sessions.db" },
 }
 CONF
 start_stack "$T/clawcgi.json5"

@@ -11,6 +11,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
   agents: { list: [ { id: "main", default: true, model: "fake/gpt-test" },
                     { id: "beta", model: "fake/gpt-test" } ] },
   models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream" } } },
+  session: { store: "@T@/sessions.db" },
 }
 CONF
 start_stack "$T/clawcgi.json5"

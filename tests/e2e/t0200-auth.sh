@@ -10,6 +10,7 @@ conf() { # conf AUTH-OBJECT
   gateway: { auth: $1, http: { endpoints: { chatCompletions: { enabled: true } } } },
   agents: { list: [ { id: "main", model: "fake/gpt-test" } ] },
   models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream" } } },
+  session: { store: "@T@/sessions.db" },
 }
 CONF
 }

@@ -11,6 +11,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
              http: { endpoints: { chatCompletions: { enabled: true, maxBodyBytes: 65536 } } } },
   agents: { list: [ { id: "main", model: "fake/gpt-test" } ] },
   models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@" } } },
+  session: { store: "@T@/sessions.db" },
 }
 CONF
 start_stack "$T/clawcgi.json5"

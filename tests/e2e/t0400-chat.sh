@@ -25,6 +25,7 @@ write_config "$T/clawcgi.json5" <<CONF
     quick: { api: "openai-completions", baseUrl: "@UPSTREAM@", timeoutSeconds: 1 },
     echo: { api: "echo" },
   } },
+  session: { store: "@T@/sessions.db" },
 }
 CONF
 start_stack "$T/clawcgi.json5"

@@ -21,6 +21,7 @@ write_config "$T/clawcgi.json5" <<CONF
     nowhere: { api: "openai-completions", baseUrl: "http://127.0.0.1:$down/v1" },
     echo: { api: "echo" },
   } },
+  session: { store: "@T@/sessions.db" },
 }
 CONF
 start_stack "$T/clawcgi.json5"

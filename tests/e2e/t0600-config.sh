@@ -13,6 +13,7 @@ good() { # good ENABLED SYSTEM-PROMPT
              http: { endpoints: { chatCompletions: { enabled: $1 } } } },
   agents: { list: [ { id: "main", model: "fake/gpt-test", systemPrompt: "$2" } ] },
   models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@" } } },
+  session: { store: "@T@/sessions.db" },
 }
 CONF
 }

@@ -7,6 +7,7 @@ export CLAW_TEST_SECRET=sk-very-secret-upstream-key-123
 write_config "$T/ok.json5" <<'CONF'
 {
   gateway: { auth: { token: "tok-secret-gateway-456" } },
+  session: { store: "@T@/sessions.db" },
   agents: { list: [ { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "CLI agent." },
                     { id: "echo", model: "echo/echo" } ] },
   models: { providers: {

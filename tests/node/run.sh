@@ -28,6 +28,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
   agents: { list: [ { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "You are a test." },
                     { id: "beta", model: "fake/slow" } ] },
   models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key" } } },
+  session: { store: "@T@/sessions.db" },
 }
 CONF
 start_stack "$T/clawcgi.json5"

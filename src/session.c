@@ -1,0 +1,475 @@
+/*
+ * session.c - the SQLite backend of store.h.
+ *
+ * One database file shared by every thread and process: WAL mode, a busy
+ * timeout, foreign keys.  The schema is versioned with PRAGMA user_version
+ * and migrated forward on open, one step per version, each in a
+ * transaction.  Every statement is prepared once per connection and bound;
+ * no SQL is built from strings.  A turn is one BEGIN IMMEDIATE transaction,
+ * so concurrent writers queue on the lock instead of failing, and a crash
+ * leaves a session before or after a turn, never in between.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+#define BUSY_TIMEOUT_MS 15000
+#define EXPIRE_EVERY_S 600
+
+enum {
+	ST_HISTORY,
+	ST_SESSION_UPSERT,
+	ST_NEXT_SEQ,
+	ST_INSERT_MSG,
+	ST_PURGE,
+	ST_LIST_ALL,
+	ST_LIST_AGENT,
+	ST_SHOW,
+	ST_DELETE,
+	ST_COUNT
+};
+
+static const char *const sql_text[ST_COUNT] = {
+	[ST_HISTORY] =
+		"SELECT message FROM (SELECT seq, message FROM messages"
+		" WHERE agent_id = ?1 AND session_key = ?2 ORDER BY seq DESC LIMIT ?3)"
+		" ORDER BY seq ASC",
+	[ST_SESSION_UPSERT] =
+		"INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
+		" VALUES (?1, ?2, ?3, ?3)"
+		" ON CONFLICT (agent_id, session_key) DO UPDATE SET last_used = excluded.last_used",
+	[ST_NEXT_SEQ] =
+		"SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE agent_id = ?1 AND session_key = ?2",
+	[ST_INSERT_MSG] =
+		"INSERT INTO messages (agent_id, session_key, seq, role, message, run_id,"
+		" created_at, prompt_tokens, completion_tokens, interrupted)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_PURGE] = "DELETE FROM sessions WHERE last_used < ?1",
+	[ST_LIST_ALL] =
+		"SELECT s.session_key, s.agent_id, s.created_at, s.last_used,"
+		" (SELECT count(*) FROM messages m WHERE m.agent_id = s.agent_id AND m.session_key = s.session_key)"
+		" FROM sessions s ORDER BY s.last_used DESC",
+	[ST_LIST_AGENT] =
+		"SELECT s.session_key, s.agent_id, s.created_at, s.last_used,"
+		" (SELECT count(*) FROM messages m WHERE m.agent_id = s.agent_id AND m.session_key = s.session_key)"
+		" FROM sessions s WHERE s.agent_id = ?1 ORDER BY s.last_used DESC",
+	[ST_SHOW] =
+		"SELECT agent_id, seq, message, interrupted FROM messages WHERE session_key = ?1"
+		" ORDER BY agent_id, seq",
+	[ST_DELETE] = "DELETE FROM sessions WHERE session_key = ?1",
+};
+
+/*
+ * Migrations: migrations[i] takes the schema from user_version i to i + 1.
+ * Append only; never edit a released step.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: sessions and messages */
+	"CREATE TABLE sessions ("
+	"  agent_id TEXT NOT NULL,"
+	"  session_key TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL,"
+	"  PRIMARY KEY (agent_id, session_key));"
+	"CREATE INDEX sessions_last_used ON sessions (last_used);"
+	"CREATE INDEX sessions_key ON sessions (session_key);"
+	"CREATE TABLE messages ("
+	"  agent_id TEXT NOT NULL,"
+	"  session_key TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"     /* the OpenAI message as JSON: parts survive */
+	"  run_id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  prompt_tokens INTEGER,"
+	"  completion_tokens INTEGER,"
+	"  interrupted INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (agent_id, session_key, seq),"
+	"  FOREIGN KEY (agent_id, session_key) REFERENCES sessions (agent_id, session_key)"
+	"    ON DELETE CASCADE);",
+	/* 1 -> 2: failed-auth counters shared by every worker process */
+	"CREATE TABLE auth_failures ("
+	"  addr TEXT PRIMARY KEY,"
+	"  window_start INTEGER NOT NULL,"
+	"  failures INTEGER NOT NULL,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	time_t next_expire;
+};
+
+static int db_fail(struct sqlite_store *s, struct err *e, const char *what)
+{
+	log_error("session store %s: %s: %s", s->base.path, what, sqlite3_errmsg(s->db));
+	err_set(e, 500, "api_error", "Session store error: %s.", what);
+	return -1;
+}
+
+static sqlite3_stmt *stmt(struct sqlite_store *s, int which)
+{
+	sqlite3_stmt *st = s->st[which];
+	if (!st && sqlite3_prepare_v3(s->db, sql_text[which], -1, SQLITE_PREPARE_PERSISTENT,
+				      &s->st[which], NULL) != SQLITE_OK)
+		return NULL;
+	st = s->st[which];
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+static int exec(struct sqlite_store *s, const char *sql)
+{
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static long long now_s(void)
+{
+	return (long long)time(NULL);
+}
+
+/* ---- history ---- */
+
+static int sq_load_history(struct store *base, const char *agent_id, const char *key,
+			   int limit, cJSON **out, struct err *e)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_HISTORY);
+	cJSON *arr = cJSON_CreateArray();
+	int rc;
+
+	*out = NULL;
+	if (!arr)
+		return db_fail(s, e, "out of memory");
+	if (!st) {
+		cJSON_Delete(arr);
+		return db_fail(s, e, "prepare history");
+	}
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(st, 0);
+		cJSON *m = text ? cJSON_Parse(text) : NULL;
+		if (m)
+			cJSON_AddItemToArray(arr, m);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		cJSON_Delete(arr);
+		return db_fail(s, e, "reading history");
+	}
+	*out = arr;
+	return 0;
+}
+
+/* ---- turns ---- */
+
+static int insert_message(struct sqlite_store *s, const struct store_turn *t,
+			  long long seq, const cJSON *msg, long long now, bool assistant)
+{
+	sqlite3_stmt *st = stmt(s, ST_INSERT_MSG);
+	const cJSON *role = cJSON_GetObjectItemCaseSensitive(msg, "role");
+	char *json;
+	int rc;
+
+	if (!st || !(json = cJSON_PrintUnformatted(msg)))
+		return -1;
+	sqlite3_bind_text(st, 1, t->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, seq);
+	sqlite3_bind_text(st, 4, cJSON_IsString(role) ? role->valuestring : "user", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, t->run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, now);
+	if (assistant) {
+		sqlite3_bind_int64(st, 8, t->prompt_tokens);
+		sqlite3_bind_int64(st, 9, t->completion_tokens);
+	}
+	sqlite3_bind_int(st, 10, assistant && t->interrupted);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	free(json);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int purge_before(struct sqlite_store *s, long long cutoff, long *deleted)
+{
+	sqlite3_stmt *st = stmt(s, ST_PURGE);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, cutoff);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (deleted)
+		*deleted = (long)sqlite3_changes(s->db);
+	return 0;
+}
+
+static int sq_append_turn(struct store *base, const struct store_turn *t, struct err *e)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	long long now = now_s(), seq;
+	sqlite3_stmt *st;
+	const cJSON *m;
+	cJSON *answer = NULL;
+	int rc = -1;
+
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		return db_fail(s, e, "cannot start a transaction");
+	if (!(st = stmt(s, ST_SESSION_UPSERT)))
+		goto rollback;
+	sqlite3_bind_text(st, 1, t->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto rollback;
+	sqlite3_reset(st);
+
+	if (!(st = stmt(s, ST_NEXT_SEQ)))
+		goto rollback;
+	sqlite3_bind_text(st, 1, t->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto rollback;
+	seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+
+	cJSON_ArrayForEach(m, t->new_messages) {
+		if (insert_message(s, t, seq++, m, now, false) < 0)
+			goto rollback;
+	}
+	answer = cJSON_CreateObject();
+	if (!answer || !cJSON_AddStringToObject(answer, "role", "assistant") ||
+	    !cJSON_AddStringToObject(answer, "content", t->answer ? t->answer : ""))
+		goto rollback;
+	if (insert_message(s, t, seq, answer, now, true) < 0)
+		goto rollback;
+	if (exec(s, "COMMIT") < 0)
+		goto rollback;
+	rc = 0;
+
+	/* Expire idle sessions now and then: an indexed range delete, not a scan. */
+	if (t->ttl_days > 0 && now >= s->next_expire) {
+		long n = 0;
+		s->next_expire = now + EXPIRE_EVERY_S;
+		if (purge_before(s, now - (long long)t->ttl_days * 86400, &n) < 0)
+			log_warn("session store %s: expiry failed: %s", s->base.path,
+				 sqlite3_errmsg(s->db));
+		else if (n)
+			log_info("session store: expired %ld idle sessions", n);
+	}
+	goto out;
+rollback:
+	db_fail(s, e, "cannot save the turn");
+	exec(s, "ROLLBACK");
+out:
+	cJSON_Delete(answer);
+	return rc;
+}
+
+/* ---- admin ---- */
+
+static int sq_purge(struct store *base, double days, long *deleted, struct err *e)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	if (purge_before(s, now_s() - (long long)(days * 86400), deleted) < 0)
+		return db_fail(s, e, "purge");
+	return 0;
+}
+
+static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(st, col);
+	snprintf(dst, n, "%s", v ? v : "");
+}
+
+static int sq_list(struct store *base, const char *agent_id,
+		   int (*fn)(void *ctx, const struct store_session *row), void *ctx,
+		   struct err *e)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, agent_id ? ST_LIST_AGENT : ST_LIST_ALL);
+	int rc;
+
+	if (!st)
+		return db_fail(s, e, "prepare list");
+	if (agent_id)
+		sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_session row;
+		copy_col(row.key, sizeof row.key, st, 0);
+		copy_col(row.agent_id, sizeof row.agent_id, st, 1);
+		row.created = sqlite3_column_int64(st, 2);
+		row.last_used = sqlite3_column_int64(st, 3);
+		row.messages = (long)sqlite3_column_int64(st, 4);
+		if (fn(ctx, &row) < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(s, e, "list");
+}
+
+static int sq_show(struct store *base, const char *key,
+		   int (*fn)(void *ctx, const char *agent_id, long seq, const cJSON *msg,
+			     bool interrupted),
+		   void *ctx, long *count, struct err *e)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_SHOW);
+	int rc;
+
+	*count = 0;
+	if (!st)
+		return db_fail(s, e, "prepare show");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(st, 2);
+		cJSON *m = text ? cJSON_Parse(text) : NULL;
+		const char *agent = (const char *)sqlite3_column_text(st, 0);
+		(*count)++;
+		if (m)
+			fn(ctx, agent ? agent : "", (long)sqlite3_column_int64(st, 1), m,
+			   sqlite3_column_int(st, 3) != 0);
+		cJSON_Delete(m);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, e, "show");
+}
+
+static int sq_remove(struct store *base, const char *key, long *deleted, struct err *e)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st = stmt(s, ST_DELETE);
+	int rc;
+
+	if (!st)
+		return db_fail(s, e, "prepare delete");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, e, "delete");
+	*deleted = (long)sqlite3_changes(s->db);
+	return 0;
+}
+
+static void sq_close(struct store *base)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s->base.path);
+	free(s);
+}
+
+static const struct store_ops sqlite_ops = {
+	sq_load_history, sq_append_turn, sq_purge, sq_list, sq_show, sq_remove, sq_close,
+};
+
+/* mkdir -p of the file's directory (mode 0750). */
+static int make_parent(const char *path)
+{
+	char *copy = strdup(path), *dir;
+	struct stat sb;
+	int rc = 0;
+
+	if (!copy)
+		return -1;
+	dir = dirname(copy);
+	if (strcmp(dir, ".") && strcmp(dir, "/") && stat(dir, &sb) < 0) {
+		if (make_parent(dir) < 0 || (mkdir(dir, 0750) < 0 && errno != EEXIST))
+			rc = -1;
+	}
+	free(copy);
+	return rc;
+}
+
+static int migrate(struct sqlite_store *s, struct err *e)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		return db_fail(s, e, "cannot lock the schema");
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (version > SCHEMA_VERSION) {
+		exec(s, "ROLLBACK");
+		log_error("session store %s: schema version %d is newer than this clawcgi (%d)",
+			  s->base.path, version, SCHEMA_VERSION);
+		err_set(e, 500, "api_error", "Session store error: schema too new.");
+		return -1;
+	}
+	for (; version < SCHEMA_VERSION; version++) {
+		char pragma[48];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+		if (exec(s, migrations[version]) < 0 || exec(s, pragma) < 0) {
+			db_fail(s, e, "schema migration");
+			exec(s, "ROLLBACK");
+			return -1;
+		}
+	}
+	if (exec(s, "COMMIT") < 0) {
+		db_fail(s, e, "schema migration");
+		exec(s, "ROLLBACK");
+		return -1;
+	}
+	return 0;
+}
+
+int store_open_sqlite(const char *path, struct store **out, struct err *e)
+{
+	struct sqlite_store *s = calloc(1, sizeof *s);
+
+	*out = NULL;
+	if (!s || !(s->base.path = strdup(path))) {
+		free(s);
+		err_set(e, 500, "api_error", "Out of memory.");
+		return -1;
+	}
+	s->base.ops = &sqlite_ops;
+	if (make_parent(path) < 0)
+		log_error("session store %s: cannot create its directory: %s", path,
+			  strerror(errno));
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+						  SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		db_fail(s, e, "cannot open the database");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if (exec(s, "PRAGMA journal_mode = WAL") < 0 || exec(s, "PRAGMA foreign_keys = ON") < 0 ||
+	    exec(s, "PRAGMA synchronous = NORMAL") < 0) {
+		db_fail(s, e, "cannot set up the database");
+		goto fail;
+	}
+	if (migrate(s, e) < 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	sq_close(&s->base);
+	return -1;
+}

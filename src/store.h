@@ -1,0 +1,87 @@
+/*
+ * store.h - the session store interface (SPEC.md sections 5 and 6): history
+ * load, turn append, expiry, and the failed-auth counters every worker
+ * process shares.
+ *
+ * A struct store is one connection, owned by one thread; open one per
+ * worker thread.  Backends implement struct store_ops; session.c is the
+ * SQLite one.  Every function returns 0 or -1 with e set (500 api_error,
+ * "session store: ..."), never a partial write.
+ */
+#ifndef CLAW_STORE_H
+#define CLAW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+
+struct store;
+
+/* One turn to persist: the request's new messages and the answer. */
+struct store_turn {
+	const char *session_key;
+	const char *agent_id;
+	const char *run_id;
+	const cJSON *new_messages;   /* array of OpenAI messages, stored as given */
+	const char *answer;          /* assistant text */
+	bool interrupted;            /* the client left before the end */
+	long prompt_tokens;
+	long completion_tokens;
+	int ttl_days;                /* expire idle sessions now and then; 0 = never */
+};
+
+/* A row of `clawcgi sessions list`. */
+struct store_session {
+	char key[300];
+	char agent_id[80];
+	long long created;
+	long long last_used;
+	long messages;
+};
+
+struct store_ops {
+	/* The last limit messages of (agent, key), oldest first, as a new array. */
+	int (*load_history)(struct store *s, const char *agent_id, const char *key,
+			    int limit, cJSON **out, struct err *e);
+	/* The new messages and the answer, in one transaction. */
+	int (*append_turn)(struct store *s, const struct store_turn *t, struct err *e);
+	/* Delete sessions idle for more than days; *deleted gets the count. */
+	int (*purge)(struct store *s, double days, long *deleted, struct err *e);
+	/* Calls fn for each session (agent_id NULL for all), newest first. */
+	int (*list)(struct store *s, const char *agent_id,
+		    int (*fn)(void *ctx, const struct store_session *row), void *ctx,
+		    struct err *e);
+	/* Every message of key (all agents), oldest first: fn(ctx, agent, seq, message). */
+	int (*show)(struct store *s, const char *key,
+		    int (*fn)(void *ctx, const char *agent_id, long seq, const cJSON *msg,
+			      bool interrupted),
+		    void *ctx, long *count, struct err *e);
+	/* Delete key (all agents); *deleted tells whether it existed. */
+	int (*remove)(struct store *s, const char *key, long *deleted, struct err *e);
+	void (*close)(struct store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+	char *path;
+};
+
+/* Open (creating the file and its directory, migrating the schema). */
+int store_open_sqlite(const char *path, struct store **out, struct err *e);
+
+#define store_load_history(s, ...) ((s)->ops->load_history((s), __VA_ARGS__))
+#define store_append_turn(s, ...) ((s)->ops->append_turn((s), __VA_ARGS__))
+#define store_purge(s, ...) ((s)->ops->purge((s), __VA_ARGS__))
+#define store_list(s, ...) ((s)->ops->list((s), __VA_ARGS__))
+#define store_show(s, ...) ((s)->ops->show((s), __VA_ARGS__))
+#define store_remove(s, ...) ((s)->ops->remove((s), __VA_ARGS__))
+static inline void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+#endif
