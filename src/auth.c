@@ -8,6 +8,7 @@
 
 #include <strings.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -74,4 +75,49 @@ int auth_check(const struct cfg *c, const char *authorization, struct err *e)
 		return -1;
 	}
 	return 0;
+}
+
+bool auth_is_loopback(const char *addr)
+{
+	if (!addr)
+		return false;
+	if (!strncasecmp(addr, "::ffff:", 7))
+		addr += 7;
+	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int auth_check_throttled(const struct cfg *c, struct store *store, const char *addr,
+			 const char *authorization, long *retry_after, struct err *e)
+{
+	long long retry = 0;
+	struct err se;
+
+	*retry_after = 0;
+	if (c->auth_mode == CFG_AUTH_NONE || !addr || !addr[0] ||
+	    (c->rl_exempt_loopback && auth_is_loopback(addr)))
+		store = NULL;
+	if (store && store_auth_locked(store, addr, now_ms(), &retry, &se) == 0 && retry > 0) {
+		*retry_after = (long)((retry + 999) / 1000);
+		err_set(e, 429, "rate_limited",
+			"Too many failed authentication attempts. Please try again later.");
+		return -1;
+	}
+	if (auth_check(c, authorization, e) == 0)
+		return 0;
+	if (store && e->status == 401) {
+		if (store_auth_failed(store, addr, now_ms(), c->rl_max_attempts, c->rl_window_ms,
+				      c->rl_lockout_ms, &retry, &se) < 0)
+			log_error("auth throttling unavailable: %s", se.message);
+		else if (retry > 0)
+			log_warn("auth: %s locked out for %ld s after %d failed attempts", addr,
+				 (long)((retry + 999) / 1000), c->rl_max_attempts);
+	}
+	return -1;
 }

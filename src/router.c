@@ -87,12 +87,23 @@ static void model_get(struct http_req *r, const struct cfg *c, const char *id)
 	cJSON_Delete(o);
 }
 
-static bool authorized(struct http_req *r, const struct cfg *c)
+static bool authorized(struct http_req *r, const struct cfg *c, struct agent_env *env)
 {
+	struct store *store = NULL;
 	struct err e;
-	if (auth_check(c, http_header(r, "Authorization"), &e) == 0)
+	long retry_after;
+	char extra[64] = "";
+
+	if (c->auth_mode != CFG_AUTH_NONE && agent_env_store(env, c, &store, &e) < 0)
+		store = NULL; /* logged by the store; auth itself still runs */
+	if (auth_check_throttled(c, store, r->remote_addr, http_header(r, "Authorization"),
+				 &retry_after, &e) == 0)
 		return true;
-	http_send_error(r, &e, e.status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
+	if (e.status == 401)
+		snprintf(extra, sizeof extra, "WWW-Authenticate: Bearer\r\n");
+	else if (e.status == 429)
+		snprintf(extra, sizeof extra, "Retry-After: %ld\r\n", retry_after);
+	http_send_error(r, &e, extra[0] ? extra : NULL);
 	return false;
 }
 
@@ -143,7 +154,7 @@ void router_handle(struct http_req *r, struct agent_env *env)
 					  "Method not allowed: use POST.", "Allow: POST\r\n");
 			goto out;
 		}
-		if (authorized(r, c))
+		if (authorized(r, c, env))
 			chat_handle(r, c, env);
 		goto out;
 	}
@@ -153,7 +164,7 @@ void router_handle(struct http_req *r, struct agent_env *env)
 				  "Method not allowed: use GET.", "Allow: GET, HEAD\r\n");
 		goto out;
 	}
-	if (!authorized(r, c))
+	if (!authorized(r, c, env))
 		goto out;
 	if (!models[10])
 		models_list(r, c);

@@ -35,6 +35,9 @@ enum {
 	ST_LIST_AGENT,
 	ST_SHOW,
 	ST_DELETE,
+	ST_AUTH_GET,
+	ST_AUTH_PUT,
+	ST_AUTH_PRUNE,
 	ST_COUNT
 };
 
@@ -66,6 +69,12 @@ static const char *const sql_text[ST_COUNT] = {
 		"SELECT agent_id, seq, message, interrupted FROM messages WHERE session_key = ?1"
 		" ORDER BY agent_id, seq",
 	[ST_DELETE] = "DELETE FROM sessions WHERE session_key = ?1",
+	[ST_AUTH_GET] = "SELECT window_start, failures, locked_until FROM auth_failures WHERE addr = ?1",
+	[ST_AUTH_PUT] =
+		"INSERT OR REPLACE INTO auth_failures (addr, window_start, failures, locked_until)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	/* rows whose window and lockout are both over carry no state */
+	[ST_AUTH_PRUNE] = "DELETE FROM auth_failures WHERE window_start < ?1 AND locked_until < ?2",
 };
 
 /*
@@ -372,6 +381,86 @@ static int sq_remove(struct store *base, const char *key, long *deleted, struct 
 	return 0;
 }
 
+/* window_start, failures, locked_until of addr; zeros when absent. */
+static int auth_get(struct sqlite_store *s, const char *addr, long long v[3])
+{
+	sqlite3_stmt *st = stmt(s, ST_AUTH_GET);
+	int rc;
+
+	v[0] = v[1] = v[2] = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		for (int i = 0; i < 3; i++)
+			v[i] = sqlite3_column_int64(st, i);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int sq_auth_locked(struct store *base, const char *addr, long long now_ms,
+			  long long *retry_ms, struct err *e)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	long long v[3];
+
+	*retry_ms = 0;
+	if (auth_get(s, addr, v) < 0)
+		return db_fail(s, e, "reading auth failures");
+	if (v[2] > now_ms)
+		*retry_ms = v[2] - now_ms;
+	return 0;
+}
+
+static int sq_auth_failed(struct store *base, const char *addr, long long now_ms, int max,
+			  long window_ms, long lockout_ms, long long *retry_ms, struct err *e)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	sqlite3_stmt *st;
+	long long v[3];
+
+	*retry_ms = 0;
+	if (exec(s, "BEGIN IMMEDIATE") < 0)
+		return db_fail(s, e, "cannot start a transaction");
+	if (auth_get(s, addr, v) < 0)
+		goto rollback;
+	if (v[0] + window_ms <= now_ms) { /* a new window */
+		v[0] = now_ms;
+		v[1] = 0;
+	}
+	v[1]++;
+	if (v[1] >= max && v[2] <= now_ms) {
+		v[2] = now_ms + lockout_ms;
+		v[0] = now_ms; /* counting starts afresh after the lockout */
+		v[1] = 0;
+	}
+	if (v[2] > now_ms)
+		*retry_ms = v[2] - now_ms;
+	if (!(st = stmt(s, ST_AUTH_PUT)))
+		goto rollback;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_int64(st, i + 2, v[i]);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto rollback;
+	sqlite3_reset(st);
+	if (!(st = stmt(s, ST_AUTH_PRUNE)))
+		goto rollback;
+	sqlite3_bind_int64(st, 1, now_ms - window_ms);
+	sqlite3_bind_int64(st, 2, now_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto rollback;
+	sqlite3_reset(st);
+	if (exec(s, "COMMIT") < 0)
+		goto rollback;
+	return 0;
+rollback:
+	db_fail(s, e, "recording an auth failure");
+	exec(s, "ROLLBACK");
+	return -1;
+}
+
 static void sq_close(struct store *base)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
@@ -383,7 +472,15 @@ static void sq_close(struct store *base)
 }
 
 static const struct store_ops sqlite_ops = {
-	sq_load_history, sq_append_turn, sq_purge, sq_list, sq_show, sq_remove, sq_close,
+	.load_history = sq_load_history,
+	.append_turn = sq_append_turn,
+	.purge = sq_purge,
+	.list = sq_list,
+	.show = sq_show,
+	.auth_locked = sq_auth_locked,
+	.auth_failed = sq_auth_failed,
+	.remove = sq_remove,
+	.close = sq_close,
 };
 
 /* mkdir -p of the file's directory (mode 0750). */

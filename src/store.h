@@ -59,6 +59,16 @@ struct store_ops {
 		    int (*fn)(void *ctx, const char *agent_id, long seq, const cJSON *msg,
 			      bool interrupted),
 		    void *ctx, long *count, struct err *e);
+	/*
+	 * Failed-auth throttling per client address, shared by every process
+	 * using the store.  auth_locked: *retry_ms > 0 while addr is locked out.
+	 * auth_failed: count a failure in the window; at max failures lock the
+	 * address for lockout_ms (*retry_ms set then).  Expired rows are pruned.
+	 */
+	int (*auth_locked)(struct store *s, const char *addr, long long now_ms,
+			   long long *retry_ms, struct err *e);
+	int (*auth_failed)(struct store *s, const char *addr, long long now_ms, int max,
+			   long window_ms, long lockout_ms, long long *retry_ms, struct err *e);
 	/* Delete key (all agents); *deleted tells whether it existed. */
 	int (*remove)(struct store *s, const char *key, long *deleted, struct err *e);
 	void (*close)(struct store *s);
@@ -78,6 +88,8 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e);
 #define store_list(s, ...) ((s)->ops->list((s), __VA_ARGS__))
 #define store_show(s, ...) ((s)->ops->show((s), __VA_ARGS__))
 #define store_remove(s, ...) ((s)->ops->remove((s), __VA_ARGS__))
+#define store_auth_locked(s, ...) ((s)->ops->auth_locked((s), __VA_ARGS__))
+#define store_auth_failed(s, ...) ((s)->ops->auth_failed((s), __VA_ARGS__))
 static inline void store_close(struct store *s)
 {
 	if (s)

@@ -121,5 +121,10 @@ int main(void)
 	CHECK(c && check(c, NULL, 0) && check(c, "Bearer whatever", 0), "none: everything passes");
 	cfg_free(c);
 
+	CHECK(auth_is_loopback("127.0.0.1") && auth_is_loopback("127.8.9.10") &&
+	      auth_is_loopback("::1") && auth_is_loopback("::ffff:127.0.0.1"), "loopback addresses");
+	CHECK(!auth_is_loopback("10.0.0.1") && !auth_is_loopback("::2") &&
+	      !auth_is_loopback("") && !auth_is_loopback(NULL) && !auth_is_loopback("128.0.0.1"),
+	      "other addresses are not loopback");
 	return check_done();
 }
