@@ -556,6 +556,13 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 		db_fail(s, e, "cannot open the database");
 		goto fail;
 	}
+	/* SQLite quietly opens a file it cannot write read-only: refuse that,
+	 * so the request fails now and a later one retries. */
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		log_error("session store %s: the file or its directory is read-only", path);
+		err_set(e, 500, "api_error", "Session store error: read-only.");
+		goto fail;
+	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	if (exec(s, "PRAGMA journal_mode = WAL") < 0 || exec(s, "PRAGMA foreign_keys = ON") < 0 ||
 	    exec(s, "PRAGMA synchronous = NORMAL") < 0) {

@@ -1,0 +1,93 @@
+#!/bin/sh
+test_description='the store survives kill -9 mid-turn, a read-only file system and a full disk'
+. ./lib.sh
+
+export OPENCLAW_GATEWAY_TOKEN=test-token-reliable
+tok=$OPENCLAW_GATEWAY_TOKEN
+start_upstream
+rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$1" "$2"; }
+conf() { # conf STORE
+	write_config "$T/clawcgi.json5" <<CONF
+{
+  gateway: { auth: { token: "\${OPENCLAW_GATEWAY_TOKEN}" },
+             http: { endpoints: { chatCompletions: { enabled: true } } } },
+  agents: { list: [ { id: "main", model: "fake/gpt-test" }, { id: "slow", model: "fake/slow" },
+                    { id: "echo", model: "echo/echo" } ] },
+  models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@" }, echo: { api: "echo" } } },
+  session: { store: "$1" },
+}
+CONF
+}
+ask() { post /v1/chat/completions "$tok" "{\"model\":\"${3:-openclaw}\",\"user\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"$2\"}]}"; }
+
+conf "$T/sessions.db"
+start_stack "$T/clawcgi.json5"
+test_expect 'kill -9 of the workers while a turn streams: the session is before the turn' '
+	ask kim "first" && expect_status 200 &&
+	( stream /v1/chat/completions "$tok" "{\"model\":\"openclaw:slow\",\"stream\":true,\"user\":\"kim\",\"messages\":[{\"role\":\"user\",\"content\":\"second\"}]}" ) &
+	sleep 0.5 && kill -9 $(stack_pids) && wait &&
+	test "$(rows "$T/sessions.db" "select count(*) from messages where session_key like '"'"'%:kim'"'"'")" = 2
+'
+test_expect 'lighttpd respawns the workers and the next request on that session works' '
+	sleep 0.5 && ask kim "third" && expect_status 200 &&
+	test "$(rows "$T/sessions.db" "select count(*) from messages where session_key like '"'"'%:kim'"'"'")" = 4 &&
+	upstream_last_json ".body.messages[0].content" first
+'
+stop_stack
+
+test_expect 'kill -9 at random moments of 400 turns: only whole turns, the database intact' '
+	export CLAWCGI_CONFIG=$T/clawcgi.json5 &&
+	for p in 1 2 3 4; do
+		( for i in $(seq 100); do "$CLAWCGI_BIN" agent --agent echo --user shared --message "p$p-$i" >/dev/null 2>&1; done ) &
+		remember_pid $!
+	done &&
+	for k in $(seq 40); do
+		sleep 0.05; pkill -9 -f "$CLAWCGI_BIN agent --agent echo" 2>/dev/null; true
+	done && wait &&
+	db=$T/sessions.db &&
+	test "$(rows "$db" "pragma integrity_check")" = ok &&
+	test "$(rows "$db" "select count(*) from (select run_id from messages group by run_id having count(*) != 2)")" = 0 &&
+	echo "# $(rows "$db" "select count(*) from messages where role = '"'"'assistant'"'"' and session_key like '"'"'%:shared'"'"'") of 400 turns completed" &&
+	"$CLAWCGI_BIN" agent --agent echo --user shared --message after >/dev/null 2>&1
+'
+
+fs=$T/fs
+mkdir -p "$fs"
+if mount -t tmpfs -o size=512k tmpfs "$fs" 2>/dev/null; then
+	umount_fs() { umount "$fs" 2>/dev/null; }
+	trap 'stop_stack; umount_fs; _cleanup' EXIT
+	conf "$fs/sessions.db"
+	start_stack "$T/clawcgi.json5"
+	test_expect 'with a store on a small file system, turns are stored' '
+		ask lou "one" && expect_status 200 && test "$(rows "$fs/sessions.db" "select count(*) from messages")" = 2
+	'
+	test_expect 'the disk full: 500 api_error for that request, the file intact' '
+		dd if=/dev/zero of="$fs/filler" bs=4k 2>/dev/null; sync;
+		ask lou "$(python3 -c "print(\"x\" * 60000)")" && expect_status 500 &&
+		expect_json .error.type api_error && ! expect_body_contains "$fs" &&
+		test "$(rows "$fs/sessions.db" "pragma integrity_check")" = ok &&
+		test "$(rows "$fs/sessions.db" "select count(*) from messages")" = 2
+	'
+	test_expect 'stateless requests still work while the store is full' '
+		post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" && expect_status 200
+	'
+	test_expect 'service resumes when space returns' '
+		rm -f "$fs/filler" && ask lou "two" && expect_status 200 &&
+		test "$(rows "$fs/sessions.db" "select count(*) from messages")" = 4
+	'
+	stop_stack
+	mount -o remount,ro "$fs"
+	start_stack "$T/clawcgi.json5"
+	test_expect 'a read-only store: 500 (stateless still 200), then service resumes when writable' '
+		ask lou "three" && expect_status 500 && expect_json .error.type api_error &&
+		post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" && expect_status 200 &&
+		mount -o remount,rw "$fs" && ask lou "four" && expect_status 200 &&
+		test "$(rows "$fs/sessions.db" "select count(*) from messages")" = 6 &&
+		test "$(rows "$fs/sessions.db" "pragma integrity_check")" = ok
+	'
+	stop_stack
+	umount_fs
+else
+	test_skip 'the disk-full and read-only cases' 'mounting a tmpfs needs root'
+fi
+test_done
