@@ -541,9 +541,11 @@ static int stream_idle(struct prov_sink *s)
 	struct stream_sink *ss = s->ctx;
 	time_t now = time(NULL);
 
+	if (http_client_gone(ss->r))
+		return -1;
 	if (!ss->r->headers_sent || ss->keepalive_seconds <= 0 ||
 	    now - ss->last_write < ss->keepalive_seconds)
-		return ss->r->client_gone ? -1 : 0;
+		return 0;
 	ss->last_write = now;
 	return sse_write_comment(ss->r, "keep-alive");
 }
@@ -552,6 +554,12 @@ static int buffer_delta(struct prov_sink *s, const char *text, size_t len)
 {
 	(void)s, (void)text, (void)len; /* agent.c keeps the answer */
 	return 0;
+}
+
+/* Non-streaming: nothing to write while waiting, but a client gone cancels. */
+static int buffer_idle(struct prov_sink *s)
+{
+	return http_client_gone(s->ctx) ? -1 : 0;
 }
 
 /* Fill the turn from the request: agent, model, session key, system text. */
@@ -656,7 +664,7 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct agent_env *env)
 			sse_write_data(r, "[DONE]");
 		}
 	} else {
-		struct prov_sink bs = {NULL, buffer_delta, NULL, NULL};
+		struct prov_sink bs = {NULL, buffer_delta, buffer_idle, r};
 		rc = agent_run_turn(&t, &bs, &e);
 		if (rc < 0)
 			http_send_error(r, &e, NULL);

@@ -160,6 +160,13 @@ int http_flush(struct http_req *r)
 	return 0;
 }
 
+int http_client_gone(struct http_req *r)
+{
+	if (!r->client_gone && r->io.closed && r->io.closed(r->io.ctx) == 1)
+		r->client_gone = true;
+	return r->client_gone;
+}
+
 int http_send_headers(struct http_req *r, int status, const char *content_type,
 		      const char *extra)
 {

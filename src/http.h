@@ -28,6 +28,12 @@ struct http_io {
 	int (*flush)(void *ctx);
 	/* A CGI parameter (REQUEST_METHOD, HTTP_AUTHORIZATION, ...) or NULL. */
 	const char *(*param)(void *ctx, const char *name);
+	/*
+	 * Without writing: 1 when the web server has closed the connection
+	 * (the client left), else 0.  May be NULL when the transport cannot
+	 * tell; then only a failed write does.
+	 */
+	int (*closed)(void *ctx);
 	void *ctx;
 };
 
@@ -74,6 +80,10 @@ int http_send_headers(struct http_req *r, int status, const char *content_type,
 		      const char *extra);
 int http_write(struct http_req *r, const char *p, size_t n);
 int http_flush(struct http_req *r);
+
+/* 1 when the client is known to be gone (a failed write, or the transport
+ * saw the connection closed); checking does not write anything. */
+int http_client_gone(struct http_req *r);
 
 /* A complete JSON response (application/json; charset=utf-8). */
 int http_send_json(struct http_req *r, int status, const cJSON *body,

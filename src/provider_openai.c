@@ -197,6 +197,27 @@ static int check_status(struct oa *o)
 	return 0;
 }
 
+/*
+ * The end of a header block: a 2xx final status starts the stream now, not
+ * at the first body byte, so a model that thinks long before its first
+ * token already gets keep-alive comments (SPEC 7).
+ */
+static size_t on_header(char *line, size_t size, size_t nmemb, void *ctx)
+{
+	struct oa *o = ctx;
+	size_t n = size * nmemb;
+	long code = 0;
+
+	bool blank = (n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n');
+
+	if (o->status_checked || !blank)
+		return n;
+	curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (code < 200) /* 100 Continue and the like: another block follows */
+		return n;
+	return check_status(o) < 0 ? 0 : n;
+}
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ctx)
 {
 	struct oa *o = ctx;
@@ -329,6 +350,8 @@ int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
 								 ? pv->connect_timeout_seconds : 10));
 	curl_easy_setopt(o.curl, CURLOPT_TIMEOUT, (long)(pv->timeout_seconds
 							  ? pv->timeout_seconds : 600));
+	curl_easy_setopt(o.curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(o.curl, CURLOPT_HEADERDATA, &o);
 	curl_easy_setopt(o.curl, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(o.curl, CURLOPT_WRITEDATA, &o);
 	curl_easy_setopt(o.curl, CURLOPT_NOPROGRESS, 0L);

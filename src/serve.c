@@ -9,6 +9,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -93,6 +94,21 @@ static const char *fcgi_param(void *ctx, const char *name)
 	return FCGX_GetParam(name, rq->envp);
 }
 
+/*
+ * Every web server closes the FastCGI connection when its client leaves
+ * (DEPLOY-NOTES.md); the peer's close shows on the socket as POLLRDHUP
+ * without our writing anything, so a silent model is cancelled too.
+ */
+static int fcgi_closed(void *ctx)
+{
+	FCGX_Request *rq = ctx;
+	struct pollfd p = {rq->ipcFd, POLLRDHUP, 0};
+
+	if (rq->ipcFd < 0 || poll(&p, 1, 0) <= 0)
+		return 0;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) ? 1 : 0;
+}
+
 struct worker {
 	pthread_t thread;
 	int listen_fd;
@@ -117,7 +133,7 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		struct http_io io = {fcgi_read, fcgi_write, fcgi_flush, fcgi_param, &rq};
+		struct http_io io = {fcgi_read, fcgi_write, fcgi_flush, fcgi_param, fcgi_closed, &rq};
 		struct http_req r;
 		int rc;
 
@@ -215,7 +231,7 @@ static const char *cgi_param(void *ctx, const char *name)
 int serve_cgi(void)
 {
 	struct cgi c = {-1};
-	struct http_io io = {cgi_read, cgi_write, cgi_flush, cgi_param, &c};
+	struct http_io io = {cgi_read, cgi_write, cgi_flush, cgi_param, NULL, &c};
 	struct http_req r;
 	struct agent_env env = {curl_easy_init(), NULL};
 	int rc = -1;

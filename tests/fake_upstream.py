@@ -26,6 +26,7 @@ Models
                    a role chunk, the deltas "fake", ": ", <text>, a finish
                    chunk, a usage chunk if stream_options.include_usage, [DONE]
   slow             the same, 0.3 s before each content delta of a stream
+  think            a stream accepted at once, 3 s of silence, then deltas 0.5 s apart
   error-NNN        status NNN with an OpenAI error body (500, 401, 503, 429...)
   hang             waits up to 30 s (ends early on shutdown or when the client
                    goes away), then answers normally
@@ -208,7 +209,7 @@ class Handler(socketserver.StreamRequestHandler):
         elif method == "GET" and route.endswith("/models"):
             self.send(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 1, "owned_by": "fake"}
-                for m in ("gpt-test", "slow", "hang", "cut", "garbage", "length")]})
+                for m in ("gpt-test", "slow", "think", "hang", "cut", "garbage", "length")]})
         elif method == "POST" and route.endswith("/chat/completions"):
             return self.chat(path, headers, raw) and not self.close_after
         else:
@@ -279,6 +280,8 @@ class Handler(socketserver.StreamRequestHandler):
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
         self.start_chunked()
+        if model == "think":  # accepted at once, silent before the first token
+            self.pause(3)
         self.event(chunk_of({"role": "assistant"}))
         if model == "cut":
             self.event(chunk_of({"content": "partial"}))
@@ -287,6 +290,8 @@ class Handler(socketserver.StreamRequestHandler):
         for piece in ["fake", ": ", user_text(body)]:
             if model == "slow":
                 self.pause(0.3)
+            elif model == "think":
+                self.pause(0.5)
             self.event(chunk_of({"content": piece}))
         self.event(chunk_of({}, finish))
         opts = body.get("stream_options")

@@ -51,7 +51,7 @@ static const char *f_param(void *ctx, const char *name)
 
 static void req(struct http_req *r, struct fake *f, const char **params, const char *body)
 {
-	struct http_io io = {f_read, f_write, f_flush, f_param, f};
+	struct http_io io = {f_read, f_write, f_flush, f_param, NULL, f};
 	buf_free(&f->out);
 	memset(f, 0, sizeof *f);
 	f->params = params;

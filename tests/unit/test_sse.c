@@ -174,7 +174,7 @@ int main(void)
 	}
 
 	{
-		struct http_io io = {w_read, w_write, w_flush, w_param, NULL};
+		struct http_io io = {w_read, w_write, w_flush, w_param, NULL, NULL};
 		struct http_req r;
 		http_req_init(&r, &io);
 		CHECK(sse_write_data(&r, "{\"a\":1}") == 0, "write an event");

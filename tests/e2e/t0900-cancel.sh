@@ -1,0 +1,74 @@
+#!/bin/sh
+test_description='keep-alive while the model is silent, and cancelling the upstream when the client leaves'
+. ./lib.sh
+
+export OPENCLAW_GATEWAY_TOKEN=test-token-cancel
+tok=$OPENCLAW_GATEWAY_TOKEN
+start_upstream
+write_config "$T/clawcgi.json5" <<'CONF'
+{
+  gateway: { auth: { token: "${OPENCLAW_GATEWAY_TOKEN}" },
+             http: { endpoints: { chatCompletions: { enabled: true, keepAliveSeconds: 1 } } } },
+  agents: { list: [ { id: "main", model: "fake/think" } ] },
+  models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@" } } },
+  session: { store: "@T@/sessions.db" },
+}
+CONF
+start_stack "$T/clawcgi.json5"
+rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$T/sessions.db" "$1"; }
+# leave URL BODY WHEN: a client that closes its connection once WHEN is
+# "headers" (1 s after the headers), "content" (after the first delta) or
+# "after1" (1 s after sending, whatever came).
+leave() {
+	python3 - "$BASE/v1/chat/completions" "$tok" "$1" "$2" <<'PY'
+import socket, sys, time, urllib.parse
+url, tok, body, when = sys.argv[1:5]
+u = urllib.parse.urlparse(url)
+s = socket.create_connection((u.hostname, u.port), 10)
+req = ("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+       "Content-Length: %d\r\n\r\n%s" % (u.path, tok, len(body), body))
+s.sendall(req.encode())
+got = b""
+deadline = time.monotonic() + 10
+if when == "after1":
+    time.sleep(1)
+    deadline = 0
+while time.monotonic() < deadline:
+    got += s.recv(65536)
+    if when == "headers" and b"\r\n\r\n" in got:
+        time.sleep(1)
+        break
+    if when == "content" and b'"content"' in got:
+        break
+s.close()
+PY
+}
+stat() { curl -sS "${UPSTREAM_URL%/v1}/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+
+test_expect 'a silent model gets ": keep-alive" comments before its first token' '
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hmm\"}]}" &&
+	expect_status 200 &&
+	n=$(awk -F "\t" "\$2 == \": keep-alive\"" "$T/stream.txt" | wc -l) && echo "# $n keep-alive comments" &&
+	test "$n" -ge 2 &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --content "fake: hmm" --finish stop
+'
+test_expect 'the client leaving during the silence: the upstream sees its connection closed within ~1 s' '
+	before=$(stat aborted) &&
+	leave "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"bye\"}]}" headers &&
+	left=$(date +%s.%N) && i=0 &&
+	while [ "$(stat aborted)" = "$before" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done &&
+	echo "# upstream saw the close $(awk "BEGIN { printf \"%.2f\", $(date +%s.%N) - $left }") s after the client left" &&
+	test "$(stat aborted)" -gt "$before" && test $i -lt 30
+'
+test_expect 'the client leaving mid-answer: what it got is stored, marked interrupted' '
+	leave "{\"stream\":true,\"user\":\"quitter\",\"messages\":[{\"role\":\"user\",\"content\":\"long\"}]}" content &&
+	i=0; while [ "$(rows "select count(*) from messages where role = '"'"'assistant'"'"'")" = 0 ] && [ $i -lt 60 ]; do sleep 0.05; i=$((i + 1)); done &&
+	test "$(rows "select interrupted from messages where role = '"'"'assistant'"'"'")" = 1 &&
+	test "$(rows "select count(*) from messages where role = '"'"'assistant'"'"' and message like '"'"'%fake%'"'"'")" = 1 &&
+	CLAWCGI_CONFIG="$T/clawcgi.json5" "$CLAWCGI_BIN" sessions show agent:main:openai-user:quitter | grep -q "assistant (interrupted): fake"
+'
+test_expect 'the workers live on' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"ok\"}]}" -H "x-openclaw-model: fake/gpt-test" &&
+	expect_status 200
+'
+test_done
