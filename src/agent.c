@@ -334,6 +334,8 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 	struct prov_request rq = {
 		.provider = t->model.provider,
 		.model = t->model.model,
+		.fallbacks = t->model_override ? NULL : t->agent->fallbacks,
+		.nfallbacks = t->model_override ? 0 : t->agent->nfallbacks,
 		.system_text = t->system_text.len ? t->system_text.data : NULL,
 		.messages = t->messages,
 		.params = t->params,

@@ -81,6 +81,7 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 			goto out;
 		}
 		t.model.model = (char *)slash + 1;
+		t.model_override = true;
 	}
 	if (agent_session_key(session_key, user, t.agent->id, &t.session_key, &t.stable,
 			      &e) < 0) {

@@ -2,12 +2,14 @@
  * provider.c - the provider registry: api kind -> backend, and helpers
  * every backend shares.
  *
- * Retries and model fallbacks will wrap prov_run here, so backends stay a
- * single attempt each.
+ * Retries and model fallbacks wrap the backends here, so each backend is a
+ * single attempt.
  */
 #include "provider.h"
 
 #include <string.h>
+
+#include "log.h"
 
 int prov_content_text(const cJSON *content, struct buf *out)
 {
@@ -33,8 +35,9 @@ int prov_content_text(const cJSON *content, struct buf *out)
 	return 0;
 }
 
-int prov_run(const struct prov_request *rq, struct prov_sink *sink,
-	     struct prov_result *res, struct err *e)
+/* One attempt of one model. */
+static int run_once(const struct prov_request *rq, struct prov_sink *sink,
+		    struct prov_result *res, struct err *e)
 {
 	switch (rq->provider->api) {
 	case CFG_API_ECHO:
@@ -48,5 +51,52 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink,
 	err_set(e, 502, "upstream_error",
 		"Provider '%s' (%s) is not supported by this build yet.",
 		rq->provider->name, cfg_api_name(rq->provider->api));
+	return -1;
+}
+
+/* Worth another attempt or the next model: the upstream's fault, not ours. */
+static bool retryable(const struct err *e, const struct prov_result *res)
+{
+	if (res->started || res->cancelled)
+		return false;
+	if (e->status == 504)
+		return true;
+	if (e->status != 502)
+		return false;
+	return res->upstream_status == 0 || res->upstream_status == 429 ||
+	       res->upstream_status >= 500;
+}
+
+int prov_run(const struct prov_request *rq, struct prov_sink *sink,
+	     struct prov_result *res, struct err *e)
+{
+	struct cfg_model primary = {rq->provider, (char *)rq->model};
+	struct prov_request one = *rq;
+
+	for (size_t m = 0; m <= rq->nfallbacks; m++) {
+		const struct cfg_model *model = m ? &rq->fallbacks[m - 1] : &primary;
+		int attempts = 1 + (model->provider->retries > 0 ? model->provider->retries : 0);
+
+		one.provider = model->provider;
+		one.model = model->model;
+		for (int a = 0; a < attempts; a++) {
+			int rc;
+			memset(res, 0, sizeof *res);
+			snprintf(res->finish_reason, sizeof res->finish_reason, "stop");
+			err_clear(e);
+			rc = run_once(&one, sink, res, e);
+			if (rc == 0) {
+				res->served_by = model;
+				if (m)
+					log_warn("served by fallback %s/%s", model->provider->name,
+						 model->model);
+				return 0;
+			}
+			if (!retryable(e, res))
+				return -1;
+			log_warn("model %s/%s, attempt %d of %d failed: %s", model->provider->name,
+				 model->model, a + 1, attempts, e->message);
+		}
+	}
 	return -1;
 }

@@ -41,6 +41,9 @@ struct prov_sink {
 struct prov_request {
 	const struct cfg_provider *provider;
 	const char *model;        /* model id sent upstream */
+	/* tried in order when the model above fails before any byte went out */
+	const struct cfg_model *fallbacks;
+	size_t nfallbacks;
 	const char *system_text;  /* agent prompt + request system messages, or NULL */
 	/*
 	 * The conversation, OpenAI-shaped: an array of objects with "role"
@@ -65,9 +68,17 @@ struct prov_result {
 	struct prov_usage usage;
 	bool started;             /* sink->start() was called and succeeded */
 	bool cancelled;           /* a sink callback reported the client gone */
+	int upstream_status;      /* the upstream's HTTP error status, 0 if none */
+	const struct cfg_model *served_by; /* set by prov_run: the model that answered */
 };
 
-/* Dispatch on rq->provider->api.  Returns 0, or -1 with e filled. */
+/*
+ * Run the request: each model (rq's, then its fallbacks) gets 1 + its
+ * provider's `retries` attempts, as long as nothing reached the client and
+ * the failure is the upstream's (unreachable, timeout, HTTP 429 or 5xx).
+ * Another 4xx is reported at once: it is the operator's error.  Returns 0,
+ * or -1 with the last error in e.
+ */
 int prov_run(const struct prov_request *rq, struct prov_sink *sink,
 	     struct prov_result *res, struct err *e);
 

@@ -392,6 +392,7 @@ int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
 		upstream_message(buf_str(&o.body), o.body.len, msg, sizeof msg);
 		snprintf(what, sizeof what, "%ld: %s", o.status, msg);
 		oa_fail(&o, 502, "upstream returned HTTP %s", what);
+		res->upstream_status = (int)o.status;
 		goto out;
 	}
 	if (!rq->stream || o.json_reply) {

@@ -27,6 +27,7 @@ Models
                    chunk, a usage chunk if stream_options.include_usage, [DONE]
   slow             the same, 0.3 s before each content delta of a stream
   think            a stream accepted at once, 3 s of silence, then deltas 0.5 s apart
+  flaky            HTTP 503 on every other call (the first, third, ...), else normal
   error-NNN        status NNN with an OpenAI error body (500, 401, 503, 429...)
   hang             waits up to 30 s (ends early on shutdown or when the client
                    goes away), then answers normally
@@ -59,6 +60,7 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            502: "Bad Gateway", 503: "Service Unavailable"}
 
 stats = {"connections": 0, "requests": 0, "open": 0, "aborted": 0}
+flaky = [0]
 lock = threading.Lock()
 stopping = threading.Event()
 log_file = None
@@ -253,6 +255,14 @@ class Handler(socketserver.StreamRequestHandler):
             return True
         if model == "hang":
             self.pause(30)
+        if model == "flaky":  # 503 on every other call, starting with the first
+            with lock:
+                flaky[0] += 1
+                fail = flaky[0] % 2 == 1
+            if fail:
+                self.send(503, {"error": {"message": "flaky upstream says try again",
+                                          "type": "server_error", "param": None, "code": None}})
+                return True
         if model == "garbage":
             data = b"data: {not json\n\ndata: [DONE]\n\n"
             if streaming:
