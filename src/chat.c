@@ -8,6 +8,7 @@
  */
 #include "chat.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,86 @@ int chat_valid_utf8(const char *s, size_t len)
 	return 1;
 }
 
+#define MAX_IMAGES 8
+#define MAX_IMAGE_BYTES (20L * 1024 * 1024)
+
+/* What the request's images add up to, and what is allowed. */
+struct images {
+	bool allow_url;
+	int count;
+	long bytes; /* decoded size of data URIs */
+};
+
+/*
+ * A data URI "data:image/<type>;base64,<payload>": 1 and its decoded size,
+ * or 0 when malformed.
+ */
+static int data_uri_size(const char *url, long *size)
+{
+	const char *comma = strchr(url, ',');
+	const char *p;
+	size_t n = 0, pad = 0;
+
+	if (strncmp(url, "data:image/", 11) || !comma || comma - url < 19 ||
+	    strncmp(comma - 7, ";base64", 7))
+		return 0;
+	for (p = url + 11; p < comma - 7; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+.-", *p))
+			return 0;
+	for (p = comma + 1; *p; p++, n++) {
+		if (*p == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || (!isalnum((unsigned char)*p) && *p != '+' && *p != '/'))
+			return 0;
+	}
+	if (n == 0 || n % 4 || pad > 2)
+		return 0;
+	*size = (long)(n / 4 * 3 - pad);
+	return 1;
+}
+
+static int check_image(const char *url, int i, int j, struct images *im, struct err *e)
+{
+	long size = 0;
+
+	if (++im->count > MAX_IMAGES) {
+		err_set(e, 400, INVALID, "Too many images: at most %d per request.", MAX_IMAGES);
+		return -1;
+	}
+	if (!strncmp(url, "data:", 5)) {
+		if (!data_uri_size(url, &size)) {
+			err_set(e, 400, INVALID,
+				"`messages[%d].content[%d].image_url.url` is not a valid "
+				"data:image/...;base64, URI.", i, j);
+			return -1;
+		}
+		im->bytes += size;
+		if (im->bytes > MAX_IMAGE_BYTES) {
+			err_set(e, 413, INVALID, "Images too large: at most 20 MiB in all.");
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) {
+		err_set(e, 400, INVALID,
+			"`messages[%d].content[%d].image_url.url` must be a data: URI "
+			"or an http(s) URL.", i, j);
+		return -1;
+	}
+	if (!im->allow_url) {
+		err_set(e, 400, INVALID,
+			"Image URLs are not allowed here: send the image as a data: URI "
+			"(`messages[%d].content[%d]`).", i, j);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks one content part; returns -1 with e naming messages[i].content[j]. */
 static int check_part(const cJSON *part, int i, int j, bool *has_input,
-		      struct err *e)
+		      struct images *im, struct err *e)
 {
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
 	const char *t;
@@ -96,7 +174,7 @@ static int check_part(const cJSON *part, int i, int j, bool *has_input,
 			return -1;
 		}
 		*has_input = true;
-		return 0;
+		return check_image(url->valuestring, i, j, im, e);
 	}
 	err_set(e, 400, INVALID,
 		"`messages[%d].content[%d].type` '%.40s' is not supported "
@@ -106,7 +184,7 @@ static int check_part(const cJSON *part, int i, int j, bool *has_input,
 
 /* Validates messages[i].content; *has_input when it has text or an image. */
 static int check_content(const cJSON *content, int i, bool *has_input,
-			 struct err *e)
+			 struct images *im, struct err *e)
 {
 	const cJSON *part;
 	int j = 0;
@@ -125,7 +203,7 @@ static int check_content(const cJSON *content, int i, bool *has_input,
 		return -1;
 	}
 	cJSON_ArrayForEach(part, content) {
-		if (check_part(part, i, j++, has_input, e) < 0)
+		if (check_part(part, i, j++, has_input, im, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -157,7 +235,8 @@ fail:
 	return NULL;
 }
 
-static int parse_messages(const cJSON *msgs, struct agent_turn *t, struct err *e)
+static int parse_messages(const cJSON *msgs, struct agent_turn *t, struct images *im,
+			  struct err *e)
 {
 	const cJSON *m;
 	bool have_user = false;
@@ -191,7 +270,7 @@ static int parse_messages(const cJSON *msgs, struct agent_turn *t, struct err *e
 			err_set(e, 400, INVALID, "`messages[%d].role` must be a string.", i);
 			return -1;
 		}
-		if (check_content(content, i, &has_input, e) < 0)
+		if (check_content(content, i, &has_input, im, e) < 0)
 			return -1;
 		r = role->valuestring;
 		if (!strcmp(r, "system") || !strcmp(r, "developer")) {
@@ -294,9 +373,10 @@ nomem:
 	return -1;
 }
 
-int chat_parse(const char *body, size_t len, struct chat_request *rq,
-	       struct agent_turn *t, struct err *e)
+int chat_parse(const char *body, size_t len, bool allow_image_urls,
+	       struct chat_request *rq, struct agent_turn *t, struct err *e)
 {
+	struct images im = {allow_image_urls, 0, 0};
 	const cJSON *v, *so;
 
 	memset(rq, 0, sizeof *rq);
@@ -357,7 +437,7 @@ int chat_parse(const char *body, size_t len, struct chat_request *rq,
 
 	if (parse_params(rq->root, t, e) < 0)
 		return -1;
-	return parse_messages(cJSON_GetObjectItemCaseSensitive(rq->root, "messages"), t, e);
+	return parse_messages(cJSON_GetObjectItemCaseSensitive(rq->root, "messages"), t, &im, e);
 }
 
 void chat_request_free(struct chat_request *rq)
@@ -631,7 +711,7 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct agent_env *env)
 	agent_turn_init(&t);
 	t.env = env;
 	if (http_read_body(r, c->max_body_bytes, &body, &e) < 0 ||
-	    chat_parse(body.data, body.len, &rq, &t, &e) < 0 ||
+	    chat_parse(body.data, body.len, c->images_allow_url, &rq, &t, &e) < 0 ||
 	    build_turn(r, c, &rq, &t, &e) < 0) {
 		http_send_error(r, &e, NULL);
 		goto out;

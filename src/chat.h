@@ -29,10 +29,12 @@ struct chat_request {
  * Parse and validate body (len bytes).  On success fills rq, and t's
  * system_text (request system/developer messages), messages
  * (user/assistant/tool, structure kept) and params (pass-through).  On
- * failure -1 with a 400 naming the field.  t must be agent_turn_init'ed.
+ * failure -1 with a 400 naming the field (413 for images over 20 MiB in
+ * all).  Image URLs other than data: URIs need allow_image_urls.  t must be
+ * agent_turn_init'ed.
  */
-int chat_parse(const char *body, size_t len, struct chat_request *rq,
-	       struct agent_turn *t, struct err *e);
+int chat_parse(const char *body, size_t len, bool allow_image_urls,
+	       struct chat_request *rq, struct agent_turn *t, struct err *e);
 void chat_request_free(struct chat_request *rq);
 
 /* Handle one POST: auth has passed.  env is the worker thread's. */

@@ -147,4 +147,12 @@ test_expect 'an upstream finish_reason of length is passed on' '
 	post /v1/chat/completions "$tok" "$(msg openclaw hi)" -H "x-openclaw-model: fake/length" &&
 	expect_status 200 && expect_json ".choices[0].finish_reason" length
 '
+test_expect 'an image as a data URI reaches the upstream as an image_url part' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"what is this\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}" &&
+	expect_status 200 && upstream_last_json ".body.messages[1].content[1].image_url.url" "data:image/png;base64,iVBORw0KGgo="
+'
+test_expect 'a remote image URL is 400 unless images.allowUrl' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}}]}]}" &&
+	expect_status 400 && expect_body_contains "Image URLs are not allowed"
+'
 test_done

@@ -1,4 +1,6 @@
 /* Unit tests for src/chat.c: request validation, each 400 naming its field. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chat.h"
@@ -12,7 +14,7 @@ static int parse(const char *body, struct agent_turn *t)
 	int rc;
 	agent_turn_init(t);
 	err_clear(&e);
-	rc = chat_parse(body, strlen(body), &rq, t, &e);
+	rc = chat_parse(body, strlen(body), false, &rq, t, &e);
 	chat_request_free(&rq);
 	return rc;
 }
@@ -100,5 +102,39 @@ int main(void)
 	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}", &t) == 0,
 	      "an image counts as user input");
 	agent_turn_free(&t);
+#define IMG(u) "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"" u "\"}}]}]}"
+	CHECK(bad(IMG("https://example.com/cat.png"), "Image URLs are not allowed"), "image URL refused by default");
+	CHECK(bad(IMG("ftp://example.com/cat.png"), "must be a data: URI or an http(s) URL"), "other URL schemes refused");
+	CHECK(bad(IMG("data:image/png;base64,AAA"), "not a valid data:image"), "data URI: base64 length");
+	CHECK(bad(IMG("data:image/png;base64,AA!A"), "not a valid data:image"), "data URI: bad character");
+	CHECK(bad(IMG("data:text/plain;base64,AAAA"), "not a valid data:image"), "data URI: not an image");
+	CHECK(bad(IMG("data:image/png,AAAA"), "not a valid data:image"), "data URI: not base64");
+	CHECK(bad(IMG("data:image/png;base64,"), "not a valid data:image"), "data URI: empty");
+	{
+		struct buf b = BUF_INIT;
+		buf_append_str(&b, "{\"messages\":[{\"role\":\"user\",\"content\":[");
+		for (int k = 0; k < 9; k++)
+			buf_printf(&b, "%s{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}", k ? "," : "");
+		buf_append_str(&b, "]}]}");
+		CHECK(bad(b.data, "Too many images"), "nine images: 400");
+		buf_free(&b);
+	}
+	{
+		size_t n = 21u * 1024 * 1024 / 3 * 4;
+		char *body = malloc(n + 200);
+		int len = sprintf(body, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,");
+		memset(body + len, 'A', n);
+		strcpy(body + len + n, "\"}}]}]}");
+		agent_turn_init(&t);
+		{
+			struct chat_request rq;
+			err_clear(&e);
+			CHECK(chat_parse(body, strlen(body), false, &rq, &t, &e) < 0 && e.status == 413,
+			      "images over 20 MiB in all: 413");
+			chat_request_free(&rq);
+		}
+		agent_turn_free(&t);
+		free(body);
+	}
 	return check_done();
 }
