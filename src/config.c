@@ -228,6 +228,10 @@ static void free_provider(struct cfg_provider *p)
 		for (char **a = p->command; *a; a++)
 			free(*a);
 	free(p->command);
+	if (p->env)
+		for (char **a = p->env; *a; a++)
+			free(*a);
+	free(p->env);
 	for (size_t i = 0; i < p->nheaders; i++) {
 		free(p->headers[i].name);
 		free(p->headers[i].value);
@@ -386,6 +390,47 @@ static int load_provider(struct loader *L, const cJSON *node,
 				p->command[i] = strdup("");
 			}
 			i++;
+		}
+	}
+
+	if (p->api == CFG_API_COMMAND) {
+		/* The command sees only PATH and what "env" names. */
+		const cJSON *env = cJSON_GetObjectItemCaseSensitive(node, "env"), *v;
+		size_t n = 1;
+		if (env && !cJSON_IsNull(env) && !cJSON_IsObject(env)) {
+			fail(L, env, "%s.env must be an object of strings", path);
+			goto out;
+		}
+		p->env = calloc((size_t)cJSON_GetArraySize(env) + 2, sizeof *p->env);
+		if (!p->env || !(p->env[0] = strdup("PATH=/usr/local/bin:/usr/bin:/bin"))) {
+			fail(L, node, "out of memory");
+			goto out;
+		}
+		cJSON_ArrayForEach(v, env) {
+			char sub[300];
+			char *val = NULL;
+			struct buf kv = BUF_INIT;
+			snprintf(sub, sizeof sub, "%s.env.%s", path, v->string);
+			if (!v->string[0] || strchr(v->string, '=')) {
+				fail(L, v, "%s.env: bad variable name '%s'", path, v->string);
+				goto out;
+			}
+			if (get_str(L, env, v->string, sub, &val, pending, plen) < 0)
+				goto out;
+			if (!cJSON_IsString(v)) {
+				fail(L, v, "%s must be a string", sub);
+				goto out;
+			}
+			if (!strcmp(v->string, "PATH")) {
+				free(p->env[0]);
+				p->env[0] = NULL;
+				buf_printf(&kv, "PATH=%s", val ? val : "");
+				p->env[0] = buf_detach(&kv);
+			} else {
+				buf_printf(&kv, "%s=%s", v->string, val ? val : "");
+				p->env[n++] = buf_detach(&kv);
+			}
+			free(val);
 		}
 	}
 

@@ -51,6 +51,7 @@ struct cfg_provider {
 	char *base_url;             /* http kinds; no trailing slash */
 	char *api_key;              /* may be NULL (local servers) */
 	char **command;             /* command kind: NULL-terminated argv */
+	char **env;                 /* command kind: "NAME=value" list, NULL-terminated */
 	struct cfg_header *headers; /* extra request headers */
 	size_t nheaders;
 	int timeout_seconds;         /* whole answer, default 600 */

@@ -44,8 +44,9 @@ static int run_once(const struct prov_request *rq, struct prov_sink *sink,
 		return prov_echo_run(rq, sink, res, e);
 	case CFG_API_OPENAI:
 		return prov_openai_run(rq, sink, res, e);
-	case CFG_API_ANTHROPIC:
 	case CFG_API_COMMAND:
+		return prov_command_run(rq, sink, res, e);
+	case CFG_API_ANTHROPIC:
 		break;
 	}
 	err_set(e, 502, "upstream_error",

@@ -87,6 +87,8 @@ int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
 		  struct prov_result *res, struct err *e);
 int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
 		    struct prov_result *res, struct err *e);
+int prov_command_run(const struct prov_request *rq, struct prov_sink *sink,
+		     struct prov_result *res, struct err *e);
 
 /*
  * The text of a message's content: a string as is, an array of parts as its

@@ -1,0 +1,73 @@
+#!/bin/sh
+test_description='the command provider: a local program as the model'
+. ./lib.sh
+
+export OPENCLAW_GATEWAY_TOKEN=test-token-command
+tok=$OPENCLAW_GATEWAY_TOKEN
+cmds=$srcdir/tests/commands
+write_config "$T/clawcgi.json5" <<CONF
+{
+  gateway: { auth: { token: "\${OPENCLAW_GATEWAY_TOKEN}" },
+             http: { endpoints: { chatCompletions: { enabled: true } } } },
+  agents: { list: [
+    { id: "main", model: "words/w1", systemPrompt: "Be a command." },
+    { id: "fail", model: "fail/x" },
+    { id: "sleepy", model: "sleepy/x" },
+    { id: "missing", model: "missing/x" },
+  ] },
+  models: { providers: {
+    words: { api: "command", command: ["/usr/bin/python3", "$cmds/words.py"], env: { NAMED: "a-value" } },
+    fail: { api: "command", command: ["$cmds/fail.sh"], retries: 0 },
+    sleepy: { api: "command", command: ["$cmds/sleepy.sh"], timeoutSeconds: 1, retries: 0 },
+    missing: { api: "command", command: ["/nonexistent/llm"], retries: 0 },
+  } },
+  session: { store: "@T@/sessions.db" },
+}
+CONF
+start_stack "$T/clawcgi.json5"
+msg() { printf '{"model":"openclaw:%s","stream":%s,"messages":[{"role":"user","content":"%s"}]%s}' "$1" "$2" "$3" "${4:-}"; }
+
+test_expect 'non-streaming: the command output is the answer' '
+	post /v1/chat/completions "$tok" "$(msg main false "hello there")" && expect_status 200 &&
+	expect_json ".choices[0].message.content" "cmd: hello there" && expect_json .usage.total_tokens 0
+'
+test_expect 'streaming: output is relayed as it comes' '
+	stream /v1/chat/completions "$tok" "$(msg main true "one two three")" && expect_status 200 &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --content "cmd: one two three" --finish stop &&
+	spread=$(stream_spread) && echo "# spread $spread s" &&
+	python3 -c "import sys; sys.exit(0 if float(\"$spread\") >= 0.6 else 1)"
+'
+test_expect 'the request arrives on stdin: system text and parameters' '
+	post /v1/chat/completions "$tok" "$(msg main false system ",\"temperature\":0.5")" && expect_status 200 &&
+	expect_json ".choices[0].message.content" "system=Be a command. params={\"temperature\": 0.5}"
+'
+test_expect 'the environment holds PATH and what the config names, not the server'"'"'s' '
+	post /v1/chat/completions "$tok" "$(msg main false env)" && expect_status 200 &&
+	env=$(json_get ".choices[0].message.content") && echo "# the command saw: $env" &&
+	case " $env " in *" NAMED "*) ;; *) false ;; esac &&
+	case " $env " in *" PATH "*) ;; *) false ;; esac &&
+	case "$env" in *OPENCLAW*|*CLAWCGI*|*HOME*) false ;; esac
+'
+test_expect 'output split inside a UTF-8 character is relayed whole' '
+	stream /v1/chat/completions "$tok" "$(msg main true utf8)" &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --content "é€😀"
+'
+test_expect 'stderr goes to the log, not to the client' '
+	grep -q "words.py got 1 messages" "$T/lighttpd-error.log" && ! grep -q "words.py" "$T/last.body"
+'
+test_expect 'a non-zero exit: 502 (non-streaming)' '
+	post /v1/chat/completions "$tok" "$(msg fail false x)" && expect_status 502 &&
+	expect_body_contains "exited with status 3" && grep -q "fail.sh: something went wrong" "$T/lighttpd-error.log"
+'
+test_expect 'a non-zero exit while streaming: error event, then [DONE]' '
+	stream /v1/chat/completions "$tok" "$(msg fail true x)" && expect_status 200 &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --error upstream_error --content partial
+'
+test_expect 'a program that cannot be run: 502' '
+	post /v1/chat/completions "$tok" "$(msg missing false x)" && expect_status 502
+'
+test_expect 'timeoutSeconds: 504, and the whole process group is killed' '
+	post /v1/chat/completions "$tok" "$(msg sleepy false x)" && expect_status 504 &&
+	sleep 0.3 && ! pgrep -f "$cmds/sleepy.sh" >/dev/null && ! pgrep -f "^sleep 300" >/dev/null
+'
+test_done
