@@ -16,33 +16,6 @@ write_config "$T/clawcgi.json5" <<'CONF'
 CONF
 start_stack "$T/clawcgi.json5"
 rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$T/sessions.db" "$1"; }
-# leave URL BODY WHEN: a client that closes its connection once WHEN is
-# "headers" (1 s after the headers), "content" (after the first delta) or
-# "after1" (1 s after sending, whatever came).
-leave() {
-	python3 - "$BASE/v1/chat/completions" "$tok" "$1" "$2" <<'PY'
-import socket, sys, time, urllib.parse
-url, tok, body, when = sys.argv[1:5]
-u = urllib.parse.urlparse(url)
-s = socket.create_connection((u.hostname, u.port), 10)
-req = ("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
-       "Content-Length: %d\r\n\r\n%s" % (u.path, tok, len(body), body))
-s.sendall(req.encode())
-got = b""
-deadline = time.monotonic() + 10
-if when == "after1":
-    time.sleep(1)
-    deadline = 0
-while time.monotonic() < deadline:
-    got += s.recv(65536)
-    if when == "headers" and b"\r\n\r\n" in got:
-        time.sleep(1)
-        break
-    if when == "content" and b'"content"' in got:
-        break
-s.close()
-PY
-}
 stat() { curl -sS "${UPSTREAM_URL%/v1}/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
 
 test_expect 'a silent model gets ": keep-alive" comments before its first token' '

@@ -70,4 +70,9 @@ test_expect 'timeoutSeconds: 504, and the whole process group is killed' '
 	post /v1/chat/completions "$tok" "$(msg sleepy false x)" && expect_status 504 &&
 	sleep 0.3 && ! pgrep -f "$cmds/sleepy.sh" >/dev/null && ! pgrep -f "^sleep 300" >/dev/null
 '
+test_expect 'a client leaving mid-answer kills the command within about a second' '
+	leave "$(msg main true "a b c d e f g h i j k l m n o p")" content &&
+	i=0 && while pgrep -f "$cmds/words.py" >/dev/null && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done &&
+	echo "# gone $((i * 50)) ms after the client left" && test $i -lt 30
+'
 test_done
