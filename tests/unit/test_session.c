@@ -136,6 +136,25 @@ int main(void)
 		free(h);
 		CHECK(store_remove(s, "k1", &n, &e) == 0 && n == 0, "remove an unknown session: 0");
 	}
+	{
+		/* ttlDays: a turn expires sessions idle longer (at most every 10 min) */
+		sqlite3 *db;
+		char *h2;
+		CHECK(append(s, "main", "idle", "old", "x") == 0, "a session to age");
+		sqlite3_open(path, &db);
+		sqlite3_exec(db, "UPDATE sessions SET last_used = last_used - 31 * 86400 WHERE session_key = 'idle'",
+			     NULL, NULL, NULL);
+		sqlite3_close(db);
+		store_close(s); /* a new connection runs its first expiry at once */
+		CHECK(store_open_sqlite(path, &s, &e) == 0, "reopen");
+		CHECK(append(s, "main", "fresh", "new", "y") == 0, "another turn");
+		h2 = history_text(s, "main", "idle", 40);
+		CHECK_STR(h2, "", "the turn expired the session idle for more than ttlDays");
+		free(h2);
+		h2 = history_text(s, "main", "fresh", 40);
+		CHECK_STR(h2, "user:new|assistant:y", "the active session stays");
+		free(h2);
+	}
 	store_close(s);
 
 	/* migration from version 1 (sessions and messages, no auth table) */
