@@ -176,6 +176,11 @@ upstream_count() { wc -l <"$UPSTREAM_LOG" | tr -d ' '; }
 
 # upstream_stats: the upstream's counters as JSON; upstream_stat NAME: one
 # of them (connections, requests, open, aborted).
+# db_value DB SQL: the first column of the first row of SQL on a SQLite file.
+db_value() {
+	python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$1" "$2"
+}
+
 upstream_stats() { curl -sS --max-time 5 "http://127.0.0.1:$UPSTREAM_PORT/stats"; }
 upstream_stat() {
 	upstream_stats >"$T/upstream.stats" && _json "$T/upstream.stats" ".$1"

@@ -31,7 +31,7 @@ def text(c):
     return c if isinstance(c, str) else "\n".join(p.get("text", "") for p in c or [])
 print("|".join(m["role"] + ":" + text(m.get("content")) for m in b["messages"]))'
 }
-rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$db" "$1"; }
+rows() { db_value "$db" "$1"; }
 cli() { CLAWCGI_CONFIG="$T/clawcgi.json5" "$CLAWCGI_BIN" sessions "$@"; }
 
 test_expect 'the store and its directories are created at start' '

@@ -11,7 +11,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
 CONF
 export CLAWCGI_CONFIG=$T/clawcgi.json5
 procs=8 turns=${CONCURRENCY_TURNS:-200}
-rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$T/sessions.db" "$1"; }
+rows() { db_value "$T/sessions.db" "$1"; }
 
 test_expect "$procs processes x $turns turns on one session: all stored, no error" '
 	start=$(date +%s.%N) &&

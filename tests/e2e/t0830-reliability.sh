@@ -5,7 +5,7 @@ test_description='the store survives kill -9 mid-turn, a read-only file system a
 export OPENCLAW_GATEWAY_TOKEN=test-token-reliable
 tok=$OPENCLAW_GATEWAY_TOKEN
 start_upstream
-rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$1" "$2"; }
+rows() { db_value "$1" "$2"; }
 conf() { # conf STORE
 	write_config "$T/clawcgi.json5" <<CONF
 {

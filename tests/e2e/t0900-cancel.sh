@@ -15,8 +15,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
 }
 CONF
 start_stack "$T/clawcgi.json5"
-rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$T/sessions.db" "$1"; }
-stat() { curl -sS "${UPSTREAM_URL%/v1}/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+rows() { db_value "$T/sessions.db" "$1"; }
 
 test_expect 'a silent model gets ": keep-alive" comments before its first token' '
 	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hmm\"}]}" &&
@@ -26,12 +25,12 @@ test_expect 'a silent model gets ": keep-alive" comments before its first token'
 	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --content "fake: hmm" --finish stop
 '
 test_expect 'the client leaving during the silence: the upstream sees its connection closed within ~1 s' '
-	before=$(stat aborted) &&
+	before=$(upstream_stat aborted) &&
 	leave "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"bye\"}]}" headers &&
 	left=$(date +%s.%N) && i=0 &&
-	while [ "$(stat aborted)" = "$before" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done &&
+	while [ "$(upstream_stat aborted)" = "$before" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done &&
 	echo "# upstream saw the close $(awk "BEGIN { printf \"%.2f\", $(date +%s.%N) - $left }") s after the client left" &&
-	test "$(stat aborted)" -gt "$before" && test $i -lt 30
+	test "$(upstream_stat aborted)" -gt "$before" && test $i -lt 30
 '
 test_expect 'the client leaving mid-answer: what it got is stored, marked interrupted' '
 	leave "{\"stream\":true,\"user\":\"quitter\",\"messages\":[{\"role\":\"user\",\"content\":\"long\"}]}" content &&

@@ -16,15 +16,14 @@ write_config "$T/clawcgi.json5" <<'CONF'
 }
 CONF
 start_stack "$T/clawcgi.json5"
-stat() { curl -sS "${UPSTREAM_URL%/v1}/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
 
 test_expect '20 sequential requests, streaming and not: one connection per worker process' '
-	before=$(stat connections) &&
+	before=$(upstream_stat connections) &&
 	for i in $(seq 10); do
 		post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"n$i\"}]}" && expect_status 200 || return 1
 		stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"s$i\"}]}" && expect_status 200 || return 1
 	done &&
-	used=$(( $(stat connections) - before - 1 )) && echo "# $used upstream connections for 20 requests (2 processes x 1 thread)" &&
+	used=$(( $(upstream_stat connections) - before - 1 )) && echo "# $used upstream connections for 20 requests (2 processes x 1 thread)" &&
 	test "$used" -ge 1 && test "$used" -le 2
 '
 test_done
