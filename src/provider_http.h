@@ -1,0 +1,60 @@
+/*
+ * provider_http.h - the HTTP transport shared by the upstream providers
+ * (openai-completions, anthropic-messages): one POST over the worker's curl
+ * handle, the stream started at the upstream's 2xx headers, SSE parsed as
+ * bytes arrive, idle ticks and cancellation, and the mapping of transport
+ * failures to 502/504.  A backend supplies the URL, headers and body, and
+ * two hooks that turn upstream JSON into deltas and metadata.
+ */
+#ifndef CLAW_PROVIDER_HTTP_H
+#define CLAW_PROVIDER_HTTP_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "provider.h"
+#include "sse.h"
+
+struct phttp;
+
+struct phttp_ops {
+	/* One streamed event (not "[DONE]"), its data parsed.  Non-zero stops. */
+	int (*event)(struct phttp *h, const char *event, const cJSON *data);
+	/* A whole non-streaming answer.  0, or -1 after phttp_fail. */
+	int (*answer)(struct phttp *h, const cJSON *answer);
+};
+
+struct phttp {
+	const struct prov_request *rq;
+	struct prov_sink *sink;
+	struct prov_result *res;
+	struct err *e;
+	const struct phttp_ops *ops;
+	CURL *curl;
+	struct sse_parser parser;
+	struct buf body;      /* non-streaming answer, or an error body */
+	long status;          /* HTTP status, once known */
+	bool status_checked;
+	bool json_reply;      /* a 2xx application/json answer to a stream request */
+	bool done;            /* the stream's end marker was seen */
+	bool finished;        /* a finish/stop reason was seen */
+	bool failed;          /* e is set; stop the transfer */
+	time_t last_idle;
+};
+
+/* POST body to url with headers (the caller frees both); the contract of prov_run. */
+int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
+	      struct prov_result *res, struct err *e, const struct phttp_ops *ops,
+	      const char *url, struct curl_slist *headers, const char *body);
+
+/* A piece of the answer to the sink; -1 (and cancelled) when the client left. */
+int phttp_deliver(struct phttp *h, const char *text, size_t len);
+/* Fail the transfer with 502/504 upstream_error: fmt has one %s for arg. */
+void phttp_fail(struct phttp *h, int status, const char *fmt, const char *arg);
+/* The finish reason, and that the answer ended properly. */
+void phttp_finish(struct phttp *h, const char *reason);
+
+/* An upstream error body's message (error.message, error, message) or its start. */
+void phttp_error_message(const char *body, size_t len, char *out, size_t outlen);
+
+#endif
