@@ -47,11 +47,9 @@ static int run_once(const struct prov_request *rq, struct prov_sink *sink,
 	case CFG_API_COMMAND:
 		return prov_command_run(rq, sink, res, e);
 	case CFG_API_ANTHROPIC:
-		break;
+		return prov_anthropic_run(rq, sink, res, e);
 	}
-	err_set(e, 502, "upstream_error",
-		"Provider '%s' (%s) is not supported by this build yet.",
-		rq->provider->name, cfg_api_name(rq->provider->api));
+	err_set(e, 500, "api_error", "Internal error: unknown provider kind.");
 	return -1;
 }
 

@@ -87,6 +87,8 @@ int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
 		  struct prov_result *res, struct err *e);
 int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
 		    struct prov_result *res, struct err *e);
+int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
+		       struct prov_result *res, struct err *e);
 int prov_command_run(const struct prov_request *rq, struct prov_sink *sink,
 		     struct prov_result *res, struct err *e);
 

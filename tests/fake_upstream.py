@@ -214,13 +214,15 @@ class Handler(socketserver.StreamRequestHandler):
                 for m in ("gpt-test", "slow", "think", "hang", "cut", "garbage", "length")]})
         elif method == "POST" and route.endswith("/chat/completions"):
             return self.chat(path, headers, raw) and not self.close_after
+        elif method == "POST" and route.endswith("/v1/messages"):
+            return self.chat(path, headers, raw, self.anthropic) and not self.close_after
         else:
             self.send(404, {"error": {"message": "no such route: %s %s" % (method, path),
                                       "type": "invalid_request_error"}})
         return not self.close_after
 
     # -- chat ---------------------------------------------------------------
-    def chat(self, path, headers, raw):
+    def chat(self, path, headers, raw, answer=None):
         try:
             body = json.loads(raw.decode("utf-8"))
         except ValueError:
@@ -237,7 +239,56 @@ class Handler(socketserver.StreamRequestHandler):
             self.send(400, {"error": {"message": "We could not parse the JSON body of your request.",
                                       "type": "invalid_request_error"}})
             return True
-        return self.answer(body, n)
+        return (answer or self.answer)(body, n)
+
+    def anthropic(self, body, n):
+        """The Messages API: "fake: " + the last user text block; models
+        error-NNN, "length" (stop_reason max_tokens) and "midfail" (an
+        error event after one delta) as for the OpenAI side."""
+        model = body.get("model") if isinstance(body.get("model"), str) else ""
+        text = ""
+        for m in body.get("messages") or []:
+            if m.get("role") == "user" and isinstance(m.get("content"), list):
+                t = [b.get("text", "") for b in m["content"] if b.get("type") == "text"]
+                if t:
+                    text = "\n".join(t)
+            elif m.get("role") == "user" and isinstance(m.get("content"), str):
+                text = m["content"]
+        if model.startswith("error-") and model[6:].isdigit():
+            code = int(model[6:])
+            self.send(code, {"type": "error", "error": {"type": "api_error",
+                                                        "message": "fake anthropic says %d" % code}})
+            return True
+        stop = "max_tokens" if model == "length" else "end_turn"
+        if not body.get("stream"):
+            self.send(200, {"id": "msg_fake_%d" % n, "type": "message", "role": "assistant",
+                            "model": model, "content": [{"type": "text", "text": "fake: " + text}],
+                            "stop_reason": stop, "usage": {"input_tokens": 13, "output_tokens": 9}})
+            return True
+
+        def ev(name, obj):
+            self.chunk("event: %s\ndata: %s\n\n" % (name, json.dumps(obj)))
+        self.start_chunked()
+        ev("message_start", {"type": "message_start", "message": {
+            "id": "msg_fake_%d" % n, "type": "message", "role": "assistant", "model": model,
+            "content": [], "usage": {"input_tokens": 13, "output_tokens": 1}}})
+        ev("content_block_start", {"type": "content_block_start", "index": 0,
+                                   "content_block": {"type": "text", "text": ""}})
+        ev("ping", {"type": "ping"})
+        for i, piece in enumerate(["fake", ": ", text]):
+            ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "text_delta", "text": piece}})
+            if model == "midfail":
+                ev("error", {"type": "error", "error": {"type": "overloaded_error",
+                                                        "message": "Overloaded"}})
+                self.chunk(b"")
+                return True
+        ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop},
+                             "usage": {"output_tokens": 9}})
+        ev("message_stop", {"type": "message_stop"})
+        self.chunk(b"")
+        return True
 
     def answer(self, body, n):
         model = body.get("model")

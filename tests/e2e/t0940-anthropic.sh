@@ -1,0 +1,79 @@
+#!/bin/sh
+test_description='the anthropic-messages provider against a scripted Messages API'
+. ./lib.sh
+
+export OPENCLAW_GATEWAY_TOKEN=test-token-anthropic
+tok=$OPENCLAW_GATEWAY_TOKEN
+start_upstream
+write_config "$T/clawcgi.json5" <<'CONF'
+{
+  gateway: { auth: { token: "${OPENCLAW_GATEWAY_TOKEN}" },
+             http: { endpoints: { chatCompletions: { enabled: true } } } },
+  agents: { list: [ { id: "main", model: "claude/claude-test", systemPrompt: "You are Claude-ish." },
+                    { id: "big", model: "claudebig/claude-test" } ] },
+  models: { providers: {
+    claude: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key", retries: 0 },
+    claudebig: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key", maxTokens: 777 },
+  } },
+  session: { store: "@T@/sessions.db" },
+}
+CONF
+# the fake serves the Messages API at <base>/v1/messages: point baseUrl at its root
+sed -i "s|$UPSTREAM_URL|${UPSTREAM_URL%/v1}|g" "$T/clawcgi.json5"
+start_stack "$T/clawcgi.json5"
+ask() { post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]${1:-}}" ${2:+-H "$2"}; }
+
+test_expect 'non-streaming: the answer, usage and stop reason mapped back' '
+	ask && expect_status 200 && expect_json ".choices[0].message.content" "fake: hi" &&
+	expect_json ".choices[0].finish_reason" stop && expect_json .usage.prompt_tokens 13 &&
+	expect_json .usage.completion_tokens 9 && expect_json .usage.total_tokens 22
+'
+test_expect 'the request: /v1/messages, x-api-key, anthropic-version, system on top, max_tokens' '
+	upstream_last_json .path /v1/messages && upstream_last_json .headers.x-api-key sk-ant-test-key &&
+	upstream_last_json ".headers[\"anthropic-version\"]" 2023-06-01 &&
+	upstream_last_json .headers.authorization "(absent)" &&
+	upstream_last_json .body.system "You are Claude-ish." &&
+	upstream_last_json ".body.messages[0].role" user &&
+	upstream_last_json ".body.messages[0].content[0].text" hi &&
+	upstream_last_json .body.max_tokens 4096 && ! grep -q test-token-anthropic "$UPSTREAM_LOG"
+'
+test_expect 'max_tokens: the request, else the provider maxTokens' '
+	ask ",\"max_tokens\":55" && upstream_last_json .body.max_tokens 55 &&
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:big\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}" &&
+	upstream_last_json .body.max_tokens 777
+'
+test_expect 'parameters mapped: temperature, top_p, stop -> stop_sequences; no seed' '
+	ask ",\"temperature\":0.2,\"top_p\":0.9,\"stop\":\"END\",\"seed\":4" && expect_status 200 &&
+	upstream_last_json .body.temperature 0.2 && upstream_last_json .body.top_p 0.9 &&
+	upstream_last_json ".body.stop_sequences[0]" END && upstream_last_json .body.seed "(absent)"
+'
+test_expect 'history, tool results and images in the Messages API shape' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\"},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"see\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}" &&
+	expect_status 200 &&
+	upstream_last_json ".body.messages[1].role" assistant &&
+	upstream_last_json ".body.messages[2].content[0].type" tool_result &&
+	upstream_last_json ".body.messages[2].content[0].tool_use_id" call_1 &&
+	upstream_last_json ".body.messages[3].content[1].source.type" base64 &&
+	upstream_last_json ".body.messages[3].content[1].source.media_type" image/png &&
+	upstream_last_json ".body.messages[3].content[1].source.data" iVBORw0KGgo=
+'
+test_expect 'streaming: deltas, finish, usage chunk, [DONE]' '
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" &&
+	expect_status 200 &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --content "fake: yo" --deltas 3 --finish stop --usage 13,9,22
+'
+test_expect 'max_tokens stop reason is finish_reason length' '
+	ask "" "x-openclaw-model: claude/length" && expect_json ".choices[0].finish_reason" length &&
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" -H "x-openclaw-model: claude/length" &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --finish length
+'
+test_expect 'an error event mid-stream: error event, then [DONE]' '
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" -H "x-openclaw-model: claude/midfail" &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --error upstream_error --content fake &&
+	grep -q Overloaded "$T/stream.txt"
+'
+test_expect 'an HTTP error from the Messages API: 502 with its message' '
+	ask "" "x-openclaw-model: claude/error-529" && expect_status 502 &&
+	expect_body_contains "fake anthropic says 529"
+'
+test_done
