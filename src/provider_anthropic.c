@@ -242,39 +242,15 @@ static cJSON *build_body(const struct prov_request *rq)
 int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
 		       struct prov_result *res, struct err *e)
 {
-	const struct cfg_provider *pv = rq->provider;
-	struct curl_slist *hdrs = NULL;
-	struct buf url = BUF_INIT, line = BUF_INIT;
-	cJSON *body = NULL;
-	char *text = NULL;
-	int rc = -1;
+	cJSON *body = build_body(rq);
+	int rc;
 
-	if (!(body = build_body(rq)) || !(text = cJSON_PrintUnformatted(body)) ||
-	    buf_printf(&url, "%s/v1/messages", pv->base_url) < 0) {
+	if (!body) {
 		err_set(e, 500, "api_error", "Out of memory.");
-		goto out;
+		return -1;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, rq->stream ? "Accept: text/event-stream"
-						  : "Accept: application/json");
-	hdrs = curl_slist_append(hdrs, "anthropic-version: " ANTHROPIC_VERSION);
-	if (pv->api_key && pv->api_key[0]) {
-		buf_printf(&line, "x-api-key: %s", pv->api_key);
-		hdrs = curl_slist_append(hdrs, buf_str(&line));
-	}
-	for (size_t i = 0; i < pv->nheaders; i++) {
-		buf_reset(&line);
-		buf_printf(&line, "%s: %s", pv->headers[i].name, pv->headers[i].value);
-		hdrs = curl_slist_append(hdrs, buf_str(&line));
-	}
-	if (line.data)
-		memset(line.data, 0, line.cap);
-	rc = phttp_run(rq, sink, res, e, &an_ops, url.data, hdrs, text);
-out:
-	curl_slist_free_all(hdrs);
-	buf_free(&url);
-	buf_free(&line);
+	rc = phttp_post(rq, sink, res, e, &an_ops, "/v1/messages", body, "x-api-key: ",
+			"anthropic-version: " ANTHROPIC_VERSION);
 	cJSON_Delete(body);
-	free(text);
 	return rc;
 }

@@ -206,9 +206,9 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return 0;
 }
 
-int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
-	      struct prov_result *res, struct err *e, const struct phttp_ops *ops,
-	      const char *url, struct curl_slist *hdrs, const char *text)
+static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
+		     struct prov_result *res, struct err *e, const struct phttp_ops *ops,
+		     const char *url, struct curl_slist *hdrs, const char *text)
 {
 	const struct cfg_provider *pv = rq->provider;
 	struct phttp o = {.rq = rq, .sink = sink, .res = res, .curl = rq->curl, .e = e, .ops = ops};
@@ -288,5 +288,46 @@ out:
 		err_set(e, 502, "upstream_error", "upstream failed");
 	sse_parser_free(&o.parser);
 	buf_free(&o.body);
+	return rc;
+}
+
+int phttp_post(const struct prov_request *rq, struct prov_sink *sink,
+	       struct prov_result *res, struct err *e, const struct phttp_ops *ops,
+	       const char *path, const cJSON *body, const char *key_prefix,
+	       const char *fixed_header)
+{
+	const struct cfg_provider *pv = rq->provider;
+	struct curl_slist *hdrs = NULL;
+	struct buf url = BUF_INIT, line = BUF_INIT;
+	char *text = cJSON_PrintUnformatted(body);
+	int rc = -1;
+
+	if (!text || buf_printf(&url, "%s%s", pv->base_url, path) < 0) {
+		err_set(e, 500, "api_error", "Out of memory.");
+		goto out;
+	}
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, rq->stream ? "Accept: text/event-stream"
+						  : "Accept: application/json");
+	if (fixed_header)
+		hdrs = curl_slist_append(hdrs, fixed_header);
+	if (pv->api_key && pv->api_key[0]) {
+		buf_printf(&line, "%s%s", key_prefix, pv->api_key);
+		hdrs = curl_slist_append(hdrs, buf_str(&line));
+	}
+	for (size_t i = 0; i < pv->nheaders; i++) {
+		buf_reset(&line);
+		buf_printf(&line, "%s: %s", pv->headers[i].name, pv->headers[i].value);
+		hdrs = curl_slist_append(hdrs, buf_str(&line));
+	}
+	/* curl copies each header; wipe ours so the key is not left on the heap */
+	if (line.data)
+		memset(line.data, 0, line.cap);
+	rc = phttp_run(rq, sink, res, e, ops, url.data, hdrs, text);
+out:
+	curl_slist_free_all(hdrs);
+	buf_free(&url);
+	buf_free(&line);
+	free(text);
 	return rc;
 }

@@ -42,10 +42,15 @@ struct phttp {
 	time_t last_idle;
 };
 
-/* POST body to url with headers (the caller frees both); the contract of prov_run. */
-int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
-	      struct prov_result *res, struct err *e, const struct phttp_ops *ops,
-	      const char *url, struct curl_slist *headers, const char *body);
+/*
+ * POST body as JSON to the provider's baseUrl + path, with Content-Type,
+ * Accept, the API key as key_prefix + key (when one is set), fixed_header
+ * (or NULL) and the provider's extra headers.  The contract of prov_run.
+ */
+int phttp_post(const struct prov_request *rq, struct prov_sink *sink,
+	       struct prov_result *res, struct err *e, const struct phttp_ops *ops,
+	       const char *path, const cJSON *body, const char *key_prefix,
+	       const char *fixed_header);
 
 /* A piece of the answer to the sink; -1 (and cancelled) when the client left. */
 int phttp_deliver(struct phttp *h, const char *text, size_t len);

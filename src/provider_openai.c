@@ -115,39 +115,15 @@ fail:
 int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
 		    struct prov_result *res, struct err *e)
 {
-	const struct cfg_provider *pv = rq->provider;
-	struct curl_slist *hdrs = NULL;
-	struct buf url = BUF_INIT, line = BUF_INIT;
-	cJSON *body = NULL;
-	char *text = NULL;
-	int rc = -1;
+	cJSON *body = build_body(rq);
+	int rc;
 
-	if (!(body = build_body(rq)) || !(text = cJSON_PrintUnformatted(body)) ||
-	    buf_printf(&url, "%s/chat/completions", pv->base_url) < 0) {
+	if (!body) {
 		err_set(e, 500, "api_error", "Out of memory.");
-		goto out;
+		return -1;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, rq->stream ? "Accept: text/event-stream"
-						  : "Accept: application/json");
-	if (pv->api_key && pv->api_key[0]) {
-		buf_printf(&line, "Authorization: Bearer %s", pv->api_key);
-		hdrs = curl_slist_append(hdrs, buf_str(&line));
-	}
-	for (size_t i = 0; i < pv->nheaders; i++) {
-		buf_reset(&line);
-		buf_printf(&line, "%s: %s", pv->headers[i].name, pv->headers[i].value);
-		hdrs = curl_slist_append(hdrs, buf_str(&line));
-	}
-	/* curl copies each header; wipe ours so the key is not left on the heap */
-	if (line.data)
-		memset(line.data, 0, line.cap);
-	rc = phttp_run(rq, sink, res, e, &oa_ops, url.data, hdrs, text);
-out:
-	curl_slist_free_all(hdrs);
-	buf_free(&url);
-	buf_free(&line);
+	rc = phttp_post(rq, sink, res, e, &oa_ops, "/chat/completions", body,
+			"Authorization: Bearer ", NULL);
 	cJSON_Delete(body);
-	free(text);
 	return rc;
 }
