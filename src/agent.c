@@ -340,7 +340,6 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		.messages = t->messages,
 		.params = t->params,
 		.stream = t->stream,
-		.include_usage = t->include_usage,
 		.curl = t->env->curl,
 	};
 	struct store *store = NULL;

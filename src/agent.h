@@ -87,7 +87,6 @@ struct agent_turn {
 	cJSON *messages;          /* owned: user/assistant/tool messages, in order */
 	cJSON *params;            /* owned, NULL when none */
 	bool stream;
-	bool include_usage;
 	struct agent_env *env;    /* the worker's curl handle and store */
 	/* out */
 	struct buf answer;        /* everything the provider produced */

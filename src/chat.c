@@ -693,7 +693,6 @@ static int build_turn(struct http_req *r, const struct cfg *c,
 	buf_free(&t->system_text);
 	t->system_text = sys;
 	t->stream = rq->stream;
-	t->include_usage = rq->include_usage;
 	return 0;
 }
 

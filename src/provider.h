@@ -53,7 +53,6 @@ struct prov_request {
 	const cJSON *messages;
 	const cJSON *params;      /* pass-through parameters object, or NULL */
 	bool stream;              /* the client asked for a stream */
-	bool include_usage;       /* the client asked for stream usage */
 	CURL *curl;               /* the worker thread's handle, reused */
 };
 

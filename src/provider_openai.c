@@ -10,7 +10,6 @@
  */
 #include "provider_http.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* The "usage" object and choices[0] of a chunk or a whole answer. */
