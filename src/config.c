@@ -987,6 +987,7 @@ static char *cur_path;
 static struct stat cur_st;  /* of the file cur came from */
 static struct stat bad_st;  /* of the last file that failed, logged once */
 static bool have_bad;
+static char bad_msg[600];   /* why the last file failed */
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
@@ -1004,8 +1005,9 @@ static void reload_locked(void)
 
 	if (stat(cur_path, &st) < 0) {
 		if (!have_bad || bad_st.st_ino != 0) {
-			log_error("%s: cannot read the configuration: %s%s", cur_path,
-				  strerror(errno), cur ? "; keeping the last good one" : "");
+			snprintf(bad_msg, sizeof bad_msg, "%s: cannot read the configuration: %s",
+				 cur_path, strerror(errno));
+			log_error("%s%s", bad_msg, cur ? "; keeping the last good one" : "");
 			memset(&bad_st, 0, sizeof bad_st);
 			have_bad = true;
 		}
@@ -1017,6 +1019,7 @@ static void reload_locked(void)
 		return;
 	if (cfg_load(cur_path, &c, errbuf, sizeof errbuf) < 0) {
 		log_error("%s%s", errbuf, cur ? " (keeping the last good configuration)" : "");
+		snprintf(bad_msg, sizeof bad_msg, "%s", errbuf);
 		bad_st = st;
 		have_bad = true;
 		return;
@@ -1052,6 +1055,13 @@ struct cfg *cfg_acquire(void)
 		c->refs++;
 	pthread_mutex_unlock(&cur_lock);
 	return c;
+}
+
+void cfg_last_error(char *buf, size_t n)
+{
+	pthread_mutex_lock(&cur_lock);
+	snprintf(buf, n, "%s", have_bad ? bad_msg : "no configuration loaded");
+	pthread_mutex_unlock(&cur_lock);
 }
 
 void cfg_release(struct cfg *c)

@@ -133,6 +133,10 @@ const char *cfg_default_path(void);
  */
 int cfg_init(const char *path);
 struct cfg *cfg_acquire(void);
+/* Why the last attempt to load the file failed (for a log line with each
+ * request answered 500 for want of a config: a process whose start-up lines
+ * went nowhere, as under spawn-fcgi, still shows the reason). */
+void cfg_last_error(char *buf, size_t n);
 void cfg_release(struct cfg *c);
 void cfg_shutdown(void);
 

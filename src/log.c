@@ -4,7 +4,8 @@
  * Each message is formatted into one buffer and written with one write(2),
  * so lines from several threads or processes sharing the web server's log
  * do not interleave.  Newlines inside a message are replaced, so one call is
- * one line.
+ * one line.  While a thread serves a FastCGI request its lines go to the
+ * request's error stream instead (see log_set_sink).
  */
 #include "log.h"
 
@@ -13,6 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static __thread log_sink_fn sink;
+static __thread void *sink_ctx;
+
+void log_set_sink(log_sink_fn fn, void *ctx)
+{
+	sink = fn;
+	sink_ctx = ctx;
+}
 
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
@@ -32,6 +42,8 @@ static void log_line(const char *level, const char *fmt, va_list ap)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	line[n++] = '\n';
+	if (sink && sink(sink_ctx, line, (size_t)n) == 0)
+		return;
 	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
 		/* nothing sensible left to do */
 	}

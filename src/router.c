@@ -107,6 +107,17 @@ static bool authorized(struct http_req *r, const struct cfg *c, struct agent_env
 	return false;
 }
 
+/* 500 for want of a valid config; the log line says why. */
+static void no_config(struct http_req *r)
+{
+	char why[600];
+
+	cfg_last_error(why, sizeof why);
+	log_error("answering 500: no valid configuration: %s", why);
+	send_simple_error(r, 500, "api_error", NULL,
+			  "The server's configuration is invalid; see its error log.", NULL);
+}
+
 void router_handle(struct http_req *r, struct agent_env *env)
 {
 	struct cfg *c = cfg_acquire();
@@ -119,9 +130,7 @@ void router_handle(struct http_req *r, struct agent_env *env)
 			send_simple_error(r, 405, "invalid_request_error", NULL,
 					  "Method not allowed: use GET.", "Allow: GET, HEAD\r\n");
 		} else if (!c) {
-			send_simple_error(r, 500, "api_error", NULL,
-					  "The server's configuration is invalid; see its error log.",
-					  NULL);
+			no_config(r);
 		} else {
 			cJSON *ok = cJSON_CreateObject();
 			cJSON_AddBoolToObject(ok, "ok", 1);
@@ -139,8 +148,7 @@ void router_handle(struct http_req *r, struct agent_env *env)
 		goto out;
 	}
 	if (!c) {
-		send_simple_error(r, 500, "api_error", NULL,
-				  "The server's configuration is invalid; see its error log.", NULL);
+		no_config(r);
 		goto out;
 	}
 	if (!c->chat_enabled) {

@@ -109,6 +109,17 @@ static int fcgi_closed(void *ctx)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) ? 1 : 0;
 }
 
+/* This request's log lines: one FCGI_STDERR record each, flushed, so the
+ * server logs them as they happen, one line each. */
+static int fcgi_log(void *ctx, const char *line, size_t n)
+{
+	FCGX_Request *rq = ctx;
+
+	if (!rq->err || FCGX_PutStr(line, (int)n, rq->err) != (int)n)
+		return -1;
+	return FCGX_FFlush(rq->err) < 0 ? -1 : 0;
+}
+
 struct worker {
 	pthread_t thread;
 	int listen_fd;
@@ -144,12 +155,14 @@ static void *worker_main(void *arg)
 			log_error("worker %d: accept failed (%d); thread stops", w->id, rc);
 			break;
 		}
+		log_set_sink(fcgi_log, &rq);
 		if (http_req_init(&r, &io) == 0) {
 			router_handle(&r, &env);
 			http_req_free(&r);
 		} else {
 			log_error("out of memory reading a request");
 		}
+		log_set_sink(NULL, NULL);
 		FCGX_Finish_r(&rq);
 	}
 	FCGX_Free(&rq, 1);
