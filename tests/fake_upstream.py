@@ -27,6 +27,7 @@ Models
                    chunk, a usage chunk if stream_options.include_usage, [DONE]
   slow             the same, 0.3 s before each content delta of a stream
   think            a stream accepted at once, 3 s of silence, then deltas 0.5 s apart
+  drip             a stream of 24 deltas "w0 " .. "w23 ", 0.25 s apart (6 s)
   flaky            HTTP 503 on every other call (the first, third, ...), else normal
   error-NNN        status NNN with an OpenAI error body (500, 401, 503, 429...)
   hang             waits up to 30 s (ends early on shutdown or when the client
@@ -211,7 +212,7 @@ class Handler(socketserver.StreamRequestHandler):
         elif method == "GET" and route.endswith("/models"):
             self.send(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 1, "owned_by": "fake"}
-                for m in ("gpt-test", "slow", "think", "hang", "cut", "garbage", "length")]})
+                for m in ("gpt-test", "slow", "think", "drip", "hang", "cut", "garbage", "length")]})
         elif method == "POST" and route.endswith("/chat/completions"):
             return self.chat(path, headers, raw) and not self.close_after
         elif method == "POST" and route.endswith("/v1/messages"):
@@ -348,11 +349,16 @@ class Handler(socketserver.StreamRequestHandler):
             self.event(chunk_of({"content": "partial"}))
             self.connection.shutdown(socket.SHUT_RDWR)
             return False
-        for piece in ["fake", ": ", user_text(body)]:
+        pieces = ["fake", ": ", user_text(body)]
+        if model == "drip":
+            pieces = ["w%d " % i for i in range(24)]
+        for piece in pieces:
             if model == "slow":
                 self.pause(0.3)
             elif model == "think":
                 self.pause(0.5)
+            elif model == "drip":
+                self.pause(0.25)
             self.event(chunk_of({"content": piece}))
         self.event(chunk_of({}, finish))
         opts = body.get("stream_options")

@@ -57,8 +57,6 @@ chmod 755 "$T"
 export T
 
 _pids=""             # background processes to stop at the end
-LIGHTTPD_PID=""
-LIGHTTPD_PORT=""
 UPSTREAM_PID=""
 UPSTREAM_PORT=""
 UPSTREAM_URL=""
@@ -204,53 +202,66 @@ write_config() {
 		-e "s|@T@|$(_sed_repl "$T")|g" >"$1"
 }
 
-# ---- lighttpd + clawcgi ----------------------------------------------------
+# ---- the web server + clawcgi ----------------------------------------------
+#
+# SERVER picks the web server, each started from the shipped files with only
+# ports and paths substituted:
+#   lighttpd    etc/lighttpd/clawcgi.conf; lighttpd spawns clawcgi
+#   fcgid       etc/apache/clawcgi-fcgid.conf; Apache mod_fcgid spawns it
+#   proxy-fcgi  etc/apache/clawcgi-proxy-fcgi.conf, to `clawcgi serve
+#               --listen` as etc/systemd/clawcgi.service runs it
+#   nginx       etc/nginx/clawcgi.conf, to two processes from spawn-fcgi as
+#               that file's comment starts them
+#   cgi         www/.htaccess and clawcgi.cgi in a directory, as on a shared
+#               host (Apache mod_cgid)
+# Apache started as root runs as www-data: $T is then given to www-data (a
+# store created there, and the empty $T/sessions.db made for it, are its).
+SERVER=${SERVER:-lighttpd}
+case $SERVER in
+lighttpd | fcgid | proxy-fcgi | nginx | cgi) ;;
+*) echo "not ok - SERVER=$SERVER: use lighttpd, fcgid, proxy-fcgi, nginx or cgi"; exit 1 ;;
+esac
+# SERVER_RESPAWNS: the server restarts a clawcgi process that exits
+# (spawn-fcgi and a bare `clawcgi serve` leave that to systemd's Restart=).
+case $SERVER in lighttpd | fcgid | cgi) SERVER_RESPAWNS=yes ;; *) SERVER_RESPAWNS=no ;; esac
+SERVER_LOG=$T/server-error.log
+SERVER_PID=""
+SERVER_PORT=""
+export SERVER SERVER_RESPAWNS SERVER_LOG
 
-# _lighttpd_conf PORT CONFIG PREFIX BIN: the test config on stdout.
-_lighttpd_conf() { # PORT CONFIG PREFIX BINARY
-	sh "$srcdir/scripts/lighttpd-conf" "$1" "$T" "$4" "$2" "$3"
+# The user clawcgi runs as under this server, when the tests run as root.
+_run_as=""
+if [ "$(id -u)" = 0 ] && [ "$SERVER" != lighttpd ]; then
+	_run_as=www-data
+	chown www-data:www-data "$T"
+	: >"$T/sessions.db"
+	chown www-data:www-data "$T/sessions.db"
+	if [ "$SERVER" = nginx ] || [ "$SERVER" = proxy-fcgi ]; then
+		# the spawned processes' stderr does not reach the server's log
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/sanitizer"
+		UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/sanitizer"
+		export ASAN_OPTIONS UBSAN_OPTIONS
+	fi
+fi
+
+# _stack_bin: the clawcgi the server runs, a copy in $T (so the server's
+# user can read it and stack_pids can tell it from the CLI's clawcgi), or a
+# script running it under CLAWCGI_WRAPPER.
+_stack_bin() {
+	mkdir -p "$T/bin"
+	rm -f "$T/bin/clawcgi" "$T/bin/clawcgi.real"
+	if [ -n "${CLAWCGI_WRAPPER:-}" ]; then
+		cp "$CLAWCGI_BIN" "$T/bin/clawcgi.real"
+		printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$CLAWCGI_WRAPPER" "$T/bin/clawcgi.real" >"$T/bin/clawcgi"
+	else
+		cp "$CLAWCGI_BIN" "$T/bin/clawcgi"
+	fi
+	chmod 755 "$T/bin" "$T/bin/"*
 }
 
-# start_stack CONFIG [PREFIX]: lighttpd from the shipped config, spawning
-# clawcgi with CLAWCGI_CONFIG=CONFIG; BASE=http://127.0.0.1:PORT[PREFIX].
-# Environment variables named in the shipped bin-copy-environment
-# (OPENCLAW_GATEWAY_TOKEN, ...) reach clawcgi when exported before this.
-start_stack() {
-	[ -z "$LIGHTTPD_PID" ] || stop_stack
-	_conf=$1
-	_prefix=${2:-}
-	case $_conf in /*) ;; *) _conf=$(pwd)/$_conf ;; esac
-	case $_prefix in
-	'') ;;
-	/*[!A-Za-z0-9/_.-]* | */ | [!/]*) _bail "start_stack: prefix '$_prefix' is not like /api" ;;
-	esac
-	[ -x "$CLAWCGI_BIN" ] || _bail "start_stack: $CLAWCGI_BIN is not built"
-	_bin=$CLAWCGI_BIN
-	if [ -n "${CLAWCGI_WRAPPER:-}" ]; then
-		_bin=$T/clawcgi-wrapper
-		printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$CLAWCGI_WRAPPER" "$CLAWCGI_BIN" >"$_bin"
-		chmod 755 "$_bin"
-	fi
-	mkdir -p "$T/htdocs"
-	# keep the log of an earlier stack of this file
-	if [ -s "$T/lighttpd-error.log" ]; then
-		cat "$T/lighttpd-error.log" >>"$T/lighttpd-error.old.log"
-	fi
-	_try=0
-	while :; do
-		_try=$((_try + 1))
-		: >"$T/lighttpd-error.log"
-		rm -f "$T/clawcgi.sock"*
-		_port=$(free_port)
-		_lighttpd_conf "$_port" "$_conf" "$_prefix" "$_bin" >"$T/lighttpd.conf"
-		if grep -q -e /usr/local/bin/clawcgi -e /etc/clawcgi/clawcgi.json5 \
-			-e /run/lighttpd/clawcgi.sock "$T/lighttpd.conf" ||
-			! grep -qF "\"^$_prefix/(v1/|healthz)\"" "$T/lighttpd.conf"; then
-			_bail "start_stack: etc/lighttpd/clawcgi.conf no longer has the paths lib.sh substitutes" "$T/lighttpd.conf"
-		fi
-		lighttpd -D -f "$T/lighttpd.conf" </dev/null >>"$T/lighttpd-error.log" 2>&1 &
-		LIGHTTPD_PID=$!
-		if python3 - "$_port" "$LIGHTTPD_PID" <<'PY'; then break; fi
+# _wait_port PORT PID: PORT accepts connections while PID lives (10 s).
+_wait_port() {
+	python3 - "$1" "$2" <<'PY'
 import socket, sys, time
 port, pid = int(sys.argv[1]), sys.argv[2]
 end = time.monotonic() + 10
@@ -269,46 +280,149 @@ while time.monotonic() < end:
     time.sleep(0.05)
 sys.exit(1)
 PY
+}
+
+# _start_app PORT: clawcgi on 127.0.0.1:PORT for the servers that do not
+# spawn it (proxy-fcgi: `clawcgi serve`; nginx: spawn-fcgi); sets _app_pid
+# to the process to wait on (spawn-fcgi's children are found by stack_pids).
+_start_app() {
+	_app_pid=""
+	case $SERVER in
+	proxy-fcgi)
+		if [ -n "$_run_as" ]; then
+			set -- setpriv --reuid="$_run_as" --regid="$_run_as" --init-groups -- \
+				"$T/bin/clawcgi" serve --listen "127.0.0.1:$1"
+		else
+			set -- "$T/bin/clawcgi" serve --listen "127.0.0.1:$1"
+		fi
+		CLAWCGI_CONFIG=$_conf "$@" </dev/null >>"$SERVER_LOG" 2>&1 &
+		_app_pid=$!
+		remember_pid "$_app_pid"
+		;;
+	nginx)
+		# the invocation in etc/nginx/clawcgi.conf's comment, port and paths substituted
+		_spawn=$(sed -n '/^#   CLAWCGI_CONFIG=/,/-- \/usr\/local\/bin\/clawcgi$/p' "$srcdir/etc/nginx/clawcgi.conf" |
+			sed -e 's/^#   *//' -e 's/\\$//' | tr '\n' ' ')
+		case $_spawn in *spawn-fcgi*' -- /usr/local/bin/clawcgi '*) ;;
+		*) _bail "start_stack: etc/nginx/clawcgi.conf no longer has the spawn-fcgi invocation lib.sh runs" ;;
+		esac
+		_spawn=$(printf '%s' "$_spawn" | sed -e "s|/usr/local/etc/clawcgi/clawcgi.json5|$_conf|" \
+			-e "s|127.0.0.1 -p 9000|127.0.0.1 -p $1|" -e "s|/run/clawcgi.pid|$T/spawn-fcgi.pid|" \
+			-e "s|/usr/local/bin/clawcgi|$T/bin/clawcgi|")
+		[ -n "$_run_as" ] || _spawn=$(printf '%s' "$_spawn" | sed -e 's/ -u www-data -g www-data//')
+		rm -f "$T/spawn-fcgi.pid"
+		eval "$_spawn" >>"$SERVER_LOG" 2>&1 || _bail "start_stack: spawn-fcgi starts clawcgi" "$SERVER_LOG"
+		;;
+	esac
+}
+
+# _server_conf PORT APP-PORT: the server's config for this test on stdout.
+_server_conf() {
+	case $SERVER in
+	lighttpd) sh "$srcdir/scripts/lighttpd-conf" "$1" "$T" "$T/bin/clawcgi" "$_conf" "$_prefix" ;;
+	fcgid | cgi) sh "$srcdir/scripts/apache-conf" "$SERVER" "$1" "$T" "$T/bin/clawcgi" "$_conf" "$_prefix" ;;
+	proxy-fcgi) sh "$srcdir/scripts/apache-conf" proxy-fcgi "$1" "$T" "127.0.0.1:$2" "$_conf" "$_prefix" ;;
+	nginx) sh "$srcdir/scripts/nginx-conf" "$1" "$T" "127.0.0.1:$2" "$_prefix" ;;
+	esac
+}
+
+_server_run() { # the server in the foreground
+	case $SERVER in
+	lighttpd) exec lighttpd -D -f "$T/server.conf" ;;
+	fcgid | cgi | proxy-fcgi) exec apache2 -D FOREGROUND -f "$T/server.conf" ;;
+	nginx) exec nginx -p "$T" -c "$T/server.conf" -g 'daemon off;' ;;
+	esac
+}
+
+# start_stack CONFIG [PREFIX]: the web server (SERVER) from the shipped
+# config, serving clawcgi with CLAWCGI_CONFIG=CONFIG;
+# BASE=http://127.0.0.1:PORT[PREFIX].  Environment variables named in the
+# shipped configs (OPENCLAW_GATEWAY_TOKEN, ...) reach clawcgi when exported
+# before this.
+start_stack() {
+	[ -z "$SERVER_PID" ] || stop_stack
+	_conf=$1
+	_prefix=${2:-}
+	case $_conf in /*) ;; *) _conf=$(pwd)/$_conf ;; esac
+	case $_prefix in
+	'') ;;
+	/*[!A-Za-z0-9/_.-]* | */ | [!/]*) _bail "start_stack: prefix '$_prefix' is not like /api" ;;
+	esac
+	[ -x "$CLAWCGI_BIN" ] || _bail "start_stack: $CLAWCGI_BIN is not built"
+	_stack_bin
+	# keep the log of an earlier stack of this file
+	if [ -s "$SERVER_LOG" ]; then
+		cat "$SERVER_LOG" >>"$T/server-error.old.log"
+	fi
+	_try=0
+	while :; do
+		_try=$((_try + 1))
+		: >"$SERVER_LOG"
+		rm -f "$T/clawcgi.sock"*
+		_port=$(free_port)
+		_app_port=$(free_port)
+		_server_conf "$_port" "$_app_port" >"$T/server.conf" || _bail "start_stack: the $SERVER config" "$T/server.conf"
+		if grep -q -e /usr/local/bin/clawcgi -e /usr/local/etc/clawcgi -e /etc/clawcgi/clawcgi.json5 \
+			-e /run/lighttpd/clawcgi.sock -e 127.0.0.1:9000 -e /home/USER "$T/server.conf" "$T/htdocs$_prefix/.htaccess" 2>/dev/null ||
+			{ [ -n "$_prefix" ] && [ "$SERVER" != cgi ] && ! grep -qF "$_prefix/" "$T/server.conf"; } ||
+			{ [ "$SERVER" = cgi ] && [ ! -f "$T/htdocs$_prefix/.htaccess" ]; }; then
+			_bail "start_stack: the shipped $SERVER config no longer has the paths lib.sh substitutes" "$T/server.conf"
+		fi
+		_start_app "$_app_port"
+		( _server_run ) </dev/null >>"$SERVER_LOG" 2>&1 &
+		SERVER_PID=$!
+		if _wait_port "$_port" "$SERVER_PID"; then
+			if [ "$SERVER" = nginx ] || [ "$SERVER" = proxy-fcgi ]; then
+				_wait_port "$_app_port" "${_app_pid:-$SERVER_PID}" ||
+					_bail "start_stack: clawcgi answers on its port" "$SERVER_LOG"
+			fi
+			break
+		fi
 		# shellcheck disable=SC2046
-		_stop_pids 3 "$LIGHTTPD_PID" $(_descendants "$LIGHTTPD_PID")
-		LIGHTTPD_PID=""
-		if [ "$_try" -lt 3 ] && grep -q 'Address already in use' "$T/lighttpd-error.log"; then
+		_stop_pids 3 "$SERVER_PID" $(_descendants "$SERVER_PID") $(stack_pids)
+		SERVER_PID=""
+		if [ "$_try" -lt 3 ] && grep -q -e 'Address already in use' -e 'could not bind' "$SERVER_LOG"; then
 			continue
 		fi
-		_bail "start_stack: lighttpd answers on its port" "$T/lighttpd-error.log"
+		_bail "start_stack: $SERVER answers on its port" "$SERVER_LOG"
 	done
-	LIGHTTPD_PORT=$_port
+	SERVER_PORT=$_port
 	BASE=http://127.0.0.1:$_port$_prefix
-	export BASE LIGHTTPD_PORT
+	export BASE SERVER_PORT
 }
 
-# stack_pids: the PIDs of the clawcgi processes lighttpd spawned, sorted.
+# stack_pids: the PIDs of the clawcgi processes serving the stack now,
+# sorted (under cgi, the ones answering a request at this moment).
 stack_pids() {
-	[ -n "$LIGHTTPD_PID" ] && pgrep -P "$LIGHTTPD_PID" | sort -n | tr '\n' ' '
+	pgrep -f "$T/(bin/clawcgi|htdocs/.*clawcgi\\.cgi)" 2>/dev/null | sort -n | tr '\n' ' '
 }
 
-# stop_stack: lighttpd and every process below it; then the server log is
-# checked for sanitizer and valgrind reports (any is one failure).
+# stop_stack: the server, every process below it and every clawcgi of the
+# stack; then the logs are checked for sanitizer and valgrind reports (any
+# is one failure).
 stop_stack() {
-	[ -n "$LIGHTTPD_PID" ] || return 0
-	_kids=$(_descendants "$LIGHTTPD_PID" | tr '\n' ' ')
+	[ -n "$SERVER_PID" ] || return 0
+	_kids=$(_descendants "$SERVER_PID" | tr '\n' ' ')
 	_grace=5
 	[ -n "${CLAWCGI_WRAPPER:-}" ] && _grace=20
-	# lighttpd first: it stops and reaps the processes it spawned
-	_stop_pids "$_grace" "$LIGHTTPD_PID"
-	# shellcheck disable=SC2086
-	_stop_pids "$_grace" $_kids
-	LIGHTTPD_PID=""
+	# the server first: it stops and reaps the processes it spawned
+	_stop_pids "$_grace" "$SERVER_PID"
+	# shellcheck disable=SC2046,SC2086
+	_stop_pids "$_grace" $_kids $(stack_pids)
+	SERVER_PID=""
 	_check_sanitizers
 }
 
 _check_sanitizers() {
-	if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|==[0-9]+== (Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|.*are definitely lost)' \
-		"$T/lighttpd-error.log" 2>/dev/null; then
-		echo "not ok - no sanitizer or memory errors in the server log"
-		sed 's/^/#   /' "$T/lighttpd-error.log" | head -n 80
-		_failed=$((_failed + 1))
-	fi
+	for _f in "$SERVER_LOG" "$T"/sanitizer*; do
+		[ -f "$_f" ] || continue
+		if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|==[0-9]+== (Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|.*are definitely lost)' "$_f"; then
+			echo "not ok - no sanitizer or memory errors in $(basename "$_f")"
+			sed 's/^/#   /' "$_f" | head -n 80
+			_failed=$((_failed + 1))
+			mv "$_f" "$_f.reported"
+		fi
+	done
 }
 
 # ---- HTTP ------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='the stack starts: lighttpd spawns clawcgi, /healthz answers, unknown paths are 404'
+test_description='the stack starts: the web server runs clawcgi, /healthz answers, unknown paths are 404'
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-123
@@ -32,9 +32,9 @@ test_expect 'GET /healthz is 200 {"ok":true} without credentials' '
 test_expect 'GET /v1/nope is 404 with an OpenAI error body, type not_found' '
 	get /v1/nope "$OPENCLAW_GATEWAY_TOKEN" && expect_status 404 && expect_json .error.type not_found
 '
-# The shipped lighttpd config hands only ^/(v1/|healthz) to clawcgi: any
-# other path is lighttpd's own (HTML) 404 and never reaches clawcgi.
-test_expect 'GET /nope is 404 (from lighttpd: outside the mapped paths)' '
+# Each shipped server config hands only ^/(v1/|healthz) to clawcgi: any
+# other path is the server's own (HTML) 404 and never reaches clawcgi.
+test_expect 'GET /nope is 404 (from the web server: outside the mapped paths)' '
 	get /nope "$OPENCLAW_GATEWAY_TOKEN" && expect_status 404
 '
 test_done

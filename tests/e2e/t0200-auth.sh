@@ -43,9 +43,13 @@ test_expect 'scheme is case-insensitive and spaces are trimmed' '
 test_expect 'Basic scheme is 401' '
 	post /v1/chat/completions "" "$body" -H "Authorization: Basic dGVzdA==" && expect_status 401
 '
-test_expect 'a 10 KB Authorization header is 401, and the worker lives' '
+# A shared host's Apache keeps its 8 KB LimitRequestFieldSize (.htaccess
+# cannot raise it) and answers a longer header with its own 400.
+big_header_status=401
+[ "$SERVER" = cgi ] && big_header_status=400
+test_expect "a 10 KB Authorization header is $big_header_status, and the worker lives" '
 	big=$(python3 -c "print(\"x\" * 10240)") &&
-	post /v1/chat/completions "$big" "$body" && expect_status 401 &&
+	post /v1/chat/completions "$big" "$body" && expect_status $big_header_status &&
 	post /v1/chat/completions test-token-auth "$body" && expect_status 200
 '
 test_expect 'the body is not read before auth passes (bad JSON still 401)' '
@@ -77,7 +81,7 @@ test_expect 'token mode with no token anywhere fails closed: 500, generic body' 
 	expect_json .error.type api_error && ! grep -qi "OPENCLAW\|gateway.auth" "$T/last.body"
 '
 test_expect 'the log names the missing setting' '
-	grep -q "OPENCLAW_GATEWAY_TOKEN" "$T/lighttpd-error.log"
+	grep -q "OPENCLAW_GATEWAY_TOKEN" "$SERVER_LOG"
 '
 stop_stack
 

@@ -15,6 +15,8 @@ write_config "$T/clawcgi.json5" <<'CONF'
 }
 CONF
 start_stack "$T/clawcgi.json5"
+# mod_fcgid starts clawcgi with the first request
+get /healthz ""
 pids_before=$(stack_pids)
 
 bad() { # bad BODY MESSAGE-PART
@@ -49,7 +51,7 @@ test_expect 'a 100 MB body: 413, and nothing crashes' '
 	post /v1/chat/completions "$tok" "@$T/huge.json" && expect_status 413 &&
 	rm -f "$T/huge.json"
 '
-test_expect 'a body cut short of its Content-Length: lighttpd drops it, the workers live' '
+test_expect 'a body cut short of its Content-Length: the server drops it, the workers live' '
 	raw_request "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $tok\r\nContent-Type: application/json\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{\"messages\":[]}" &&
 	test "$(stack_pids)" = "$pids_before"
 '
@@ -61,10 +63,11 @@ test_expect 'a body shorter than its CONTENT_LENGTH reaching clawcgi (CGI): 400'
 	grep -q "^Status: 400" "$T/cgi.out" && grep -q "shorter than its Content-Length" "$T/cgi.out" &&
 	grep -q "\"type\":\"invalid_request_error\"" "$T/cgi.out"
 '
+# (a shared host's Apache answers a header over 8 KB itself, also 400)
 test_expect 'a 10 KB x-openclaw-session-key: 400' '
 	big=$(python3 -c "print(\"k\" * 10240)") &&
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}" -H "x-openclaw-session-key: $big" &&
-	expect_status 400 && expect_body_contains "x-openclaw-session-key"
+	expect_status 400 && { [ "$SERVER" = cgi ] || expect_body_contains "x-openclaw-session-key"; }
 '
 test_expect 'a bad x-openclaw-agent-id: 400' '
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}" -H "x-openclaw-agent-id: no such/agent" &&

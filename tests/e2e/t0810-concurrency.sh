@@ -28,6 +28,7 @@ test_expect "$procs processes x $turns turns on one session: all stored, no erro
 	total_fails=$(cat "$T"/fails.* | awk "{ s += \$1 } END { print s }") &&
 	turns_stored=$(rows "select count(*) from messages where role = '"'"'assistant'"'"'") &&
 	echo "# $((procs * turns)) turns in $(awk "BEGIN { printf \"%.1f\", $end - $start }") s: $turns_stored stored, $total_fails failed" &&
+	{ [ "$total_fails" = 0 ] || cat "$T"/err.* | sort | uniq -c | sed "s/^/# /" | head -n 5; } &&
 	test "$total_fails" = 0 && test "$turns_stored" = $((procs * turns)) &&
 	test "$(rows "select count(*) from messages")" = $((2 * procs * turns))
 '

@@ -34,7 +34,7 @@ test_expect 'a primary that refuses connections is served by its fallback' '
 	expect_json .model openclaw:main && upstream_last_json .body.model gpt-test
 '
 test_expect 'the log names the model that served the turn' '
-	grep -q "served by fallback fake/gpt-test" "$T/lighttpd-error.log"
+	grep -q "served by fallback fake/gpt-test" "$SERVER_LOG"
 '
 test_expect 'a primary answering 503 is served by its fallback, streaming too' '
 	n=$(upstream_count) && ask busy && expect_status 200 &&

@@ -15,6 +15,10 @@ write_config "$T/clawcgi.json5" <<'CONF'
   server: { threads: 1 },
 }
 CONF
+if [ "$SERVER" = cgi ]; then
+	test_skip 'upstream connections are reused' 'a CGI process answers one request and exits with its connection'
+	test_done
+fi
 start_stack "$T/clawcgi.json5"
 
 test_expect '20 sequential requests, streaming and not: one connection per worker process' '
@@ -23,7 +27,7 @@ test_expect '20 sequential requests, streaming and not: one connection per worke
 		post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"n$i\"}]}" && expect_status 200 || return 1
 		stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"s$i\"}]}" && expect_status 200 || return 1
 	done &&
-	used=$(( $(upstream_stat connections) - before - 1 )) && echo "# $used upstream connections for 20 requests (2 processes x 1 thread)" &&
+	used=$(( $(upstream_stat connections) - before - 1 )) && echo "# $used upstream connections for 20 requests (behind $SERVER: at most 2 processes x 1 thread)" &&
 	test "$used" -ge 1 && test "$used" -le 2
 '
 test_done

@@ -53,11 +53,11 @@ test_expect 'output split inside a UTF-8 character is relayed whole' '
 	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --content "é€😀"
 '
 test_expect 'stderr goes to the log, not to the client' '
-	grep -q "words.py got 1 messages" "$T/lighttpd-error.log" && ! grep -q "words.py" "$T/last.body"
+	grep -q "words.py got 1 messages" "$SERVER_LOG" && ! grep -q "words.py" "$T/last.body"
 '
 test_expect 'a non-zero exit: 502 (non-streaming)' '
 	post /v1/chat/completions "$tok" "$(msg fail false x)" && expect_status 502 &&
-	expect_body_contains "exited with status 3" && grep -q "fail.sh: something went wrong" "$T/lighttpd-error.log"
+	expect_body_contains "exited with status 3" && grep -q "fail.sh: something went wrong" "$SERVER_LOG"
 '
 test_expect 'a non-zero exit while streaming: error event, then [DONE]' '
 	stream /v1/chat/completions "$tok" "$(msg fail true x)" && expect_status 200 &&
