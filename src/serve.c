@@ -241,16 +241,49 @@ static const char *cgi_param(void *ctx, const char *name)
 	return getenv(name);
 }
 
+/*
+ * Apache ends a CGI program whose client left with SIGTERM (then SIGKILL
+ * 3 s later), often before the next write could fail.  Here SIGTERM means
+ * "the client is gone": the turn is cancelled and what the client got is
+ * stored as interrupted, as a failed write would, and the process exits.
+ */
+static volatile sig_atomic_t cgi_terminated;
+
+static void cgi_on_term(int sig)
+{
+	(void)sig;
+	cgi_terminated = 1;
+}
+
+/* The reader of our stdout gone (POLLHUP on a socket, POLLERR on a pipe),
+ * or SIGTERM.  POLLRDHUP is not asked for: a server may half-close its
+ * side once the body is sent. */
+static int cgi_closed(void *ctx)
+{
+	struct pollfd p = {STDOUT_FILENO, 0, 0};
+
+	(void)ctx;
+	if (cgi_terminated)
+		return 1;
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	return (p.revents & (POLLHUP | POLLERR)) ? 1 : 0;
+}
+
 int serve_cgi(void)
 {
 	struct cgi c = {-1};
-	struct http_io io = {cgi_read, cgi_write, cgi_flush, cgi_param, NULL, &c};
+	struct http_io io = {cgi_read, cgi_write, cgi_flush, cgi_param, cgi_closed, &c};
 	struct http_req r;
 	struct agent_env env = {curl_easy_init(), NULL};
+	struct sigaction sa;
 	int rc = -1;
 
 	if (!env.curl)
 		return -1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = cgi_on_term; /* no SA_RESTART: a blocked read returns */
+	sigaction(SIGTERM, &sa, NULL);
 	if (http_req_init(&r, &io) == 0) {
 		/* Apache wants the whole body read before we answer, and
 		 * stdin may stay open: read exactly CONTENT_LENGTH bytes. */
