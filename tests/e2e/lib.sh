@@ -225,6 +225,10 @@ esac
 # (spawn-fcgi and a bare `clawcgi serve` leave that to systemd's Restart=).
 case $SERVER in lighttpd | fcgid | cgi) SERVER_RESPAWNS=yes ;; *) SERVER_RESPAWNS=no ;; esac
 SERVER_LOG=$T/server-error.log
+# stdout and stderr of a clawcgi the server does not start (proxy-fcgi,
+# nginx): its request's log lines must still reach SERVER_LOG, through
+# the FastCGI connection
+APP_LOG=$T/app.log
 SERVER_PID=""
 SERVER_PORT=""
 export SERVER SERVER_RESPAWNS SERVER_LOG
@@ -295,7 +299,7 @@ _start_app() {
 		else
 			set -- "$T/bin/clawcgi" serve --listen "127.0.0.1:$1"
 		fi
-		CLAWCGI_CONFIG=$_conf "$@" </dev/null >>"$SERVER_LOG" 2>&1 &
+		CLAWCGI_CONFIG=$_conf "$@" </dev/null >>"$APP_LOG" 2>&1 &
 		_app_pid=$!
 		remember_pid "$_app_pid"
 		;;
@@ -311,7 +315,7 @@ _start_app() {
 			-e "s|/usr/local/bin/clawcgi|$T/bin/clawcgi|")
 		[ -n "$_run_as" ] || _spawn=$(printf '%s' "$_spawn" | sed -e 's/ -u www-data -g www-data//')
 		rm -f "$T/spawn-fcgi.pid"
-		eval "$_spawn" >>"$SERVER_LOG" 2>&1 || _bail "start_stack: spawn-fcgi starts clawcgi" "$SERVER_LOG"
+		eval "$_spawn" >>"$APP_LOG" 2>&1 || _bail "start_stack: spawn-fcgi starts clawcgi" "$APP_LOG"
 		;;
 	esac
 }
@@ -374,7 +378,7 @@ start_stack() {
 		if _wait_port "$_port" "$SERVER_PID"; then
 			if [ "$SERVER" = nginx ] || [ "$SERVER" = proxy-fcgi ]; then
 				_wait_port "$_app_port" "${_app_pid:-$SERVER_PID}" ||
-					_bail "start_stack: clawcgi answers on its port" "$SERVER_LOG"
+					_bail "start_stack: clawcgi answers on its port" "$APP_LOG"
 			fi
 			break
 		fi
@@ -414,7 +418,7 @@ stop_stack() {
 }
 
 _check_sanitizers() {
-	for _f in "$SERVER_LOG" "$T"/sanitizer*; do
+	for _f in "$SERVER_LOG" "$APP_LOG" "$T"/sanitizer*; do
 		[ -f "$_f" ] || continue
 		if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|==[0-9]+== (Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|.*are definitely lost)' "$_f"; then
 			echo "not ok - no sanitizer or memory errors in $(basename "$_f")"
