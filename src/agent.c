@@ -340,7 +340,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		.messages = t->messages,
 		.params = t->params,
 		.stream = t->stream,
-		.curl = t->env->curl,
+		.curl = &t->env->curl,
 	};
 	struct store *store = NULL;
 	cJSON *history = NULL, *all = NULL, *fresh = NULL;

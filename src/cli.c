@@ -101,8 +101,6 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 	cJSON_AddStringToObject(msg, "content", message);
 	t.stream = true;
 	t.env = &env;
-	if (!(env.curl = curl_easy_init()))
-		goto out;
 	fprintf(stderr, "[agent %s, session %s%s]\n", t.agent->id, t.session_key,
 		t.stable ? "" : " (not kept)");
 	if (agent_run_turn(&t, &sink, &e) < 0) {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "curl_load.h"
 
 #include "cli.h"
 #include "log.h"
@@ -184,10 +184,6 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		log_error("curl_global_init failed");
-		return 1;
-	}
 	if (argc > 1 && !strcmp(argv[1], "serve")) {
 		rc = cmd_serve(argc, argv);
 	} else if (argc > 1 && !strcmp(argv[1], "agent")) {
@@ -223,6 +219,6 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		rc = 2;
 	}
-	curl_global_cleanup();
+	curl_unload();
 	return rc;
 }

@@ -53,7 +53,8 @@ struct prov_request {
 	const cJSON *messages;
 	const cJSON *params;      /* pass-through parameters object, or NULL */
 	bool stream;              /* the client asked for a stream */
-	CURL *curl;               /* the worker thread's handle, reused */
+	CURL **curl;              /* the worker thread's handle: made on first
+	                             use (loading libcurl), then reused */
 };
 
 struct prov_usage {

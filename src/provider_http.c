@@ -211,9 +211,15 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
 		     const char *url, struct curl_slist *hdrs, const char *text)
 {
 	const struct cfg_provider *pv = rq->provider;
-	struct phttp o = {.rq = rq, .sink = sink, .res = res, .curl = rq->curl, .e = e, .ops = ops};
+	struct phttp o = {.rq = rq, .sink = sink, .res = res, .e = e, .ops = ops};
 	CURLcode cc;
 	int rc = -1;
+
+	if (!*rq->curl && !(*rq->curl = curl_easy_init())) {
+		err_set(e, 500, "api_error", "The HTTP client could not be started; see the error log.");
+		return -1;
+	}
+	o.curl = *rq->curl;
 
 	sse_parser_init(&o.parser, on_event, &o);
 	curl_easy_reset(o.curl);

@@ -19,9 +19,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #include "agent.h"
+#include "curl_load.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
@@ -132,12 +132,8 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	FCGX_Request rq;
-	struct agent_env env = {curl_easy_init(), NULL};
+	struct agent_env env = {NULL, NULL}; /* the curl handle on first use */
 
-	if (!env.curl) {
-		log_error("worker %d: cannot create a curl handle", w->id);
-		return NULL;
-	}
 	if (FCGX_InitRequest(&rq, w->listen_fd, 0) != 0) {
 		log_error("worker %d: FCGX_InitRequest failed", w->id);
 		agent_env_free(&env);
@@ -179,6 +175,9 @@ int serve_fastcgi(int listen_fd, int threads)
 		log_error("FCGX_Init failed");
 		return -1;
 	}
+	/* A long-lived process loads libcurl now rather than in its first
+	 * request; without it only the HTTP providers fail (logged). */
+	curl_load();
 	w = calloc((size_t)threads, sizeof *w);
 	if (!w)
 		return -1;
@@ -275,12 +274,10 @@ int serve_cgi(void)
 	struct cgi c = {-1};
 	struct http_io io = {cgi_read, cgi_write, cgi_flush, cgi_param, cgi_closed, &c};
 	struct http_req r;
-	struct agent_env env = {curl_easy_init(), NULL};
+	struct agent_env env = {NULL, NULL}; /* libcurl only if the request needs it */
 	struct sigaction sa;
 	int rc = -1;
 
-	if (!env.curl)
-		return -1;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = cgi_on_term; /* no SA_RESTART: a blocked read returns */
 	sigaction(SIGTERM, &sa, NULL);
