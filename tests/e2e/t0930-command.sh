@@ -18,7 +18,7 @@ write_config "$T/clawcgi.json5" <<CONF
   models: { providers: {
     words: { api: "command", command: ["/usr/bin/python3", "$cmds/words.py"], env: { NAMED: "a-value" } },
     fail: { api: "command", command: ["$cmds/fail.sh"], retries: 0 },
-    sleepy: { api: "command", command: ["$cmds/sleepy.sh"], timeoutSeconds: 1, retries: 0 },
+    sleepy: { api: "command", command: ["$cmds/sleepy.sh", "@T@/sleepy.pid"], timeoutSeconds: 1, retries: 0 },
     missing: { api: "command", command: ["/nonexistent/llm"], retries: 0 },
   } },
   session: { store: "@T@/sessions.db" },
@@ -66,9 +66,16 @@ test_expect 'a non-zero exit while streaming: error event, then [DONE]' '
 test_expect 'a program that cannot be run: 502' '
 	post /v1/chat/completions "$tok" "$(msg missing false x)" && expect_status 502
 '
+# what is left of the command's process group (zombies waiting for a
+# reaper do not count)
+group_alive() {
+	for p in $(pgrep -g "$1"); do _alive "$p" && echo "$p"; done
+}
 test_expect 'timeoutSeconds: 504, and the whole process group is killed' '
+	rm -f "$T/sleepy.pid" &&
 	post /v1/chat/completions "$tok" "$(msg sleepy false x)" && expect_status 504 &&
-	sleep 0.3 && ! pgrep -f "$cmds/sleepy.sh" >/dev/null && ! pgrep -f "^sleep 300" >/dev/null
+	pgid=$(cat "$T/sleepy.pid") && echo "# the group was $pgid" && sleep 0.3 &&
+	test -z "$(group_alive "$pgid")"
 '
 test_expect 'a client leaving mid-answer kills the command within about a second' '
 	leave "$(msg main true "a b c d e f g h i j k l m n o p")" content &&
