@@ -537,6 +537,28 @@ static int migrate(struct sqlite_store *s, struct err *e)
 	return 0;
 }
 
+/*
+ * The connection's settings.  "PRAGMA journal_mode = WAL" can answer
+ * SQLITE_BUSY at once, without the busy handler, while another process's
+ * last connection is closing the database (it checkpoints and removes the
+ * -wal file under an exclusive lock): seen with 8 processes opening and
+ * closing one store.  Wait and try again, for as long as the busy timeout.
+ */
+static int set_up(struct sqlite_store *s)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+
+	for (int waited = 0;; waited += 10) {
+		if (exec(s, "PRAGMA journal_mode = WAL") == 0 &&
+		    exec(s, "PRAGMA foreign_keys = ON") == 0 &&
+		    exec(s, "PRAGMA synchronous = NORMAL") == 0)
+			return 0;
+		if ((sqlite3_errcode(s->db) & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+}
+
 int store_open_sqlite(const char *path, struct store **out, struct err *e)
 {
 	struct sqlite_store *s = calloc(1, sizeof *s);
@@ -564,8 +586,7 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	if (exec(s, "PRAGMA journal_mode = WAL") < 0 || exec(s, "PRAGMA foreign_keys = ON") < 0 ||
-	    exec(s, "PRAGMA synchronous = NORMAL") < 0) {
+	if (set_up(s) < 0) {
 		db_fail(s, e, "cannot set up the database");
 		goto fail;
 	}
