@@ -19,7 +19,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-
 #include "agent.h"
 #include "curl_load.h"
 #include "http.h"
