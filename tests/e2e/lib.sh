@@ -172,6 +172,17 @@ stop_upstream() {
 
 upstream_requests() { cat "$UPSTREAM_LOG"; }
 upstream_count() { wc -l <"$UPSTREAM_LOG" | tr -d ' '; }
+# upstream_wait_past N [SECONDS]: wait until the upstream has got more than
+# N requests (a request in flight has reached it); 1 after SECONDS [10].
+upstream_wait_past() {
+	_n=0
+	while [ "$(upstream_count)" -le "$1" ]; do
+		_n=$((_n + 1))
+		[ "$_n" -gt $((${2:-10} * 20)) ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
 
 # upstream_stats: the upstream's counters as JSON; upstream_stat NAME: one
 # of them (connections, requests, open, aborted).

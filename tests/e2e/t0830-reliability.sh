@@ -23,9 +23,10 @@ ask() { post /v1/chat/completions "$tok" "{\"model\":\"${3:-openclaw}\",\"user\"
 conf "$T/sessions.db"
 start_stack "$T/clawcgi.json5"
 test_expect 'kill -9 of the workers while a turn streams: the session is before the turn' '
-	ask kim "first" && expect_status 200 &&
-	( stream /v1/chat/completions "$tok" "{\"model\":\"openclaw:slow\",\"stream\":true,\"user\":\"kim\",\"messages\":[{\"role\":\"user\",\"content\":\"second\"}]}" ) &
-	sleep 0.5 && kill -9 $(stack_pids) && wait &&
+	ask kim "first" && expect_status 200 && before=$(upstream_count) && {
+		( stream /v1/chat/completions "$tok" "{\"model\":\"openclaw:slow\",\"stream\":true,\"user\":\"kim\",\"messages\":[{\"role\":\"user\",\"content\":\"second\"}]}" ) &
+		upstream_wait_past "$before" && sleep 0.4 && kill -9 $(stack_pids) && wait
+	} &&
 	test "$(rows "$T/sessions.db" "select count(*) from messages where session_key like '"'"'%:kim'"'"'")" = 2
 '
 if [ "$SERVER_RESPAWNS" = yes ]; then
