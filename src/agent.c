@@ -72,7 +72,7 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 		trim(&header_id, &n);
 	if (header_id && n > 0) {
 		if (!take_id(header_id, n, id)) {
-			err_set(e, 400, "invalid_request_error",
+			err_set(e, 400, ERR_INVALID_REQUEST,
 				"Invalid `x-openclaw-agent-id` header: an agent id is 1-64 "
 				"letters, digits, '_' or '-'.");
 			return -1;
@@ -85,10 +85,10 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 	if (!a && !strcmp(id, "default"))
 		a = &c->agents[c->default_agent];
 	if (!a) {
-		err_set(e, 404, "invalid_request_error",
+		err_set(e, 404, ERR_INVALID_REQUEST,
 			"The model `%s` does not exist: no agent with id '%s' is configured.",
 			model && !(header_id && n) ? model : id, id);
-		e->code = "model_not_found";
+		e->code = ERR_CODE_MODEL_NOT_FOUND;
 		return -1;
 	}
 	*out = a;
@@ -131,7 +131,7 @@ int agent_session_key(const char *header_key, const char *user,
 	if (header_key) {
 		trim(&header_key, &n);
 		if (n < 1 || n > AGENT_SESSION_KEY_MAX) {
-			err_set(e, 400, "invalid_request_error",
+			err_set(e, 400, ERR_INVALID_REQUEST,
 				"Invalid `x-openclaw-session-key` header: it must be 1-%d bytes.",
 				AGENT_SESSION_KEY_MAX);
 			return -1;
@@ -139,7 +139,7 @@ int agent_session_key(const char *header_key, const char *user,
 		for (size_t i = 0; i < n; i++) {
 			unsigned char ch = (unsigned char)header_key[i];
 			if (ch < 0x20 || ch == 0x7f) {
-				err_set(e, 400, "invalid_request_error",
+				err_set(e, 400, ERR_INVALID_REQUEST,
 					"Invalid `x-openclaw-session-key` header: control "
 					"characters are not allowed.");
 				return -1;
@@ -168,7 +168,7 @@ int agent_session_key(const char *header_key, const char *user,
 	return 0;
 nomem:
 	buf_free(&key);
-	err_set(e, 500, "api_error", "Out of memory.");
+	err_nomem(e);
 	return -1;
 }
 
@@ -355,7 +355,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		skip = agent_dedupe(history, t->messages);
 		if (!(all = join_messages(history, t->messages, skip)) ||
 		    !(fresh = join_messages(NULL, t->messages, skip))) {
-			err_set(e, 500, "api_error", "Out of memory.");
+			err_nomem(e);
 			goto out;
 		}
 		rq.messages = all;

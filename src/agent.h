@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "err.h"
 #include "config.h"
 #include "provider.h"
 #include "store.h"

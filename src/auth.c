@@ -65,13 +65,13 @@ int auth_check(const struct cfg *c, const char *authorization, struct err *e)
 		log_error("auth mode is %s but no secret is configured: set %s "
 			  "(refusing every request)",
 			  cfg_auth_mode_name(c->auth_mode), c->auth_setting);
-		err_set(e, 500, "api_error",
+		err_set(e, 500, ERR_API,
 			"The server's authentication is not configured.");
 		return -1;
 	}
 	secret = auth_bearer(authorization, &len);
 	if (!secret || !auth_equal(secret, len, c->auth_secret, strlen(c->auth_secret))) {
-		err_set(e, 401, "unauthorized", "Unauthorized");
+		err_set(e, 401, ERR_UNAUTHORIZED, "Unauthorized");
 		return -1;
 	}
 	return 0;
@@ -105,7 +105,7 @@ int auth_check_throttled(const struct cfg *c, struct store *store, const char *a
 		store = NULL;
 	if (store && store_auth_locked(store, addr, now_ms(), &retry, &se) == 0 && retry > 0) {
 		*retry_after = (long)((retry + 999) / 1000);
-		err_set(e, 429, "rate_limited",
+		err_set(e, 429, ERR_RATE_LIMITED,
 			"Too many failed authentication attempts. Please try again later.");
 		return -1;
 	}

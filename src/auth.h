@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "err.h"
 #include "config.h"
 #include "store.h"
 

@@ -14,48 +14,9 @@
 #include <string.h>
 
 #include "log.h"
-#include "sse.h"
+#include "utf8.h"
 
-#define INVALID "invalid_request_error"
-
-int chat_valid_utf8(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-
-	while (p < end) {
-		unsigned c = *p;
-		size_t n;
-		unsigned cp;
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if ((size_t)(end - p) <= n)
-			return 0;
-		for (size_t i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		p += n + 1;
-	}
-	return 1;
-}
+#define INVALID ERR_INVALID_REQUEST
 
 #define MAX_IMAGES 8
 #define MAX_IMAGE_BYTES (20L * 1024 * 1024)
@@ -300,7 +261,7 @@ static int parse_messages(const cJSON *msgs, struct agent_turn *t, struct images
 	}
 	return 0;
 nomem:
-	err_set(e, 500, "api_error", "Out of memory.");
+	err_nomem(e);
 	return -1;
 }
 
@@ -369,7 +330,7 @@ static int parse_params(const cJSON *root, struct agent_turn *t, struct err *e)
 	}
 	return 0;
 nomem:
-	err_set(e, 500, "api_error", "Out of memory.");
+	err_nomem(e);
 	return -1;
 }
 
@@ -380,7 +341,7 @@ int chat_parse(const char *body, size_t len, bool allow_image_urls,
 	const cJSON *v, *so;
 
 	memset(rq, 0, sizeof *rq);
-	if (!chat_valid_utf8(body, len)) {
+	if (!utf8_valid(body, len)) {
 		err_set(e, 400, INVALID, "The request body is not valid UTF-8.");
 		return -1;
 	}
@@ -509,7 +470,7 @@ static cJSON *answer_with_choice(const struct answer *a, const char *object,
 static int send_event(struct http_req *r, cJSON *o)
 {
 	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-	int rc = text ? sse_write_data(r, text) : -1;
+	int rc = text ? http_send_event(r, text) : -1;
 
 	free(text);
 	cJSON_Delete(o);
@@ -627,7 +588,7 @@ static int stream_idle(struct prov_sink *s)
 	    now - ss->last_write < ss->keepalive_seconds)
 		return 0;
 	ss->last_write = now;
-	return sse_write_comment(ss->r, "keep-alive");
+	return http_send_comment(ss->r, "keep-alive");
 }
 
 static int buffer_delta(struct prov_sink *s, const char *text, size_t len)
@@ -687,7 +648,7 @@ static int build_turn(struct http_req *r, const struct cfg *c,
 	    (t->system_text.len && sys.len && buf_append_str(&sys, "\n\n") < 0) ||
 	    (t->system_text.len && buf_append(&sys, t->system_text.data, t->system_text.len) < 0)) {
 		buf_free(&sys);
-		err_set(e, 500, "api_error", "Out of memory.");
+		err_nomem(e);
 		return -1;
 	}
 	buf_free(&t->system_text);
@@ -737,10 +698,10 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct agent_env *env)
 			http_send_error(r, &e, NULL);
 		} else if (rc < 0) {
 			if (send_error_event(r, &e) == 0)
-				sse_write_data(r, "[DONE]");
+				http_send_event(r, "[DONE]");
 		} else if (send_chunk(r, &a, NULL, NULL, 0, t.res.finish_reason) == 0 &&
 			   (!rq.include_usage || send_usage_chunk(r, &a, &t.res.usage) == 0)) {
-			sse_write_data(r, "[DONE]");
+			http_send_event(r, "[DONE]");
 		}
 	} else {
 		struct prov_sink bs = {NULL, buffer_delta, buffer_idle, r};

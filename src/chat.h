@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "buf.h"
+#include "err.h"
 #include "config.h"
 #include "http.h"
 
@@ -39,8 +40,5 @@ void chat_request_free(struct chat_request *rq);
 
 /* Handle one POST: auth has passed.  env is the worker thread's. */
 void chat_handle(struct http_req *r, const struct cfg *c, struct agent_env *env);
-
-/* 1 when s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int chat_valid_utf8(const char *s, size_t len);
 
 #endif

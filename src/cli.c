@@ -107,7 +107,7 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 		if (t.res.started)
 			fputc('\n', stdout);
 		fprintf(stderr, "clawcgi: %s (%d %s)\n", e.message, e.status,
-			e.type ? e.type : "error");
+			err_type_name(e.type));
 		goto out;
 	}
 	fputc('\n', stdout);

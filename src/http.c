@@ -79,41 +79,33 @@ int http_read_body(struct http_req *r, long long max, struct buf *out,
 {
 	char chunk[16384];
 
-	if (r->content_length > max) {
-		err_set(e, 413, "invalid_request_error",
-			"Payload too large: the body is %lld bytes, the limit is %lld.",
-			r->content_length, max);
-		return -1;
-	}
+	if (r->content_length > max)
+		return err_set(e, 413, ERR_INVALID_REQUEST,
+			       "Payload too large: the body is %lld bytes, the limit is %lld.",
+			       r->content_length, max);
+	buf_set_max(out, (size_t)max);
 	for (;;) {
 		long n = r->io.read(r->io.ctx, chunk, sizeof chunk);
-		if (n < 0) {
-			err_set(e, 400, "invalid_request_error",
-				"Could not read the request body.");
-			return -1;
-		}
+		int rc;
+
+		if (n < 0)
+			return err_set(e, 400, ERR_INVALID_REQUEST,
+				       "Could not read the request body.");
 		if (n == 0)
 			break;
-		if ((long long)(out->len + (size_t)n) > max) {
-			err_set(e, 413, "invalid_request_error",
-				"Payload too large: the limit is %lld bytes.", max);
-			return -1;
-		}
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			err_set(e, 500, "api_error", "Out of memory.");
-			return -1;
-		}
+		rc = buf_append(out, chunk, (size_t)n);
+		if (rc == BUF_TOO_BIG)
+			return err_set(e, 413, ERR_INVALID_REQUEST,
+				       "Payload too large: the limit is %lld bytes.", max);
+		if (rc < 0)
+			return err_nomem(e);
 	}
-	if (r->content_length >= 0 && (long long)out->len < r->content_length) {
-		err_set(e, 400, "invalid_request_error",
-			"The request body is shorter than its Content-Length "
-			"(%zu of %lld bytes).", out->len, r->content_length);
-		return -1;
-	}
-	if (!out->data && buf_append(out, "", 0) < 0) {
-		err_set(e, 500, "api_error", "Out of memory.");
-		return -1;
-	}
+	if (r->content_length >= 0 && (long long)out->len < r->content_length)
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "The request body is shorter than its Content-Length "
+			       "(%zu of %lld bytes).", out->len, r->content_length);
+	if (!out->data && buf_append(out, "", 0) < 0)
+		return err_nomem(e);
 	return 0;
 }
 
@@ -215,7 +207,7 @@ cJSON *http_error_body(const struct err *e)
 		return NULL;
 	}
 	cJSON_AddStringToObject(err, "message", e->message[0] ? e->message : "Error");
-	cJSON_AddStringToObject(err, "type", e->type ? e->type : "api_error");
+	cJSON_AddStringToObject(err, "type", err_type_name(e->type));
 	if (e->code)
 		cJSON_AddStringToObject(err, "code", e->code);
 	else
@@ -234,4 +226,24 @@ int http_send_error(struct http_req *r, const struct err *e, const char *extra)
 	rc = http_send_json(r, status, body, extra);
 	cJSON_Delete(body);
 	return rc;
+}
+
+/* One Server-Sent Events block (the HTML Living Standard's event stream
+ * format), flushed at once so the web server relays it now. */
+static int send_sse_block(struct http_req *r, const char *prefix, const char *text)
+{
+	if (http_write(r, prefix, strlen(prefix)) < 0 || http_write(r, text, strlen(text)) < 0 ||
+	    http_write(r, "\n\n", 2) < 0)
+		return -1;
+	return http_flush(r);
+}
+
+int http_send_event(struct http_req *r, const char *data)
+{
+	return send_sse_block(r, "data: ", data);
+}
+
+int http_send_comment(struct http_req *r, const char *text)
+{
+	return send_sse_block(r, ": ", text);
 }

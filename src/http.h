@@ -1,6 +1,7 @@
 /*
  * http.h - the request view over CGI/FastCGI parameters, and the response
- * side: status and headers, bodies, OpenAI-shaped error bodies.
+ * side: status and headers, bodies, Server-Sent Events, OpenAI-shaped error
+ * bodies.
  *
  * The transport (a FastCGI request, a CGI process's stdin/stdout, a test)
  * is hidden behind struct http_io, so the handlers do not know which one
@@ -18,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "err.h"
 
 struct http_io {
 	/* Read up to n body bytes: count, 0 at end of body, -1 on error. */
@@ -84,6 +86,15 @@ int http_flush(struct http_req *r);
 /* 1 when the client is known to be gone (a failed write, or the transport
  * saw the connection closed); checking does not write anything. */
 int http_client_gone(struct http_req *r);
+
+/*
+ * Server-Sent Events on a response whose headers said text/event-stream:
+ * "data: <data>\n\n" (data holds no newline: one JSON document), or a
+ * comment ": <text>\n\n" that clients ignore (keep-alive).  Each is
+ * flushed at once.  Returns -1 when the client is gone.
+ */
+int http_send_event(struct http_req *r, const char *data);
+int http_send_comment(struct http_req *r, const char *text);
 
 /* A complete JSON response (application/json; charset=utf-8). */
 int http_send_json(struct http_req *r, int status, const cJSON *body,

@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define J5_MAX_DEPTH 512
 
 /* Longest identifier quoted back in an error message. */
@@ -116,77 +118,6 @@ static int j5_fail(struct j5 *p, size_t off, const char *fmt, ...)
 	return -1;
 }
 
-/*
- * Decode one UTF-8 sequence at s[0..avail).  Returns its length and sets
- * *cp, or 0 when it is not well-formed (overlong, surrogate, truncated,
- * beyond U+10FFFF).
- */
-static size_t j5_utf8_decode(const unsigned char *s, size_t avail, unsigned long *cp)
-{
-	unsigned long c = s[0], min;
-	size_t n, k;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		c &= 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		c &= 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (k = 1; k < n; k++) {
-		if ((s[k] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[k] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/* Write cp as UTF-8 into out (when non-NULL); returns the byte count. */
-static size_t j5_utf8_encode(char *out, unsigned long cp)
-{
-	unsigned char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (unsigned char)(0xC0 | (cp >> 6));
-		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (unsigned char)(0xE0 | (cp >> 12));
-		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		b[0] = (unsigned char)(0xF0 | (cp >> 18));
-		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-		b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	if (out)
-		memcpy(out, b, n);
-	return n;
-}
-
 /* "unexpected character ..." naming the byte or code point at off. */
 static int j5_fail_char(struct j5 *p, size_t off, const char *suffix)
 {
@@ -198,7 +129,7 @@ static int j5_fail_char(struct j5 *p, size_t off, const char *suffix)
 	c = p->s[off];
 	if (c > 0x20 && c < 0x7F)
 		return j5_fail(p, off, "unexpected character '%c'%s", c, suffix);
-	if (j5_utf8_decode(p->s + off, p->len - off, &cp))
+	if (utf8_decode((const char *)p->s + off, p->len - off, &cp))
 		return j5_fail(p, off, "unexpected character U+%04lX%s", cp, suffix);
 	return j5_fail(p, off, "unexpected byte 0x%02X (invalid UTF-8)", (unsigned)c);
 }
@@ -467,7 +398,7 @@ static int j5_escape(struct j5 *p, size_t quote, size_t *ip, unsigned long *cp)
 			*cp = c;
 			break;
 		}
-		k = j5_utf8_decode(s + i + 1, len - i - 1, cp);
+		k = utf8_decode((const char *)s + i + 1, len - i - 1, cp);
 		if (!k)
 			return j5_fail(p, i + 1, "invalid UTF-8 in string");
 		*ip = i + 1 + k;
@@ -504,7 +435,7 @@ static int j5_scan_string(struct j5 *p, char *out, size_t *outlen, size_t *endp)
 			if (r == 0)
 				continue;
 		} else {
-			size_t k = j5_utf8_decode(s + i, len - i, &cp);
+			size_t k = utf8_decode((const char *)s + i, len - i, &cp);
 
 			if (!k)
 				return j5_fail(p, i, "invalid UTF-8 in string");
@@ -512,7 +443,7 @@ static int j5_scan_string(struct j5 *p, char *out, size_t *outlen, size_t *endp)
 		}
 		if (cp == 0)
 			return j5_fail(p, at, "string contains a NUL character");
-		n += j5_utf8_encode(out ? out + n : NULL, cp);
+		n += utf8_encode(out ? out + n : NULL, cp);
 	}
 	*outlen = n;
 	*endp = i + 1;

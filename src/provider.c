@@ -49,7 +49,7 @@ static int run_once(const struct prov_request *rq, struct prov_sink *sink,
 	case CFG_API_ANTHROPIC:
 		return prov_anthropic_run(rq, sink, res, e);
 	}
-	err_set(e, 500, "api_error", "Internal error: unknown provider kind.");
+	err_set(e, 500, ERR_API, "Internal error: unknown provider kind.");
 	return -1;
 }
 

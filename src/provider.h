@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "err.h"
 #include "config.h"
 
 struct prov_sink {

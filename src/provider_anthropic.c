@@ -75,7 +75,7 @@ static int an_answer(struct phttp *h, const cJSON *j)
 	int rc = -1;
 
 	if (!cJSON_IsArray(content)) {
-		phttp_fail(h, 502, "upstream sent malformed data%s", "");
+		phttp_fail(h, 502, "upstream sent malformed data");
 		return -1;
 	}
 	cJSON_ArrayForEach(block, content) {
@@ -242,15 +242,6 @@ static cJSON *build_body(const struct prov_request *rq)
 int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
 		       struct prov_result *res, struct err *e)
 {
-	cJSON *body = build_body(rq);
-	int rc;
-
-	if (!body) {
-		err_set(e, 500, "api_error", "Out of memory.");
-		return -1;
-	}
-	rc = phttp_post(rq, sink, res, e, &an_ops, "/v1/messages", body, "x-api-key: ",
-			"anthropic-version: " ANTHROPIC_VERSION);
-	cJSON_Delete(body);
-	return rc;
+	return phttp_post(rq, sink, res, e, &an_ops, "/v1/messages", build_body(rq), "x-api-key: ",
+			  "anthropic-version: " ANTHROPIC_VERSION);
 }

@@ -24,22 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
-
-/* Bytes at the end of buf[0..n) that start an unfinished UTF-8 character. */
-static size_t utf8_tail(const char *buf, size_t n)
-{
-	for (size_t back = 1; back <= 3 && back <= n; back++) {
-		unsigned char c = (unsigned char)buf[n - back];
-		if ((c & 0xc0) == 0x80)
-			continue; /* continuation byte: look further back */
-		if (c >= 0xc0) {
-			size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-			return len > back ? back : 0;
-		}
-		return 0;
-	}
-	return 0;
-}
+#include "utf8.h"
 
 static char *request_json(const struct prov_request *rq)
 {
@@ -117,26 +102,26 @@ int prov_command_run(const struct prov_request *rq, struct prov_sink *sink,
 	pid_t pid = -1;
 
 	if (!input) {
-		err_set(e, 500, "api_error", "Out of memory.");
+		err_nomem(e);
 		goto out;
 	}
 	if (!(path = find_program(pv->command[0]))) {
 		log_error("command provider %s: %s not found or not executable", pv->name,
 			  pv->command[0]);
-		err_set(e, 502, "upstream_error", "The command provider '%s' could not be run.",
+		err_set(e, 502, ERR_UPSTREAM, "The command provider '%s' could not be run.",
 			pv->name);
 		goto out;
 	}
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		log_error("command provider %s: pipe: %s", pv->name, strerror(errno));
-		err_set(e, 502, "upstream_error", "The command provider '%s' could not start.",
+		err_set(e, 502, ERR_UPSTREAM, "The command provider '%s' could not start.",
 			pv->name);
 		goto out;
 	}
 	pid = fork();
 	if (pid < 0) {
 		log_error("command provider %s: fork: %s", pv->name, strerror(errno));
-		err_set(e, 502, "upstream_error", "The command provider '%s' could not start.",
+		err_set(e, 502, ERR_UPSTREAM, "The command provider '%s' could not start.",
 			pv->name);
 		goto out;
 	}
@@ -214,7 +199,7 @@ int prov_command_run(const struct prov_request *rq, struct prov_sink *sink,
 			} else {
 				size_t keep;
 				buf_append(&pending, chunk, (size_t)n);
-				keep = utf8_tail(pending.data, pending.len);
+				keep = utf8_incomplete_tail(pending.data, pending.len);
 				if (pending.len > keep) {
 					if (sink->delta(sink, pending.data, pending.len - keep) < 0) {
 						res->cancelled = true;
@@ -259,13 +244,13 @@ int prov_command_run(const struct prov_request *rq, struct prov_sink *sink,
 		goto out;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		err_set(e, 502, "upstream_error", "The command provider '%s' could not be run.",
+		err_set(e, 502, ERR_UPSTREAM, "The command provider '%s' could not be run.",
 			pv->name);
 	else if (WIFEXITED(status))
-		err_set(e, 502, "upstream_error", "The command provider '%s' exited with status %d.",
+		err_set(e, 502, ERR_UPSTREAM, "The command provider '%s' exited with status %d.",
 			pv->name, WEXITSTATUS(status));
 	else
-		err_set(e, 502, "upstream_error", "The command provider '%s' was killed by signal %d.",
+		err_set(e, 502, ERR_UPSTREAM, "The command provider '%s' was killed by signal %d.",
 			pv->name, WTERMSIG(status));
 	goto out;
 kill:
@@ -274,10 +259,10 @@ kill:
 		;
 	pid = -1;
 	if (timed_out)
-		err_set(e, 504, "upstream_error", "The command provider '%s' timed out after %d s.",
+		err_set(e, 504, ERR_UPSTREAM, "The command provider '%s' timed out after %d s.",
 			pv->name, pv->timeout_seconds ? pv->timeout_seconds : 600);
 	else
-		err_set(e, 499, "api_error", "client disconnected");
+		err_set(e, 499, ERR_API, "client disconnected");
 out:
 	free(path);
 	for (int i = 0; i < 2; i++) {

@@ -24,7 +24,7 @@ int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
 	}
 	if (last && prov_content_text(cJSON_GetObjectItemCaseSensitive(last, "content"),
 				      &text) < 0) {
-		err_set(e, 500, "api_error", "Out of memory.");
+		err_nomem(e);
 		goto out;
 	}
 	if (sink->start && sink->start(sink) < 0)
@@ -51,7 +51,7 @@ int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
 	goto out;
 gone:
 	res->cancelled = true;
-	err_set(e, 499, "api_error", "client disconnected");
+	err_set(e, 499, ERR_API, "client disconnected");
 out:
 	buf_free(&text);
 	return rc;

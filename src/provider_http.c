@@ -9,6 +9,7 @@
 #include "provider_http.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +50,17 @@ void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
 	cJSON_Delete(j);
 }
 
-void phttp_fail(struct phttp *h, int status, const char *fmt, const char *arg)
+void phttp_fail(struct phttp *h, int status, const char *fmt, ...)
 {
+	va_list ap;
+
 	if (h->failed)
 		return;
 	h->failed = true;
-	err_set(h->e, status, "upstream_error", fmt, arg);
+	err_set(h->e, status, ERR_UPSTREAM, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(h->e->message, sizeof h->e->message, fmt, ap);
+	va_end(ap);
 }
 
 void phttp_finish(struct phttp *h, const char *reason)
@@ -90,7 +96,7 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
 	j = cJSON_ParseWithLength(data, len);
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		phttp_fail(h, 502, "upstream sent malformed data%s", "");
+		phttp_fail(h, 502, "upstream sent malformed data");
 		return 1;
 	}
 	err = cJSON_GetObjectItemCaseSensitive(j, "error");
@@ -114,7 +120,7 @@ static int take_answer(struct phttp *h)
 
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		phttp_fail(h, 502, "upstream sent malformed data%s", "");
+		phttp_fail(h, 502, "upstream sent malformed data");
 		return -1;
 	}
 	rc = h->ops->answer(h, j);
@@ -131,8 +137,11 @@ static int check_status(struct phttp *o)
 
 	o->status_checked = true;
 	curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &o->status);
-	if (o->status < 200 || o->status > 299)
+	if (o->status < 200 || o->status > 299) {
+		buf_set_max(&o->body, MAX_ERROR_BODY);
 		return 0;
+	}
+	buf_set_max(&o->body, MAX_BODY);
 	curl_easy_getinfo(o->curl, CURLINFO_CONTENT_TYPE, &ctype);
 	o->json_reply = o->rq->stream && ctype && strstr(ctype, "json");
 	if (o->sink->start && o->sink->start(o->sink) < 0) {
@@ -172,22 +181,27 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ctx)
 	if (!o->status_checked && check_status(o) < 0)
 		return 0;
 	if (o->status < 200 || o->status > 299) {
-		size_t room = MAX_ERROR_BODY - o->body.len;
-		if (room && buf_append(&o->body, ptr, n < room ? n : room) < 0)
+		/* the start of an error body is enough for its message */
+		size_t room = buf_room(&o->body);
+		if (room && buf_append(&o->body, ptr, n < room ? n : room) == BUF_NO_MEMORY)
 			return 0;
 		return n;
 	}
 	if (o->rq->stream && !o->json_reply) {
 		int rc = sse_parser_feed(&o->parser, ptr, n);
 		if (rc < 0)
-			phttp_fail(o, 502, "upstream sent an oversized event%s", "");
+			phttp_fail(o, 502, "upstream sent an oversized event");
 		return rc || o->res->cancelled || o->failed ? 0 : n;
 	}
-	if (o->body.len + n > MAX_BODY) {
-		phttp_fail(o, 502, "upstream answer larger than 64 MiB%s", "");
+	switch (buf_append(&o->body, ptr, n)) {
+	case 0:
+		return n;
+	case BUF_TOO_BIG:
+		phttp_fail(o, 502, "upstream answer larger than %u MiB", MAX_BODY >> 20);
+		return 0;
+	default:
 		return 0;
 	}
-	return buf_append(&o->body, ptr, n) < 0 ? 0 : n;
 }
 
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -216,7 +230,7 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
 	int rc = -1;
 
 	if (!*rq->curl && !(*rq->curl = curl_easy_init())) {
-		err_set(e, 500, "api_error", "The HTTP client could not be started; see the error log.");
+		err_set(e, 500, ERR_API, "The HTTP client could not be started; see the error log.");
 		return -1;
 	}
 	o.curl = *rq->curl;
@@ -229,10 +243,8 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
 	curl_easy_setopt(o.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
 	curl_easy_setopt(o.curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(o.curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(o.curl, CURLOPT_CONNECTTIMEOUT, (long)(pv->connect_timeout_seconds
-								 ? pv->connect_timeout_seconds : 10));
-	curl_easy_setopt(o.curl, CURLOPT_TIMEOUT, (long)(pv->timeout_seconds
-							  ? pv->timeout_seconds : 600));
+	curl_easy_setopt(o.curl, CURLOPT_CONNECTTIMEOUT, (long)pv->connect_timeout_seconds);
+	curl_easy_setopt(o.curl, CURLOPT_TIMEOUT, (long)pv->timeout_seconds);
 	curl_easy_setopt(o.curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(o.curl, CURLOPT_HEADERDATA, &o);
 	curl_easy_setopt(o.curl, CURLOPT_WRITEFUNCTION, on_write);
@@ -251,15 +263,13 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
 		check_status(&o); /* an answer with no body */
 
 	if (res->cancelled) {
-		err_set(e, 499, "api_error", "client disconnected");
+		err_set(e, 499, ERR_API, "client disconnected");
 		goto out;
 	}
 	if (o.failed)
 		goto out;
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
-		char s[16];
-		snprintf(s, sizeof s, "%d", pv->timeout_seconds ? pv->timeout_seconds : 600);
-		err_set(e, 504, "upstream_error", "upstream timed out after %s s", s);
+		err_set(e, 504, ERR_UPSTREAM, "upstream timed out after %d s", pv->timeout_seconds);
 		o.failed = true;
 		goto out;
 	}
@@ -271,69 +281,90 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
 		goto out;
 	}
 	if (o.status < 200 || o.status > 299) {
-		char msg[320], what[400];
+		char msg[320];
 		phttp_error_message(buf_str(&o.body), o.body.len, msg, sizeof msg);
-		snprintf(what, sizeof what, "%ld: %s", o.status, msg);
-		phttp_fail(&o, 502, "upstream returned HTTP %s", what);
+		phttp_fail(&o, 502, "upstream returned HTTP %ld: %s", o.status, msg);
 		res->upstream_status = (int)o.status;
 		goto out;
 	}
 	if (!rq->stream || o.json_reply) {
 		if (take_answer(&o) < 0) {
 			if (res->cancelled)
-				err_set(e, 499, "api_error", "client disconnected");
+				err_set(e, 499, ERR_API, "client disconnected");
 			goto out;
 		}
 	} else if (!o.done && !o.finished) {
-		phttp_fail(&o, 502, "upstream stream ended early%s", "");
+		phttp_fail(&o, 502, "upstream stream ended early");
 		goto out;
 	}
 	rc = 0;
 out:
 	if (rc < 0 && !e->status)
-		err_set(e, 502, "upstream_error", "upstream failed");
+		err_set(e, 502, ERR_UPSTREAM, "upstream failed");
 	sse_parser_free(&o.parser);
 	buf_free(&o.body);
 	return rc;
 }
 
-int phttp_post(const struct prov_request *rq, struct prov_sink *sink,
-	       struct prov_result *res, struct err *e, const struct phttp_ops *ops,
-	       const char *path, const cJSON *body, const char *key_prefix,
-	       const char *fixed_header)
+/* Append line to *list: 0, or -1 when out of memory (the list is kept). */
+static int add_header(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(*list, line);
+
+	if (!l)
+		return -1;
+	*list = l;
+	return 0;
+}
+
+/* The request's headers into *list: 0, or -1 when out of memory. */
+static int build_headers(const struct prov_request *rq, const char *key_prefix,
+			 const char *fixed_header, struct curl_slist **list)
 {
 	const struct cfg_provider *pv = rq->provider;
-	struct curl_slist *hdrs = NULL;
-	struct buf url = BUF_INIT, line = BUF_INIT;
-	char *text = cJSON_PrintUnformatted(body);
+	struct buf line = BUF_INIT;
 	int rc = -1;
 
-	if (!text || buf_printf(&url, "%s%s", pv->base_url, path) < 0) {
-		err_set(e, 500, "api_error", "Out of memory.");
+	if (add_header(list, "Content-Type: application/json") < 0 ||
+	    add_header(list, rq->stream ? "Accept: text/event-stream" : "Accept: application/json") < 0 ||
+	    (fixed_header && add_header(list, fixed_header) < 0))
 		goto out;
-	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, rq->stream ? "Accept: text/event-stream"
-						  : "Accept: application/json");
-	if (fixed_header)
-		hdrs = curl_slist_append(hdrs, fixed_header);
-	if (pv->api_key && pv->api_key[0]) {
-		buf_printf(&line, "%s%s", key_prefix, pv->api_key);
-		hdrs = curl_slist_append(hdrs, buf_str(&line));
-	}
+	if (pv->api_key && pv->api_key[0] &&
+	    (buf_printf(&line, "%s%s", key_prefix, pv->api_key) < 0 || add_header(list, line.data) < 0))
+		goto out;
 	for (size_t i = 0; i < pv->nheaders; i++) {
 		buf_reset(&line);
-		buf_printf(&line, "%s: %s", pv->headers[i].name, pv->headers[i].value);
-		hdrs = curl_slist_append(hdrs, buf_str(&line));
+		if (buf_printf(&line, "%s: %s", pv->headers[i].name, pv->headers[i].value) < 0 ||
+		    add_header(list, line.data) < 0)
+			goto out;
 	}
+	rc = 0;
+out:
 	/* curl copies each header; wipe ours so the key is not left on the heap */
 	if (line.data)
 		memset(line.data, 0, line.cap);
-	rc = phttp_run(rq, sink, res, e, ops, url.data, hdrs, text);
-out:
+	buf_free(&line);
+	return rc;
+}
+
+int phttp_post(const struct prov_request *rq, struct prov_sink *sink,
+	       struct prov_result *res, struct err *e, const struct phttp_ops *ops,
+	       const char *path, cJSON *body, const char *key_prefix,
+	       const char *fixed_header)
+{
+	struct curl_slist *hdrs = NULL;
+	struct buf url = BUF_INIT;
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	int rc;
+
+	cJSON_Delete(body);
+	if (!text || buf_printf(&url, "%s%s", rq->provider->base_url, path) < 0 ||
+	    build_headers(rq, key_prefix, fixed_header, &hdrs) < 0)
+		rc = err_nomem(e);
+	else
+		rc = phttp_run(rq, sink, res, e, ops, url.data, hdrs, text);
 	curl_slist_free_all(hdrs);
 	buf_free(&url);
-	buf_free(&line);
 	free(text);
 	return rc;
 }

@@ -45,17 +45,20 @@ struct phttp {
 /*
  * POST body as JSON to the provider's baseUrl + path, with Content-Type,
  * Accept, the API key as key_prefix + key (when one is set), fixed_header
- * (or NULL) and the provider's extra headers.  The contract of prov_run.
+ * (or NULL) and the provider's extra headers.  Takes body (NULL: building
+ * it ran out of memory, a 500).  The contract of prov_run.
  */
 int phttp_post(const struct prov_request *rq, struct prov_sink *sink,
 	       struct prov_result *res, struct err *e, const struct phttp_ops *ops,
-	       const char *path, const cJSON *body, const char *key_prefix,
+	       const char *path, cJSON *body, const char *key_prefix,
 	       const char *fixed_header);
 
 /* A piece of the answer to the sink; -1 (and cancelled) when the client left. */
 int phttp_deliver(struct phttp *h, const char *text, size_t len);
-/* Fail the transfer with 502/504 upstream_error: fmt has one %s for arg. */
-void phttp_fail(struct phttp *h, int status, const char *fmt, const char *arg);
+/* Fail the transfer with status (502, 504) and an upstream_error message;
+ * the first failure wins. */
+void phttp_fail(struct phttp *h, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* The finish reason, and that the answer ended properly. */
 void phttp_finish(struct phttp *h, const char *reason);
 

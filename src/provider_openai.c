@@ -54,7 +54,7 @@ static int oa_answer(struct phttp *h, const cJSON *j)
 	const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
 
 	if (!cJSON_IsObject(msg) || (!cJSON_IsString(content) && !cJSON_IsNull(content))) {
-		phttp_fail(h, 502, "upstream sent malformed data%s", "");
+		phttp_fail(h, 502, "upstream sent malformed data");
 		return -1;
 	}
 	take_meta(h, j, choice);
@@ -114,15 +114,6 @@ fail:
 int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
 		    struct prov_result *res, struct err *e)
 {
-	cJSON *body = build_body(rq);
-	int rc;
-
-	if (!body) {
-		err_set(e, 500, "api_error", "Out of memory.");
-		return -1;
-	}
-	rc = phttp_post(rq, sink, res, e, &oa_ops, "/chat/completions", body,
-			"Authorization: Bearer ", NULL);
-	cJSON_Delete(body);
-	return rc;
+	return phttp_post(rq, sink, res, e, &oa_ops, "/chat/completions", build_body(rq), "Authorization: Bearer ",
+			  NULL);
 }

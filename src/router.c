@@ -23,7 +23,7 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
-static void send_simple_error(struct http_req *r, int status, const char *type,
+static void send_simple_error(struct http_req *r, int status, enum err_type type,
 			      const char *code, const char *msg, const char *extra)
 {
 	struct err e;
@@ -54,7 +54,7 @@ static void models_list(struct http_req *r, const struct cfg *c)
 
 	if (!data) {
 		cJSON_Delete(o);
-		send_simple_error(r, 500, "api_error", NULL, "Out of memory.", NULL);
+		send_simple_error(r, 500, ERR_API, NULL, "Out of memory.", NULL);
 		return;
 	}
 	cJSON_AddStringToObject(o, "object", "list");
@@ -76,9 +76,9 @@ static void model_get(struct http_req *r, const struct cfg *c, const char *id)
 	else if (strlen(id) <= AGENT_ID_MAX)
 		a = cfg_find_agent(c, id);
 	if (!a) {
-		err_set(&e, 404, "invalid_request_error",
+		err_set(&e, 404, ERR_INVALID_REQUEST,
 			"The model `%.100s` does not exist.", id);
-		e.code = "model_not_found";
+		e.code = ERR_CODE_MODEL_NOT_FOUND;
 		http_send_error(r, &e, NULL);
 		return;
 	}
@@ -114,7 +114,7 @@ static void no_config(struct http_req *r)
 
 	cfg_last_error(why, sizeof why);
 	log_error("answering 500: no valid configuration: %s", why);
-	send_simple_error(r, 500, "api_error", NULL,
+	send_simple_error(r, 500, ERR_API, NULL,
 			  "The server's configuration is invalid; see its error log.", NULL);
 }
 
@@ -127,7 +127,7 @@ void router_handle(struct http_req *r, struct agent_env *env)
 
 	if (ends_with(path, "/healthz")) {
 		if (!is_get) {
-			send_simple_error(r, 405, "invalid_request_error", NULL,
+			send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
 					  "Method not allowed: use GET.", "Allow: GET, HEAD\r\n");
 		} else if (!c) {
 			no_config(r);
@@ -144,7 +144,7 @@ void router_handle(struct http_req *r, struct agent_env *env)
 	if (!ends_with(path, "/v1/chat/completions") &&
 	    !(models && (!models[10] || (models[10] == '/' && models[11] &&
 					 !strchr(models + 11, '/'))))) {
-		send_simple_error(r, 404, "not_found", NULL, "Not found.", NULL);
+		send_simple_error(r, 404, ERR_NOT_FOUND, NULL, "Not found.", NULL);
 		goto out;
 	}
 	if (!c) {
@@ -152,13 +152,13 @@ void router_handle(struct http_req *r, struct agent_env *env)
 		goto out;
 	}
 	if (!c->chat_enabled) {
-		send_simple_error(r, 404, "not_found", NULL, "Not found.", NULL);
+		send_simple_error(r, 404, ERR_NOT_FOUND, NULL, "Not found.", NULL);
 		goto out;
 	}
 
 	if (ends_with(path, "/v1/chat/completions")) {
 		if (strcmp(r->method, "POST")) {
-			send_simple_error(r, 405, "invalid_request_error", NULL,
+			send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
 					  "Method not allowed: use POST.", "Allow: POST\r\n");
 			goto out;
 		}
@@ -168,7 +168,7 @@ void router_handle(struct http_req *r, struct agent_env *env)
 	}
 
 	if (!is_get) {
-		send_simple_error(r, 405, "invalid_request_error", NULL,
+		send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
 				  "Method not allowed: use GET.", "Allow: GET, HEAD\r\n");
 		goto out;
 	}
@@ -180,6 +180,6 @@ void router_handle(struct http_req *r, struct agent_env *env)
 		model_get(r, c, models + 11);
 out:
 	if (!r->headers_sent)
-		send_simple_error(r, 500, "api_error", NULL, "Internal error.", NULL);
+		send_simple_error(r, 500, ERR_API, NULL, "Internal error.", NULL);
 	cfg_release(c);
 }

@@ -124,7 +124,7 @@ struct sqlite_store {
 static int db_fail(struct sqlite_store *s, struct err *e, const char *what)
 {
 	log_error("session store %s: %s: %s", s->base.path, what, sqlite3_errmsg(s->db));
-	err_set(e, 500, "api_error", "Session store error: %s.", what);
+	err_set(e, 500, ERR_API, "Session store error: %s.", what);
 	return -1;
 }
 
@@ -517,7 +517,7 @@ static int migrate(struct sqlite_store *s, struct err *e)
 		exec(s, "ROLLBACK");
 		log_error("session store %s: schema version %d is newer than this clawcgi (%d)",
 			  s->base.path, version, SCHEMA_VERSION);
-		err_set(e, 500, "api_error", "Session store error: schema too new.");
+		err_set(e, 500, ERR_API, "Session store error: schema too new.");
 		return -1;
 	}
 	for (; version < SCHEMA_VERSION; version++) {
@@ -566,7 +566,7 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 	*out = NULL;
 	if (!s || !(s->base.path = strdup(path))) {
 		free(s);
-		err_set(e, 500, "api_error", "Out of memory.");
+		err_nomem(e);
 		return -1;
 	}
 	s->base.ops = &sqlite_ops;
@@ -582,7 +582,7 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 	 * so the request fails now and a later one retries. */
 	if (sqlite3_db_readonly(s->db, "main") == 1) {
 		log_error("session store %s: the file or its directory is read-only", path);
-		err_set(e, 500, "api_error", "Session store error: read-only.");
+		err_set(e, 500, ERR_API, "Session store error: read-only.");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);

@@ -1,35 +1,22 @@
 /*
- * sse.c - Server-Sent Events: our writer, and an incremental parser for
- * upstream streams.
+ * sse.c - an incremental parser for upstream Server-Sent Events streams.
  */
 #include "sse.h"
 
 #include <string.h>
-
-#include "http.h"
-
-int sse_write_data(struct http_req *r, const char *payload)
-{
-	if (http_write(r, "data: ", 6) < 0 || http_write(r, payload, strlen(payload)) < 0 ||
-	    http_write(r, "\n\n", 2) < 0)
-		return -1;
-	return http_flush(r);
-}
-
-int sse_write_comment(struct http_req *r, const char *text)
-{
-	if (http_write(r, ": ", 2) < 0 || http_write(r, text, strlen(text)) < 0 ||
-	    http_write(r, "\n\n", 2) < 0)
-		return -1;
-	return http_flush(r);
-}
 
 void sse_parser_init(struct sse_parser *p, sse_event_fn fn, void *ctx)
 {
 	memset(p, 0, sizeof *p);
 	p->on_event = fn;
 	p->ctx = ctx;
-	p->max_event = 16u << 20;
+	sse_parser_set_max(p, SSE_MAX_EVENT);
+}
+
+void sse_parser_set_max(struct sse_parser *p, size_t max)
+{
+	buf_set_max(&p->line, max);
+	buf_set_max(&p->data, max);
 }
 
 void sse_parser_free(struct sse_parser *p)
@@ -66,7 +53,7 @@ static int sse_line(struct sse_parser *p, const char *line, size_t n)
 	if (flen == 4 && !memcmp(line, "data", 4)) {
 		if (p->has_data && buf_append(&p->data, "\n", 1) < 0)
 			return -1;
-		if (p->data.len + vlen > p->max_event || buf_append(&p->data, value, vlen) < 0)
+		if (buf_append(&p->data, value, vlen) < 0)
 			return -1;
 		p->has_data = 1;
 	} else if (flen == 5 && !memcmp(line, "event", 5)) {
@@ -91,7 +78,7 @@ int sse_parser_feed(struct sse_parser *p, const char *bytes, size_t n)
 		while (k < left && s[k] != '\n' && s[k] != '\r')
 			k++;
 		if (k == left) { /* no line end yet: keep the piece */
-			if (p->line.len + k > p->max_event || buf_append(&p->line, s, k) < 0)
+			if (buf_append(&p->line, s, k) < 0)
 				return -1;
 			break;
 		}

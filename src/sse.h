@@ -1,6 +1,8 @@
 /*
- * sse.h - Server-Sent Events: writing our stream to the client, and parsing
- * an upstream's stream incrementally.
+ * sse.h - parsing an upstream's Server-Sent Events stream incrementally
+ * (the HTML Living Standard, "Server-sent events", event stream
+ * interpretation).  Writing our own stream to the client is the response
+ * side's: http_send_event() in http.h.
  *
  * The parser takes bytes in any split (one byte at a time, or a network read
  * that ends mid-line) and calls back once per complete event, per the
@@ -14,13 +16,6 @@
 
 #include <stddef.h>
 #include "buf.h"
-
-struct http_req;
-
-/* Write "data: <payload>\n\n" and flush.  Returns -1 when the client is gone. */
-int sse_write_data(struct http_req *r, const char *payload);
-/* Write ": <text>\n\n" (ignored by clients) and flush.  -1 when gone. */
-int sse_write_comment(struct http_req *r, const char *text);
 
 /*
  * Called for each event: event is the "event:" field or "" (default
@@ -38,13 +33,17 @@ struct sse_parser {
 	struct buf event;  /* event name of the current event */
 	int has_data;      /* a data: field was seen */
 	int last_cr;       /* previous chunk ended in \r: skip a leading \n */
-	size_t max_event;  /* bytes; an event larger than this is an error */
 };
 
+#define SSE_MAX_EVENT (16u << 20)
+
+/* A parser calling fn(ctx, ...) per event, events up to SSE_MAX_EVENT bytes. */
 void sse_parser_init(struct sse_parser *p, sse_event_fn fn, void *ctx);
+/* Refuse lines and events over max bytes from now on. */
+void sse_parser_set_max(struct sse_parser *p, size_t max);
 /*
- * Feed n bytes.  Returns 0, the callback's non-zero value, or -1 when an
- * event exceeds max_event bytes (default 16 MiB) or memory runs out.
+ * Feed n bytes.  Returns 0, the callback's non-zero value, or -1 when a
+ * line or an event exceeds the maximum or memory runs out.
  */
 int sse_parser_feed(struct sse_parser *p, const char *bytes, size_t n);
 /* End of stream: a pending event without its blank line is dropped (per spec). */

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "err.h"
 
 struct store;
 

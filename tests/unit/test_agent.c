@@ -70,7 +70,7 @@ int main(void)
 		agent_select(c, NULL, "openclaw:nosuch", &a, &e);
 		CHECK_STR(e.code, "model_not_found", "unknown agent code model_not_found");
 		CHECK(strstr(e.message, "nosuch") != NULL, "unknown agent message names the id");
-		CHECK_STR(e.type, "invalid_request_error", "unknown agent type");
+		CHECK_STR(err_type_name(e.type), "invalid_request_error", "unknown agent type");
 	}
 	CHECK(pick(c, "nosuch", NULL, &st) == NULL && st == 404, "unknown header id: 404");
 	CHECK(pick(c, "bad id!", NULL, &st) == NULL && st == 400, "malformed header id: 400");

@@ -61,7 +61,7 @@ int main(void)
 	CHECK(check(c, "s3cret-token", 401), "token: no scheme 401");
 	err_clear(&e);
 	auth_check(c, "Bearer x", &e);
-	CHECK_STR(e.type, "unauthorized", "401 type is unauthorized");
+	CHECK_STR(err_type_name(e.type), "unauthorized", "401 type is unauthorized");
 	CHECK_STR(e.message, "Unauthorized", "401 message");
 	cfg_free(c);
 

@@ -24,7 +24,7 @@ static int bad(const char *body, const char *want)
 {
 	struct agent_turn t;
 	int ok = parse(body, &t) < 0 && e.status == 400 && strstr(e.message, want) &&
-		 !strcmp(e.type, "invalid_request_error");
+		 !strcmp(err_type_name(e.type), "invalid_request_error");
 	if (!ok)
 		printf("#   status %d message '%s', wanted '%s'\n", e.status, e.message, want);
 	agent_turn_free(&t);

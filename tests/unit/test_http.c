@@ -1,4 +1,4 @@
-/* Unit tests for src/http.c: routing path, headers, body limits, response framing. */
+/* Unit tests for src/http.c: routing path, headers, body limits, response and event framing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +13,7 @@ struct fake {
 	size_t chunk;        /* bytes per read */
 	struct buf out;
 	int fail_writes;
+	int flushes;
 };
 
 static long f_read(void *ctx, char *p, size_t n)
@@ -37,6 +38,7 @@ static int f_write(void *ctx, const char *p, size_t n)
 static int f_flush(void *ctx)
 {
 	struct fake *f = ctx;
+	f->flushes++;
 	return f->fail_writes ? -1 : 0;
 }
 
@@ -143,7 +145,7 @@ int main(void)
 	{
 		const char *p[] = {NULL};
 		req(&r, &f, p, NULL);
-		err_set(&e, 404, "invalid_request_error", "The model `x` does not exist.");
+		err_set(&e, 404, ERR_INVALID_REQUEST, "The model `x` does not exist.");
 		e.code = "model_not_found";
 		http_send_error(&r, &e, "X-A: b\r\n");
 		CHECK_STR(f.out.data,
@@ -157,7 +159,7 @@ int main(void)
 	{
 		const char *p[] = {NULL};
 		req(&r, &f, p, NULL);
-		err_set(&e, 500, "api_error", "x");
+		err_set(&e, 500, ERR_API, "x");
 		http_send_error(&r, &e, NULL);
 		CHECK(strstr(f.out.data, "\"code\":null") != NULL, "code is null when unset");
 		http_req_free(&r);
@@ -169,6 +171,15 @@ int main(void)
 		CHECK(http_write(&r, "x", 1) < 0 && r.client_gone, "a failed write marks the client gone");
 		f.fail_writes = 0;
 		CHECK(http_flush(&r) < 0, "and later writes fail at once");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {NULL};
+		req(&r, &f, p, NULL);
+		CHECK(http_send_event(&r, "{\"a\":1}") == 0, "write an event");
+		CHECK(http_send_comment(&r, "keep-alive") == 0, "write a comment");
+		CHECK_STR(buf_str(&f.out), "data: {\"a\":1}\n\n: keep-alive\n\n", "event framing");
+		CHECK_INT(f.flushes, 2, "each is flushed at once");
 		http_req_free(&r);
 	}
 	buf_free(&body);

@@ -1,9 +1,8 @@
-/* Unit tests for src/sse.c: the incremental parser in any split, and the writer. */
+/* Unit tests for src/sse.c: the incremental parser in any split. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "http.h"
 #include "sse.h"
 
 /* Collected events: "event|data" joined by "\n---\n". */
@@ -65,12 +64,6 @@ static char *parse_split(const char *text, size_t n, const size_t *cuts, int ncu
 }
 
 /* The writer goes through http_write / http_flush: a transport into a buffer. */
-static struct buf wire = BUF_INIT;
-static int flushes;
-static long w_read(void *c, char *p, size_t n) { (void)c, (void)p, (void)n; return 0; }
-static int w_write(void *c, const char *p, size_t n) { (void)c; return buf_append(&wire, p, n); }
-static int w_flush(void *c) { (void)c; flushes++; return 0; }
-static const char *w_param(void *c, const char *n) { (void)c, (void)n; return NULL; }
 
 int main(void)
 {
@@ -157,7 +150,7 @@ int main(void)
 		int rc = 0;
 		memset(big, 'x', sizeof big);
 		sse_parser_init(&p, on_event, &r);
-		p.max_event = 10000;
+		sse_parser_set_max(&p, 10000);
 		rc = sse_parser_feed(&p, "data: ", 6);
 		for (int i = 0; i < 4 && rc == 0; i++)
 			rc = sse_parser_feed(&p, big, sizeof big);
@@ -173,17 +166,6 @@ int main(void)
 		free(got);
 	}
 
-	{
-		struct http_io io = {w_read, w_write, w_flush, w_param, NULL, NULL};
-		struct http_req r;
-		http_req_init(&r, &io);
-		CHECK(sse_write_data(&r, "{\"a\":1}") == 0, "write an event");
-		CHECK(sse_write_comment(&r, "keep-alive") == 0, "write a comment");
-		CHECK_STR(buf_str(&wire), "data: {\"a\":1}\n\n: keep-alive\n\n", "writer framing");
-		CHECK_INT(flushes, 2, "each is flushed at once");
-		http_req_free(&r);
-		buf_free(&wire);
-	}
 	free(want);
 	return check_done();
 }
