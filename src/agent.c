@@ -16,25 +16,16 @@
 #include <time.h>
 
 #include "log.h"
+#include "message.h"
 
-static bool id_char(unsigned char c)
-{
-	return isalnum(c) || c == '_' || c == '-';
-}
-
-/* 1 when s (n bytes) is a valid agent id; copies it lower-cased into id. */
-static int take_id(const char *s, size_t n, char id[AGENT_ID_MAX + 1])
-{
-	if (n < 1 || n > AGENT_ID_MAX || !isalnum((unsigned char)s[0]))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!id_char((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)
-			return 0;
-		id[i] = (char)tolower((unsigned char)s[i]);
-	}
-	id[n] = '\0';
-	return 1;
-}
+/* The names of a caller's inputs, for error messages. */
+static const struct {
+	const char *agent_id, *model_override, *session_key;
+} field_names[] = {
+	[AGENT_CALLER_HTTP] = {"`x-openclaw-agent-id` header", "`x-openclaw-model` header",
+			       "`x-openclaw-session-key` header"},
+	[AGENT_CALLER_CLI] = {"--agent", "--model", "--session-key"},
+};
 
 int agent_model_alias(const char *model, char id[AGENT_ID_MAX + 1])
 {
@@ -45,7 +36,7 @@ int agent_model_alias(const char *model, char id[AGENT_ID_MAX + 1])
 	for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
 		size_t pl = strlen(prefixes[i]);
 		if (!strncasecmp(model, prefixes[i], pl))
-			return take_id(model + pl, strlen(model + pl), id);
+			return cfg_agent_id(model + pl, strlen(model + pl), id);
 	}
 	return 0;
 }
@@ -61,8 +52,8 @@ static void trim(const char **s, size_t *n)
 	*n = (size_t)(end - p);
 }
 
-int agent_select(const struct cfg *c, const char *header_id, const char *model,
-		 const struct cfg_agent **out, struct err *e)
+static int select_agent(const struct cfg *c, const char *header_id, const char *model,
+			enum agent_caller caller, const struct cfg_agent **out, struct err *e)
 {
 	char id[AGENT_ID_MAX + 1];
 	const struct cfg_agent *a;
@@ -71,12 +62,10 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 	if (header_id)
 		trim(&header_id, &n);
 	if (header_id && n > 0) {
-		if (!take_id(header_id, n, id)) {
-			err_set(e, 400, ERR_INVALID_REQUEST,
-				"Invalid `x-openclaw-agent-id` header: an agent id is 1-64 "
-				"letters, digits, '_' or '-'.");
-			return -1;
-		}
+		if (!cfg_agent_id(header_id, n, id))
+			return err_set(e, 400, ERR_INVALID_REQUEST,
+				       "Invalid %s: an agent id is 1-64 letters, digits, '_' or '-'.",
+				       field_names[caller].agent_id);
 	} else if (!agent_model_alias(model, id)) {
 		*out = &c->agents[c->default_agent];
 		return 0;
@@ -93,6 +82,12 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 	}
 	*out = a;
 	return 0;
+}
+
+int agent_select(const struct cfg *c, const char *header_id, const char *model,
+		 const struct cfg_agent **out, struct err *e)
+{
+	return select_agent(c, header_id, model, AGENT_CALLER_HTTP, out, e);
 }
 
 void agent_uuid4(char out[37])
@@ -120,9 +115,8 @@ void agent_uuid4(char out[37])
 		 b[11], b[12], b[13], b[14], b[15]);
 }
 
-int agent_session_key(const char *header_key, const char *user,
-		      const char *agent_id, char **out, bool *stable,
-		      struct err *e)
+static int session_key(const char *header_key, const char *user, const char *agent_id,
+		       enum agent_caller caller, char **out, bool *stable, struct err *e)
 {
 	struct buf key = BUF_INIT;
 	size_t n = 0;
@@ -130,20 +124,15 @@ int agent_session_key(const char *header_key, const char *user,
 	*out = NULL;
 	if (header_key) {
 		trim(&header_key, &n);
-		if (n < 1 || n > AGENT_SESSION_KEY_MAX) {
-			err_set(e, 400, ERR_INVALID_REQUEST,
-				"Invalid `x-openclaw-session-key` header: it must be 1-%d bytes.",
-				AGENT_SESSION_KEY_MAX);
-			return -1;
-		}
+		if (n < 1 || n > AGENT_SESSION_KEY_MAX)
+			return err_set(e, 400, ERR_INVALID_REQUEST, "Invalid %s: it must be 1-%d bytes.",
+				       field_names[caller].session_key, AGENT_SESSION_KEY_MAX);
 		for (size_t i = 0; i < n; i++) {
 			unsigned char ch = (unsigned char)header_key[i];
-			if (ch < 0x20 || ch == 0x7f) {
-				err_set(e, 400, ERR_INVALID_REQUEST,
-					"Invalid `x-openclaw-session-key` header: control "
-					"characters are not allowed.");
-				return -1;
-			}
+			if (ch < 0x20 || ch == 0x7f)
+				return err_set(e, 400, ERR_INVALID_REQUEST,
+					       "Invalid %s: control characters are not allowed.",
+					       field_names[caller].session_key);
 		}
 		if (buf_append(&key, header_key, n) < 0)
 			goto nomem;
@@ -164,12 +153,84 @@ int agent_session_key(const char *header_key, const char *user,
 			goto nomem;
 		*stable = false;
 	}
-	*out = buf_detach(&key);
+	if (!(*out = buf_detach(&key)))
+		return err_nomem(e);
 	return 0;
 nomem:
 	buf_free(&key);
-	err_nomem(e);
-	return -1;
+	return err_nomem(e);
+}
+
+int agent_session_key(const char *header_key, const char *user,
+		      const char *agent_id, char **out, bool *stable,
+		      struct err *e)
+{
+	return session_key(header_key, user, agent_id, AGENT_CALLER_HTTP, out, stable, e);
+}
+
+void agent_source_headers(struct agent_turn_source *src, agent_header_fn header,
+			  const void *ctx)
+{
+	const char *id = header(ctx, "x-openclaw-agent-id");
+
+	if (!id || !id[strspn(id, " \t")])
+		id = header(ctx, "x-openclaw-agent");
+	src->agent_id = id;
+	src->model_override = header(ctx, "x-openclaw-model");
+	src->session_key = header(ctx, "x-openclaw-session-key");
+}
+
+/* t->model from "provider/model-id", replacing the agent's. */
+static int override_model(struct agent_turn *t, const struct cfg *c, const char *ref,
+			  enum agent_caller caller, struct err *e)
+{
+	const char *what = field_names[caller].model_override;
+	const struct cfg_provider *provider;
+	const char *model_id;
+	int plen;
+
+	switch (cfg_model_ref(c, ref, &provider, &model_id)) {
+	case 0:
+		t->model.provider = provider;
+		t->model.model = (char *)model_id; /* points into the caller's string */
+		t->model_override = true;
+		return 0;
+	case CFG_MODEL_MALFORMED:
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "Invalid %s: expected \"provider/model-id\".", what);
+	default:
+		plen = (int)(strchr(ref, '/') - ref);
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "Invalid %s: provider '%.*s' is not configured.", what,
+			       plen > 64 ? 64 : plen, ref);
+	}
+}
+
+int agent_turn_prepare(struct agent_turn *t, const struct cfg *c,
+		       const struct agent_turn_source *src, struct err *e)
+{
+	const char *prompt;
+
+	if (select_agent(c, src->agent_id, src->model, src->caller, &t->agent, e) < 0)
+		return -1;
+	t->cfg = c;
+	t->model = t->agent->model;
+	if (src->model_override && *src->model_override &&
+	    override_model(t, c, src->model_override, src->caller, e) < 0)
+		return -1;
+	if (session_key(src->session_key, src->user, t->agent->id, src->caller, &t->session_key,
+			&t->stable, e) < 0)
+		return -1;
+	/* the agent's prompt first, then the request's system/developer text */
+	buf_reset(&t->system_text);
+	prompt = t->agent->system_prompt;
+	if ((prompt && buf_append_str(&t->system_text, prompt) < 0) ||
+	    (src->system_text && *src->system_text &&
+	     ((t->system_text.len && buf_append_str(&t->system_text, "\n\n") < 0) ||
+	      buf_append_str(&t->system_text, src->system_text) < 0)))
+		return err_nomem(e);
+	t->stream = src->stream;
+	return 0;
 }
 
 void agent_turn_init(struct agent_turn *t)
@@ -218,28 +279,6 @@ static int collect_idle(struct prov_sink *s)
 	return c->inner->idle ? c->inner->idle(c->inner) : 0;
 }
 
-int agent_env_store(struct agent_env *env, const struct cfg *c, struct store **out,
-		    struct err *e)
-{
-	if (env->store && strcmp(env->store->path, c->store_path)) {
-		store_close(env->store);
-		env->store = NULL;
-	}
-	if (!env->store && store_open_sqlite(c->store_path, &env->store, e) < 0)
-		return -1;
-	*out = env->store;
-	return 0;
-}
-
-void agent_env_free(struct agent_env *env)
-{
-	store_close(env->store);
-	env->store = NULL;
-	if (env->curl)
-		curl_easy_cleanup(env->curl);
-	env->curl = NULL;
-}
-
 /* The message's text with whitespace runs collapsed to one space, trimmed. */
 static void norm_text(const cJSON *m, struct buf *out)
 {
@@ -248,7 +287,7 @@ static void norm_text(const cJSON *m, struct buf *out)
 
 	buf_reset(out);
 	buf_append(out, "", 0);
-	prov_content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), &raw);
+	msg_text(m, &raw);
 	for (const char *p = buf_str(&raw); *p; p++) {
 		if (isspace((unsigned char)*p)) {
 			space = out->len > 0;
@@ -340,7 +379,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		.messages = t->messages,
 		.params = t->params,
 		.stream = t->stream,
-		.curl = &t->env->curl,
+		.curl = &t->worker->curl,
 	};
 	struct store *store = NULL;
 	cJSON *history = NULL, *all = NULL, *fresh = NULL;
@@ -348,7 +387,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 
 	col.sink.ctx = &col;
 	if (t->stable) {
-		if (agent_env_store(t->env, t->cfg, &store, e) < 0 ||
+		if (worker_store(t->worker, t->cfg, &store, e) < 0 ||
 		    store_load_history(store, t->agent->id, t->session_key,
 				       t->agent->history_limit, &history, e) < 0)
 			goto out;

@@ -1,7 +1,8 @@
 /*
- * agent.h - choosing the agent (SPEC.md section 4), deriving the session
- * key (section 5), and the turn runner shared by the HTTP handler and the
- * command line.
+ * agent.h - preparing a turn (choosing the agent, SPEC.md section 4;
+ * deriving the session key, section 5; the model and the system text) and
+ * running it: the one code path for a turn, whoever asks (the HTTP
+ * handlers, the command line).
  *
  * A turn owns its messages, parameters and results; agent_turn_free()
  * releases them.  The config it points into must stay referenced by the
@@ -13,22 +14,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "buf.h"
-#include "err.h"
 #include "config.h"
+#include "err.h"
 #include "provider.h"
-#include "store.h"
+#include "worker.h"
 
-#define AGENT_ID_MAX 64
+#define AGENT_ID_MAX CFG_AGENT_ID_MAX
 #define AGENT_SESSION_KEY_MAX 256
 
 /*
  * The agent id named by an OpenAI `model` string: "openclaw:<id>",
- * "openclaw/<id>" or "agent:<id>" with <id> matching
- * [a-z0-9][a-z0-9_-]{0,63} (any case).  Returns 1 and the lower-cased id,
- * or 0 when model is no such alias (it then means the default agent).
+ * "openclaw/<id>" or "agent:<id>" with <id> an agent id (config.h's rule,
+ * any case).  Returns 1 and the lower-cased id, or 0 when model is no such
+ * alias (it then means the default agent).
  */
 int agent_model_alias(const char *model, char id[AGENT_ID_MAX + 1]);
 
@@ -54,26 +54,40 @@ int agent_session_key(const char *header_key, const char *user,
 void agent_uuid4(char out[37]);
 
 /*
- * A worker thread's reusable resources: its curl handle and its store
- * connection (opened on first use, reopened when session.store changes).
- */
-struct agent_env {
-	CURL *curl;
-	struct store *store;
-};
-
-/* The env's store for c->store_path, opening it if needed. */
-int agent_env_store(struct agent_env *env, const struct cfg *c, struct store **out,
-		    struct err *e);
-void agent_env_free(struct agent_env *env);
-
-/*
  * How many leading messages of req repeat the end of the stored history
  * (clients that resend the whole conversation): the largest k < len(req)
  * such that req[0..k) ends with the stored tail, compared by role and by
  * text with whitespace runs collapsed.  Those k are dropped.
  */
 int agent_dedupe(const cJSON *history, const cJSON *req);
+
+/* Who asks for a turn; its inputs are named so in error messages. */
+enum agent_caller {
+	AGENT_CALLER_HTTP, /* "`x-openclaw-agent-id` header", ... */
+	AGENT_CALLER_CLI,  /* "--agent", ... */
+};
+
+/* What a caller knows of the turn it wants; every field may be NULL. */
+struct agent_turn_source {
+	enum agent_caller caller;
+	const char *agent_id;       /* x-openclaw-agent-id (else x-openclaw-agent), --agent */
+	const char *model;          /* the request's `model`: an agent alias, or anything
+	                               else for the default agent */
+	const char *model_override; /* x-openclaw-model, --model: "provider/model-id";
+	                               "" is none */
+	const char *session_key;    /* x-openclaw-session-key, --session-key */
+	const char *user;           /* the OpenAI `user` field, --user */
+	const char *system_text;    /* the request's own system text, after the agent's */
+	bool stream;                /* the client wants the answer streamed */
+};
+
+/* The HTTP headers that steer a turn (SPEC.md sections 4 and 5). */
+typedef const char *(*agent_header_fn)(const void *ctx, const char *name);
+
+/* Fill src's agent_id, model_override and session_key from the request
+ * headers that header(ctx, name) looks up. */
+void agent_source_headers(struct agent_turn_source *src, agent_header_fn header,
+			  const void *ctx);
 
 struct agent_turn {
 	/* in */
@@ -88,7 +102,7 @@ struct agent_turn {
 	cJSON *messages;          /* owned: user/assistant/tool messages, in order */
 	cJSON *params;            /* owned, NULL when none */
 	bool stream;
-	struct agent_env *env;    /* the worker's curl handle and store */
+	struct worker *worker;    /* the calling worker's curl handle and store */
 	/* out */
 	struct buf answer;        /* everything the provider produced */
 	struct prov_result res;
@@ -96,6 +110,17 @@ struct agent_turn {
 
 void agent_turn_init(struct agent_turn *t);
 void agent_turn_free(struct agent_turn *t);
+
+/*
+ * Prepare t (agent_turn_init'ed) from src: the agent (header, then model
+ * alias, then default), the model (the agent's, or the override), the
+ * session key, the system text (the agent's prompt, a blank line, src's)
+ * and the stream flag.  The caller then sets t->messages, t->params and
+ * t->worker.  Returns 0, or -1 with e: 400 naming the malformed input,
+ * 404 model_not_found for an unknown agent, 500 out of memory.
+ */
+int agent_turn_prepare(struct agent_turn *t, const struct cfg *c,
+		       const struct agent_turn_source *src, struct err *e);
 
 /*
  * Run one turn: for a stable session, load its history and drop what the

@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "message.h"
 #include "store.h"
 
 int cli_check_config(const char *path)
@@ -41,8 +42,16 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 	      const char *session_key, const char *model, const char *message)
 {
 	struct prov_sink sink = {NULL, term_delta, NULL, NULL};
+	struct agent_turn_source src = {
+		.caller = AGENT_CALLER_CLI,
+		.agent_id = agent_id,
+		.model_override = model,
+		.session_key = session_key,
+		.user = user,
+		.stream = true,
+	};
 	struct agent_turn t;
-	struct agent_env env = {NULL, NULL};
+	struct worker w = WORKER_INIT;
 	struct cfg *c = NULL;
 	struct err e;
 	char errbuf[600];
@@ -55,52 +64,16 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 		fprintf(stderr, "%s\n", errbuf);
 		goto out;
 	}
-	if (agent_id) {
-		t.agent = cfg_find_agent(c, agent_id);
-		if (!t.agent) {
-			fprintf(stderr, "clawcgi: no agent '%s' in %s\n", agent_id, config_path);
-			goto out;
-		}
-	} else {
-		t.agent = &c->agents[c->default_agent];
-	}
-	t.cfg = c;
-	t.model = t.agent->model;
-	if (model) {
-		const char *slash = strchr(model, '/');
-		char pname[128];
-		size_t n = slash ? (size_t)(slash - model) : 0;
-		if (!slash || !n || n >= sizeof pname || !slash[1]) {
-			fprintf(stderr, "clawcgi: --model must be provider/model-id\n");
-			goto out;
-		}
-		memcpy(pname, model, n);
-		pname[n] = '\0';
-		if (!(t.model.provider = cfg_find_provider(c, pname))) {
-			fprintf(stderr, "clawcgi: provider '%s' is not configured\n", pname);
-			goto out;
-		}
-		t.model.model = (char *)slash + 1;
-		t.model_override = true;
-	}
-	if (agent_session_key(session_key, user, t.agent->id, &t.session_key, &t.stable,
-			      &e) < 0) {
+	if (agent_turn_prepare(&t, c, &src, &e) < 0) {
 		fprintf(stderr, "clawcgi: %s\n", e.message);
 		goto out;
 	}
-	if (t.agent->system_prompt && buf_append_str(&t.system_text, t.agent->system_prompt) < 0)
-		goto out;
-	t.messages = cJSON_CreateArray();
-	msg = cJSON_CreateObject();
-	if (!t.messages || !msg) {
-		cJSON_Delete(msg);
+	if (!(t.messages = cJSON_CreateArray()) || !(msg = msg_new("user", message))) {
+		fprintf(stderr, "clawcgi: out of memory\n");
 		goto out;
 	}
 	cJSON_AddItemToArray(t.messages, msg);
-	cJSON_AddStringToObject(msg, "role", "user");
-	cJSON_AddStringToObject(msg, "content", message);
-	t.stream = true;
-	t.env = &env;
+	t.worker = &w;
 	fprintf(stderr, "[agent %s, session %s%s]\n", t.agent->id, t.session_key,
 		t.stable ? "" : " (not kept)");
 	if (agent_run_turn(&t, &sink, &e) < 0) {
@@ -113,7 +86,7 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 	fputc('\n', stdout);
 	status = 0;
 out:
-	agent_env_free(&env);
+	worker_free(&w);
 	agent_turn_free(&t);
 	cfg_free(c);
 	return status;
@@ -144,7 +117,7 @@ static int print_message(void *ctx, const char *agent_id, long seq, const cJSON 
 		free((char *)*last_agent);
 		*last_agent = strdup(agent_id);
 	}
-	prov_content_text(cJSON_GetObjectItemCaseSensitive(msg, "content"), &text);
+	msg_text(msg, &text);
 	printf("[%ld] %s%s: %s\n", seq, cJSON_IsString(role) ? role->valuestring : "?",
 	       interrupted ? " (interrupted)" : "", buf_str(&text));
 	buf_free(&text);

@@ -198,26 +198,42 @@ static int get_str(struct loader *L, const cJSON *parent, const char *key,
 	return 0;
 }
 
-static bool valid_agent_id(const char *s)
+int cfg_agent_id(const char *s, size_t n, char id[CFG_AGENT_ID_MAX + 1])
 {
-	size_t n = strlen(s);
-	if (n < 1 || n > 64 || !isalnum((unsigned char)s[0]))
-		return false;
+	if (n < 1 || n > CFG_AGENT_ID_MAX || !isalnum((unsigned char)s[0]))
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (!isalnum(c) && c != '_' && c != '-')
-			return false;
-		if (c >= 0x80)
-			return false;
+		if (c >= 0x80 || (!isalnum(c) && c != '_' && c != '-'))
+			return 0;
+		if (id)
+			id[i] = (char)tolower(c);
 	}
-	return true;
+	if (id)
+		id[n] = '\0';
+	return 1;
 }
 
-static void lower(char *s)
+int cfg_model_ref(const struct cfg *c, const char *s, const struct cfg_provider **provider,
+		  const char **model_id)
 {
-	for (; *s; s++)
-		*s = (char)tolower((unsigned char)*s);
+	const char *slash = strchr(s, '/');
+	size_t plen;
+
+	if (!slash || slash == s || !slash[1])
+		return CFG_MODEL_MALFORMED;
+	plen = (size_t)(slash - s);
+	for (size_t i = 0; i < c->nproviders; i++) {
+		const struct cfg_provider *p = &c->providers[i];
+		if (strlen(p->name) == plen && !strncmp(p->name, s, plen)) {
+			*provider = p;
+			*model_id = slash + 1;
+			return 0;
+		}
+	}
+	return CFG_MODEL_UNKNOWN_PROVIDER;
 }
+
 
 static void free_provider(struct cfg_provider *p)
 {
@@ -483,25 +499,25 @@ out:
 static int parse_model_ref(struct loader *L, struct cfg *c, const cJSON *node,
 			   const char *s, const char *agent, struct cfg_model *m)
 {
-	const char *slash = strchr(s, '/');
-	size_t plen;
+	const struct cfg_provider *p;
+	const char *model_id;
 
-	if (!slash || slash == s || !slash[1])
+	switch (cfg_model_ref(c, s, &p, &model_id)) {
+	case 0:
+		break;
+	case CFG_MODEL_MALFORMED:
 		return fail(L, node, "agent '%s': model '%s' must be \"provider/model-id\"",
 			    agent, s);
-	plen = (size_t)(slash - s);
-	for (size_t i = 0; i < c->nproviders; i++) {
-		struct cfg_provider *p = &c->providers[i];
-		if (strlen(p->name) == plen && !strncmp(p->name, s, plen)) {
-			m->provider = p;
-			p->used = true;
-			if (!(m->model = strdup(slash + 1)))
-				return fail(L, node, "out of memory");
-			return 0;
-		}
+	default:
+		return fail(L, node, "agent '%s': model '%s' names unknown provider '%.*s' "
+				     "(not in models.providers)", agent, s,
+			    (int)(strchr(s, '/') - s), s);
 	}
-	return fail(L, node, "agent '%s': model '%s' names unknown provider '%.*s' "
-			     "(not in models.providers)", agent, s, (int)plen, s);
+	m->provider = p;
+	c->providers[p - c->providers].used = true;
+	if (!(m->model = strdup(model_id)))
+		return fail(L, node, "out of memory");
+	return 0;
 }
 
 /* An agent's model: a string, or { primary, fallbacks: [...] }. */
@@ -556,7 +572,7 @@ static int load_model(struct loader *L, struct cfg *c, const cJSON *node,
 static int load_agent(struct loader *L, struct cfg *c, const cJSON *node,
 		      const cJSON *defaults, struct cfg_agent *a, int idx)
 {
-	char path[64];
+	char path[64], lid[CFG_AGENT_ID_MAX + 1];
 	const cJSON *id, *model;
 
 	snprintf(path, sizeof path, "agents.list[%d]", idx);
@@ -565,13 +581,12 @@ static int load_agent(struct loader *L, struct cfg *c, const cJSON *node,
 	id = cJSON_GetObjectItemCaseSensitive(node, "id");
 	if (!cJSON_IsString(id))
 		return fail(L, id ? id : node, "%s: missing string \"id\"", path);
-	if (!valid_agent_id(id->valuestring))
+	if (!cfg_agent_id(id->valuestring, strlen(id->valuestring), lid))
 		return fail(L, id, "%s: bad agent id '%s' (letters, digits, '_' and '-', "
 				   "1-64 characters, starting with a letter or digit)",
 			    path, id->valuestring);
-	if (!(a->id = strdup(id->valuestring)))
+	if (!(a->id = strdup(lid)))
 		return fail(L, id, "out of memory");
-	lower(a->id);
 	for (size_t i = 0; i < c->nagents; i++)
 		if (!strcmp(c->agents[i].id, a->id))
 			return fail(L, id, "duplicate agent id '%s'", a->id);

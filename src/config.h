@@ -140,6 +140,30 @@ void cfg_last_error(char *buf, size_t n);
 void cfg_release(struct cfg *c);
 void cfg_shutdown(void);
 
+/* The agent id rule: 1-64 ASCII letters, digits, '_' or '-', starting with
+ * a letter or digit; compared lower-cased. */
+#define CFG_AGENT_ID_MAX 64
+
+/*
+ * When s (n bytes, need not be NUL-terminated) is a valid agent id:
+ * returns 1 and, when id is non-NULL, writes it lower-cased there.  Else 0.
+ */
+int cfg_agent_id(const char *s, size_t n, char id[CFG_AGENT_ID_MAX + 1]);
+
+/* Results of cfg_model_ref besides 0. */
+#define CFG_MODEL_MALFORMED (-1)        /* not "provider/model-id" */
+#define CFG_MODEL_UNKNOWN_PROVIDER (-2) /* no such entry in models.providers */
+
+/*
+ * The one parser of "provider/model-id" (agents' models, the
+ * x-openclaw-model header, --model): the provider part names an entry of
+ * c's providers, the rest (non-empty) is the model id sent upstream.
+ * Returns 0 with *provider and *model_id (pointing into s), or one of the
+ * CFG_MODEL_* codes.
+ */
+int cfg_model_ref(const struct cfg *c, const char *s, const struct cfg_provider **provider,
+		  const char **model_id);
+
 /* Lookup helpers; NULL when absent.  Agent ids are compared lower-cased. */
 const struct cfg_agent *cfg_find_agent(const struct cfg *c, const char *id);
 const struct cfg_provider *cfg_find_provider(const struct cfg *c, const char *name);

@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,14 +116,9 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "clawcgi: serve needs --listen HOST:PORT or a socket path\n");
 		return 2;
 	}
-	if (FCGX_Init() != 0)
+	fd = serve_listen(listen);
+	if (fd < 0)
 		return 1;
-	/* libfcgi: ":PORT", "HOST:PORT" or a Unix socket path */
-	fd = FCGX_OpenSocket(listen, 128);
-	if (fd < 0) {
-		fprintf(stderr, "clawcgi: cannot listen on %s\n", listen);
-		return 1;
-	}
 	log_info("listening on %s", listen);
 	return run_server(fd, config, threads);
 }
@@ -208,7 +202,7 @@ int main(int argc, char **argv)
 		rc = 0;
 	} else if (argc > 1) {
 		rc = bad_arg(argv[1]);
-	} else if (!FCGX_IsCGI()) {
+	} else if (serve_is_fastcgi()) {
 		rc = run_server(0, NULL, 0); /* spawned with a listening socket on stdin */
 	} else if (getenv("GATEWAY_INTERFACE")) {
 		if (cfg_init(cfg_default_path()) < 0)

@@ -11,30 +11,6 @@
 
 #include "log.h"
 
-int prov_content_text(const cJSON *content, struct buf *out)
-{
-	const cJSON *part;
-	bool first = true;
-
-	if (cJSON_IsString(content))
-		return buf_append_str(out, content->valuestring);
-	if (!cJSON_IsArray(content))
-		return 0;
-	cJSON_ArrayForEach(part, content) {
-		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
-		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
-		if (!cJSON_IsString(type) || !cJSON_IsString(text))
-			continue;
-		if (strcmp(type->valuestring, "text") && strcmp(type->valuestring, "input_text"))
-			continue;
-		if ((!first && buf_append(out, "\n", 1) < 0) ||
-		    buf_append_str(out, text->valuestring) < 0)
-			return -1;
-		first = false;
-	}
-	return 0;
-}
-
 /* One attempt of one model. */
 static int run_once(const struct prov_request *rq, struct prov_sink *sink,
 		    struct prov_result *res, struct err *e)

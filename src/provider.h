@@ -93,10 +93,4 @@ int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
 int prov_command_run(const struct prov_request *rq, struct prov_sink *sink,
 		     struct prov_result *res, struct err *e);
 
-/*
- * The text of a message's content: a string as is, an array of parts as its
- * text parts ("text" / "input_text") joined with "\n".  Appends to out.
- */
-int prov_content_text(const cJSON *content, struct buf *out);
-
 #endif

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "message.h"
+
 #define DEFAULT_MAX_TOKENS 4096
 #define ANTHROPIC_VERSION "2023-06-01"
 
@@ -182,7 +184,11 @@ static cJSON *map_message(const cJSON *m)
 		cJSON_AddItemToArray(blocks, b);
 		cJSON_AddStringToObject(b, "type", "tool_result");
 		cJSON_AddStringToObject(b, "tool_use_id", cJSON_IsString(id) ? id->valuestring : "");
-		prov_content_text(content, &text);
+		if (msg_content_text(content, &text) < 0) {
+			buf_free(&text);
+			cJSON_Delete(blocks);
+			goto fail;
+		}
 		cJSON_AddStringToObject(b, "content", buf_str(&text));
 		buf_free(&text);
 		cJSON_AddStringToObject(out, "role", "user");

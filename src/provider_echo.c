@@ -8,22 +8,18 @@
  */
 #include "provider.h"
 
+#include "message.h"
+
 #include <string.h>
 
 int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
 		  struct prov_result *res, struct err *e)
 {
-	const cJSON *last = NULL, *m;
+	const cJSON *last = msg_last_with_role(rq->messages, "user");
 	struct buf text = BUF_INIT;
 	int rc = -1;
 
-	cJSON_ArrayForEach(m, rq->messages) {
-		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-		if (cJSON_IsString(role) && !strcmp(role->valuestring, "user"))
-			last = m;
-	}
-	if (last && prov_content_text(cJSON_GetObjectItemCaseSensitive(last, "content"),
-				      &text) < 0) {
+	if (last && msg_text(last, &text) < 0) {
 		err_nomem(e);
 		goto out;
 	}

@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "message.h"
+
 /* The "usage" object and choices[0] of a chunk or a whole answer. */
 static void take_meta(struct phttp *o, const cJSON *j, const cJSON *choice)
 {
@@ -76,12 +78,10 @@ static cJSON *build_body(const struct prov_request *rq)
 		goto fail;
 	cJSON_AddStringToObject(body, "model", rq->model);
 	if (rq->system_text && rq->system_text[0]) {
-		cJSON *sys = cJSON_CreateObject();
+		cJSON *sys = msg_new("system", rq->system_text);
 		if (!sys)
 			goto fail;
 		cJSON_AddItemToArray(msgs, sys);
-		cJSON_AddStringToObject(sys, "role", "system");
-		cJSON_AddStringToObject(sys, "content", rq->system_text);
 	}
 	cJSON_ArrayForEach(m, rq->messages) {
 		cJSON *dup = cJSON_Duplicate(m, 1);

@@ -11,11 +11,11 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "agent.h"
 #include "auth.h"
 #include "chat.h"
 #include "config.h"
 #include "log.h"
+#include "models.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -32,69 +32,14 @@ static void send_simple_error(struct http_req *r, int status, enum err_type type
 	http_send_error(r, &e, extra);
 }
 
-static cJSON *model_entry(const struct cfg_agent *a)
-{
-	cJSON *o = cJSON_CreateObject();
-	char id[AGENT_ID_MAX + 16];
-
-	if (!o)
-		return NULL;
-	snprintf(id, sizeof id, "openclaw:%s", a->id);
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "object", "model");
-	cJSON_AddNumberToObject(o, "created", 0);
-	cJSON_AddStringToObject(o, "owned_by", "clawcgi");
-	return o;
-}
-
-static void models_list(struct http_req *r, const struct cfg *c)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON *data = cJSON_AddArrayToObject(o, "data");
-
-	if (!data) {
-		cJSON_Delete(o);
-		send_simple_error(r, 500, ERR_API, NULL, "Out of memory.", NULL);
-		return;
-	}
-	cJSON_AddStringToObject(o, "object", "list");
-	for (size_t i = 0; i < c->nagents; i++)
-		cJSON_AddItemToArray(data, model_entry(&c->agents[i]));
-	http_send_json(r, 200, o, NULL);
-	cJSON_Delete(o);
-}
-
-/* id is "openclaw:<agent>" (as listed), any other alias form, or a bare id. */
-static void model_get(struct http_req *r, const struct cfg *c, const char *id)
-{
-	char agent[AGENT_ID_MAX + 1];
-	const struct cfg_agent *a = NULL;
-	struct err e;
-
-	if (agent_model_alias(id, agent))
-		a = cfg_find_agent(c, agent);
-	else if (strlen(id) <= AGENT_ID_MAX)
-		a = cfg_find_agent(c, id);
-	if (!a) {
-		err_set(&e, 404, ERR_INVALID_REQUEST,
-			"The model `%.100s` does not exist.", id);
-		e.code = ERR_CODE_MODEL_NOT_FOUND;
-		http_send_error(r, &e, NULL);
-		return;
-	}
-	cJSON *o = model_entry(a);
-	http_send_json(r, 200, o, NULL);
-	cJSON_Delete(o);
-}
-
-static bool authorized(struct http_req *r, const struct cfg *c, struct agent_env *env)
+static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w)
 {
 	struct store *store = NULL;
 	struct err e;
 	long retry_after;
 	char extra[64] = "";
 
-	if (c->auth_mode != CFG_AUTH_NONE && agent_env_store(env, c, &store, &e) < 0)
+	if (c->auth_mode != CFG_AUTH_NONE && worker_store(w, c, &store, &e) < 0)
 		store = NULL; /* logged by the store; auth itself still runs */
 	if (auth_check_throttled(c, store, r->remote_addr, http_header(r, "Authorization"),
 				 &retry_after, &e) == 0)
@@ -118,7 +63,7 @@ static void no_config(struct http_req *r)
 			  "The server's configuration is invalid; see its error log.", NULL);
 }
 
-void router_handle(struct http_req *r, struct agent_env *env)
+void router_handle(struct http_req *r, struct worker *w)
 {
 	struct cfg *c = cfg_acquire();
 	const char *path = r->path;
@@ -162,8 +107,8 @@ void router_handle(struct http_req *r, struct agent_env *env)
 					  "Method not allowed: use POST.", "Allow: POST\r\n");
 			goto out;
 		}
-		if (authorized(r, c, env))
-			chat_handle(r, c, env);
+		if (authorized(r, c, w))
+			chat_handle(r, c, w);
 		goto out;
 	}
 
@@ -172,12 +117,12 @@ void router_handle(struct http_req *r, struct agent_env *env)
 				  "Method not allowed: use GET.", "Allow: GET, HEAD\r\n");
 		goto out;
 	}
-	if (!authorized(r, c, env))
+	if (!authorized(r, c, w))
 		goto out;
 	if (!models[10])
 		models_list(r, c);
 	else
-		model_get(r, c, models + 11);
+		models_get(r, c, models + 11);
 out:
 	if (!r->headers_sent)
 		send_simple_error(r, 500, ERR_API, NULL, "Internal error.", NULL);

@@ -4,13 +4,13 @@
 #ifndef CLAW_ROUTER_H
 #define CLAW_ROUTER_H
 
-#include "agent.h"
 #include "http.h"
+#include "worker.h"
 
 /*
- * Answer r completely.  env holds the calling thread's reusable curl
- * handle and store connection.  Takes and releases its own config snapshot.
+ * Answer r completely.  w is the calling worker's reusable curl handle and
+ * store connection.  Takes and releases its own config snapshot.
  */
-void router_handle(struct http_req *r, struct agent_env *env);
+void router_handle(struct http_req *r, struct worker *w);
 
 #endif

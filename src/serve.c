@@ -1,8 +1,9 @@
 /*
  * serve.c - worker threads and the accept loop; per-thread state.
  *
- * Each thread owns one FCGX_Request and one curl handle (so upstream
- * connections are reused across its requests) for its whole life.  Nothing
+ * Each thread owns one FCGX_Request and one struct worker (its curl
+ * handle, so upstream connections are reused across its requests, and its
+ * store connection) for its whole life.  Nothing
  * here is shared between threads but the listening socket and the accept
  * mutex; the config snapshot is reference-counted in config.c.
  */
@@ -19,11 +20,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "curl_load.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
+#include "worker.h"
 
 int serve_max_threads(void)
 {
@@ -119,7 +120,7 @@ static int fcgi_log(void *ctx, const char *line, size_t n)
 	return FCGX_FFlush(rq->err) < 0 ? -1 : 0;
 }
 
-struct worker {
+struct serve_thread {
 	pthread_t thread;
 	int listen_fd;
 	int id;
@@ -129,13 +130,12 @@ static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *worker_main(void *arg)
 {
-	struct worker *w = arg;
+	struct serve_thread *th = arg;
 	FCGX_Request rq;
-	struct agent_env env = {NULL, NULL}; /* the curl handle on first use */
+	struct worker w = WORKER_INIT; /* the curl handle and store on first use */
 
-	if (FCGX_InitRequest(&rq, w->listen_fd, 0) != 0) {
-		log_error("worker %d: FCGX_InitRequest failed", w->id);
-		agent_env_free(&env);
+	if (FCGX_InitRequest(&rq, th->listen_fd, 0) != 0) {
+		log_error("worker %d: FCGX_InitRequest failed", th->id);
 		return NULL;
 	}
 	for (;;) {
@@ -147,12 +147,12 @@ static void *worker_main(void *arg)
 		rc = FCGX_Accept_r(&rq);
 		pthread_mutex_unlock(&accept_lock);
 		if (rc < 0) {
-			log_error("worker %d: accept failed (%d); thread stops", w->id, rc);
+			log_error("worker %d: accept failed (%d); thread stops", th->id, rc);
 			break;
 		}
 		log_set_sink(fcgi_log, &rq);
 		if (http_req_init(&r, &io) == 0) {
-			router_handle(&r, &env);
+			router_handle(&r, &w);
 			http_req_free(&r);
 		} else {
 			log_error("out of memory reading a request");
@@ -161,29 +161,57 @@ static void *worker_main(void *arg)
 		FCGX_Finish_r(&rq);
 	}
 	FCGX_Free(&rq, 1);
-	agent_env_free(&env);
+	worker_free(&w);
 	return NULL;
+}
+
+/* libfcgi's process-wide set-up, done once whichever entry comes first. */
+static int fcgi_init(void)
+{
+	static bool done;
+
+	if (!done && FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return -1;
+	}
+	done = true;
+	return 0;
+}
+
+int serve_listen(const char *addr)
+{
+	int fd;
+
+	if (fcgi_init() < 0)
+		return -1;
+	fd = FCGX_OpenSocket(addr, 128);
+	if (fd < 0)
+		log_error("cannot listen on %s", addr);
+	return fd;
+}
+
+bool serve_is_fastcgi(void)
+{
+	return fcgi_init() == 0 && !FCGX_IsCGI();
 }
 
 int serve_fastcgi(int listen_fd, int threads)
 {
-	struct worker *w;
+	struct serve_thread *th;
 	int started = 0;
 
-	if (FCGX_Init() != 0) {
-		log_error("FCGX_Init failed");
+	if (fcgi_init() < 0)
 		return -1;
-	}
 	/* A long-lived process loads libcurl now rather than in its first
 	 * request; without it only the HTTP providers fail (logged). */
 	curl_load();
-	w = calloc((size_t)threads, sizeof *w);
-	if (!w)
+	th = calloc((size_t)threads, sizeof *th);
+	if (!th)
 		return -1;
 	for (int i = 0; i < threads; i++) {
-		w[i].listen_fd = listen_fd;
-		w[i].id = i;
-		if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
+		th[i].listen_fd = listen_fd;
+		th[i].id = i;
+		if (pthread_create(&th[i].thread, NULL, worker_main, &th[i]) != 0) {
 			log_error("cannot start worker thread %d: %s", i, strerror(errno));
 			break;
 		}
@@ -191,8 +219,8 @@ int serve_fastcgi(int listen_fd, int threads)
 	}
 	log_info("serving FastCGI with %d threads", started);
 	for (int i = 0; i < started; i++)
-		pthread_join(w[i].thread, NULL);
-	free(w);
+		pthread_join(th[i].thread, NULL);
+	free(th);
 	return started ? 0 : -1;
 }
 
@@ -273,7 +301,7 @@ int serve_cgi(void)
 	struct cgi c = {-1};
 	struct http_io io = {cgi_read, cgi_write, cgi_flush, cgi_param, cgi_closed, &c};
 	struct http_req r;
-	struct agent_env env = {NULL, NULL}; /* libcurl only if the request needs it */
+	struct worker w = WORKER_INIT; /* libcurl only if the request needs it */
 	struct sigaction sa;
 	int rc = -1;
 
@@ -284,7 +312,7 @@ int serve_cgi(void)
 		/* Apache wants the whole body read before we answer, and
 		 * stdin may stay open: read exactly CONTENT_LENGTH bytes. */
 		c.left = r.content_length >= 0 ? r.content_length : 0;
-		router_handle(&r, &env);
+		router_handle(&r, &w);
 		fflush(stdout);
 		/* A request refused before its body was read (401, 413): Apache
 		 * resets the connection unless the body is consumed. */
@@ -296,6 +324,6 @@ int serve_cgi(void)
 		http_req_free(&r);
 		rc = 0;
 	}
-	agent_env_free(&env);
+	worker_free(&w);
 	return rc;
 }

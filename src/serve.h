@@ -5,6 +5,8 @@
 #ifndef CLAW_SERVE_H
 #define CLAW_SERVE_H
 
+#include <stdbool.h>
+
 /* Descriptors one worker thread may hold at once (FastCGI connection,
  * upstream sockets, SQLite files, a command's pipes). */
 #define SERVE_FDS_PER_THREAD 8
@@ -22,6 +24,14 @@ int serve_limit_fds(int threads);
 
 /* The largest thread count that fits under the descriptor limit. */
 int serve_max_threads(void);
+
+/* Listen for FastCGI on addr (":PORT", "HOST:PORT" or a Unix socket path,
+ * as libfcgi's FCGX_OpenSocket reads it): the socket, or -1 (logged). */
+int serve_listen(const char *addr);
+
+/* true when started by a FastCGI server (a listening socket on stdin),
+ * false for CGI or a terminal. */
+bool serve_is_fastcgi(void);
 
 /* Serve FastCGI on listen_fd with n worker threads; returns on fatal error. */
 int serve_fastcgi(int listen_fd, int threads);

@@ -1,5 +1,5 @@
 /*
- * session.c - the SQLite backend of store.h.
+ * store_sqlite.c - the SQLite backend of store.h.
  *
  * One database file shared by every thread and process: WAL mode, a busy
  * timeout, foreign keys.  The schema is versioned with PRAGMA user_version
@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "message.h"
 
 #define BUSY_TIMEOUT_MS 15000
 #define EXPIRE_EVERY_S 600
@@ -266,9 +267,7 @@ static int sq_append_turn(struct store *base, const struct store_turn *t, struct
 		if (insert_message(s, t, seq++, m, now, false) < 0)
 			goto rollback;
 	}
-	answer = cJSON_CreateObject();
-	if (!answer || !cJSON_AddStringToObject(answer, "role", "assistant") ||
-	    !cJSON_AddStringToObject(answer, "content", t->answer ? t->answer : ""))
+	if (!(answer = msg_new("assistant", t->answer ? t->answer : "")))
 		goto rollback;
 	if (insert_message(s, t, seq, answer, now, true) < 0)
 		goto rollback;

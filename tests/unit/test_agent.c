@@ -1,6 +1,8 @@
-/* Unit tests for src/agent.c: alias grammar, selection order, session keys. */
+/* Unit tests for src/agent.c: alias grammar, selection order, session keys,
+ * preparing a turn. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent.h"
 #include "check.h"
@@ -17,6 +19,115 @@ static const char *pick(const struct cfg *c, const char *hdr, const char *model,
 	err_clear(&e);
 	*status = agent_select(c, hdr, model, &a, &e) == 0 ? 200 : e.status;
 	return a ? a->id : NULL;
+}
+
+static const char prep_conf[] =
+	"{ models: { providers: { echo: { api: 'echo' }, other: { api: 'echo' } } },\n"
+	"  agents: { defaults: { model: 'echo/e', systemPrompt: 'Agent prompt.' },\n"
+	"    list: [ { id: 'main', default: true }, { id: 'quiet', systemPrompt: '' } ] } }";
+
+/* A fake request's headers: name, value, ..., NULL. */
+static const char *fake_header(const void *ctx, const char *name)
+{
+	for (const char *const *h = ctx; *h; h += 2)
+		if (!strcasecmp(h[0], name))
+			return h[1];
+	return NULL;
+}
+
+/* agent_turn_prepare on src; the turn is left for the caller to check and free. */
+static int prepare(struct agent_turn *t, const struct cfg *c, const struct agent_turn_source *src,
+		   struct err *e)
+{
+	agent_turn_init(t);
+	err_clear(e);
+	return agent_turn_prepare(t, c, src, e);
+}
+
+static void prepare_checks(void)
+{
+	struct cfg *c;
+	struct agent_turn t;
+	struct err e;
+	char err[600];
+
+	if (cfg_load_text("p.json5", prep_conf, strlen(prep_conf), &c, err, sizeof err) < 0) {
+		printf("# %s\n", err);
+		CHECK(0, "prepare: config loads");
+		return;
+	}
+	{
+		struct agent_turn_source src = {.model = "gpt-4o", .user = "Kim",
+						.system_text = "Be brief.", .stream = true};
+		CHECK(prepare(&t, c, &src, &e) == 0, "prepare: a plain request");
+		CHECK_STR(t.agent->id, "main", "prepare: default agent");
+		CHECK_STR(t.model.provider->name, "echo", "prepare: the agent's provider");
+		CHECK_STR(t.model.model, "e", "prepare: the agent's model id");
+		CHECK(!t.model_override && t.cfg == c && t.stream, "prepare: no override, cfg, stream");
+		CHECK_STR(t.session_key, "agent:main:openai-user:kim", "prepare: session key from user");
+		CHECK(t.stable, "prepare: a user session is stable");
+		CHECK_STR(buf_str(&t.system_text), "Agent prompt.\n\nBe brief.",
+			  "prepare: agent prompt, blank line, request system text");
+		agent_turn_free(&t);
+	}
+	{
+		struct agent_turn_source src = {.model = "openclaw:quiet", .system_text = "Only this."};
+		CHECK(prepare(&t, c, &src, &e) == 0 && !strcmp(t.agent->id, "quiet"),
+		      "prepare: model alias picks the agent");
+		CHECK_STR(buf_str(&t.system_text), "Only this.", "prepare: no blank line without a prompt");
+		CHECK(!t.stable, "prepare: no key, no user: per-request session");
+		agent_turn_free(&t);
+	}
+	{
+		static const char *const hdrs[] = {"x-openclaw-agent-id", " ", "x-openclaw-agent", "quiet",
+						   "x-openclaw-model", "other/big",
+						   "x-openclaw-session-key", "k1", NULL};
+		struct agent_turn_source src = {.model = "openclaw:main", .user = "kim"};
+		agent_source_headers(&src, fake_header, hdrs);
+		CHECK_STR(src.agent_id, "quiet", "headers: x-openclaw-agent when x-openclaw-agent-id is blank");
+		CHECK(prepare(&t, c, &src, &e) == 0, "prepare: from headers");
+		CHECK_STR(t.agent->id, "quiet", "prepare: the header wins over the model alias");
+		CHECK(t.model_override && !strcmp(t.model.provider->name, "other") &&
+		      !strcmp(t.model.model, "big"), "prepare: x-openclaw-model overrides the model");
+		CHECK_STR(t.session_key, "k1", "prepare: the header key wins over user");
+		agent_turn_free(&t);
+	}
+	{
+		struct agent_turn_source src = {.model_override = "nope/x"};
+		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 &&
+		      strstr(e.message, "`x-openclaw-model` header") &&
+		      strstr(e.message, "provider 'nope' is not configured"),
+		      "prepare: unknown provider in the override: 400 naming the header");
+		agent_turn_free(&t);
+		src.model_override = "no-slash";
+		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 &&
+		      strstr(e.message, "provider/model-id"), "prepare: malformed override: 400");
+		agent_turn_free(&t);
+		src.model_override = "";
+		CHECK(prepare(&t, c, &src, &e) == 0 && !t.model_override, "prepare: empty override is none");
+		agent_turn_free(&t);
+	}
+	{
+		struct agent_turn_source src = {.caller = AGENT_CALLER_CLI, .model_override = "echo/"};
+		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 && strstr(e.message, "--model"),
+		      "prepare: the CLI's inputs are named as its options (--model)");
+		agent_turn_free(&t);
+		src.model_override = NULL;
+		src.agent_id = "bad id!";
+		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 && strstr(e.message, "--agent"),
+		      "prepare: a malformed --agent: 400 naming it");
+		agent_turn_free(&t);
+		src.agent_id = "nosuch";
+		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 404 &&
+		      !strcmp(e.code, "model_not_found"), "prepare: unknown agent: 404 model_not_found");
+		agent_turn_free(&t);
+		src.agent_id = NULL;
+		src.session_key = "a\x02" "b";
+		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 &&
+		      strstr(e.message, "--session-key"), "prepare: a bad --session-key: 400 naming it");
+		agent_turn_free(&t);
+	}
+	cfg_free(c);
 }
 
 int main(void)
@@ -128,5 +239,6 @@ int main(void)
 		CHECK(agent_session_key(big, NULL, "main", &key, &stable, &e) < 0 && e.status == 400,
 		      "257-byte key: 400");
 	}
+	prepare_checks();
 	return check_done();
 }

@@ -1,39 +1,34 @@
-/* Unit tests for src/chat.c: request validation, each 400 naming its field. */
+/* Unit tests for src/chat_request.c: request validation, each 400 naming its field. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "chat_request.h"
 #include "check.h"
 
 static struct err e;
 
-static int parse(const char *body, struct agent_turn *t)
+static int parse(const char *body, struct chat_request *rq)
 {
-	struct chat_request rq;
-	int rc;
-	agent_turn_init(t);
 	err_clear(&e);
-	rc = chat_parse(body, strlen(body), false, &rq, t, &e);
-	chat_request_free(&rq);
-	return rc;
+	return chat_request_parse(body, strlen(body), false, rq, &e);
 }
 
 /* 1 when body is refused with 400 and a message containing want. */
 static int bad(const char *body, const char *want)
 {
-	struct agent_turn t;
-	int ok = parse(body, &t) < 0 && e.status == 400 && strstr(e.message, want) &&
+	struct chat_request rq;
+	int ok = parse(body, &rq) < 0 && e.status == 400 && strstr(e.message, want) &&
 		 !strcmp(err_type_name(e.type), "invalid_request_error");
 	if (!ok)
 		printf("#   status %d message '%s', wanted '%s'\n", e.status, e.message, want);
-	agent_turn_free(&t);
+	chat_request_free(&rq);
 	return ok;
 }
 
 int main(void)
 {
-	struct agent_turn t;
+	struct chat_request rq;
 
 	CHECK(bad("not json", "not valid JSON"), "not JSON");
 	CHECK(bad("", "not valid JSON"), "empty body");
@@ -68,9 +63,9 @@ int main(void)
 	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xc0\xaf\"}]}", "not valid UTF-8"), "UTF-8 overlong");
 	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}", "image_url.url"), "image without url");
 
-	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"h\xc3\xa9llo \xf0\x9f\x98\x80\"}]}", &t) == 0,
+	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"h\xc3\xa9llo \xf0\x9f\x98\x80\"}]}", &rq) == 0,
 	      "valid multi-byte UTF-8 accepted");
-	agent_turn_free(&t);
+	chat_request_free(&rq);
 
 	CHECK(parse("{\"model\":\"openclaw\",\"messages\":["
 		    "{\"role\":\"system\",\"content\":\"Sys one.\"},"
@@ -80,28 +75,28 @@ int main(void)
 		    "{\"role\":\"function\",\"name\":\"f\",\"content\":\"42\"},"
 		    "{\"role\":\"critic\",\"content\":\"ignored\"},"
 		    "{\"role\":\"user\",\"content\":\"again\"}],"
-		    "\"temperature\":0.5,\"stop\":\"\\n\",\"seed\":-3,\"foo\":1}", &t) == 0,
+		    "\"temperature\":0.5,\"stop\":\"\\n\",\"seed\":-3,\"foo\":1}", &rq) == 0,
 	      "a full request parses");
-	CHECK_STR(buf_str(&t.system_text), "Sys one.\n\nDev two.", "system and developer text joined");
-	CHECK_INT(cJSON_GetArraySize(t.messages), 4, "user/assistant/tool kept, system and unknown roles dropped");
+	CHECK_STR(buf_str(&rq.system_text), "Sys one.\n\nDev two.", "system and developer text joined");
+	CHECK_INT(cJSON_GetArraySize(rq.messages), 4, "user/assistant/tool kept, system and unknown roles dropped");
 	{
-		cJSON *m0 = cJSON_GetArrayItem(t.messages, 0);
-		cJSON *m2 = cJSON_GetArrayItem(t.messages, 2);
+		cJSON *m0 = cJSON_GetArrayItem(rq.messages, 0);
+		cJSON *m2 = cJSON_GetArrayItem(rq.messages, 2);
 		CHECK(cJSON_IsArray(cJSON_GetObjectItem(m0, "content")), "parts structure kept");
 		CHECK_STR(cJSON_GetObjectItem(m2, "role")->valuestring, "tool", "function becomes tool");
 		CHECK_STR(cJSON_GetObjectItem(m2, "name")->valuestring, "f", "tool name kept");
 	}
-	CHECK(t.params && cJSON_GetObjectItem(t.params, "temperature") &&
-	      cJSON_GetObjectItem(t.params, "stop") && cJSON_GetObjectItem(t.params, "seed") &&
-	      !cJSON_GetObjectItem(t.params, "foo"), "known parameters passed through, others not");
-	agent_turn_free(&t);
+	CHECK(rq.params && cJSON_GetObjectItem(rq.params, "temperature") &&
+	      cJSON_GetObjectItem(rq.params, "stop") && cJSON_GetObjectItem(rq.params, "seed") &&
+	      !cJSON_GetObjectItem(rq.params, "foo"), "known parameters passed through, others not");
+	chat_request_free(&rq);
 
-	CHECK(parse("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"result\"}]}", &t) == 0,
+	CHECK(parse("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"result\"}]}", &rq) == 0,
 	      "a tool message counts as input");
-	agent_turn_free(&t);
-	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}", &t) == 0,
+	chat_request_free(&rq);
+	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}", &rq) == 0,
 	      "an image counts as user input");
-	agent_turn_free(&t);
+	chat_request_free(&rq);
 #define IMG(u) "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"" u "\"}}]}]}"
 	CHECK(bad(IMG("https://example.com/cat.png"), "Image URLs are not allowed"), "image URL refused by default");
 	CHECK(bad(IMG("ftp://example.com/cat.png"), "must be a data: URI or an http(s) URL"), "other URL schemes refused");
@@ -125,15 +120,10 @@ int main(void)
 		int len = sprintf(body, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,");
 		memset(body + len, 'A', n);
 		strcpy(body + len + n, "\"}}]}]}");
-		agent_turn_init(&t);
-		{
-			struct chat_request rq;
-			err_clear(&e);
-			CHECK(chat_parse(body, strlen(body), false, &rq, &t, &e) < 0 && e.status == 413,
-			      "images over 20 MiB in all: 413");
-			chat_request_free(&rq);
-		}
-		agent_turn_free(&t);
+		err_clear(&e);
+		CHECK(chat_request_parse(body, strlen(body), false, &rq, &e) < 0 && e.status == 413,
+		      "images over 20 MiB in all: 413");
+		chat_request_free(&rq);
 		free(body);
 	}
 	return check_done();

@@ -1,4 +1,4 @@
-/* Unit tests for src/session.c (the SQLite store) and agent_dedupe. */
+/* Unit tests for src/store_sqlite.c (the SQLite store) and agent_dedupe. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -1,0 +1,381 @@
+/*
+ * chat_request.c - the body of POST /v1/chat/completions, parsed and
+ * validated (see chat_request.h).  No HTTP here: bytes in, a struct
+ * chat_request or a 4xx naming the field out.
+ */
+#include "chat_request.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "message.h"
+#include "utf8.h"
+
+#define MAX_IMAGES 8
+#define MAX_IMAGE_BYTES (20L * 1024 * 1024)
+
+/* What the request's images add up to, and what is allowed. */
+struct images {
+	bool allow_url;
+	int count;
+	long bytes; /* decoded size of data URIs */
+};
+
+/*
+ * A data URI "data:image/<type>;base64,<payload>": 1 and its decoded size,
+ * or 0 when malformed.
+ */
+static int data_uri_size(const char *url, long *size)
+{
+	const char *comma = strchr(url, ',');
+	const char *p;
+	size_t n = 0, pad = 0;
+
+	if (strncmp(url, "data:image/", 11) || !comma || comma - url < 19 ||
+	    strncmp(comma - 7, ";base64", 7))
+		return 0;
+	for (p = url + 11; p < comma - 7; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+.-", *p))
+			return 0;
+	for (p = comma + 1; *p; p++, n++) {
+		if (*p == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || (!isalnum((unsigned char)*p) && *p != '+' && *p != '/'))
+			return 0;
+	}
+	if (n == 0 || n % 4 || pad > 2)
+		return 0;
+	*size = (long)(n / 4 * 3 - pad);
+	return 1;
+}
+
+static int check_image(const char *url, int i, int j, struct images *im, struct err *e)
+{
+	long size = 0;
+
+	if (++im->count > MAX_IMAGES) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "Too many images: at most %d per request.", MAX_IMAGES);
+		return -1;
+	}
+	if (!strncmp(url, "data:", 5)) {
+		if (!data_uri_size(url, &size)) {
+			err_set(e, 400, ERR_INVALID_REQUEST,
+				"`messages[%d].content[%d].image_url.url` is not a valid "
+				"data:image/...;base64, URI.", i, j);
+			return -1;
+		}
+		im->bytes += size;
+		if (im->bytes > MAX_IMAGE_BYTES) {
+			err_set(e, 413, ERR_INVALID_REQUEST, "Images too large: at most 20 MiB in all.");
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) {
+		err_set(e, 400, ERR_INVALID_REQUEST,
+			"`messages[%d].content[%d].image_url.url` must be a data: URI "
+			"or an http(s) URL.", i, j);
+		return -1;
+	}
+	if (!im->allow_url) {
+		err_set(e, 400, ERR_INVALID_REQUEST,
+			"Image URLs are not allowed here: send the image as a data: URI "
+			"(`messages[%d].content[%d]`).", i, j);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks one content part; returns -1 with e naming messages[i].content[j]. */
+static int check_part(const cJSON *part, int i, int j, bool *has_input,
+		      struct images *im, struct err *e)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
+	const char *t;
+
+	if (!cJSON_IsObject(part)) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d].content[%d]` must be an object.", i, j);
+		return -1;
+	}
+	if (!cJSON_IsString(type)) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d].content[%d].type` must be a string.",
+			i, j);
+		return -1;
+	}
+	t = type->valuestring;
+	if (!strcmp(t, "text") || !strcmp(t, "input_text")) {
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+		if (!cJSON_IsString(text)) {
+			err_set(e, 400, ERR_INVALID_REQUEST,
+				"`messages[%d].content[%d].text` must be a string.", i, j);
+			return -1;
+		}
+		if (text->valuestring[0])
+			*has_input = true;
+		return 0;
+	}
+	if (!strcmp(t, "image_url")) {
+		const cJSON *img = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+		const cJSON *url = cJSON_IsObject(img)
+					   ? cJSON_GetObjectItemCaseSensitive(img, "url")
+					   : img;
+		if (!cJSON_IsString(url) || !url->valuestring[0]) {
+			err_set(e, 400, ERR_INVALID_REQUEST,
+				"`messages[%d].content[%d].image_url.url` must be a non-empty string.",
+				i, j);
+			return -1;
+		}
+		*has_input = true;
+		return check_image(url->valuestring, i, j, im, e);
+	}
+	err_set(e, 400, ERR_INVALID_REQUEST,
+		"`messages[%d].content[%d].type` '%.40s' is not supported "
+		"(text, input_text or image_url).", i, j, t);
+	return -1;
+}
+
+/* Validates messages[i].content; *has_input when it has text or an image. */
+static int check_content(const cJSON *content, int i, bool *has_input,
+			 struct images *im, struct err *e)
+{
+	const cJSON *part;
+	int j = 0;
+
+	*has_input = false;
+	if (!content || cJSON_IsNull(content))
+		return 0;
+	if (cJSON_IsString(content)) {
+		*has_input = content->valuestring[0] != '\0';
+		return 0;
+	}
+	if (!cJSON_IsArray(content)) {
+		err_set(e, 400, ERR_INVALID_REQUEST,
+			"`messages[%d].content` must be a string or an array of content parts.",
+			i);
+		return -1;
+	}
+	cJSON_ArrayForEach(part, content) {
+		if (check_part(part, i, j++, has_input, im, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The system text and the conversation from `messages`, validated. */
+static int parse_messages(const cJSON *msgs, struct chat_request *rq, struct images *im,
+			  struct err *e)
+{
+	const cJSON *m;
+	bool have_user = false;
+	int i = 0;
+
+	if (!msgs) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "Missing `messages` array.");
+		return -1;
+	}
+	if (!cJSON_IsArray(msgs)) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "`messages` must be an array.");
+		return -1;
+	}
+	if (cJSON_GetArraySize(msgs) == 0) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "`messages` must not be empty.");
+		return -1;
+	}
+	if (!(rq->messages = cJSON_CreateArray()))
+		goto nomem;
+	cJSON_ArrayForEach(m, msgs) {
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+		const char *r;
+		bool has_input;
+
+		if (!cJSON_IsObject(m)) {
+			err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d]` must be an object.", i);
+			return -1;
+		}
+		if (!cJSON_IsString(role)) {
+			err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d].role` must be a string.", i);
+			return -1;
+		}
+		if (check_content(content, i, &has_input, im, e) < 0)
+			return -1;
+		r = role->valuestring;
+		if (!strcmp(r, "system") || !strcmp(r, "developer")) {
+			size_t before = rq->system_text.len;
+			if (before && buf_append_str(&rq->system_text, "\n\n") < 0)
+				goto nomem;
+			if (msg_content_text(content, &rq->system_text) < 0)
+				goto nomem;
+			if (rq->system_text.len == before + (before ? 2 : 0)) /* empty: undo */
+				buf_truncate(&rq->system_text, before);
+		} else if (!strcmp(r, "user") || !strcmp(r, "assistant") ||
+			   !strcmp(r, "tool") || !strcmp(r, "function")) {
+			const char *as = !strcmp(r, "function") ? "tool" : r;
+			cJSON *copy = msg_copy(m, as);
+			if (!copy)
+				goto nomem;
+			cJSON_AddItemToArray(rq->messages, copy);
+			if (has_input && strcmp(as, "assistant"))
+				have_user = true;
+		}
+		/* other roles are ignored (SPEC 6) */
+		i++;
+	}
+	if (!have_user) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "Missing user message in `messages`.");
+		return -1;
+	}
+	return 0;
+nomem:
+	err_nomem(e);
+	return -1;
+}
+
+enum ptype { P_NUMBER, P_INT, P_STOP, P_OBJECT };
+
+static const struct {
+	const char *name;
+	enum ptype type;
+} pass_params[] = {
+	{"temperature", P_NUMBER},
+	{"top_p", P_NUMBER},
+	{"max_tokens", P_INT},
+	{"max_completion_tokens", P_INT},
+	{"stop", P_STOP},
+	{"presence_penalty", P_NUMBER},
+	{"frequency_penalty", P_NUMBER},
+	{"seed", P_INT},
+	{"response_format", P_OBJECT},
+};
+
+/* The parameters passed on to the provider, each checked for its type. */
+static int parse_params(const cJSON *root, struct chat_request *rq, struct err *e)
+{
+	for (size_t k = 0; k < sizeof pass_params / sizeof *pass_params; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, pass_params[k].name);
+		const char *bad = NULL;
+		cJSON *dup;
+
+		if (!v || cJSON_IsNull(v))
+			continue;
+		switch (pass_params[k].type) {
+		case P_NUMBER:
+			if (!cJSON_IsNumber(v))
+				bad = "a number";
+			break;
+		case P_INT:
+			if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+				bad = "an integer";
+			else if (strcmp(pass_params[k].name, "seed") && v->valuedouble < 1)
+				bad = "a positive integer";
+			break;
+		case P_STOP:
+			if (cJSON_IsArray(v)) {
+				const cJSON *s;
+				cJSON_ArrayForEach(s, v) {
+					if (!cJSON_IsString(s))
+						bad = "a string or an array of strings";
+				}
+			} else if (!cJSON_IsString(v)) {
+				bad = "a string or an array of strings";
+			}
+			break;
+		case P_OBJECT:
+			if (!cJSON_IsObject(v))
+				bad = "an object";
+			break;
+		}
+		if (bad) {
+			err_set(e, 400, ERR_INVALID_REQUEST, "`%s` must be %s.", pass_params[k].name, bad);
+			return -1;
+		}
+		if (!rq->params && !(rq->params = cJSON_CreateObject()))
+			goto nomem;
+		if (!(dup = cJSON_Duplicate(v, 1)))
+			goto nomem;
+		cJSON_AddItemToObject(rq->params, pass_params[k].name, dup);
+	}
+	return 0;
+nomem:
+	err_nomem(e);
+	return -1;
+}
+
+int chat_request_parse(const char *body, size_t len, bool allow_image_urls,
+		       struct chat_request *rq, struct err *e)
+{
+	struct images im = {allow_image_urls, 0, 0};
+	const cJSON *v, *so;
+
+	memset(rq, 0, sizeof *rq);
+	if (!utf8_valid(body, len)) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "The request body is not valid UTF-8.");
+		return -1;
+	}
+	rq->root = cJSON_ParseWithLength(body, len);
+	if (!rq->root) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "The request body is not valid JSON.");
+		return -1;
+	}
+	if (!cJSON_IsObject(rq->root)) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "The request body must be a JSON object.");
+		return -1;
+	}
+
+	v = cJSON_GetObjectItemCaseSensitive(rq->root, "model");
+	if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "`model` must be a string.");
+		return -1;
+	}
+	rq->model = cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : "openclaw";
+
+	v = cJSON_GetObjectItemCaseSensitive(rq->root, "stream");
+	if (v && !cJSON_IsNull(v) && !cJSON_IsBool(v)) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "`stream` must be a boolean.");
+		return -1;
+	}
+	rq->stream = cJSON_IsTrue(v);
+
+	so = cJSON_GetObjectItemCaseSensitive(rq->root, "stream_options");
+	if (so && !cJSON_IsNull(so)) {
+		if (!cJSON_IsObject(so)) {
+			err_set(e, 400, ERR_INVALID_REQUEST, "`stream_options` must be an object.");
+			return -1;
+		}
+		v = cJSON_GetObjectItemCaseSensitive(so, "include_usage");
+		if (v && !cJSON_IsBool(v)) {
+			err_set(e, 400, ERR_INVALID_REQUEST, "`stream_options.include_usage` must be a boolean.");
+			return -1;
+		}
+		rq->include_usage = cJSON_IsTrue(v);
+	}
+
+	v = cJSON_GetObjectItemCaseSensitive(rq->root, "user");
+	if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
+		err_set(e, 400, ERR_INVALID_REQUEST, "`user` must be a string.");
+		return -1;
+	}
+	if (cJSON_IsString(v) && v->valuestring[0]) {
+		if (strlen(v->valuestring) > 200) {
+			err_set(e, 400, ERR_INVALID_REQUEST, "`user` must be at most 200 bytes.");
+			return -1;
+		}
+		rq->user = v->valuestring;
+	}
+
+	if (parse_params(rq->root, rq, e) < 0)
+		return -1;
+	return parse_messages(cJSON_GetObjectItemCaseSensitive(rq->root, "messages"), rq, &im, e);
+}
+
+void chat_request_free(struct chat_request *rq)
+{
+	cJSON_Delete(rq->root);
+	buf_free(&rq->system_text);
+	cJSON_Delete(rq->messages);
+	cJSON_Delete(rq->params);
+	memset(rq, 0, sizeof *rq);
+}

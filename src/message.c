@@ -1,0 +1,93 @@
+/*
+ * message.c - OpenAI chat message helpers (see message.h).
+ */
+#include "message.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+const char *msg_role(const cJSON *message)
+{
+	const cJSON *role = cJSON_GetObjectItemCaseSensitive(message, "role");
+
+	return cJSON_IsString(role) ? role->valuestring : NULL;
+}
+
+int msg_content_text(const cJSON *content, struct buf *out)
+{
+	const cJSON *part;
+	bool first = true;
+	int rc;
+
+	if (cJSON_IsString(content))
+		return buf_append_str(out, content->valuestring);
+	if (!cJSON_IsArray(content))
+		return 0;
+	cJSON_ArrayForEach(part, content) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+		if (!cJSON_IsString(type) || !cJSON_IsString(text))
+			continue;
+		if (strcmp(type->valuestring, "text") && strcmp(type->valuestring, "input_text"))
+			continue;
+		if ((!first && (rc = buf_append(out, "\n", 1)) < 0) ||
+		    (rc = buf_append_str(out, text->valuestring)) < 0)
+			return rc;
+		first = false;
+	}
+	return 0;
+}
+
+int msg_text(const cJSON *message, struct buf *out)
+{
+	return msg_content_text(cJSON_GetObjectItemCaseSensitive(message, "content"), out);
+}
+
+cJSON *msg_new(const char *role, const char *text)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	if (!m || !cJSON_AddStringToObject(m, "role", role) ||
+	    !cJSON_AddStringToObject(m, "content", text)) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	return m;
+}
+
+cJSON *msg_copy(const cJSON *m, const char *role)
+{
+	static const char *const keep[] = {"content", "name", "tool_call_id", "tool_calls"};
+	cJSON *out = cJSON_CreateObject();
+
+	if (!out || !cJSON_AddStringToObject(out, "role", role))
+		goto fail;
+	for (size_t k = 0; k < sizeof keep / sizeof *keep; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, keep[k]);
+		cJSON *dup;
+		if (!v)
+			continue;
+		if (!(dup = cJSON_Duplicate(v, 1)))
+			goto fail;
+		cJSON_AddItemToObject(out, keep[k], dup);
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(out, "content") &&
+	    !cJSON_AddNullToObject(out, "content"))
+		goto fail;
+	return out;
+fail:
+	cJSON_Delete(out);
+	return NULL;
+}
+
+const cJSON *msg_last_with_role(const cJSON *messages, const char *role)
+{
+	const cJSON *m, *last = NULL;
+
+	cJSON_ArrayForEach(m, messages) {
+		const char *r = msg_role(m);
+		if (r && !strcmp(r, role))
+			last = m;
+	}
+	return last;
+}

@@ -1,0 +1,27 @@
+/*
+ * worker.c - a worker's reusable resources (see worker.h).
+ */
+#include "worker.h"
+
+#include <string.h>
+
+int worker_store(struct worker *w, const struct cfg *c, struct store **out, struct err *e)
+{
+	if (w->store && strcmp(w->store->path, c->store_path)) {
+		store_close(w->store);
+		w->store = NULL;
+	}
+	if (!w->store && store_open_sqlite(c->store_path, &w->store, e) < 0)
+		return -1;
+	*out = w->store;
+	return 0;
+}
+
+void worker_free(struct worker *w)
+{
+	store_close(w->store);
+	w->store = NULL;
+	if (w->curl)
+		curl_easy_cleanup(w->curl);
+	w->curl = NULL;
+}
