@@ -14,12 +14,15 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "fail", model: "fail/x" },
     { id: "sleepy", model: "sleepy/x" },
     { id: "missing", model: "missing/x" },
+    { id: "fds", model: "fds/x" },
   ] },
   models: { providers: {
     words: { api: "command", command: ["/usr/bin/python3", "$cmds/words.py"], env: { NAMED: "a-value" } },
     fail: { api: "command", command: ["$cmds/fail.sh"], retries: 0 },
     sleepy: { api: "command", command: ["$cmds/sleepy.sh", "@T@/sleepy.pid"], timeoutSeconds: 1, retries: 0 },
     missing: { api: "command", command: ["/nonexistent/llm"], retries: 0 },
+    fds: { api: "command", retries: 0,
+           command: ["sh", "-c", "cat >/dev/null; ls /proc/\$\$/fd; grep SigIgn /proc/\$\$/status"] },
   } },
   session: { store: "@T@/sessions.db" },
 }
@@ -65,6 +68,18 @@ test_expect 'a non-zero exit while streaming: error event, then [DONE]' '
 '
 test_expect 'a program that cannot be run: 502' '
 	post /v1/chat/completions "$tok" "$(msg missing false x)" && expect_status 502
+'
+test_expect 'the reason it could not be run goes to the log' '
+	grep -q "command provider missing: cannot run /nonexistent/llm: No such file" "$SERVER_LOG"
+'
+# SigIgn is a hex mask, bit N-1 for signal N: SIGHUP 1, SIGINT 2, SIGQUIT 3,
+# SIGPIPE 13, SIGTERM 15 must not be ignored (the server ignores SIGPIPE)
+test_expect 'found in PATH; only stdin, stdout and stderr open; default signals' '
+	post /v1/chat/completions "$tok" "$(msg fds false x)" && expect_status 200 &&
+	out=$(json_get ".choices[0].message.content") && echo "# the command saw:" $out &&
+	test "$(printf "%s\n" "$out" | grep -v SigIgn | tr "\n" " ")" = "0 1 2 " &&
+	ign=$(printf "%s\n" "$out" | sed -n "s/^SigIgn:[[:space:]]*//p") &&
+	test -n "$ign" && test $((0x$ign & 0x5007)) -eq 0
 '
 # what is left of the command's process group (zombies waiting for a
 # reaper do not count)
