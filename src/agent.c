@@ -419,7 +419,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 			.interrupted = rc < 0,
 			.prompt_tokens = t->res.usage.prompt_tokens,
 			.completion_tokens = t->res.usage.completion_tokens,
-			.ttl_days = t->cfg->ttl_days,
+			.ttl_days = t->cfg->session.ttl_days,
 		};
 		struct err se;
 		err_clear(&se);

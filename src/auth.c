@@ -59,18 +59,18 @@ int auth_check(const struct cfg *c, const char *authorization, struct err *e)
 	const char *secret;
 	size_t len;
 
-	if (c->auth_mode == CFG_AUTH_NONE)
+	if (c->auth.mode == CFG_AUTH_NONE)
 		return 0;
-	if (!c->auth_secret || !c->auth_secret[0]) {
+	if (!c->auth.secret || !c->auth.secret[0]) {
 		log_error("auth mode is %s but no secret is configured: set %s "
 			  "(refusing every request)",
-			  cfg_auth_mode_name(c->auth_mode), c->auth_setting);
+			  cfg_auth_mode_name(c->auth.mode), c->auth.setting);
 		err_set(e, 500, ERR_API,
 			"The server's authentication is not configured.");
 		return -1;
 	}
 	secret = auth_bearer(authorization, &len);
-	if (!secret || !auth_equal(secret, len, c->auth_secret, strlen(c->auth_secret))) {
+	if (!secret || !auth_equal(secret, len, c->auth.secret, strlen(c->auth.secret))) {
 		err_set(e, 401, ERR_UNAUTHORIZED, "Unauthorized");
 		return -1;
 	}
@@ -100,8 +100,8 @@ int auth_check_throttled(const struct cfg *c, struct store *store, const char *a
 	struct err se;
 
 	*retry_after = 0;
-	if (c->auth_mode == CFG_AUTH_NONE || !addr || !addr[0] ||
-	    (c->rl_exempt_loopback && auth_is_loopback(addr)))
+	if (c->auth.mode == CFG_AUTH_NONE || !addr || !addr[0] ||
+	    (c->auth.rate_limit.exempt_loopback && auth_is_loopback(addr)))
 		store = NULL;
 	if (store && store_auth_locked(store, addr, now_ms(), &retry, &se) == 0 && retry > 0) {
 		*retry_after = (long)((retry + 999) / 1000);
@@ -112,12 +112,12 @@ int auth_check_throttled(const struct cfg *c, struct store *store, const char *a
 	if (auth_check(c, authorization, e) == 0)
 		return 0;
 	if (store && e->status == 401) {
-		if (store_auth_failed(store, addr, now_ms(), c->rl_max_attempts, c->rl_window_ms,
-				      c->rl_lockout_ms, &retry, &se) < 0)
+		if (store_auth_failed(store, addr, now_ms(), c->auth.rate_limit.max_attempts, c->auth.rate_limit.window_ms,
+				      c->auth.rate_limit.lockout_ms, &retry, &se) < 0)
 			log_error("auth throttling unavailable: %s", se.message);
 		else if (retry > 0)
 			log_warn("auth: %s locked out for %ld s after %d failed attempts", addr,
-				 (long)((retry + 999) / 1000), c->rl_max_attempts);
+				 (long)((retry + 999) / 1000), c->auth.rate_limit.max_attempts);
 	}
 	return -1;
 }

@@ -142,9 +142,9 @@ int cli_sessions(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "%s\n", errbuf);
 		return 1;
 	}
-	if (store_open_sqlite(c->store_path, &st, &e) < 0) {
+	if (store_open_sqlite(c->session.store, &st, &e) < 0) {
 		fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n",
-			c->store_path, e.message);
+			c->session.store, e.message);
 		goto out;
 	}
 	if (!strcmp(argv[0], "list")) {

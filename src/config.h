@@ -2,10 +2,8 @@
  * config.h - the typed configuration (SPEC.md section 1).
  *
  * A struct cfg is built once per change of the config file and is read-only
- * afterwards, so worker threads share it without locks.  Requests take a
- * reference with cfg_acquire() and drop it with cfg_release(); a reload
- * swaps the current pointer and the old snapshot is freed when its last
- * request ends.
+ * afterwards, so worker threads share it without locks.  Which snapshot is
+ * current, and its reload, is config_live.h's.
  *
  * All strings inside a struct cfg belong to it.  Secrets (auth token,
  * password, provider API keys) are held here and nowhere else; nothing
@@ -54,10 +52,10 @@ struct cfg_provider {
 	char **env;                 /* command kind: "NAME=value" list, NULL-terminated */
 	struct cfg_header *headers; /* extra request headers */
 	size_t nheaders;
-	int timeout_seconds;         /* whole answer, default 600 */
-	int connect_timeout_seconds; /* default 10 */
-	int retries;                 /* default 1 */
-	int max_tokens;              /* anthropic default max_tokens, 0 = built-in */
+	int timeout_seconds;         /* timeoutSeconds: the whole answer */
+	int connect_timeout_seconds; /* connectTimeoutSeconds */
+	int retries;                 /* retries after the first attempt */
+	int max_tokens;              /* anthropic maxTokens, 0 = the built-in default */
 	bool used;                   /* named by some agent */
 };
 
@@ -73,39 +71,58 @@ struct cfg_agent {
 	struct cfg_model model;   /* primary */
 	struct cfg_model *fallbacks;
 	size_t nfallbacks;
-	int history_limit;        /* default 40 */
+	int history_limit;        /* historyLimit: stored messages sent along */
 	bool is_default;
 };
 
+/* gateway.auth.rateLimit: failed attempts per client address. */
+struct cfg_rate_limit {
+	int max_attempts;         /* maxAttempts */
+	long window_ms;           /* windowMs */
+	long lockout_ms;          /* lockoutMs */
+	bool exempt_loopback;     /* exemptLoopback */
+};
+
+/* gateway.auth */
+struct cfg_auth {
+	enum cfg_auth_mode mode;
+	char *secret;             /* token or password; NULL/"" = fail closed */
+	const char *setting;      /* name of the setting the secret comes from */
+	struct cfg_rate_limit rate_limit;
+};
+
+/* gateway.http.endpoints.chatCompletions */
+struct cfg_chat {
+	bool enabled;
+	long max_body_bytes;      /* maxBodyBytes */
+	int keepalive_seconds;    /* keepAliveSeconds, 0 = off */
+	bool images_allow_url;    /* images.allowUrl */
+};
+
+/* session */
+struct cfg_session {
+	char *store;              /* store: the SQLite file */
+	int ttl_days;             /* ttlDays, 0 = never expire */
+};
+
+/* server */
+struct cfg_server {
+	int threads;              /* worker threads per process, 0 = not set */
+};
+
+/* The whole file, grouped as its JSON5 sections are; defaults in config.c. */
 struct cfg {
 	char *path;               /* the file it came from */
-
-	enum cfg_auth_mode auth_mode;
-	char *auth_secret;        /* token or password; NULL/"" = fail closed */
-	const char *auth_setting; /* name of the setting the secret comes from */
-	int rl_max_attempts;      /* gateway.auth.rateLimit, default 10 */
-	long rl_window_ms;        /* default 60000 */
-	long rl_lockout_ms;       /* default 300000 */
-	bool rl_exempt_loopback;  /* default true */
-
-	bool chat_enabled;        /* default false */
-	long max_body_bytes;      /* default 20 MiB */
-	int keepalive_seconds;    /* default 10, 0 = off */
-	bool images_allow_url;    /* default false */
-
-	struct cfg_agent *agents;
+	struct cfg_auth auth;     /* gateway.auth */
+	struct cfg_chat chat;     /* gateway.http.endpoints.chatCompletions */
+	struct cfg_agent *agents; /* agents.list, or the one agent "main" */
 	size_t nagents;
 	size_t default_agent;     /* index into agents */
-
-	struct cfg_provider *providers;
+	struct cfg_provider *providers; /* models.providers */
 	size_t nproviders;
-
-	char *store_path;         /* session.store */
-	int ttl_days;             /* session.ttlDays, default 30 */
-
-	int threads;              /* server.threads, 0 = not set */
-
-	int refs;                 /* owned by cfg_acquire/cfg_release */
+	struct cfg_session session;
+	struct cfg_server server;
+	int refs;                 /* owned by cfg_acquire/cfg_release (config_live.c) */
 };
 
 /*
@@ -123,22 +140,6 @@ void cfg_free(struct cfg *c);
 
 /* The config path: $CLAWCGI_CONFIG, else the compiled-in default. */
 const char *cfg_default_path(void);
-
-/*
- * Process-wide current config.  cfg_init() loads it once at start (a broken
- * file is logged; requests then get 500 until it is fixed).  cfg_acquire()
- * re-reads the file when its mtime, size or inode changed (a broken new file
- * keeps the last good config and is logged once per change) and returns a
- * referenced snapshot, or NULL when no valid config was ever loaded.
- */
-int cfg_init(const char *path);
-struct cfg *cfg_acquire(void);
-/* Why the last attempt to load the file failed (for a log line with each
- * request answered 500 for want of a config: a process whose start-up lines
- * went nowhere, as under spawn-fcgi, still shows the reason). */
-void cfg_last_error(char *buf, size_t n);
-void cfg_release(struct cfg *c);
-void cfg_shutdown(void);
 
 /* The agent id rule: 1-64 ASCII letters, digits, '_' or '-', starting with
  * a letter or digit; compared lower-cased. */

@@ -2,7 +2,7 @@
  * main.c - process entry: serve FastCGI (socket on stdin, or --listen),
  * answer one CGI request, or run a command-line subcommand.
  */
-#include "config.h"
+#include "config_live.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -53,7 +53,7 @@ static int threads_for(int requested)
 	int n = requested;
 
 	if (n <= 0 && (c = cfg_acquire())) {
-		n = c->threads;
+		n = c->server.threads;
 		cfg_release(c);
 	}
 	return n > 0 ? n : SERVE_DEFAULT_THREADS;
@@ -66,12 +66,12 @@ static void check_store(void)
 	struct store *st;
 	struct err e;
 
-	if (c && store_open_sqlite(c->store_path, &st, &e) == 0)
+	if (c && store_open_sqlite(c->session.store, &st, &e) == 0)
 		store_close(st);
 	else if (c)
 		log_error("session store %s cannot be used (requests with a session key "
 			  "will get 500): check that the directory exists and is writable by "
-			  "this user", c->store_path);
+			  "this user", c->session.store);
 	cfg_release(c);
 }
 

@@ -1,6 +1,5 @@
 /*
- * provider.c - the provider registry: api kind -> backend, and helpers
- * every backend shares.
+ * provider.c - the provider registry: api kind -> backend.
  *
  * Retries and model fallbacks wrap the backends here, so each backend is a
  * single attempt.
@@ -11,22 +10,24 @@
 
 #include "log.h"
 
+/* The backends, by provider kind: the one place that maps a kind to code. */
+static int (*const backends[])(const struct prov_request *, struct prov_sink *,
+			       struct prov_result *, struct err *) = {
+	[CFG_API_OPENAI] = prov_openai_run,
+	[CFG_API_ANTHROPIC] = prov_anthropic_run,
+	[CFG_API_COMMAND] = prov_command_run,
+	[CFG_API_ECHO] = prov_echo_run,
+};
+
 /* One attempt of one model. */
 static int run_once(const struct prov_request *rq, struct prov_sink *sink,
 		    struct prov_result *res, struct err *e)
 {
-	switch (rq->provider->api) {
-	case CFG_API_ECHO:
-		return prov_echo_run(rq, sink, res, e);
-	case CFG_API_OPENAI:
-		return prov_openai_run(rq, sink, res, e);
-	case CFG_API_COMMAND:
-		return prov_command_run(rq, sink, res, e);
-	case CFG_API_ANTHROPIC:
-		return prov_anthropic_run(rq, sink, res, e);
-	}
-	err_set(e, 500, ERR_API, "Internal error: unknown provider kind.");
-	return -1;
+	unsigned kind = (unsigned)rq->provider->api;
+
+	if (kind >= sizeof backends / sizeof *backends || !backends[kind])
+		return err_set(e, 500, ERR_API, "Internal error: unknown provider kind.");
+	return backends[kind](rq, sink, res, e);
 }
 
 /* Worth another attempt or the next model: the upstream's fault, not ours. */

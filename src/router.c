@@ -13,7 +13,7 @@
 
 #include "auth.h"
 #include "chat.h"
-#include "config.h"
+#include "config_live.h"
 #include "log.h"
 #include "models.h"
 
@@ -39,7 +39,7 @@ static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w
 	long retry_after;
 	char extra[64] = "";
 
-	if (c->auth_mode != CFG_AUTH_NONE && worker_store(w, c, &store, &e) < 0)
+	if (c->auth.mode != CFG_AUTH_NONE && worker_store(w, c, &store, &e) < 0)
 		store = NULL; /* logged by the store; auth itself still runs */
 	if (auth_check_throttled(c, store, r->remote_addr, http_header(r, "Authorization"),
 				 &retry_after, &e) == 0)
@@ -96,7 +96,7 @@ void router_handle(struct http_req *r, struct worker *w)
 		no_config(r);
 		goto out;
 	}
-	if (!c->chat_enabled) {
+	if (!c->chat.enabled) {
 		send_simple_error(r, 404, ERR_NOT_FOUND, NULL, "Not found.", NULL);
 		goto out;
 	}

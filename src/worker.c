@@ -7,11 +7,11 @@
 
 int worker_store(struct worker *w, const struct cfg *c, struct store **out, struct err *e)
 {
-	if (w->store && strcmp(w->store->path, c->store_path)) {
+	if (w->store && strcmp(w->store->path, c->session.store)) {
 		store_close(w->store);
 		w->store = NULL;
 	}
-	if (!w->store && store_open_sqlite(c->store_path, &w->store, e) < 0)
+	if (!w->store && store_open_sqlite(c->session.store, &w->store, e) < 0)
 		return -1;
 	*out = w->store;
 	return 0;

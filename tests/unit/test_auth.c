@@ -52,7 +52,7 @@ int main(void)
 	CHECK(!auth_equal("", 0, "a", 1), "equal: empty vs one byte");
 
 	c = load("{gateway:{auth:{mode:'token', token:'s3cret-token'}}, " PROVIDERS "}");
-	CHECK(c && c->auth_mode == CFG_AUTH_TOKEN, "token mode loads");
+	CHECK(c && c->auth.mode == CFG_AUTH_TOKEN, "token mode loads");
 	CHECK(check(c, "Bearer s3cret-token", 0), "token: right token passes");
 	CHECK(check(c, "bearer   s3cret-token ", 0), "token: case and whitespace tolerated");
 	CHECK(check(c, "Bearer s3cret-toke", 401), "token: wrong token 401");
@@ -90,7 +90,7 @@ int main(void)
 	cfg_free(c);
 
 	c = load("{gateway:{auth:{mode:'password', password:'pw-123'}}, " PROVIDERS "}");
-	CHECK(c && c->auth_mode == CFG_AUTH_PASSWORD && check(c, "Bearer pw-123", 0),
+	CHECK(c && c->auth.mode == CFG_AUTH_PASSWORD && check(c, "Bearer pw-123", 0),
 	      "password: right password passes");
 	CHECK(c && check(c, "Bearer pw-1234", 401), "password: wrong password 401");
 	cfg_free(c);
@@ -99,7 +99,7 @@ int main(void)
 	CHECK(c && check(c, "Bearer env-pw", 0), "password: env fallback");
 	cfg_free(c);
 	c = load("{" PROVIDERS "}");
-	CHECK(c && c->auth_mode == CFG_AUTH_PASSWORD, "mode inferred: password when only env password");
+	CHECK(c && c->auth.mode == CFG_AUTH_PASSWORD, "mode inferred: password when only env password");
 	cfg_free(c);
 	unsetenv("OPENCLAW_GATEWAY_PASSWORD");
 	c = load("{gateway:{auth:{mode:'password'}}, " PROVIDERS "}");
@@ -107,13 +107,13 @@ int main(void)
 	cfg_free(c);
 
 	c = load("{gateway:{auth:{password:'pw'}}, " PROVIDERS "}");
-	CHECK(c && c->auth_mode == CFG_AUTH_PASSWORD, "mode inferred: password when password set");
+	CHECK(c && c->auth.mode == CFG_AUTH_PASSWORD, "mode inferred: password when password set");
 	cfg_free(c);
 	c = load("{gateway:{auth:{token:'tk-abc'}}, " PROVIDERS "}");
-	CHECK(c && c->auth_mode == CFG_AUTH_TOKEN, "mode inferred: token otherwise");
+	CHECK(c && c->auth.mode == CFG_AUTH_TOKEN, "mode inferred: token otherwise");
 	cfg_free(c);
 	c = load("{" PROVIDERS "}");
-	CHECK(c && c->auth_mode == CFG_AUTH_TOKEN && check(c, "Bearer x", 500),
+	CHECK(c && c->auth.mode == CFG_AUTH_TOKEN && check(c, "Bearer x", 500),
 	      "no auth section: token mode, fails closed");
 	cfg_free(c);
 

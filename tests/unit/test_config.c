@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "config.h"
+#include "config_live.h"
 
 static char err[600];
 
@@ -52,17 +52,17 @@ int main(void)
 	c = load("{ models: { providers: { echo: { api: 'echo' } } }, agents: { defaults: { model: 'echo/echo' } } }");
 	CHECK(c != NULL, "minimal config loads");
 	if (c) {
-		CHECK(!c->chat_enabled, "chatCompletions disabled by default");
-		CHECK_INT(c->max_body_bytes, 20 * 1024 * 1024, "maxBodyBytes default 20 MiB");
-		CHECK_INT(c->keepalive_seconds, 10, "keepAliveSeconds default 10");
+		CHECK(!c->chat.enabled, "chatCompletions disabled by default");
+		CHECK_INT(c->chat.max_body_bytes, 20 * 1024 * 1024, "maxBodyBytes default 20 MiB");
+		CHECK_INT(c->chat.keepalive_seconds, 10, "keepAliveSeconds default 10");
 		CHECK_INT(c->nagents, 1, "one agent without agents.list");
 		CHECK_STR(c->agents[0].id, "main", "that agent is main");
 		CHECK_INT(c->agents[0].history_limit, 40, "historyLimit default 40");
-		CHECK_INT(c->ttl_days, 30, "ttlDays default 30");
-		CHECK_INT(c->rl_max_attempts, 10, "rateLimit.maxAttempts default 10");
-		CHECK_INT(c->rl_window_ms, 60000, "rateLimit.windowMs default 60000");
-		CHECK_INT(c->rl_lockout_ms, 300000, "rateLimit.lockoutMs default 300000");
-		CHECK(c->rl_exempt_loopback, "rateLimit.exemptLoopback default true");
+		CHECK_INT(c->session.ttl_days, 30, "ttlDays default 30");
+		CHECK_INT(c->auth.rate_limit.max_attempts, 10, "rateLimit.maxAttempts default 10");
+		CHECK_INT(c->auth.rate_limit.window_ms, 60000, "rateLimit.windowMs default 60000");
+		CHECK_INT(c->auth.rate_limit.lockout_ms, 300000, "rateLimit.lockoutMs default 300000");
+		CHECK(c->auth.rate_limit.exempt_loopback, "rateLimit.exemptLoopback default true");
 		CHECK_INT(c->providers[0].timeout_seconds, 600, "timeoutSeconds default 600");
 		CHECK_STR(c->agents[0].model.model, "echo", "model id after the provider");
 		cfg_free(c);
@@ -87,10 +87,10 @@ int main(void)
 		 "}");
 	CHECK(c != NULL, "full config loads (unknown keys ignored)");
 	if (c) {
-		CHECK(c->chat_enabled, "enabled read");
-		CHECK_INT(c->max_body_bytes, 1024, "maxBodyBytes read");
-		CHECK_INT(c->keepalive_seconds, 0, "keepAliveSeconds 0 allowed");
-		CHECK(c->images_allow_url, "images.allowUrl read");
+		CHECK(c->chat.enabled, "enabled read");
+		CHECK_INT(c->chat.max_body_bytes, 1024, "maxBodyBytes read");
+		CHECK_INT(c->chat.keepalive_seconds, 0, "keepAliveSeconds 0 allowed");
+		CHECK(c->chat.images_allow_url, "images.allowUrl read");
 		CHECK_STR(c->agents[0].id, "main", "agent id lower-cased");
 		CHECK_STR(c->agents[0].system_prompt, "Be brief.", "systemPrompt read");
 		CHECK_INT(c->agents[0].history_limit, 5, "historyLimit from defaults");
@@ -104,8 +104,8 @@ int main(void)
 			  "anthropic default baseUrl");
 		CHECK_STR(cfg_find_provider(c, "local")->command[1], "-u", "command argv");
 		CHECK_STR(cfg_find_provider(c, "openai")->headers[0].value, "o", "extra header");
-		CHECK_STR(c->store_path, "/tmp/x.db", "session.store");
-		CHECK_INT(c->threads, 4, "server.threads");
+		CHECK_STR(c->session.store, "/tmp/x.db", "session.store");
+		CHECK_INT(c->server.threads, 4, "server.threads");
 		CHECK(cfg_find_agent(c, "MAIN") != NULL, "find agent case-insensitively");
 		cfg_free(c);
 	}
