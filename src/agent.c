@@ -63,9 +63,10 @@ static int select_agent(const struct cfg *c, const char *header_id, const char *
 		trim(&header_id, &n);
 	if (header_id && n > 0) {
 		if (!cfg_agent_id(header_id, n, id))
-			return err_set(e, 400, ERR_INVALID_REQUEST,
-				       "Invalid %s: an agent id is 1-64 letters, digits, '_' or '-'.",
-				       field_names[caller].agent_id);
+			return err_set(
+				e, 400, ERR_INVALID_REQUEST,
+				"Invalid %s: an agent id is 1-64 letters, digits, '_' or '-'.",
+				field_names[caller].agent_id);
 	} else if (!agent_model_alias(model, id)) {
 		*out = &c->agents[c->default_agent];
 		return 0;
@@ -109,10 +110,9 @@ void agent_uuid4(char out[37])
 	}
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-		 b[11], b[12], b[13], b[14], b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 static int session_key(const char *header_key, const char *user, const char *agent_id,
@@ -125,7 +125,8 @@ static int session_key(const char *header_key, const char *user, const char *age
 	if (header_key) {
 		trim(&header_key, &n);
 		if (n < 1 || n > AGENT_SESSION_KEY_MAX)
-			return err_set(e, 400, ERR_INVALID_REQUEST, "Invalid %s: it must be 1-%d bytes.",
+			return err_set(e, 400, ERR_INVALID_REQUEST,
+				       "Invalid %s: it must be 1-%d bytes.",
 				       field_names[caller].session_key, AGENT_SESSION_KEY_MAX);
 		for (size_t i = 0; i < n; i++) {
 			unsigned char ch = (unsigned char)header_key[i];
@@ -161,15 +162,13 @@ nomem:
 	return err_nomem(e);
 }
 
-int agent_session_key(const char *header_key, const char *user,
-		      const char *agent_id, char **out, bool *stable,
-		      struct err *e)
+int agent_session_key(const char *header_key, const char *user, const char *agent_id, char **out,
+		      bool *stable, struct err *e)
 {
 	return session_key(header_key, user, agent_id, AGENT_CALLER_HTTP, out, stable, e);
 }
 
-void agent_source_headers(struct agent_turn_source *src, agent_header_fn header,
-			  const void *ctx)
+void agent_source_headers(struct agent_turn_source *src, agent_header_fn header, const void *ctx)
 {
 	const char *id = header(ctx, "x-openclaw-agent-id");
 
@@ -280,36 +279,40 @@ static int collect_idle(struct prov_sink *s)
 }
 
 /* The message's text with whitespace runs collapsed to one space, trimmed. */
-static void norm_text(const cJSON *m, struct buf *out)
+/* The message's text with whitespace runs collapsed to one space, trimmed.
+ * Returns 0, or -1 when out of memory. */
+static int norm_text(const cJSON *m, struct buf *out)
 {
 	struct buf raw = BUF_INIT;
 	bool space = false;
+	int rc = -1;
 
 	buf_reset(out);
-	buf_append(out, "", 0);
-	msg_text(m, &raw);
+	if (buf_append(out, "", 0) < 0 || msg_text(m, &raw) < 0)
+		goto out;
 	for (const char *p = buf_str(&raw); *p; p++) {
 		if (isspace((unsigned char)*p)) {
 			space = out->len > 0;
 			continue;
 		}
-		if (space)
-			buf_append(out, " ", 1);
+		if ((space && buf_append(out, " ", 1) < 0) || buf_append(out, p, 1) < 0)
+			goto out;
 		space = false;
-		buf_append(out, p, 1);
 	}
+	rc = 0;
+out:
 	buf_free(&raw);
+	return rc;
 }
 
+/* Same role and normalised text; out of memory counts as different, so
+ * nothing is dropped then. */
 static bool same_message(const cJSON *a, const cJSON *b, struct buf *ta, struct buf *tb)
 {
-	const cJSON *ra = cJSON_GetObjectItemCaseSensitive(a, "role");
-	const cJSON *rb = cJSON_GetObjectItemCaseSensitive(b, "role");
+	const char *ra = msg_role(a), *rb = msg_role(b);
 
-	if (!cJSON_IsString(ra) || !cJSON_IsString(rb) || strcmp(ra->valuestring, rb->valuestring))
+	if (!ra || !rb || strcmp(ra, rb) || norm_text(a, ta) < 0 || norm_text(b, tb) < 0)
 		return false;
-	norm_text(a, ta);
-	norm_text(b, tb);
 	return !strcmp(buf_str(ta), buf_str(tb));
 }
 
@@ -343,13 +346,15 @@ static cJSON *join_messages(const cJSON *history, const cJSON *req, int skip)
 
 	if (!all)
 		return NULL;
-	cJSON_ArrayForEach(m, history) {
+	cJSON_ArrayForEach(m, history)
+	{
 		cJSON *d = cJSON_Duplicate(m, 1);
 		if (!d)
 			goto fail;
 		cJSON_AddItemToArray(all, d);
 	}
-	cJSON_ArrayForEach(m, req) {
+	cJSON_ArrayForEach(m, req)
+	{
 		cJSON *d;
 		if (i++ < skip)
 			continue;
@@ -388,8 +393,8 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 	col.sink.ctx = &col;
 	if (t->stable) {
 		if (worker_store(t->worker, t->cfg, &store, e) < 0 ||
-		    store_load_history(store, t->agent->id, t->session_key,
-				       t->agent->history_limit, &history, e) < 0)
+		    store_load_history(store, t->agent->id, t->session_key, t->agent->history_limit,
+				       &history, e) < 0)
 			goto out;
 		skip = agent_dedupe(history, t->messages);
 		if (!(all = join_messages(history, t->messages, skip)) ||
@@ -400,13 +405,13 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		rq.messages = all;
 	}
 	log_info("turn %s: agent %s, session %s (%s), model %s/%s, %d history messages, "
-		 "%d resent dropped", t->run_id, t->agent->id, t->session_key,
-		 t->stable ? "stable" : "per-request", t->model.provider->name, t->model.model,
-		 cJSON_GetArraySize(history), skip);
+		 "%d resent dropped",
+		 t->run_id, t->agent->id, t->session_key, t->stable ? "stable" : "per-request",
+		 t->model.provider->name, t->model.model, cJSON_GetArraySize(history), skip);
 	rc = prov_run(&rq, &col.sink, &t->res, e);
 	if (rc < 0 && !t->res.cancelled)
-		log_warn("turn %s: agent %s, model %s/%s failed: %s", t->run_id,
-			 t->agent->id, t->model.provider->name, t->model.model, e->message);
+		log_warn("turn %s: agent %s, model %s/%s failed: %s", t->run_id, t->agent->id,
+			 t->model.provider->name, t->model.model, e->message);
 
 	/* Persist a finished turn, or what a client that left was given. */
 	if (store && (rc == 0 || (t->res.cancelled && t->answer.len))) {

@@ -46,9 +46,8 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
  * "agent:<id>:openai:<uuid>".  *stable tells whether it persists.  The key
  * is heap-allocated for the caller to free.
  */
-int agent_session_key(const char *header_key, const char *user,
-		      const char *agent_id, char **out, bool *stable,
-		      struct err *e);
+int agent_session_key(const char *header_key, const char *user, const char *agent_id, char **out,
+		      bool *stable, struct err *e);
 
 /* A random UUID v4, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void agent_uuid4(char out[37]);
@@ -70,15 +69,15 @@ enum agent_caller {
 /* What a caller knows of the turn it wants; every field may be NULL. */
 struct agent_turn_source {
 	enum agent_caller caller;
-	const char *agent_id;       /* x-openclaw-agent-id (else x-openclaw-agent), --agent */
-	const char *model;          /* the request's `model`: an agent alias, or anything
-	                               else for the default agent */
+	const char *agent_id;	    /* x-openclaw-agent-id (else x-openclaw-agent), --agent */
+	const char *model;	    /* the request's `model`: an agent alias, or anything
+				       else for the default agent */
 	const char *model_override; /* x-openclaw-model, --model: "provider/model-id";
-	                               "" is none */
+				       "" is none */
 	const char *session_key;    /* x-openclaw-session-key, --session-key */
-	const char *user;           /* the OpenAI `user` field, --user */
+	const char *user;	    /* the OpenAI `user` field, --user */
 	const char *system_text;    /* the request's own system text, after the agent's */
-	bool stream;                /* the client wants the answer streamed */
+	bool stream;		    /* the client wants the answer streamed */
 };
 
 /* The HTTP headers that steer a turn (SPEC.md sections 4 and 5). */
@@ -86,25 +85,24 @@ typedef const char *(*agent_header_fn)(const void *ctx, const char *name);
 
 /* Fill src's agent_id, model_override and session_key from the request
  * headers that header(ctx, name) looks up. */
-void agent_source_headers(struct agent_turn_source *src, agent_header_fn header,
-			  const void *ctx);
+void agent_source_headers(struct agent_turn_source *src, agent_header_fn header, const void *ctx);
 
 struct agent_turn {
 	/* in */
 	const struct cfg *cfg;
 	const struct cfg_agent *agent;
-	struct cfg_model model;   /* agent's model or the x-openclaw-model override */
+	struct cfg_model model; /* agent's model or the x-openclaw-model override */
 	bool model_override;
-	char *session_key;        /* owned */
+	char *session_key; /* owned */
 	bool stable;
 	char run_id[37];
-	struct buf system_text;   /* agent prompt + request system/developer text */
-	cJSON *messages;          /* owned: user/assistant/tool messages, in order */
-	cJSON *params;            /* owned, NULL when none */
+	struct buf system_text; /* agent prompt + request system/developer text */
+	cJSON *messages;	/* owned: user/assistant/tool messages, in order */
+	cJSON *params;		/* owned, NULL when none */
 	bool stream;
-	struct worker *worker;    /* the calling worker's curl handle and store */
+	struct worker *worker; /* the calling worker's curl handle and store */
 	/* out */
-	struct buf answer;        /* everything the provider produced */
+	struct buf answer; /* everything the provider produced */
 	struct prov_result res;
 };
 

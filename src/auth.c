@@ -65,8 +65,7 @@ int auth_check(const struct cfg *c, const char *authorization, struct err *e)
 		log_error("auth mode is %s but no secret is configured: set %s "
 			  "(refusing every request)",
 			  cfg_auth_mode_name(c->auth.mode), c->auth.setting);
-		err_set(e, 500, ERR_API,
-			"The server's authentication is not configured.");
+		err_set(e, 500, ERR_API, "The server's authentication is not configured.");
 		return -1;
 	}
 	secret = auth_bearer(authorization, &len);
@@ -112,8 +111,9 @@ int auth_check_throttled(const struct cfg *c, struct store *store, const char *a
 	if (auth_check(c, authorization, e) == 0)
 		return 0;
 	if (store && e->status == 401) {
-		if (store_auth_failed(store, addr, now_ms(), c->auth.rate_limit.max_attempts, c->auth.rate_limit.window_ms,
-				      c->auth.rate_limit.lockout_ms, &retry, &se) < 0)
+		if (store_auth_failed(store, addr, now_ms(), c->auth.rate_limit.max_attempts,
+				      c->auth.rate_limit.window_ms, c->auth.rate_limit.lockout_ms,
+				      &retry, &se) < 0)
 			log_error("auth throttling unavailable: %s", se.message);
 		else if (retry > 0)
 			log_warn("auth: %s locked out for %ld s after %d failed attempts", addr,

@@ -21,7 +21,10 @@ struct buf {
 	size_t max; /* bytes of content allowed; 0 = no limit */
 };
 
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 /* Results of the appending functions besides 0. */
 #define BUF_NO_MEMORY (-1)
@@ -35,8 +38,7 @@ size_t buf_room(const struct buf *b);
 /* Append n bytes: 0, BUF_NO_MEMORY or BUF_TOO_BIG (b unchanged then). */
 int buf_append(struct buf *b, const char *s, size_t n);
 int buf_append_str(struct buf *b, const char *s);
-int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The contents, or "" when empty: never NULL. */
 const char *buf_str(const struct buf *b);
 /* Empty it, keeping its memory and maximum. */

@@ -16,9 +16,9 @@
 #include "log.h"
 
 struct completion {
-	char id[48];          /* chatcmpl_<uuid> */
+	char id[48]; /* chatcmpl_<uuid> */
 	time_t created;
-	const char *model;    /* echoed from the request */
+	const char *model; /* echoed from the request */
 };
 
 /* {"id","object","created","model", ...} shared by bodies and chunks. */
@@ -42,8 +42,9 @@ static cJSON *usage_json(const struct prov_usage *u)
 	cJSON_AddNumberToObject(o, "prompt_tokens", (double)u->prompt_tokens);
 	cJSON_AddNumberToObject(o, "completion_tokens", (double)u->completion_tokens);
 	cJSON_AddNumberToObject(o, "total_tokens",
-				(double)(u->total_tokens ? u->total_tokens
-							 : u->prompt_tokens + u->completion_tokens));
+				(double)(u->total_tokens
+						 ? u->total_tokens
+						 : u->prompt_tokens + u->completion_tokens));
 	return o;
 }
 
@@ -52,7 +53,7 @@ static cJSON *usage_json(const struct prov_usage *u)
  * point into the result.  NULL when out of memory.
  */
 static cJSON *completion_with_choice(const struct completion *cmpl, const char *object,
-				 const char *inner_key, cJSON **choice, cJSON **inner)
+				     const char *inner_key, cJSON **choice, cJSON **inner)
 {
 	cJSON *o = completion_head(cmpl, object);
 	cJSON *choices = o ? cJSON_AddArrayToObject(o, "choices") : NULL;
@@ -290,9 +291,8 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 		else
 			send_completion(r, &cmpl, &t);
 	}
-	log_info("chat: agent %s, session %s (%s), %s, status %d", t.agent->id,
-		 t.session_key, t.stable ? "stable" : "per-request",
-		 rq.stream ? "stream" : "json", r->status);
+	log_info("chat: agent %s, session %s (%s), %s, status %d", t.agent->id, t.session_key,
+		 t.stable ? "stable" : "per-request", rq.stream ? "stream" : "json", r->status);
 out:
 	buf_free(&body);
 	chat_request_free(&rq);

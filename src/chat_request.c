@@ -57,19 +57,22 @@ static int check_image(const char *url, int i, int j, struct images *im, struct 
 	long size = 0;
 
 	if (++im->count > MAX_IMAGES) {
-		err_set(e, 400, ERR_INVALID_REQUEST, "Too many images: at most %d per request.", MAX_IMAGES);
+		err_set(e, 400, ERR_INVALID_REQUEST, "Too many images: at most %d per request.",
+			MAX_IMAGES);
 		return -1;
 	}
 	if (!strncmp(url, "data:", 5)) {
 		if (!data_uri_size(url, &size)) {
 			err_set(e, 400, ERR_INVALID_REQUEST,
 				"`messages[%d].content[%d].image_url.url` is not a valid "
-				"data:image/...;base64, URI.", i, j);
+				"data:image/...;base64, URI.",
+				i, j);
 			return -1;
 		}
 		im->bytes += size;
 		if (im->bytes > MAX_IMAGE_BYTES) {
-			err_set(e, 413, ERR_INVALID_REQUEST, "Images too large: at most 20 MiB in all.");
+			err_set(e, 413, ERR_INVALID_REQUEST,
+				"Images too large: at most 20 MiB in all.");
 			return -1;
 		}
 		return 0;
@@ -77,32 +80,35 @@ static int check_image(const char *url, int i, int j, struct images *im, struct 
 	if (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) {
 		err_set(e, 400, ERR_INVALID_REQUEST,
 			"`messages[%d].content[%d].image_url.url` must be a data: URI "
-			"or an http(s) URL.", i, j);
+			"or an http(s) URL.",
+			i, j);
 		return -1;
 	}
 	if (!im->allow_url) {
 		err_set(e, 400, ERR_INVALID_REQUEST,
 			"Image URLs are not allowed here: send the image as a data: URI "
-			"(`messages[%d].content[%d]`).", i, j);
+			"(`messages[%d].content[%d]`).",
+			i, j);
 		return -1;
 	}
 	return 0;
 }
 
 /* Checks one content part; returns -1 with e naming messages[i].content[j]. */
-static int check_part(const cJSON *part, int i, int j, bool *has_input,
-		      struct images *im, struct err *e)
+static int check_part(const cJSON *part, int i, int j, bool *has_input, struct images *im,
+		      struct err *e)
 {
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
 	const char *t;
 
 	if (!cJSON_IsObject(part)) {
-		err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d].content[%d]` must be an object.", i, j);
+		err_set(e, 400, ERR_INVALID_REQUEST,
+			"`messages[%d].content[%d]` must be an object.", i, j);
 		return -1;
 	}
 	if (!cJSON_IsString(type)) {
-		err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d].content[%d].type` must be a string.",
-			i, j);
+		err_set(e, 400, ERR_INVALID_REQUEST,
+			"`messages[%d].content[%d].type` must be a string.", i, j);
 		return -1;
 	}
 	t = type->valuestring;
@@ -119,12 +125,12 @@ static int check_part(const cJSON *part, int i, int j, bool *has_input,
 	}
 	if (!strcmp(t, "image_url")) {
 		const cJSON *img = cJSON_GetObjectItemCaseSensitive(part, "image_url");
-		const cJSON *url = cJSON_IsObject(img)
-					   ? cJSON_GetObjectItemCaseSensitive(img, "url")
-					   : img;
+		const cJSON *url =
+			cJSON_IsObject(img) ? cJSON_GetObjectItemCaseSensitive(img, "url") : img;
 		if (!cJSON_IsString(url) || !url->valuestring[0]) {
 			err_set(e, 400, ERR_INVALID_REQUEST,
-				"`messages[%d].content[%d].image_url.url` must be a non-empty string.",
+				"`messages[%d].content[%d].image_url.url` must be a non-empty "
+				"string.",
 				i, j);
 			return -1;
 		}
@@ -133,13 +139,14 @@ static int check_part(const cJSON *part, int i, int j, bool *has_input,
 	}
 	err_set(e, 400, ERR_INVALID_REQUEST,
 		"`messages[%d].content[%d].type` '%.40s' is not supported "
-		"(text, input_text or image_url).", i, j, t);
+		"(text, input_text or image_url).",
+		i, j, t);
 	return -1;
 }
 
 /* Validates messages[i].content; *has_input when it has text or an image. */
-static int check_content(const cJSON *content, int i, bool *has_input,
-			 struct images *im, struct err *e)
+static int check_content(const cJSON *content, int i, bool *has_input, struct images *im,
+			 struct err *e)
 {
 	const cJSON *part;
 	int j = 0;
@@ -153,11 +160,11 @@ static int check_content(const cJSON *content, int i, bool *has_input,
 	}
 	if (!cJSON_IsArray(content)) {
 		err_set(e, 400, ERR_INVALID_REQUEST,
-			"`messages[%d].content` must be a string or an array of content parts.",
-			i);
+			"`messages[%d].content` must be a string or an array of content parts.", i);
 		return -1;
 	}
-	cJSON_ArrayForEach(part, content) {
+	cJSON_ArrayForEach(part, content)
+	{
 		if (check_part(part, i, j++, has_input, im, e) < 0)
 			return -1;
 	}
@@ -186,18 +193,21 @@ static int parse_messages(const cJSON *msgs, struct chat_request *rq, struct ima
 	}
 	if (!(rq->messages = cJSON_CreateArray()))
 		goto nomem;
-	cJSON_ArrayForEach(m, msgs) {
+	cJSON_ArrayForEach(m, msgs)
+	{
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 		const char *r;
 		bool has_input;
 
 		if (!cJSON_IsObject(m)) {
-			err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d]` must be an object.", i);
+			err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d]` must be an object.",
+				i);
 			return -1;
 		}
 		if (!cJSON_IsString(role)) {
-			err_set(e, 400, ERR_INVALID_REQUEST, "`messages[%d].role` must be a string.", i);
+			err_set(e, 400, ERR_INVALID_REQUEST,
+				"`messages[%d].role` must be a string.", i);
 			return -1;
 		}
 		if (check_content(content, i, &has_input, im, e) < 0)
@@ -211,8 +221,8 @@ static int parse_messages(const cJSON *msgs, struct chat_request *rq, struct ima
 				goto nomem;
 			if (rq->system_text.len == before + (before ? 2 : 0)) /* empty: undo */
 				buf_truncate(&rq->system_text, before);
-		} else if (!strcmp(r, "user") || !strcmp(r, "assistant") ||
-			   !strcmp(r, "tool") || !strcmp(r, "function")) {
+		} else if (!strcmp(r, "user") || !strcmp(r, "assistant") || !strcmp(r, "tool") ||
+			   !strcmp(r, "function")) {
 			const char *as = !strcmp(r, "function") ? "tool" : r;
 			cJSON *copy = msg_copy(m, as);
 			if (!copy)
@@ -240,15 +250,9 @@ static const struct {
 	const char *name;
 	enum ptype type;
 } pass_params[] = {
-	{"temperature", P_NUMBER},
-	{"top_p", P_NUMBER},
-	{"max_tokens", P_INT},
-	{"max_completion_tokens", P_INT},
-	{"stop", P_STOP},
-	{"presence_penalty", P_NUMBER},
-	{"frequency_penalty", P_NUMBER},
-	{"seed", P_INT},
-	{"response_format", P_OBJECT},
+	{"temperature", P_NUMBER},	  {"top_p", P_NUMBER}, {"max_tokens", P_INT},
+	{"max_completion_tokens", P_INT}, {"stop", P_STOP},    {"presence_penalty", P_NUMBER},
+	{"frequency_penalty", P_NUMBER},  {"seed", P_INT},     {"response_format", P_OBJECT},
 };
 
 /* The parameters passed on to the provider, each checked for its type. */
@@ -267,7 +271,8 @@ static int parse_params(const cJSON *root, struct chat_request *rq, struct err *
 				bad = "a number";
 			break;
 		case P_INT:
-			if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+			if (!cJSON_IsNumber(v) ||
+			    v->valuedouble != (double)(long long)v->valuedouble)
 				bad = "an integer";
 			else if (strcmp(pass_params[k].name, "seed") && v->valuedouble < 1)
 				bad = "a positive integer";
@@ -275,7 +280,8 @@ static int parse_params(const cJSON *root, struct chat_request *rq, struct err *
 		case P_STOP:
 			if (cJSON_IsArray(v)) {
 				const cJSON *s;
-				cJSON_ArrayForEach(s, v) {
+				cJSON_ArrayForEach(s, v)
+				{
 					if (!cJSON_IsString(s))
 						bad = "a string or an array of strings";
 				}
@@ -289,7 +295,8 @@ static int parse_params(const cJSON *root, struct chat_request *rq, struct err *
 			break;
 		}
 		if (bad) {
-			err_set(e, 400, ERR_INVALID_REQUEST, "`%s` must be %s.", pass_params[k].name, bad);
+			err_set(e, 400, ERR_INVALID_REQUEST, "`%s` must be %s.",
+				pass_params[k].name, bad);
 			return -1;
 		}
 		if (!rq->params && !(rq->params = cJSON_CreateObject()))
@@ -304,8 +311,8 @@ nomem:
 	return -1;
 }
 
-int chat_request_parse(const char *body, size_t len, bool allow_image_urls,
-		       struct chat_request *rq, struct err *e)
+int chat_request_parse(const char *body, size_t len, bool allow_image_urls, struct chat_request *rq,
+		       struct err *e)
 {
 	struct images im = {allow_image_urls, 0, 0};
 	const cJSON *v, *so;
@@ -347,7 +354,8 @@ int chat_request_parse(const char *body, size_t len, bool allow_image_urls,
 		}
 		v = cJSON_GetObjectItemCaseSensitive(so, "include_usage");
 		if (v && !cJSON_IsBool(v)) {
-			err_set(e, 400, ERR_INVALID_REQUEST, "`stream_options.include_usage` must be a boolean.");
+			err_set(e, 400, ERR_INVALID_REQUEST,
+				"`stream_options.include_usage` must be a boolean.");
 			return -1;
 		}
 		rq->include_usage = cJSON_IsTrue(v);

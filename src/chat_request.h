@@ -21,19 +21,19 @@
 #include "err.h"
 
 struct chat_request {
-	cJSON *root;             /* the parsed body */
-	const char *model;       /* "openclaw" when absent or empty */
+	cJSON *root;	   /* the parsed body */
+	const char *model; /* "openclaw" when absent or empty */
 	bool stream;
-	bool include_usage;      /* stream_options.include_usage */
-	const char *user;        /* NULL when absent or empty; at most 200 bytes */
-	struct buf system_text;  /* the system/developer messages' text, joined by
-	                            blank lines, in order; empty when none */
-	cJSON *messages;         /* user/assistant/tool messages, in order, as
-	                            msg_copy keeps them ("function" becomes "tool") */
-	cJSON *params;           /* the pass-through parameters (temperature, top_p,
-	                            max_tokens, max_completion_tokens, stop,
-	                            presence_penalty, frequency_penalty, seed,
-	                            response_format), or NULL when none */
+	bool include_usage;	/* stream_options.include_usage */
+	const char *user;	/* NULL when absent or empty; at most 200 bytes */
+	struct buf system_text; /* the system/developer messages' text, joined by
+				   blank lines, in order; empty when none */
+	cJSON *messages;	/* user/assistant/tool messages, in order, as
+				   msg_copy keeps them ("function" becomes "tool") */
+	cJSON *params;		/* the pass-through parameters (temperature, top_p,
+				   max_tokens, max_completion_tokens, stop,
+				   presence_penalty, frequency_penalty, seed,
+				   response_format), or NULL when none */
 };
 
 /*
@@ -41,8 +41,8 @@ struct chat_request {
  * other than data: URIs need allow_image_urls.  Returns 0, or -1 with e
  * (400 or 413; 500 when out of memory); rq must be freed either way.
  */
-int chat_request_parse(const char *body, size_t len, bool allow_image_urls,
-		       struct chat_request *rq, struct err *e);
+int chat_request_parse(const char *body, size_t len, bool allow_image_urls, struct chat_request *rq,
+		       struct err *e);
 void chat_request_free(struct chat_request *rq);
 
 #endif

@@ -18,7 +18,7 @@
 int cli_check_config(const char *path)
 {
 	struct cfg *c;
-	char errbuf[600];
+	char errbuf[CFG_ERR_MAX];
 
 	if (cfg_load(path, &c, errbuf, sizeof errbuf) < 0) {
 		fprintf(stderr, "%s\n", errbuf);
@@ -54,7 +54,7 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
 	struct worker w = WORKER_INIT;
 	struct cfg *c = NULL;
 	struct err e;
-	char errbuf[600];
+	char errbuf[CFG_ERR_MAX];
 	cJSON *msg;
 	int status = 1;
 
@@ -129,7 +129,7 @@ int cli_sessions(const char *config_path, int argc, char **argv)
 	struct store *st = NULL;
 	struct cfg *c = NULL;
 	struct err e;
-	char errbuf[600];
+	char errbuf[CFG_ERR_MAX];
 	int status = 1;
 
 	err_clear(&e);
@@ -143,8 +143,8 @@ int cli_sessions(const char *config_path, int argc, char **argv)
 		return 1;
 	}
 	if (store_open_sqlite(c->session.store, &st, &e) < 0) {
-		fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n",
-			c->session.store, e.message);
+		fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n", c->session.store,
+			e.message);
 		goto out;
 	}
 	if (!strcmp(argv[0], "list")) {

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "config_provider.h"
 #include "config_read.h"
 #include "json5.h"
 #include "log.h"
@@ -39,7 +40,6 @@
 #define MAX_FILE (4 * 1024 * 1024)
 #define MAX_THREADS 256
 #define MAX_MS (86400000L * 30)
-
 
 int cfg_agent_id(const char *s, size_t n, char id[CFG_AGENT_ID_MAX + 1])
 {
@@ -77,8 +77,6 @@ int cfg_model_ref(const struct cfg *c, const char *s, const struct cfg_provider 
 	return CFG_MODEL_UNKNOWN_PROVIDER;
 }
 
-
-
 static void free_agent(struct cfg_agent *a)
 {
 	free(a->id);
@@ -106,10 +104,9 @@ void cfg_free(struct cfg *c)
 	free(c);
 }
 
-
 /* "provider/model-id" -> m.  Marks the provider used. */
-static int parse_model_ref(struct cfg_reader *L, struct cfg *c, const cJSON *node,
-			   const char *s, const char *agent, struct cfg_model *m)
+static int parse_model_ref(struct cfg_reader *L, struct cfg *c, const cJSON *node, const char *s,
+			   const char *agent, struct cfg_model *m)
 {
 	const struct cfg_provider *p;
 	const char *model_id;
@@ -119,11 +116,12 @@ static int parse_model_ref(struct cfg_reader *L, struct cfg *c, const cJSON *nod
 		break;
 	case CFG_MODEL_MALFORMED:
 		return cfgr_fail(L, node, "agent '%s': model '%s' must be \"provider/model-id\"",
-			    agent, s);
+				 agent, s);
 	default:
-		return cfgr_fail(L, node, "agent '%s': model '%s' names unknown provider '%.*s' "
-				     "(not in models.providers)", agent, s,
-			    (int)(strchr(s, '/') - s), s);
+		return cfgr_fail(L, node,
+				 "agent '%s': model '%s' names unknown provider '%.*s' "
+				 "(not in models.providers)",
+				 agent, s, (int)(strchr(s, '/') - s), s);
 	}
 	m->provider = p;
 	c->providers[p - c->providers].used = true;
@@ -133,8 +131,7 @@ static int parse_model_ref(struct cfg_reader *L, struct cfg *c, const cJSON *nod
 }
 
 /* An agent's model: a string, or { primary, fallbacks: [...] }. */
-static int load_model(struct cfg_reader *L, struct cfg *c, const cJSON *node,
-		      struct cfg_agent *a)
+static int load_model(struct cfg_reader *L, struct cfg *c, const cJSON *node, struct cfg_agent *a)
 {
 	const cJSON *prim, *fb, *f;
 	char missing[128];
@@ -149,16 +146,19 @@ static int load_model(struct cfg_reader *L, struct cfg *c, const cJSON *node,
 		fb = cJSON_GetObjectItemCaseSensitive(node, "fallbacks");
 		if (!cJSON_IsString(prim))
 			return cfgr_fail(L, prim ? prim : node,
-				    "agent '%s': model.primary must be a string", a->id);
+					 "agent '%s': model.primary must be a string", a->id);
 		if (fb && !cJSON_IsNull(fb) && !cJSON_IsArray(fb))
-			return cfgr_fail(L, fb, "agent '%s': model.fallbacks must be an array", a->id);
+			return cfgr_fail(L, fb, "agent '%s': model.fallbacks must be an array",
+					 a->id);
 	} else {
-		return cfgr_fail(L, node, "agent '%s': model must be a string or "
-				     "{ primary, fallbacks }", a->id);
+		return cfgr_fail(L, node,
+				 "agent '%s': model must be a string or "
+				 "{ primary, fallbacks }",
+				 a->id);
 	}
 	if (!(s = cfgr_subst_env(prim->valuestring, missing, sizeof missing)))
 		return cfgr_fail(L, prim, "agent '%s': model: environment variable %s is not set",
-			    a->id, missing);
+				 a->id, missing);
 	rc = parse_model_ref(L, c, prim, s, a->id, &a->model);
 	free(s);
 	if (rc < 0 || !cJSON_IsArray(fb))
@@ -166,12 +166,16 @@ static int load_model(struct cfg_reader *L, struct cfg *c, const cJSON *node,
 	a->fallbacks = calloc((size_t)cJSON_GetArraySize(fb) + 1, sizeof *a->fallbacks);
 	if (!a->fallbacks)
 		return cfgr_fail(L, fb, "out of memory");
-	cJSON_ArrayForEach(f, fb) {
+	cJSON_ArrayForEach(f, fb)
+	{
 		if (!cJSON_IsString(f))
-			return cfgr_fail(L, f, "agent '%s': model.fallbacks must hold strings", a->id);
+			return cfgr_fail(L, f, "agent '%s': model.fallbacks must hold strings",
+					 a->id);
 		if (!(s = cfgr_subst_env(f->valuestring, missing, sizeof missing)))
-			return cfgr_fail(L, f, "agent '%s': model.fallbacks: environment "
-					  "variable %s is not set", a->id, missing);
+			return cfgr_fail(L, f,
+					 "agent '%s': model.fallbacks: environment "
+					 "variable %s is not set",
+					 a->id, missing);
 		rc = parse_model_ref(L, c, f, s, a->id, &a->fallbacks[a->nfallbacks]);
 		free(s);
 		if (rc < 0)
@@ -181,8 +185,8 @@ static int load_model(struct cfg_reader *L, struct cfg *c, const cJSON *node,
 	return 0;
 }
 
-static int load_agent(struct cfg_reader *L, struct cfg *c, const cJSON *node,
-		      const cJSON *defaults, struct cfg_agent *a, int idx)
+static int load_agent(struct cfg_reader *L, struct cfg *c, const cJSON *node, const cJSON *defaults,
+		      struct cfg_agent *a, int idx)
 {
 	char path[64], lid[CFG_AGENT_ID_MAX + 1];
 	const cJSON *id, *model;
@@ -194,9 +198,10 @@ static int load_agent(struct cfg_reader *L, struct cfg *c, const cJSON *node,
 	if (!cJSON_IsString(id))
 		return cfgr_fail(L, id ? id : node, "%s: missing string \"id\"", path);
 	if (!cfg_agent_id(id->valuestring, strlen(id->valuestring), lid))
-		return cfgr_fail(L, id, "%s: bad agent id '%s' (letters, digits, '_' and '-', "
-				   "1-64 characters, starting with a letter or digit)",
-			    path, id->valuestring);
+		return cfgr_fail(L, id,
+				 "%s: bad agent id '%s' (letters, digits, '_' and '-', "
+				 "1-64 characters, starting with a letter or digit)",
+				 path, id->valuestring);
 	if (!(a->id = strdup(lid)))
 		return cfgr_fail(L, id, "out of memory");
 	for (size_t i = 0; i < c->nagents; i++)
@@ -204,15 +209,15 @@ static int load_agent(struct cfg_reader *L, struct cfg *c, const cJSON *node,
 			return cfgr_fail(L, id, "duplicate agent id '%s'", a->id);
 
 	a->history_limit = DEFAULT_HISTORY_LIMIT;
-	if (cfgr_int(L, defaults, "historyLimit", "agents.defaults.historyLimit", 0,
-		    100000, &a->history_limit) < 0 ||
+	if (cfgr_int(L, defaults, "historyLimit", "agents.defaults.historyLimit", 0, 100000,
+		     &a->history_limit) < 0 ||
 	    cfgr_int(L, node, "historyLimit", "agents.list[].historyLimit", 0, 100000,
-		    &a->history_limit) < 0 ||
+		     &a->history_limit) < 0 ||
 	    cfgr_bool(L, node, "default", "agents.list[].default", &a->is_default) < 0 ||
 	    cfgr_string(L, defaults, "systemPrompt", "agents.defaults.systemPrompt",
-		    &a->system_prompt, NULL) < 0 ||
-	    cfgr_string(L, node, "systemPrompt", "agents.list[].systemPrompt",
-		    &a->system_prompt, NULL) < 0 ||
+			&a->system_prompt, NULL) < 0 ||
+	    cfgr_string(L, node, "systemPrompt", "agents.list[].systemPrompt", &a->system_prompt,
+			NULL) < 0 ||
 	    cfgr_string(L, node, "name", "agents.list[].name", &a->name, NULL) < 0)
 		return -1;
 
@@ -220,8 +225,10 @@ static int load_agent(struct cfg_reader *L, struct cfg *c, const cJSON *node,
 	if (!model || cJSON_IsNull(model))
 		model = defaults ? cJSON_GetObjectItemCaseSensitive(defaults, "model") : NULL;
 	if (!model || cJSON_IsNull(model))
-		return cfgr_fail(L, node, "agent '%s' has no model: set its \"model\" or "
-				     "agents.defaults.model (\"provider/model-id\")", a->id);
+		return cfgr_fail(L, node,
+				 "agent '%s' has no model: set its \"model\" or "
+				 "agents.defaults.model (\"provider/model-id\")",
+				 a->id);
 	return load_model(L, c, model, a);
 }
 
@@ -262,7 +269,8 @@ static int load_agents(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	c->agents = calloc((size_t)count, sizeof *c->agents);
 	if (!c->agents)
 		return cfgr_fail(L, list, "out of memory");
-	cJSON_ArrayForEach(n, list) {
+	cJSON_ArrayForEach(n, list)
+	{
 		struct cfg_agent *a = &c->agents[c->nagents];
 		int rc = load_agent(L, c, n, defaults, a, i);
 		c->nagents++;
@@ -270,8 +278,9 @@ static int load_agents(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 			return -1;
 		if (a->is_default) {
 			if (have_default)
-				return cfgr_fail(L, n, "agents '%s' and '%s' both have default: true",
-					    c->agents[c->default_agent].id, a->id);
+				return cfgr_fail(L, n,
+						 "agents '%s' and '%s' both have default: true",
+						 c->agents[c->default_agent].id, a->id);
 			have_default = true;
 			c->default_agent = (size_t)i;
 		}
@@ -279,7 +288,6 @@ static int load_agents(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	}
 	return 0;
 }
-
 
 /* The secret of mode: the file's setting, else its environment variable. */
 static int take_secret(struct cfg_reader *L, struct cfg_auth *auth, char **from_file,
@@ -316,7 +324,8 @@ static int load_auth(struct cfg_reader *L, struct cfg_auth *auth, const cJSON *n
 		 * the environment with no token anywhere), else a token. */
 		bool have_token = (token && *token) || (envtok && *envtok);
 		auth->mode = (password && *password) || (!have_token && envpw && *envpw)
-				     ? CFG_AUTH_PASSWORD : CFG_AUTH_TOKEN;
+				     ? CFG_AUTH_PASSWORD
+				     : CFG_AUTH_TOKEN;
 	} else if (!strcmp(mode, "token")) {
 		auth->mode = CFG_AUTH_TOKEN;
 	} else if (!strcmp(mode, "password")) {
@@ -360,13 +369,15 @@ static int load_chat(struct cfg_reader *L, struct cfg_chat *chat, const cJSON *n
 
 #define CC "gateway.http.endpoints.chatCompletions"
 	return cfgr_bool(L, node, "enabled", CC ".enabled", &chat->enabled) < 0 ||
-	       cfgr_long(L, node, "maxBodyBytes", CC ".maxBodyBytes", 1, 1L << 40,
-			 &chat->max_body_bytes) < 0 ||
-	       cfgr_int(L, node, "keepAliveSeconds", CC ".keepAliveSeconds", 0, 3600,
-			&chat->keepalive_seconds) < 0 ||
-	       cfgr_object(L, node, "images", CC ".images", &img) < 0 ||
-	       cfgr_bool(L, img, "allowUrl", CC ".images.allowUrl", &chat->images_allow_url) < 0
-		       ? -1 : 0;
+			       cfgr_long(L, node, "maxBodyBytes", CC ".maxBodyBytes", 1, 1L << 40,
+					 &chat->max_body_bytes) < 0 ||
+			       cfgr_int(L, node, "keepAliveSeconds", CC ".keepAliveSeconds", 0,
+					3600, &chat->keepalive_seconds) < 0 ||
+			       cfgr_object(L, node, "images", CC ".images", &img) < 0 ||
+			       cfgr_bool(L, img, "allowUrl", CC ".images.allowUrl",
+					 &chat->images_allow_url) < 0
+		       ? -1
+		       : 0;
 #undef CC
 }
 
@@ -379,14 +390,14 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	    cfgr_object(L, gw, "auth", "gateway.auth", &auth) < 0 ||
 	    cfgr_object(L, gw, "http", "gateway.http", &http) < 0 ||
 	    cfgr_object(L, http, "endpoints", "gateway.http.endpoints", &eps) < 0 ||
-	    cfgr_object(L, eps, "chatCompletions", "gateway.http.endpoints.chatCompletions",
-			&cc) < 0 ||
+	    cfgr_object(L, eps, "chatCompletions", "gateway.http.endpoints.chatCompletions", &cc) <
+		    0 ||
 	    cfgr_object(L, root, "server", "server", &server) < 0 ||
 	    cfgr_object(L, root, "session", "session", &session) < 0)
 		return -1;
 	if (load_auth(L, &c->auth, auth) < 0 || load_chat(L, &c->chat, cc) < 0 ||
-	    cfgr_int(L, server, "threads", "server.threads", 1, MAX_THREADS,
-		     &c->server.threads) < 0 ||
+	    cfgr_int(L, server, "threads", "server.threads", 1, MAX_THREADS, &c->server.threads) <
+		    0 ||
 	    cfgr_string(L, session, "store", "session.store", &c->session.store, NULL) < 0 ||
 	    cfgr_int(L, session, "ttlDays", "session.ttlDays", 0, 36500, &c->session.ttl_days) < 0)
 		return -1;
@@ -415,15 +426,15 @@ static struct cfg *cfg_new(const char *path)
 	return c;
 }
 
-int cfg_load_text(const char *name, const char *text, size_t len,
-		  struct cfg **out, char *errbuf, size_t errlen)
+int cfg_load_text(const char *name, const char *text, size_t len, struct cfg **out, char *errbuf,
+		  size_t errlen)
 {
 	struct cfg_reader L = {.name = name, .err = errbuf, .errlen = errlen};
 	struct json5_error jerr;
 	struct cfg *c = NULL;
 	cJSON *root = NULL;
 	const cJSON *models, *providers;
-	char (*pending)[CFGR_PENDING_MAX] = NULL;
+	char(*pending)[CFGR_PENDING_MAX] = NULL;
 	int rc = -1;
 
 	*out = NULL;
@@ -458,7 +469,8 @@ int cfg_load_text(const char *name, const char *text, size_t len,
 	}
 	if (c->auth.mode == CFG_AUTH_NONE)
 		log_warn("%s: gateway.auth.mode is \"none\": anyone who can reach the "
-			 "endpoint can use it", name);
+			 "endpoint can use it",
+			 name);
 	*out = c;
 	c = NULL;
 	rc = 0;
@@ -588,7 +600,6 @@ void cfg_print(const struct cfg *c, FILE *out)
 			fprintf(out, ", header %s: ", p->headers[j].name);
 			print_masked(out, p->headers[j].value);
 		}
-		fprintf(out, ", timeout %ds%s\n", p->timeout_seconds,
-			p->used ? "" : " (unused)");
+		fprintf(out, ", timeout %ds%s\n", p->timeout_seconds, p->used ? "" : " (unused)");
 	}
 }

@@ -32,10 +32,10 @@ enum cfg_auth_mode {
 };
 
 enum cfg_api {
-	CFG_API_OPENAI,    /* "openai-completions" */
+	CFG_API_OPENAI,	   /* "openai-completions" */
 	CFG_API_ANTHROPIC, /* "anthropic-messages" */
 	CFG_API_COMMAND,   /* "command" */
-	CFG_API_ECHO,      /* "echo" */
+	CFG_API_ECHO,	   /* "echo" */
 };
 
 struct cfg_header {
@@ -44,86 +44,89 @@ struct cfg_header {
 };
 
 struct cfg_provider {
-	char *name;                 /* key in models.providers */
+	char *name; /* key in models.providers */
 	enum cfg_api api;
-	char *base_url;             /* http kinds; no trailing slash */
-	char *api_key;              /* may be NULL (local servers) */
-	char **command;             /* command kind: NULL-terminated argv */
-	char **env;                 /* command kind: "NAME=value" list, NULL-terminated */
+	char *base_url;		    /* http kinds; no trailing slash */
+	char *api_key;		    /* may be NULL (local servers) */
+	char **command;		    /* command kind: NULL-terminated argv */
+	char **env;		    /* command kind: "NAME=value" list, NULL-terminated */
 	struct cfg_header *headers; /* extra request headers */
 	size_t nheaders;
-	int timeout_seconds;         /* timeoutSeconds: the whole answer */
+	int timeout_seconds;	     /* timeoutSeconds: the whole answer */
 	int connect_timeout_seconds; /* connectTimeoutSeconds */
-	int retries;                 /* retries after the first attempt */
-	int max_tokens;              /* anthropic maxTokens, 0 = the built-in default */
-	bool used;                   /* named by some agent */
+	int retries;		     /* retries after the first attempt */
+	int max_tokens;		     /* anthropic maxTokens, 0 = the built-in default */
+	bool used;		     /* named by some agent */
 };
 
 struct cfg_model {
 	const struct cfg_provider *provider; /* points into cfg->providers */
-	char *model;                         /* model id sent upstream */
+	char *model;			     /* model id sent upstream */
 };
 
 struct cfg_agent {
-	char *id;                 /* lower case, [a-z0-9][a-z0-9_-]{0,63} */
-	char *name;               /* display name, may be NULL */
-	char *system_prompt;      /* may be NULL */
-	struct cfg_model model;   /* primary */
+	char *id;		/* lower case, [a-z0-9][a-z0-9_-]{0,63} */
+	char *name;		/* display name, may be NULL */
+	char *system_prompt;	/* may be NULL */
+	struct cfg_model model; /* primary */
 	struct cfg_model *fallbacks;
 	size_t nfallbacks;
-	int history_limit;        /* historyLimit: stored messages sent along */
+	int history_limit; /* historyLimit: stored messages sent along */
 	bool is_default;
 };
 
 /* gateway.auth.rateLimit: failed attempts per client address. */
 struct cfg_rate_limit {
-	int max_attempts;         /* maxAttempts */
-	long window_ms;           /* windowMs */
-	long lockout_ms;          /* lockoutMs */
-	bool exempt_loopback;     /* exemptLoopback */
+	int max_attempts;     /* maxAttempts */
+	long window_ms;	      /* windowMs */
+	long lockout_ms;      /* lockoutMs */
+	bool exempt_loopback; /* exemptLoopback */
 };
 
 /* gateway.auth */
 struct cfg_auth {
 	enum cfg_auth_mode mode;
-	char *secret;             /* token or password; NULL/"" = fail closed */
-	const char *setting;      /* name of the setting the secret comes from */
+	char *secret;	     /* token or password; NULL/"" = fail closed */
+	const char *setting; /* name of the setting the secret comes from */
 	struct cfg_rate_limit rate_limit;
 };
 
 /* gateway.http.endpoints.chatCompletions */
 struct cfg_chat {
 	bool enabled;
-	long max_body_bytes;      /* maxBodyBytes */
-	int keepalive_seconds;    /* keepAliveSeconds, 0 = off */
-	bool images_allow_url;    /* images.allowUrl */
+	long max_body_bytes;   /* maxBodyBytes */
+	int keepalive_seconds; /* keepAliveSeconds, 0 = off */
+	bool images_allow_url; /* images.allowUrl */
 };
 
 /* session */
 struct cfg_session {
-	char *store;              /* store: the SQLite file */
-	int ttl_days;             /* ttlDays, 0 = never expire */
+	char *store;  /* store: the SQLite file */
+	int ttl_days; /* ttlDays, 0 = never expire */
 };
 
 /* server */
 struct cfg_server {
-	int threads;              /* worker threads per process, 0 = not set */
+	int threads; /* worker threads per process, 0 = not set */
 };
 
 /* The whole file, grouped as its JSON5 sections are; defaults in config.c. */
 struct cfg {
-	char *path;               /* the file it came from */
-	struct cfg_auth auth;     /* gateway.auth */
-	struct cfg_chat chat;     /* gateway.http.endpoints.chatCompletions */
+	char *path;		  /* the file it came from */
+	struct cfg_auth auth;	  /* gateway.auth */
+	struct cfg_chat chat;	  /* gateway.http.endpoints.chatCompletions */
 	struct cfg_agent *agents; /* agents.list, or the one agent "main" */
 	size_t nagents;
-	size_t default_agent;     /* index into agents */
+	size_t default_agent;		/* index into agents */
 	struct cfg_provider *providers; /* models.providers */
 	size_t nproviders;
 	struct cfg_session session;
 	struct cfg_server server;
-	int refs;                 /* owned by cfg_acquire/cfg_release (config_live.c) */
+	int refs; /* owned by cfg_acquire/cfg_release (config_live.c) */
 };
+
+/* Room for a load error message ("file:line: reason"). */
+#define CFG_ERR_MAX 600
 
 /*
  * Parse and validate the file at path.  On success *out is a new snapshot
@@ -133,8 +136,8 @@ struct cfg {
 int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen);
 
 /* Same, from text in memory (name is used in messages); for tests. */
-int cfg_load_text(const char *name, const char *text, size_t len,
-		  struct cfg **out, char *errbuf, size_t errlen);
+int cfg_load_text(const char *name, const char *text, size_t len, struct cfg **out, char *errbuf,
+		  size_t errlen);
 
 void cfg_free(struct cfg *c);
 
@@ -152,7 +155,7 @@ const char *cfg_default_path(void);
 int cfg_agent_id(const char *s, size_t n, char id[CFG_AGENT_ID_MAX + 1]);
 
 /* Results of cfg_model_ref besides 0. */
-#define CFG_MODEL_MALFORMED (-1)        /* not "provider/model-id" */
+#define CFG_MODEL_MALFORMED (-1)	/* not "provider/model-id" */
 #define CFG_MODEL_UNKNOWN_PROVIDER (-2) /* no such entry in models.providers */
 
 /*

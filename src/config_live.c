@@ -19,16 +19,15 @@
 static pthread_mutex_t cur_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cfg *cur;
 static char *cur_path;
-static struct stat cur_st;  /* of the file cur came from */
-static struct stat bad_st;  /* of the last file that failed, logged once */
+static struct stat cur_st; /* of the file cur came from */
+static struct stat bad_st; /* of the last file that failed, logged once */
 static bool have_bad;
-static char bad_msg[600];   /* why the last file failed */
+static char bad_msg[CFG_ERR_MAX]; /* why the last file failed */
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
-	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
-	       a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 /* Called with cur_lock held. */
@@ -36,7 +35,7 @@ static void reload_locked(void)
 {
 	struct stat st;
 	struct cfg *c;
-	char errbuf[600];
+	char errbuf[CFG_ERR_MAX];
 
 	if (stat(cur_path, &st) < 0) {
 		if (!have_bad || bad_st.st_ino != 0) {

@@ -5,7 +5,7 @@
  * The provider kinds ("api") and what each kind defaults to are the table
  * below; the rest of clawcgi names a kind only by its enum.
  */
-#include "config_read.h"
+#include "config_provider.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +47,8 @@ static void api_names(char *out, size_t n)
 
 	out[0] = '\0';
 	for (size_t i = 0; i < NAPIS && o < n; i++)
-		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? (i + 1 < NAPIS ? ", " : " or ") : "",
-				      apis[i].name);
+		o += (size_t)snprintf(out + o, n - o, "%s%s",
+				      i ? (i + 1 < NAPIS ? ", " : " or ") : "", apis[i].name);
 }
 
 void cfg_free_provider(struct cfg_provider *p)
@@ -85,8 +85,8 @@ static int load_kind(struct cfg_reader *L, const cJSON *node, const char *path,
 	for (*kind = 0; *kind < NAPIS && strcmp(apis[*kind].name, api); ++*kind)
 		;
 	if (*kind == NAPIS) {
-		cfgr_fail(L, cJSON_GetObjectItemCaseSensitive(node, "api"), "%s: unknown api '%s' (%s)",
-			  sub, api, names);
+		cfgr_fail(L, cJSON_GetObjectItemCaseSensitive(node, "api"),
+			  "%s: unknown api '%s' (%s)", sub, api, names);
 		free(api);
 		return -1;
 	}
@@ -136,11 +136,14 @@ static int load_command(struct cfg_reader *L, const cJSON *node, const char *pat
 	int n = cJSON_GetArraySize(cmd), i = 0;
 
 	if (!cJSON_IsArray(cmd) || n < 1)
-		return cfgr_fail(L, cmd ? cmd : node, "%s.command must be a non-empty array of "
-				 "strings (the program and its arguments; no shell)", path);
+		return cfgr_fail(L, cmd ? cmd : node,
+				 "%s.command must be a non-empty array of "
+				 "strings (the program and its arguments; no shell)",
+				 path);
 	if (!(p->command = calloc((size_t)n + 1, sizeof *p->command)))
 		return cfgr_fail(L, cmd, "out of memory");
-	cJSON_ArrayForEach(a, cmd) {
+	cJSON_ArrayForEach(a, cmd)
+	{
 		char missing[128], sub[300];
 		if (!cJSON_IsString(a))
 			return cfgr_fail(L, a, "%s.command[%d] must be a string", path, i);
@@ -170,7 +173,8 @@ static int load_env(struct cfg_reader *L, const cJSON *node, const char *path,
 	p->env = calloc((size_t)cJSON_GetArraySize(env) + 2, sizeof *p->env);
 	if (!p->env || !(p->env[0] = strdup(COMMAND_PATH)))
 		return cfgr_fail(L, node, "out of memory");
-	cJSON_ArrayForEach(v, env) {
+	cJSON_ArrayForEach(v, env)
+	{
 		struct buf kv = BUF_INIT;
 		char sub[300];
 		char *val = NULL;
@@ -210,7 +214,8 @@ static int load_headers(struct cfg_reader *L, const cJSON *node, const char *pat
 	p->headers = calloc((size_t)cJSON_GetArraySize(hdrs) + 1, sizeof *p->headers);
 	if (!p->headers)
 		return cfgr_fail(L, hdrs, "out of memory");
-	cJSON_ArrayForEach(h, hdrs) {
+	cJSON_ArrayForEach(h, hdrs)
+	{
 		struct cfg_header *ch = &p->headers[p->nheaders];
 		char sub[300];
 
@@ -248,10 +253,11 @@ static int load_provider(struct cfg_reader *L, const cJSON *node, struct cfg_pro
 	p->timeout_seconds = DEFAULT_TIMEOUT_SECONDS;
 	p->connect_timeout_seconds = DEFAULT_CONNECT_TIMEOUT_SECONDS;
 	p->retries = DEFAULT_RETRIES;
-	if (load_kind(L, node, path, p, &kind) < 0 || load_http(L, node, path, p, kind, pending) < 0)
+	if (load_kind(L, node, path, p, &kind) < 0 ||
+	    load_http(L, node, path, p, kind, pending) < 0)
 		return -1;
-	if (p->api == CFG_API_COMMAND &&
-	    (load_command(L, node, path, p, pending) < 0 || load_env(L, node, path, p, pending) < 0))
+	if (p->api == CFG_API_COMMAND && (load_command(L, node, path, p, pending) < 0 ||
+					  load_env(L, node, path, p, pending) < 0))
 		return -1;
 	return load_headers(L, node, path, p, pending);
 }
@@ -269,7 +275,8 @@ int cfg_load_providers(struct cfg_reader *L, struct cfg *c, const cJSON *root,
 	c->providers = calloc((size_t)cJSON_GetArraySize(provs) + 1, sizeof *c->providers);
 	if (!c->providers)
 		return cfgr_fail(L, provs, "out of memory");
-	cJSON_ArrayForEach(p, provs) {
+	cJSON_ArrayForEach(p, provs)
+	{
 		size_t i = c->nproviders;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(c->providers[j].name, p->string))

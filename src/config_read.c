@@ -130,8 +130,8 @@ int cfgr_long(struct cfg_reader *L, const cJSON *parent, const char *key, const 
 	return 0;
 }
 
-int cfgr_int(struct cfg_reader *L, const cJSON *parent, const char *key, const char *path,
-	     long min, long max, int *out)
+int cfgr_int(struct cfg_reader *L, const cJSON *parent, const char *key, const char *path, long min,
+	     long max, int *out)
 {
 	long v = *out;
 

@@ -15,18 +15,17 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
-#include "config.h"
 #include "json5.h"
 
 /* Room for a deferred "${VAR} is not set" message (see cfgr_string). */
 #define CFGR_PENDING_MAX 512
 
 struct cfg_reader {
-	const char *name;         /* the file, for messages */
+	const char *name;	  /* the file, for messages */
 	struct json5_lines lines; /* source line of each node */
-	char *err;                /* the caller's message buffer */
+	char *err;		  /* the caller's message buffer */
 	size_t errlen;
-	bool failed;              /* err holds the first failure */
+	bool failed; /* err holds the first failure */
 };
 
 /* Record "name:line: <fmt>" for node (NULL: no line).  Returns -1. */
@@ -48,8 +47,8 @@ int cfgr_bool(struct cfg_reader *L, const cJSON *parent, const char *key, const 
 /* A whole number from min to max. */
 int cfgr_long(struct cfg_reader *L, const cJSON *parent, const char *key, const char *path,
 	      long min, long max, long *out);
-int cfgr_int(struct cfg_reader *L, const cJSON *parent, const char *key, const char *path,
-	     long min, long max, int *out);
+int cfgr_int(struct cfg_reader *L, const cJSON *parent, const char *key, const char *path, long min,
+	     long max, int *out);
 
 /*
  * A string member, ${VAR}-substituted, replacing *out (freed).  When
@@ -63,11 +62,5 @@ int cfgr_string(struct cfg_reader *L, const cJSON *parent, const char *key, cons
 /* The same message for a value of node found unset as it is read. */
 void cfgr_defer(struct cfg_reader *L, const cJSON *node, const char *path, const char *missing,
 		char *pending);
-
-/* models.providers (config_provider.c): the entries, each checked; pending
- * gets one deferred ${VAR} message per provider, in order. */
-int cfg_load_providers(struct cfg_reader *L, struct cfg *c, const cJSON *root,
-		       char (*pending)[CFGR_PENDING_MAX]);
-void cfg_free_provider(struct cfg_provider *p);
 
 #endif

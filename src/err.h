@@ -17,22 +17,22 @@
 
 /* The error types, each with one wire name (err_type_name). */
 enum err_type {
-	ERR_NONE,            /* not set: written as "api_error" */
+	ERR_NONE,	     /* not set: written as "api_error" */
 	ERR_INVALID_REQUEST, /* "invalid_request_error": the client's mistake (4xx) */
-	ERR_API,             /* "api_error": ours (500) */
-	ERR_UPSTREAM,        /* "upstream_error": the provider failed (502, 504) */
+	ERR_API,	     /* "api_error": ours (500) */
+	ERR_UPSTREAM,	     /* "upstream_error": the provider failed (502, 504) */
 	ERR_UNAUTHORIZED,    /* "unauthorized": wrong or missing credentials (401) */
 	ERR_RATE_LIMITED,    /* "rate_limited": locked out after failed attempts (429) */
-	ERR_NOT_FOUND,       /* "not_found": no such endpoint (404) */
+	ERR_NOT_FOUND,	     /* "not_found": no such endpoint (404) */
 };
 
 /* The error codes clawcgi sends in "code" (NULL for none). */
 #define ERR_CODE_MODEL_NOT_FOUND "model_not_found"
 
 struct err {
-	int status;          /* HTTP status, 0 when unset */
+	int status; /* HTTP status, 0 when unset */
 	enum err_type type;
-	const char *code;    /* an ERR_CODE_* string literal, or NULL */
+	const char *code; /* an ERR_CODE_* string literal, or NULL */
 	char message[512];
 };
 

@@ -74,8 +74,7 @@ const char *http_header(const struct http_req *r, const char *name)
 	return r->io.param(r->io.ctx, key);
 }
 
-int http_read_body(struct http_req *r, long long max, struct buf *out,
-		   struct err *e)
+int http_read_body(struct http_req *r, long long max, struct buf *out, struct err *e)
 {
 	char chunk[16384];
 
@@ -103,7 +102,8 @@ int http_read_body(struct http_req *r, long long max, struct buf *out,
 	if (r->content_length >= 0 && (long long)out->len < r->content_length)
 		return err_set(e, 400, ERR_INVALID_REQUEST,
 			       "The request body is shorter than its Content-Length "
-			       "(%zu of %lld bytes).", out->len, r->content_length);
+			       "(%zu of %lld bytes).",
+			       out->len, r->content_length);
 	if (!out->data && buf_append(out, "", 0) < 0)
 		return err_nomem(e);
 	return 0;
@@ -112,20 +112,34 @@ int http_read_body(struct http_req *r, long long max, struct buf *out,
 const char *http_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 411: return "Length Required";
-	case 413: return "Payload Too Large";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Payload Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	}
 	return "Unknown";
 }
@@ -159,8 +173,7 @@ int http_client_gone(struct http_req *r)
 	return r->client_gone;
 }
 
-int http_send_headers(struct http_req *r, int status, const char *content_type,
-		      const char *extra)
+int http_send_headers(struct http_req *r, int status, const char *content_type, const char *extra)
 {
 	struct buf h = BUF_INIT;
 	int rc;
@@ -182,8 +195,7 @@ int http_send_headers(struct http_req *r, int status, const char *content_type,
 	return rc;
 }
 
-int http_send_json(struct http_req *r, int status, const cJSON *body,
-		   const char *extra)
+int http_send_json(struct http_req *r, int status, const cJSON *body, const char *extra)
 {
 	char *text = cJSON_PrintUnformatted(body);
 	int rc = -1;

@@ -41,13 +41,13 @@ struct http_io {
 
 struct http_req {
 	struct http_io io;
-	const char *method;       /* REQUEST_METHOD, "" if absent */
-	char *path;               /* the path routed on, without the query */
+	const char *method;	  /* REQUEST_METHOD, "" if absent */
+	char *path;		  /* the path routed on, without the query */
 	const char *remote_addr;  /* REMOTE_ADDR, "" if absent */
 	long long content_length; /* -1 when absent or not a number */
 	bool headers_sent;
-	bool client_gone;         /* a write or flush failed */
-	int status;               /* the status sent, for the access line */
+	bool client_gone; /* a write or flush failed */
+	int status;	  /* the status sent, for the access line */
 };
 
 /*
@@ -71,15 +71,13 @@ const char *http_header(const struct http_req *r, const char *name);
  * until end of body and stop with 413 at max + 1 bytes when the length was
  * absent or wrong.  A body shorter than its CONTENT_LENGTH is a 400.
  */
-int http_read_body(struct http_req *r, long long max, struct buf *out,
-		   struct err *e);
+int http_read_body(struct http_req *r, long long max, struct buf *out, struct err *e);
 
 /*
  * Send "Status:" and the headers.  extra is NULL or more header lines, each
  * ending in "\r\n".  Returns -1 when the client is gone.
  */
-int http_send_headers(struct http_req *r, int status, const char *content_type,
-		      const char *extra);
+int http_send_headers(struct http_req *r, int status, const char *content_type, const char *extra);
 int http_write(struct http_req *r, const char *p, size_t n);
 int http_flush(struct http_req *r);
 
@@ -97,8 +95,7 @@ int http_send_event(struct http_req *r, const char *data);
 int http_send_comment(struct http_req *r, const char *text);
 
 /* A complete JSON response (application/json; charset=utf-8). */
-int http_send_json(struct http_req *r, int status, const cJSON *body,
-		   const char *extra);
+int http_send_json(struct http_req *r, int status, const cJSON *body, const char *extra);
 
 /* {"error":{"message","type","code"}}: the one writer of error bodies. */
 cJSON *http_error_body(const struct err *e);

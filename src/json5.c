@@ -90,7 +90,7 @@ static int j5_is_line_end(const unsigned char *s, size_t len, size_t i)
  * "return j5_fail(...)".
  */
 static int j5_fail(struct j5 *p, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int j5_fail(struct j5 *p, size_t off, const char *fmt, ...)
 {
@@ -486,7 +486,7 @@ static int j5_scan_ident(struct j5 *p, char *out, size_t *outlen, size_t *endp)
 static int j5_text(struct j5 *p, int ident, char **out)
 {
 	int (*scan)(struct j5 *, char *, size_t *, size_t *) =
-	    ident ? j5_scan_ident : j5_scan_string;
+		ident ? j5_scan_ident : j5_scan_string;
 	size_t n, end;
 	char *str;
 
@@ -896,11 +896,11 @@ cJSON *json5_parse(const char *text, size_t len, struct json5_lines *lines, stru
 {
 	struct json5_error spare;
 	struct j5 p = {
-	    .s = (const unsigned char *)text,
-	    .len = text ? len : 0,
-	    .lines = lines,
-	    .err = err ? err : &spare,
-	    .lc_line = 1,
+		.s = (const unsigned char *)text,
+		.len = text ? len : 0,
+		.lines = lines,
+		.err = err ? err : &spare,
+		.lc_line = 1,
 	};
 	cJSON *root = NULL;
 	int rc = -1;

@@ -21,8 +21,8 @@
 #include <cjson/cJSON.h>
 
 struct json5_error {
-	int line;    /* 1-based */
-	int column;  /* 1-based, in bytes */
+	int line;   /* 1-based */
+	int column; /* 1-based, in bytes */
 	char message[160];
 };
 

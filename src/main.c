@@ -71,7 +71,8 @@ static void check_store(void)
 	else if (c)
 		log_error("session store %s cannot be used (requests with a session key "
 			  "will get 500): check that the directory exists and is writable by "
-			  "this user", c->session.store);
+			  "this user",
+			  c->session.store);
 	cfg_release(c);
 }
 
@@ -103,8 +104,9 @@ static int cmd_serve(int argc, char **argv)
 			char *end;
 			long n = strtol(v, &end, 10);
 			if (*end || n < 1 || n > serve_max_threads()) {
-				fprintf(stderr, "clawcgi: --threads must be 1-%d (more "
-						"concurrency: run more processes)\n",
+				fprintf(stderr,
+					"clawcgi: --threads must be 1-%d (more "
+					"concurrency: run more processes)\n",
 					serve_max_threads());
 				return 2;
 			}
@@ -152,8 +154,7 @@ static int cmd_agent(int argc, char **argv)
 		fprintf(stderr, "clawcgi: give --user or --session-key, not both\n");
 		return 2;
 	}
-	return cli_agent(config ? config : cfg_default_path(), agent, user, key, model,
-			 message);
+	return cli_agent(config ? config : cfg_default_path(), agent, user, key, model, message);
 }
 
 /*

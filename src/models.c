@@ -73,4 +73,3 @@ void models_get(struct http_req *r, const struct cfg *c, const char *id)
 	}
 	send_model_json(r, model_entry(a), true);
 }
-

@@ -20,8 +20,8 @@ static int (*const backends[])(const struct prov_request *, struct prov_sink *,
 };
 
 /* One attempt of one model. */
-static int run_once(const struct prov_request *rq, struct prov_sink *sink,
-		    struct prov_result *res, struct err *e)
+static int run_once(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		    struct err *e)
 {
 	unsigned kind = (unsigned)rq->provider->api;
 
@@ -43,8 +43,8 @@ static bool retryable(const struct err *e, const struct prov_result *res)
 	       res->upstream_status >= 500;
 }
 
-int prov_run(const struct prov_request *rq, struct prov_sink *sink,
-	     struct prov_result *res, struct err *e)
+int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+	     struct err *e)
 {
 	struct cfg_model primary = {rq->provider, (char *)rq->model};
 	struct prov_request one = *rq;

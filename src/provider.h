@@ -41,21 +41,21 @@ struct prov_sink {
 
 struct prov_request {
 	const struct cfg_provider *provider;
-	const char *model;        /* model id sent upstream */
+	const char *model; /* model id sent upstream */
 	/* tried in order when the model above fails before any byte went out */
 	const struct cfg_model *fallbacks;
 	size_t nfallbacks;
-	const char *system_text;  /* agent prompt + request system messages, or NULL */
+	const char *system_text; /* agent prompt + request system messages, or NULL */
 	/*
 	 * The conversation, OpenAI-shaped: an array of objects with "role"
 	 * ("user", "assistant" or "tool") and "content" (a string or an array
 	 * of parts), plus "tool_call_id"/"name" where the client sent them.
 	 */
 	const cJSON *messages;
-	const cJSON *params;      /* pass-through parameters object, or NULL */
-	bool stream;              /* the client asked for a stream */
-	CURL **curl;              /* the worker thread's handle: made on first
-	                             use (loading libcurl), then reused */
+	const cJSON *params; /* pass-through parameters object, or NULL */
+	bool stream;	     /* the client asked for a stream */
+	CURL **curl;	     /* the worker thread's handle: made on first
+				use (loading libcurl), then reused */
 };
 
 struct prov_usage {
@@ -65,11 +65,11 @@ struct prov_usage {
 };
 
 struct prov_result {
-	char finish_reason[16];   /* "stop" unless the provider says otherwise */
+	char finish_reason[16]; /* "stop" unless the provider says otherwise */
 	struct prov_usage usage;
-	bool started;             /* sink->start() was called and succeeded */
-	bool cancelled;           /* a sink callback reported the client gone */
-	int upstream_status;      /* the upstream's HTTP error status, 0 if none */
+	bool started;			   /* sink->start() was called and succeeded */
+	bool cancelled;			   /* a sink callback reported the client gone */
+	int upstream_status;		   /* the upstream's HTTP error status, 0 if none */
 	const struct cfg_model *served_by; /* set by prov_run: the model that answered */
 };
 
@@ -80,17 +80,17 @@ struct prov_result {
  * Another 4xx is reported at once: it is the operator's error.  Returns 0,
  * or -1 with the last error in e.
  */
-int prov_run(const struct prov_request *rq, struct prov_sink *sink,
-	     struct prov_result *res, struct err *e);
+int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+	     struct err *e);
 
 /* Backends (one file each). Same contract as prov_run. */
-int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
-		  struct prov_result *res, struct err *e);
-int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
-		    struct prov_result *res, struct err *e);
+int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		  struct err *e);
+int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		    struct err *e);
 int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
 		       struct prov_result *res, struct err *e);
-int prov_command_run(const struct prov_request *rq, struct prov_sink *sink,
-		     struct prov_result *res, struct err *e);
+int prov_command_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		     struct err *e);
 
 #endif

@@ -80,7 +80,8 @@ static int an_answer(struct phttp *h, const cJSON *j)
 		phttp_fail(h, 502, "upstream sent malformed data");
 		return -1;
 	}
-	cJSON_ArrayForEach(block, content) {
+	cJSON_ArrayForEach(block, content)
+	{
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
 		if (cJSON_IsString(t) && buf_append_str(&text, t->valuestring) < 0)
 			goto out;
@@ -108,7 +109,8 @@ static cJSON *image_block(const char *url)
 	if (!strncmp(url, "data:", 5)) {
 		const char *semi = strchr(url, ';'), *comma = strchr(url, ',');
 		char *media;
-		if (!semi || !comma || semi > comma || !(media = strndup(url + 5, (size_t)(semi - url - 5))))
+		if (!semi || !comma || semi > comma ||
+		    !(media = strndup(url + 5, (size_t)(semi - url - 5))))
 			goto fail;
 		cJSON_AddStringToObject(src, "type", "base64");
 		cJSON_AddStringToObject(src, "media_type", media);
@@ -139,11 +141,13 @@ static cJSON *content_blocks(const cJSON *content)
 		cJSON_AddStringToObject(b, "text", content->valuestring);
 		return blocks;
 	}
-	cJSON_ArrayForEach(part, content) {
+	cJSON_ArrayForEach(part, content)
+	{
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
 		const cJSON *img = cJSON_GetObjectItemCaseSensitive(part, "image_url");
-		const cJSON *url = cJSON_IsObject(img) ? cJSON_GetObjectItemCaseSensitive(img, "url") : img;
+		const cJSON *url =
+			cJSON_IsObject(img) ? cJSON_GetObjectItemCaseSensitive(img, "url") : img;
 		cJSON *b = NULL;
 		if (!cJSON_IsString(type))
 			continue;
@@ -183,7 +187,8 @@ static cJSON *map_message(const cJSON *m)
 		}
 		cJSON_AddItemToArray(blocks, b);
 		cJSON_AddStringToObject(b, "type", "tool_result");
-		cJSON_AddStringToObject(b, "tool_use_id", cJSON_IsString(id) ? id->valuestring : "");
+		cJSON_AddStringToObject(b, "tool_use_id",
+					cJSON_IsString(id) ? id->valuestring : "");
 		if (msg_content_text(content, &text) < 0) {
 			buf_free(&text);
 			cJSON_Delete(blocks);
@@ -221,7 +226,8 @@ static cJSON *build_body(const struct prov_request *rq)
 	cJSON_AddStringToObject(body, "model", rq->model);
 	if (rq->system_text && rq->system_text[0])
 		cJSON_AddStringToObject(body, "system", rq->system_text);
-	cJSON_ArrayForEach(m, rq->messages) {
+	cJSON_ArrayForEach(m, rq->messages)
+	{
 		cJSON *mapped = map_message(m);
 		if (mapped)
 			cJSON_AddItemToArray(msgs, mapped);
@@ -248,6 +254,6 @@ static cJSON *build_body(const struct prov_request *rq)
 int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
 		       struct prov_result *res, struct err *e)
 {
-	return phttp_post(rq, sink, res, e, &an_ops, "/v1/messages", build_body(rq), "x-api-key: ",
-			  "anthropic-version: " ANTHROPIC_VERSION);
+	return phttp_post(rq, sink, res, e, &an_ops, "/v1/messages", build_body(rq),
+			  "x-api-key: ", "anthropic-version: " ANTHROPIC_VERSION);
 }

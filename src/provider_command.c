@@ -39,16 +39,16 @@
 
 /* One running command: its process, our ends of its pipes, what is in flight. */
 struct cmd_child {
-	pid_t pid;             /* leads its process group; -1 once reaped */
-	int stdin_fd;          /* we write the request here; -1 once all written */
-	int stdout_fd;         /* its answer; -1 at end of file */
-	int stderr_fd;         /* its complaints; -1 at end of file */
-	char *input;           /* the request JSON */
+	pid_t pid;     /* leads its process group; -1 once reaped */
+	int stdin_fd;  /* we write the request here; -1 once all written */
+	int stdout_fd; /* its answer; -1 at end of file */
+	int stderr_fd; /* its complaints; -1 at end of file */
+	char *input;   /* the request JSON */
 	size_t input_len;
-	size_t input_off;      /* bytes of input it has taken */
-	struct buf pending;    /* stdout ending in a character not complete yet */
-	struct buf errbuf;     /* stderr not logged yet: a partial line */
-	time_t deadline;       /* timeoutSeconds from the start */
+	size_t input_off;   /* bytes of input it has taken */
+	struct buf pending; /* stdout ending in a character not complete yet */
+	struct buf errbuf;  /* stderr not logged yet: a partial line */
+	time_t deadline;    /* timeoutSeconds from the start */
 };
 
 static char *request_json(const struct prov_request *rq)
@@ -64,8 +64,8 @@ static char *request_json(const struct prov_request *rq)
 	else
 		cJSON_AddNullToObject(o, "system");
 	cJSON_AddItemToObject(o, "messages", cJSON_Duplicate(rq->messages, 1));
-	cJSON_AddItemToObject(o, "params", rq->params ? cJSON_Duplicate(rq->params, 1)
-						      : cJSON_CreateObject());
+	cJSON_AddItemToObject(o, "params",
+			      rq->params ? cJSON_Duplicate(rq->params, 1) : cJSON_CreateObject());
 	cJSON_AddBoolToObject(o, "stream", rq->stream);
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -142,7 +142,7 @@ static int spawn_attrs(posix_spawnattr_t *at)
 	sigaddset(&def, SIGHUP);
 	sigaddset(&def, SIGQUIT);
 	rc = posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-					  POSIX_SPAWN_SETSIGMASK);
+						  POSIX_SPAWN_SETSIGMASK);
 	if (!rc)
 		rc = posix_spawnattr_setpgroup(at, 0);
 	if (!rc)
@@ -156,8 +156,7 @@ static int spawn_attrs(posix_spawnattr_t *at)
  * The file actions and attributes above, made: 0, or an error number with
  * nothing left to destroy.
  */
-static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
-		       const int child_fd[3])
+static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, const int child_fd[3])
 {
 	int rc = posix_spawn_file_actions_init(fa);
 
@@ -195,8 +194,8 @@ static int spawn_command(const struct cfg_provider *pv, struct cmd_child *c, str
 	 * Our end of stdin is non-blocking (the child's end stays blocking): the
 	 * child may read its input slowly or not at all.
 	 */
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
-	    pipe2(errp, O_CLOEXEC) < 0 || fcntl(in[1], F_SETFL, O_NONBLOCK) < 0) {
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    fcntl(in[1], F_SETFL, O_NONBLOCK) < 0) {
 		log_error("command provider %s: pipe: %s", pv->name, strerror(errno));
 		err_set(e, 502, ERR_UPSTREAM, "The command provider '%s' could not start.",
 			pv->name);
@@ -301,8 +300,8 @@ static int collect_stderr(const struct cfg_provider *pv, struct cmd_child *c, st
  * stdout and stderr; about once a second sink->idle.  Returns 0, or -1 with
  * e set (the child is left running for the caller to kill).
  */
-static int relay_output(const struct cfg_provider *pv, struct cmd_child *c,
-			struct prov_sink *sink, struct prov_result *res, struct err *e)
+static int relay_output(const struct cfg_provider *pv, struct cmd_child *c, struct prov_sink *sink,
+			struct prov_result *res, struct err *e)
 {
 	time_t last_idle = time(NULL);
 
@@ -399,13 +398,17 @@ static void end_command(struct cmd_child *c)
 	free(c->input);
 }
 
-int prov_command_run(const struct prov_request *rq, struct prov_sink *sink,
-		     struct prov_result *res, struct err *e)
+int prov_command_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		     struct err *e)
 {
 	const struct cfg_provider *pv = rq->provider;
 	struct cmd_child c = {
-		.pid = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
-		.pending = BUF_INIT, .errbuf = BUF_INIT,
+		.pid = -1,
+		.stdin_fd = -1,
+		.stdout_fd = -1,
+		.stderr_fd = -1,
+		.pending = BUF_INIT,
+		.errbuf = BUF_INIT,
 		.deadline = time(NULL) + pv->timeout_seconds,
 	};
 	int rc = -1;

@@ -12,8 +12,8 @@
 
 #include <string.h>
 
-int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink,
-		  struct prov_result *res, struct err *e)
+int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		  struct err *e)
 {
 	const cJSON *last = msg_last_with_role(rq->messages, "user");
 	struct buf text = BUF_INIT;

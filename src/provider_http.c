@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_BODY (64u << 20)   /* non-streaming answer */
-#define MAX_ERROR_BODY 65536   /* kept of an error answer */
+#define MAX_BODY (64u << 20) /* non-streaming answer */
+#define MAX_ERROR_BODY 65536 /* kept of an error answer */
 
 /* "message" of an OpenAI-style error body, else the body's start as text. */
 void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
@@ -220,9 +220,9 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return 0;
 }
 
-static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
-		     struct prov_result *res, struct err *e, const struct phttp_ops *ops,
-		     const char *url, struct curl_slist *hdrs, const char *text)
+static int phttp_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		     struct err *e, const struct phttp_ops *ops, const char *url,
+		     struct curl_slist *hdrs, const char *text)
 {
 	const struct cfg_provider *pv = rq->provider;
 	struct phttp o = {.rq = rq, .sink = sink, .res = res, .e = e, .ops = ops};
@@ -230,7 +230,8 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
 	int rc = -1;
 
 	if (!*rq->curl && !(*rq->curl = curl_easy_init())) {
-		err_set(e, 500, ERR_API, "The HTTP client could not be started; see the error log.");
+		err_set(e, 500, ERR_API,
+			"The HTTP client could not be started; see the error log.");
 		return -1;
 	}
 	o.curl = *rq->curl;
@@ -275,7 +276,8 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink,
 	}
 	if (cc != CURLE_OK) {
 		if (res->started)
-			phttp_fail(&o, 502, "upstream connection failed: %s", curl_easy_strerror(cc));
+			phttp_fail(&o, 502, "upstream connection failed: %s",
+				   curl_easy_strerror(cc));
 		else
 			phttp_fail(&o, 502, "upstream unreachable: %s", curl_easy_strerror(cc));
 		goto out;
@@ -326,11 +328,13 @@ static int build_headers(const struct prov_request *rq, const char *key_prefix,
 	int rc = -1;
 
 	if (add_header(list, "Content-Type: application/json") < 0 ||
-	    add_header(list, rq->stream ? "Accept: text/event-stream" : "Accept: application/json") < 0 ||
+	    add_header(list,
+		       rq->stream ? "Accept: text/event-stream" : "Accept: application/json") < 0 ||
 	    (fixed_header && add_header(list, fixed_header) < 0))
 		goto out;
 	if (pv->api_key && pv->api_key[0] &&
-	    (buf_printf(&line, "%s%s", key_prefix, pv->api_key) < 0 || add_header(list, line.data) < 0))
+	    (buf_printf(&line, "%s%s", key_prefix, pv->api_key) < 0 ||
+	     add_header(list, line.data) < 0))
 		goto out;
 	for (size_t i = 0; i < pv->nheaders; i++) {
 		buf_reset(&line);
@@ -347,10 +351,9 @@ out:
 	return rc;
 }
 
-int phttp_post(const struct prov_request *rq, struct prov_sink *sink,
-	       struct prov_result *res, struct err *e, const struct phttp_ops *ops,
-	       const char *path, cJSON *body, const char *key_prefix,
-	       const char *fixed_header)
+int phttp_post(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+	       struct err *e, const struct phttp_ops *ops, const char *path, cJSON *body,
+	       const char *key_prefix, const char *fixed_header)
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf url = BUF_INIT;

@@ -32,13 +32,13 @@ struct phttp {
 	const struct phttp_ops *ops;
 	CURL *curl;
 	struct sse_parser parser;
-	struct buf body;      /* non-streaming answer, or an error body */
-	long status;          /* HTTP status, once known */
+	struct buf body; /* non-streaming answer, or an error body */
+	long status;	 /* HTTP status, once known */
 	bool status_checked;
-	bool json_reply;      /* a 2xx application/json answer to a stream request */
-	bool done;            /* the stream's end marker was seen */
-	bool finished;        /* a finish/stop reason was seen */
-	bool failed;          /* e is set; stop the transfer */
+	bool json_reply; /* a 2xx application/json answer to a stream request */
+	bool done;	 /* the stream's end marker was seen */
+	bool finished;	 /* a finish/stop reason was seen */
+	bool failed;	 /* e is set; stop the transfer */
 	time_t last_idle;
 };
 
@@ -48,10 +48,9 @@ struct phttp {
  * (or NULL) and the provider's extra headers.  Takes body (NULL: building
  * it ran out of memory, a 500).  The contract of prov_run.
  */
-int phttp_post(const struct prov_request *rq, struct prov_sink *sink,
-	       struct prov_result *res, struct err *e, const struct phttp_ops *ops,
-	       const char *path, cJSON *body, const char *key_prefix,
-	       const char *fixed_header);
+int phttp_post(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+	       struct err *e, const struct phttp_ops *ops, const char *path, cJSON *body,
+	       const char *key_prefix, const char *fixed_header);
 
 /* A piece of the answer to the sink; -1 (and cancelled) when the client left. */
 int phttp_deliver(struct phttp *h, const char *text, size_t len);

@@ -83,7 +83,8 @@ static cJSON *build_body(const struct prov_request *rq)
 			goto fail;
 		cJSON_AddItemToArray(msgs, sys);
 	}
-	cJSON_ArrayForEach(m, rq->messages) {
+	cJSON_ArrayForEach(m, rq->messages)
+	{
 		cJSON *dup = cJSON_Duplicate(m, 1);
 		if (!dup)
 			goto fail;
@@ -98,7 +99,8 @@ static cJSON *build_body(const struct prov_request *rq)
 	}
 	if (rq->params) {
 		const cJSON *p;
-		cJSON_ArrayForEach(p, rq->params) {
+		cJSON_ArrayForEach(p, rq->params)
+		{
 			cJSON *dup = cJSON_Duplicate(p, 1);
 			if (!dup)
 				goto fail;
@@ -111,9 +113,9 @@ fail:
 	return NULL;
 }
 
-int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink,
-		    struct prov_result *res, struct err *e)
+int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		    struct err *e)
 {
-	return phttp_post(rq, sink, res, e, &oa_ops, "/chat/completions", build_body(rq), "Authorization: Bearer ",
-			  NULL);
+	return phttp_post(rq, sink, res, e, &oa_ops, "/chat/completions", build_body(rq),
+			  "Authorization: Bearer ", NULL);
 }

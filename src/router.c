@@ -23,8 +23,8 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
-static void send_simple_error(struct http_req *r, int status, enum err_type type,
-			      const char *code, const char *msg, const char *extra)
+static void send_simple_error(struct http_req *r, int status, enum err_type type, const char *code,
+			      const char *msg, const char *extra)
 {
 	struct err e;
 	err_set(&e, status, type, "%s", msg);
@@ -55,7 +55,7 @@ static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w
 /* 500 for want of a valid config; the log line says why. */
 static void no_config(struct http_req *r)
 {
-	char why[600];
+	char why[CFG_ERR_MAX];
 
 	cfg_last_error(why, sizeof why);
 	log_error("answering 500: no valid configuration: %s", why);
@@ -87,8 +87,8 @@ void router_handle(struct http_req *r, struct worker *w)
 
 	models = strstr(path, "/v1/models");
 	if (!ends_with(path, "/v1/chat/completions") &&
-	    !(models && (!models[10] || (models[10] == '/' && models[11] &&
-					 !strchr(models + 11, '/'))))) {
+	    !(models &&
+	      (!models[10] || (models[10] == '/' && models[11] && !strchr(models + 11, '/'))))) {
 		send_simple_error(r, 404, ERR_NOT_FOUND, NULL, "Not found.", NULL);
 		goto out;
 	}
@@ -113,8 +113,8 @@ void router_handle(struct http_req *r, struct worker *w)
 	}
 
 	if (!is_get) {
-		send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
-				  "Method not allowed: use GET.", "Allow: GET, HEAD\r\n");
+		send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL, "Method not allowed: use GET.",
+				  "Allow: GET, HEAD\r\n");
 		goto out;
 	}
 	if (!authorized(r, c, w))

@@ -43,8 +43,7 @@ int serve_limit_fds(int threads)
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < SERVE_FD_LIMIT)
 		rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		log_error("setrlimit(RLIMIT_NOFILE, %ld): %s", (long)rl.rlim_cur,
-			  strerror(errno));
+		log_error("setrlimit(RLIMIT_NOFILE, %ld): %s", (long)rl.rlim_cur, strerror(errno));
 		return -1;
 	}
 	if ((long)threads * SERVE_FDS_PER_THREAD + SERVE_FDS_RESERVED > (long)rl.rlim_cur) {
@@ -139,7 +138,8 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		struct http_io io = {fcgi_read, fcgi_write, fcgi_flush, fcgi_param, fcgi_closed, &rq};
+		struct http_io io = {fcgi_read,	 fcgi_write,  fcgi_flush,
+				     fcgi_param, fcgi_closed, &rq};
 		struct http_req r;
 		int rc;
 

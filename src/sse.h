@@ -22,17 +22,16 @@
  * "message"), data the joined data lines (NUL-terminated, len bytes).
  * Return non-zero to stop parsing; sse_parser_feed then returns that value.
  */
-typedef int (*sse_event_fn)(void *ctx, const char *event, const char *data,
-			    size_t len);
+typedef int (*sse_event_fn)(void *ctx, const char *event, const char *data, size_t len);
 
 struct sse_parser {
 	sse_event_fn on_event;
 	void *ctx;
-	struct buf line;   /* the current, incomplete line */
-	struct buf data;   /* data lines of the current event */
-	struct buf event;  /* event name of the current event */
-	int has_data;      /* a data: field was seen */
-	int last_cr;       /* previous chunk ended in \r: skip a leading \n */
+	struct buf line;  /* the current, incomplete line */
+	struct buf data;  /* data lines of the current event */
+	struct buf event; /* event name of the current event */
+	int has_data;	  /* a data: field was seen */
+	int last_cr;	  /* previous chunk ended in \r: skip a leading \n */
 };
 
 #define SSE_MAX_EVENT (16u << 20)

@@ -26,12 +26,12 @@ struct store_turn {
 	const char *session_key;
 	const char *agent_id;
 	const char *run_id;
-	const cJSON *new_messages;   /* array of OpenAI messages, stored as given */
-	const char *answer;          /* assistant text */
-	bool interrupted;            /* the client left before the end */
+	const cJSON *new_messages; /* array of OpenAI messages, stored as given */
+	const char *answer;	   /* assistant text */
+	bool interrupted;	   /* the client left before the end */
 	long prompt_tokens;
 	long completion_tokens;
-	int ttl_days;                /* expire idle sessions now and then; 0 = never */
+	int ttl_days; /* expire idle sessions now and then; 0 = never */
 };
 
 /* A row of `clawcgi sessions list`. */
@@ -45,8 +45,8 @@ struct store_session {
 
 struct store_ops {
 	/* The last limit messages of (agent, key), oldest first, as a new array. */
-	int (*load_history)(struct store *s, const char *agent_id, const char *key,
-			    int limit, cJSON **out, struct err *e);
+	int (*load_history)(struct store *s, const char *agent_id, const char *key, int limit,
+			    cJSON **out, struct err *e);
 	/* The new messages and the answer, in one transaction. */
 	int (*append_turn)(struct store *s, const struct store_turn *t, struct err *e);
 	/* Delete sessions idle for more than days; *deleted gets the count. */
@@ -66,8 +66,8 @@ struct store_ops {
 	 * auth_failed: count a failure in the window; at max failures lock the
 	 * address for lockout_ms (*retry_ms set then).  Expired rows are pruned.
 	 */
-	int (*auth_locked)(struct store *s, const char *addr, long long now_ms,
-			   long long *retry_ms, struct err *e);
+	int (*auth_locked)(struct store *s, const char *addr, long long now_ms, long long *retry_ms,
+			   struct err *e);
 	int (*auth_failed)(struct store *s, const char *addr, long long now_ms, int max,
 			   long window_ms, long lockout_ms, long long *retry_ms, struct err *e);
 	/* Delete key (all agents); *deleted tells whether it existed. */

@@ -43,34 +43,33 @@ enum {
 };
 
 static const char *const sql_text[ST_COUNT] = {
-	[ST_HISTORY] =
-		"SELECT message FROM (SELECT seq, message FROM messages"
-		" WHERE agent_id = ?1 AND session_key = ?2 ORDER BY seq DESC LIMIT ?3)"
-		" ORDER BY seq ASC",
+	[ST_HISTORY] = "SELECT message FROM (SELECT seq, message FROM messages"
+		       " WHERE agent_id = ?1 AND session_key = ?2 ORDER BY seq DESC LIMIT ?3)"
+		       " ORDER BY seq ASC",
 	[ST_SESSION_UPSERT] =
 		"INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
 		" VALUES (?1, ?2, ?3, ?3)"
 		" ON CONFLICT (agent_id, session_key) DO UPDATE SET last_used = excluded.last_used",
-	[ST_NEXT_SEQ] =
-		"SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE agent_id = ?1 AND session_key = ?2",
-	[ST_INSERT_MSG] =
-		"INSERT INTO messages (agent_id, session_key, seq, role, message, run_id,"
-		" created_at, prompt_tokens, completion_tokens, interrupted)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE agent_id = ?1 AND "
+			"session_key = ?2",
+	[ST_INSERT_MSG] = "INSERT INTO messages (agent_id, session_key, seq, role, message, run_id,"
+			  " created_at, prompt_tokens, completion_tokens, interrupted)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_PURGE] = "DELETE FROM sessions WHERE last_used < ?1",
-	[ST_LIST_ALL] =
-		"SELECT s.session_key, s.agent_id, s.created_at, s.last_used,"
-		" (SELECT count(*) FROM messages m WHERE m.agent_id = s.agent_id AND m.session_key = s.session_key)"
-		" FROM sessions s ORDER BY s.last_used DESC",
-	[ST_LIST_AGENT] =
-		"SELECT s.session_key, s.agent_id, s.created_at, s.last_used,"
-		" (SELECT count(*) FROM messages m WHERE m.agent_id = s.agent_id AND m.session_key = s.session_key)"
-		" FROM sessions s WHERE s.agent_id = ?1 ORDER BY s.last_used DESC",
+	[ST_LIST_ALL] = "SELECT s.session_key, s.agent_id, s.created_at, s.last_used,"
+			" (SELECT count(*) FROM messages m WHERE m.agent_id = s.agent_id AND "
+			"m.session_key = s.session_key)"
+			" FROM sessions s ORDER BY s.last_used DESC",
+	[ST_LIST_AGENT] = "SELECT s.session_key, s.agent_id, s.created_at, s.last_used,"
+			  " (SELECT count(*) FROM messages m WHERE m.agent_id = s.agent_id AND "
+			  "m.session_key = s.session_key)"
+			  " FROM sessions s WHERE s.agent_id = ?1 ORDER BY s.last_used DESC",
 	[ST_SHOW] =
 		"SELECT agent_id, seq, message, interrupted FROM messages WHERE session_key = ?1"
 		" ORDER BY agent_id, seq",
 	[ST_DELETE] = "DELETE FROM sessions WHERE session_key = ?1",
-	[ST_AUTH_GET] = "SELECT window_start, failures, locked_until FROM auth_failures WHERE addr = ?1",
+	[ST_AUTH_GET] =
+		"SELECT window_start, failures, locked_until FROM auth_failures WHERE addr = ?1",
 	[ST_AUTH_PUT] =
 		"INSERT OR REPLACE INTO auth_failures (addr, window_start, failures, locked_until)"
 		" VALUES (?1, ?2, ?3, ?4)",
@@ -97,7 +96,7 @@ static const char *const migrations[] = {
 	"  session_key TEXT NOT NULL,"
 	"  seq INTEGER NOT NULL,"
 	"  role TEXT NOT NULL,"
-	"  message TEXT NOT NULL,"     /* the OpenAI message as JSON: parts survive */
+	"  message TEXT NOT NULL," /* the OpenAI message as JSON: parts survive */
 	"  run_id TEXT NOT NULL,"
 	"  created_at INTEGER NOT NULL,"
 	"  prompt_tokens INTEGER,"
@@ -153,8 +152,8 @@ static long long now_s(void)
 
 /* ---- history ---- */
 
-static int sq_load_history(struct store *base, const char *agent_id, const char *key,
-			   int limit, cJSON **out, struct err *e)
+static int sq_load_history(struct store *base, const char *agent_id, const char *key, int limit,
+			   cJSON **out, struct err *e)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = stmt(s, ST_HISTORY);
@@ -188,8 +187,8 @@ static int sq_load_history(struct store *base, const char *agent_id, const char 
 
 /* ---- turns ---- */
 
-static int insert_message(struct sqlite_store *s, const struct store_turn *t,
-			  long long seq, const cJSON *msg, long long now, bool assistant)
+static int insert_message(struct sqlite_store *s, const struct store_turn *t, long long seq,
+			  const cJSON *msg, long long now, bool assistant)
 {
 	sqlite3_stmt *st = stmt(s, ST_INSERT_MSG);
 	const cJSON *role = cJSON_GetObjectItemCaseSensitive(msg, "role");
@@ -263,7 +262,8 @@ static int sq_append_turn(struct store *base, const struct store_turn *t, struct
 	seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 
-	cJSON_ArrayForEach(m, t->new_messages) {
+	cJSON_ArrayForEach(m, t->new_messages)
+	{
 		if (insert_message(s, t, seq++, m, now, false) < 0)
 			goto rollback;
 	}
@@ -311,8 +311,7 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 }
 
 static int sq_list(struct store *base, const char *agent_id,
-		   int (*fn)(void *ctx, const struct store_session *row), void *ctx,
-		   struct err *e)
+		   int (*fn)(void *ctx, const struct store_session *row), void *ctx, struct err *e)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = stmt(s, agent_id ? ST_LIST_AGENT : ST_LIST_ALL);
@@ -572,8 +571,9 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 	if (make_parent(path) < 0)
 		log_error("session store %s: cannot create its directory: %s", path,
 			  strerror(errno));
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-						  SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
 		db_fail(s, e, "cannot open the database");
 		goto fail;
 	}

@@ -16,11 +16,14 @@
 #include "store.h"
 
 struct worker {
-	CURL *curl;          /* made on first use by an HTTP provider, or NULL */
+	CURL *curl;	     /* made on first use by an HTTP provider, or NULL */
 	struct store *store; /* opened on first use, or NULL */
 };
 
-#define WORKER_INIT {NULL, NULL}
+#define WORKER_INIT                                                                                \
+	{                                                                                          \
+		NULL, NULL                                                                         \
+	}
 
 /*
  * The worker's store for c's session.store, opened (or reopened, when the

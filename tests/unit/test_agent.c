@@ -57,74 +57,96 @@ static void prepare_checks(void)
 		return;
 	}
 	{
-		struct agent_turn_source src = {.model = "gpt-4o", .user = "Kim",
-						.system_text = "Be brief.", .stream = true};
+		struct agent_turn_source src = {.model = "gpt-4o",
+						.user = "Kim",
+						.system_text = "Be brief.",
+						.stream = true};
 		CHECK(prepare(&t, c, &src, &e) == 0, "prepare: a plain request");
 		CHECK_STR(t.agent->id, "main", "prepare: default agent");
 		CHECK_STR(t.model.provider->name, "echo", "prepare: the agent's provider");
 		CHECK_STR(t.model.model, "e", "prepare: the agent's model id");
-		CHECK(!t.model_override && t.cfg == c && t.stream, "prepare: no override, cfg, stream");
-		CHECK_STR(t.session_key, "agent:main:openai-user:kim", "prepare: session key from user");
+		CHECK(!t.model_override && t.cfg == c && t.stream,
+		      "prepare: no override, cfg, stream");
+		CHECK_STR(t.session_key, "agent:main:openai-user:kim",
+			  "prepare: session key from user");
 		CHECK(t.stable, "prepare: a user session is stable");
 		CHECK_STR(buf_str(&t.system_text), "Agent prompt.\n\nBe brief.",
 			  "prepare: agent prompt, blank line, request system text");
 		agent_turn_free(&t);
 	}
 	{
-		struct agent_turn_source src = {.model = "openclaw:quiet", .system_text = "Only this."};
+		struct agent_turn_source src = {.model = "openclaw:quiet",
+						.system_text = "Only this."};
 		CHECK(prepare(&t, c, &src, &e) == 0 && !strcmp(t.agent->id, "quiet"),
 		      "prepare: model alias picks the agent");
-		CHECK_STR(buf_str(&t.system_text), "Only this.", "prepare: no blank line without a prompt");
+		CHECK_STR(buf_str(&t.system_text), "Only this.",
+			  "prepare: no blank line without a prompt");
 		CHECK(!t.stable, "prepare: no key, no user: per-request session");
 		agent_turn_free(&t);
 	}
 	{
-		static const char *const hdrs[] = {"x-openclaw-agent-id", " ", "x-openclaw-agent", "quiet",
-						   "x-openclaw-model", "other/big",
-						   "x-openclaw-session-key", "k1", NULL};
+		static const char *const hdrs[] = {"x-openclaw-agent-id",
+						   " ",
+						   "x-openclaw-agent",
+						   "quiet",
+						   "x-openclaw-model",
+						   "other/big",
+						   "x-openclaw-session-key",
+						   "k1",
+						   NULL};
 		struct agent_turn_source src = {.model = "openclaw:main", .user = "kim"};
 		agent_source_headers(&src, fake_header, hdrs);
-		CHECK_STR(src.agent_id, "quiet", "headers: x-openclaw-agent when x-openclaw-agent-id is blank");
+		CHECK_STR(src.agent_id, "quiet",
+			  "headers: x-openclaw-agent when x-openclaw-agent-id is blank");
 		CHECK(prepare(&t, c, &src, &e) == 0, "prepare: from headers");
 		CHECK_STR(t.agent->id, "quiet", "prepare: the header wins over the model alias");
 		CHECK(t.model_override && !strcmp(t.model.provider->name, "other") &&
-		      !strcmp(t.model.model, "big"), "prepare: x-openclaw-model overrides the model");
+			      !strcmp(t.model.model, "big"),
+		      "prepare: x-openclaw-model overrides the model");
 		CHECK_STR(t.session_key, "k1", "prepare: the header key wins over user");
 		agent_turn_free(&t);
 	}
 	{
 		struct agent_turn_source src = {.model_override = "nope/x"};
 		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 &&
-		      strstr(e.message, "`x-openclaw-model` header") &&
-		      strstr(e.message, "provider 'nope' is not configured"),
+			      strstr(e.message, "`x-openclaw-model` header") &&
+			      strstr(e.message, "provider 'nope' is not configured"),
 		      "prepare: unknown provider in the override: 400 naming the header");
 		agent_turn_free(&t);
 		src.model_override = "no-slash";
 		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 &&
-		      strstr(e.message, "provider/model-id"), "prepare: malformed override: 400");
+			      strstr(e.message, "provider/model-id"),
+		      "prepare: malformed override: 400");
 		agent_turn_free(&t);
 		src.model_override = "";
-		CHECK(prepare(&t, c, &src, &e) == 0 && !t.model_override, "prepare: empty override is none");
+		CHECK(prepare(&t, c, &src, &e) == 0 && !t.model_override,
+		      "prepare: empty override is none");
 		agent_turn_free(&t);
 	}
 	{
-		struct agent_turn_source src = {.caller = AGENT_CALLER_CLI, .model_override = "echo/"};
-		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 && strstr(e.message, "--model"),
+		struct agent_turn_source src = {.caller = AGENT_CALLER_CLI,
+						.model_override = "echo/"};
+		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 &&
+			      strstr(e.message, "--model"),
 		      "prepare: the CLI's inputs are named as its options (--model)");
 		agent_turn_free(&t);
 		src.model_override = NULL;
 		src.agent_id = "bad id!";
-		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 && strstr(e.message, "--agent"),
+		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 &&
+			      strstr(e.message, "--agent"),
 		      "prepare: a malformed --agent: 400 naming it");
 		agent_turn_free(&t);
 		src.agent_id = "nosuch";
 		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 404 &&
-		      !strcmp(e.code, "model_not_found"), "prepare: unknown agent: 404 model_not_found");
+			      !strcmp(e.code, "model_not_found"),
+		      "prepare: unknown agent: 404 model_not_found");
 		agent_turn_free(&t);
 		src.agent_id = NULL;
-		src.session_key = "a\x02" "b";
+		src.session_key = "a\x02"
+				  "b";
 		CHECK(prepare(&t, c, &src, &e) < 0 && e.status == 400 &&
-		      strstr(e.message, "--session-key"), "prepare: a bad --session-key: 400 naming it");
+			      strstr(e.message, "--session-key"),
+		      "prepare: a bad --session-key: 400 naming it");
 		agent_turn_free(&t);
 	}
 	cfg_free(c);
@@ -142,7 +164,8 @@ int main(void)
 	CHECK(agent_model_alias("openclaw:main", id) && !strcmp(id, "main"), "alias openclaw:<id>");
 	CHECK(agent_model_alias("openclaw/beta", id) && !strcmp(id, "beta"), "alias openclaw/<id>");
 	CHECK(agent_model_alias("agent:x_y-1", id) && !strcmp(id, "x_y-1"), "alias agent:<id>");
-	CHECK(agent_model_alias("OpenClaw:MAIN", id) && !strcmp(id, "main"), "alias case-insensitive, lower-cased");
+	CHECK(agent_model_alias("OpenClaw:MAIN", id) && !strcmp(id, "main"),
+	      "alias case-insensitive, lower-cased");
 	CHECK(!agent_model_alias("openclaw", id), "bare openclaw is not an alias");
 	CHECK(!agent_model_alias("gpt-4o", id), "other model is not an alias");
 	CHECK(!agent_model_alias("openclaw:", id), "empty id is not an alias");
@@ -168,11 +191,13 @@ int main(void)
 	}
 	CHECK_STR(pick(c, NULL, NULL, &st), "beta", "no header, no model: default: true agent");
 	CHECK_STR(pick(c, NULL, "openclaw", &st), "beta", "model openclaw: default agent");
-	CHECK_STR(pick(c, NULL, "openclaw/default", &st), "beta", "model openclaw/default: default agent");
+	CHECK_STR(pick(c, NULL, "openclaw/default", &st), "beta",
+		  "model openclaw/default: default agent");
 	CHECK_STR(pick(c, NULL, "gpt-4o-mini", &st), "beta", "unrelated model: default agent");
 	CHECK_STR(pick(c, NULL, "openclaw:main", &st), "main", "model alias selects");
 	CHECK_STR(pick(c, NULL, "agent:X_Y-1", &st), "x_y-1", "alias is case-insensitive");
-	CHECK_STR(pick(c, " main ", "openclaw:beta", &st), "main", "header wins over model, trimmed");
+	CHECK_STR(pick(c, " main ", "openclaw:beta", &st), "main",
+		  "header wins over model, trimmed");
 	CHECK_STR(pick(c, "", "openclaw:main", &st), "main", "empty header falls through to model");
 	CHECK(pick(c, NULL, "openclaw:nosuch", &st) == NULL && st == 404, "unknown alias id: 404");
 	{
@@ -188,14 +213,19 @@ int main(void)
 	cfg_free(c);
 
 	{
-		const char *noagents = "{ models: { providers: { echo: { api: 'echo' } } }, agents: { defaults: { model: 'echo/e' } } }";
-		if (cfg_load_text("b.json5", noagents, strlen(noagents), &c, err, sizeof err) == 0) {
-			CHECK_STR(pick(c, NULL, NULL, &st), "main", "no agents.list: the one agent is main");
+		const char *noagents = "{ models: { providers: { echo: { api: 'echo' } } }, "
+				       "agents: { defaults: { model: 'echo/e' } } }";
+		if (cfg_load_text("b.json5", noagents, strlen(noagents), &c, err, sizeof err) ==
+		    0) {
+			CHECK_STR(pick(c, NULL, NULL, &st), "main",
+				  "no agents.list: the one agent is main");
 			cfg_free(c);
 		} else {
 			CHECK(0, "no agents.list loads");
 		}
-		const char *first = "{ models: { providers: { echo: { api: 'echo' } } }, agents: { defaults: { model: 'echo/e' }, list: [ {id:'one'}, {id:'two'} ] } }";
+		const char *first =
+			"{ models: { providers: { echo: { api: 'echo' } } }, agents: { defaults: { "
+			"model: 'echo/e' }, list: [ {id:'one'}, {id:'two'} ] } }";
 		if (cfg_load_text("c.json5", first, strlen(first), &c, err, sizeof err) == 0) {
 			CHECK_STR(pick(c, NULL, NULL, &st), "one", "no default flag: first listed");
 			cfg_free(c);
@@ -204,14 +234,15 @@ int main(void)
 
 	err_clear(&e);
 	CHECK(agent_session_key("  my-key  ", "bob", "main", &key, &stable, &e) == 0 &&
-	      !strcmp(key, "my-key") && stable, "header key used as given, trimmed, stable");
+		      !strcmp(key, "my-key") && stable,
+	      "header key used as given, trimmed, stable");
 	free(key);
 	CHECK(agent_session_key(NULL, "Bob@Example.COM", "main", &key, &stable, &e) == 0 &&
-	      !strcmp(key, "agent:main:openai-user:bob@example.com") && stable,
+		      !strcmp(key, "agent:main:openai-user:bob@example.com") && stable,
 	      "user key: agent:<id>:openai-user:<user lower-cased>");
 	free(key);
 	CHECK(agent_session_key(NULL, NULL, "beta", &key, &stable, &e) == 0 &&
-	      !strncmp(key, "agent:beta:openai:", 18) && strlen(key) == 18 + 36 && !stable,
+		      !strncmp(key, "agent:beta:openai:", 18) && strlen(key) == 18 + 36 && !stable,
 	      "no header, no user: per-request uuid key, not stable");
 	{
 		char *key2;
@@ -232,11 +263,13 @@ int main(void)
 		char big[300];
 		memset(big, 'k', sizeof big);
 		big[256] = '\0';
-		CHECK(agent_session_key(big, NULL, "main", &key, &stable, &e) == 0, "256-byte key ok");
+		CHECK(agent_session_key(big, NULL, "main", &key, &stable, &e) == 0,
+		      "256-byte key ok");
 		free(key);
 		big[256] = 'k';
 		big[257] = '\0';
-		CHECK(agent_session_key(big, NULL, "main", &key, &stable, &e) < 0 && e.status == 400,
+		CHECK(agent_session_key(big, NULL, "main", &key, &stable, &e) < 0 &&
+			      e.status == 400,
 		      "257-byte key: 400");
 	}
 	prepare_checks();

@@ -38,7 +38,8 @@ int main(void)
 	s = auth_bearer("Bearer abc", &len);
 	CHECK(s && len == 3 && !strncmp(s, "abc", 3), "bearer: plain");
 	s = auth_bearer("  bEaReR \t abc  ", &len);
-	CHECK(s && len == 3 && !strncmp(s, "abc", 3), "bearer: scheme case-insensitive, spaces trimmed");
+	CHECK(s && len == 3 && !strncmp(s, "abc", 3),
+	      "bearer: scheme case-insensitive, spaces trimmed");
 	CHECK(auth_bearer("Basic abc", &len) == NULL, "bearer: other scheme refused");
 	CHECK(auth_bearer("Bearer", &len) == NULL, "bearer: no secret");
 	CHECK(auth_bearer("Bearer    ", &len) == NULL, "bearer: blank secret");
@@ -79,7 +80,8 @@ int main(void)
 	unsetenv("OPENCLAW_GATEWAY_TOKEN");
 
 	c = load("{gateway:{auth:{mode:'token'}}, " PROVIDERS "}");
-	CHECK(c && check(c, "Bearer anything", 500), "token: no secret anywhere fails closed (500)");
+	CHECK(c && check(c, "Bearer anything", 500),
+	      "token: no secret anywhere fails closed (500)");
 	err_clear(&e);
 	auth_check(c, "Bearer anything", &e);
 	CHECK(strstr(e.message, "OPENCLAW") == NULL && strstr(e.message, "gateway.auth") == NULL,
@@ -99,7 +101,8 @@ int main(void)
 	CHECK(c && check(c, "Bearer env-pw", 0), "password: env fallback");
 	cfg_free(c);
 	c = load("{" PROVIDERS "}");
-	CHECK(c && c->auth.mode == CFG_AUTH_PASSWORD, "mode inferred: password when only env password");
+	CHECK(c && c->auth.mode == CFG_AUTH_PASSWORD,
+	      "mode inferred: password when only env password");
 	cfg_free(c);
 	unsetenv("OPENCLAW_GATEWAY_PASSWORD");
 	c = load("{gateway:{auth:{mode:'password'}}, " PROVIDERS "}");
@@ -122,9 +125,10 @@ int main(void)
 	cfg_free(c);
 
 	CHECK(auth_is_loopback("127.0.0.1") && auth_is_loopback("127.8.9.10") &&
-	      auth_is_loopback("::1") && auth_is_loopback("::ffff:127.0.0.1"), "loopback addresses");
-	CHECK(!auth_is_loopback("10.0.0.1") && !auth_is_loopback("::2") &&
-	      !auth_is_loopback("") && !auth_is_loopback(NULL) && !auth_is_loopback("128.0.0.1"),
+		      auth_is_loopback("::1") && auth_is_loopback("::ffff:127.0.0.1"),
+	      "loopback addresses");
+	CHECK(!auth_is_loopback("10.0.0.1") && !auth_is_loopback("::2") && !auth_is_loopback("") &&
+		      !auth_is_loopback(NULL) && !auth_is_loopback("128.0.0.1"),
 	      "other addresses are not loopback");
 	return check_done();
 }

@@ -36,80 +36,141 @@ int main(void)
 	CHECK(bad("{}", "Missing `messages`"), "messages missing");
 	CHECK(bad("{\"messages\":{}}", "`messages` must be an array"), "messages not an array");
 	CHECK(bad("{\"messages\":[]}", "`messages` must not be empty"), "messages empty");
-	CHECK(bad("{\"messages\":[\"hi\"]}", "`messages[0]` must be an object"), "message not an object");
-	CHECK(bad("{\"messages\":[{\"content\":\"hi\"}]}", "`messages[0].role` must be a string"), "role missing");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "`messages[0].content` must be a string or an array"),
+	CHECK(bad("{\"messages\":[\"hi\"]}", "`messages[0]` must be an object"),
+	      "message not an object");
+	CHECK(bad("{\"messages\":[{\"content\":\"hi\"}]}", "`messages[0].role` must be a string"),
+	      "role missing");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":5}]}",
+		  "`messages[0].content` must be a string or an array"),
 	      "content of the wrong type");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[5]}]}", "`messages[0].content[0]` must be an object"),
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[5]}]}",
+		  "`messages[0].content[0]` must be an object"),
 	      "part not an object");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}", "`messages[0].content[0].text` must be a string"),
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}",
+		  "`messages[0].content[0].text` must be a string"),
 	      "text part without text");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"audio\"}]}]}", "type` 'audio' is not supported"),
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"audio\"}]}]}",
+		  "type` 'audio' is not supported"),
 	      "unknown part type");
-	CHECK(bad("{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", "Missing user message in `messages`."),
+	CHECK(bad("{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}",
+		  "Missing user message in `messages`."),
 	      "no user message");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}", "Missing user message"), "empty user text is no user message");
-	CHECK(bad("{\"messages\":[{\"role\":\"assistant\",\"content\":\"hi\"}]}", "Missing user message"), "assistant only");
-	CHECK(bad("{\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`stream` must be a boolean"), "stream type");
-	CHECK(bad("{\"model\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`model` must be a string"), "model type");
-	CHECK(bad("{\"user\":{},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`user` must be a string"), "user type");
-	CHECK(bad("{\"temperature\":\"hot\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`temperature` must be a number"), "temperature type");
-	CHECK(bad("{\"max_tokens\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`max_tokens` must be an integer"), "max_tokens type");
-	CHECK(bad("{\"stop\":[1],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`stop` must be a string or an array of strings"), "stop type");
-	CHECK(bad("{\"response_format\":\"json\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "`response_format` must be an object"), "response_format type");
-	CHECK(bad("{\"stream_options\":{\"include_usage\":1},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "include_usage` must be a boolean"), "include_usage type");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}", "not valid UTF-8"), "invalid UTF-8");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "not valid UTF-8"), "UTF-8 surrogate");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xc0\xaf\"}]}", "not valid UTF-8"), "UTF-8 overlong");
-	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}", "image_url.url"), "image without url");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}", "Missing user message"),
+	      "empty user text is no user message");
+	CHECK(bad("{\"messages\":[{\"role\":\"assistant\",\"content\":\"hi\"}]}",
+		  "Missing user message"),
+	      "assistant only");
+	CHECK(bad("{\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+		  "`stream` must be a boolean"),
+	      "stream type");
+	CHECK(bad("{\"model\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+		  "`model` must be a string"),
+	      "model type");
+	CHECK(bad("{\"user\":{},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+		  "`user` must be a string"),
+	      "user type");
+	CHECK(bad("{\"temperature\":\"hot\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+		  "`temperature` must be a number"),
+	      "temperature type");
+	CHECK(bad("{\"max_tokens\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+		  "`max_tokens` must be an integer"),
+	      "max_tokens type");
+	CHECK(bad("{\"stop\":[1],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+		  "`stop` must be a string or an array of strings"),
+	      "stop type");
+	CHECK(bad("{\"response_format\":\"json\",\"messages\":[{\"role\":\"user\",\"content\":"
+		  "\"hi\"}]}",
+		  "`response_format` must be an object"),
+	      "response_format type");
+	CHECK(bad("{\"stream_options\":{\"include_usage\":1},\"messages\":[{\"role\":\"user\","
+		  "\"content\":\"hi\"}]}",
+		  "include_usage` must be a boolean"),
+	      "include_usage type");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}",
+		  "not valid UTF-8"),
+	      "invalid UTF-8");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}",
+		  "not valid UTF-8"),
+	      "UTF-8 surrogate");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":\"\xc0\xaf\"}]}",
+		  "not valid UTF-8"),
+	      "UTF-8 overlong");
+	CHECK(bad("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_"
+		  "url\":{}}]}]}",
+		  "image_url.url"),
+	      "image without url");
 
-	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"h\xc3\xa9llo \xf0\x9f\x98\x80\"}]}", &rq) == 0,
+	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"h\xc3\xa9llo "
+		    "\xf0\x9f\x98\x80\"}]}",
+		    &rq) == 0,
 	      "valid multi-byte UTF-8 accepted");
 	chat_request_free(&rq);
 
 	CHECK(parse("{\"model\":\"openclaw\",\"messages\":["
 		    "{\"role\":\"system\",\"content\":\"Sys one.\"},"
-		    "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Dev two.\"}]},"
-		    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"input_text\",\"text\":\"b\"}]},"
+		    "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Dev "
+		    "two.\"}]},"
+		    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":"
+		    "\"input_text\",\"text\":\"b\"}]},"
 		    "{\"role\":\"assistant\",\"content\":\"ok\"},"
 		    "{\"role\":\"function\",\"name\":\"f\",\"content\":\"42\"},"
 		    "{\"role\":\"critic\",\"content\":\"ignored\"},"
 		    "{\"role\":\"user\",\"content\":\"again\"}],"
-		    "\"temperature\":0.5,\"stop\":\"\\n\",\"seed\":-3,\"foo\":1}", &rq) == 0,
+		    "\"temperature\":0.5,\"stop\":\"\\n\",\"seed\":-3,\"foo\":1}",
+		    &rq) == 0,
 	      "a full request parses");
-	CHECK_STR(buf_str(&rq.system_text), "Sys one.\n\nDev two.", "system and developer text joined");
-	CHECK_INT(cJSON_GetArraySize(rq.messages), 4, "user/assistant/tool kept, system and unknown roles dropped");
+	CHECK_STR(buf_str(&rq.system_text), "Sys one.\n\nDev two.",
+		  "system and developer text joined");
+	CHECK_INT(cJSON_GetArraySize(rq.messages), 4,
+		  "user/assistant/tool kept, system and unknown roles dropped");
 	{
 		cJSON *m0 = cJSON_GetArrayItem(rq.messages, 0);
 		cJSON *m2 = cJSON_GetArrayItem(rq.messages, 2);
 		CHECK(cJSON_IsArray(cJSON_GetObjectItem(m0, "content")), "parts structure kept");
-		CHECK_STR(cJSON_GetObjectItem(m2, "role")->valuestring, "tool", "function becomes tool");
+		CHECK_STR(cJSON_GetObjectItem(m2, "role")->valuestring, "tool",
+			  "function becomes tool");
 		CHECK_STR(cJSON_GetObjectItem(m2, "name")->valuestring, "f", "tool name kept");
 	}
 	CHECK(rq.params && cJSON_GetObjectItem(rq.params, "temperature") &&
-	      cJSON_GetObjectItem(rq.params, "stop") && cJSON_GetObjectItem(rq.params, "seed") &&
-	      !cJSON_GetObjectItem(rq.params, "foo"), "known parameters passed through, others not");
+		      cJSON_GetObjectItem(rq.params, "stop") &&
+		      cJSON_GetObjectItem(rq.params, "seed") &&
+		      !cJSON_GetObjectItem(rq.params, "foo"),
+	      "known parameters passed through, others not");
 	chat_request_free(&rq);
 
-	CHECK(parse("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"result\"}]}", &rq) == 0,
+	CHECK(parse("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":"
+		    "\"result\"}]}",
+		    &rq) == 0,
 	      "a tool message counts as input");
 	chat_request_free(&rq);
-	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}", &rq) == 0,
+	CHECK(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+		    "\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]}]}",
+		    &rq) == 0,
 	      "an image counts as user input");
 	chat_request_free(&rq);
-#define IMG(u) "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"" u "\"}}]}]}"
-	CHECK(bad(IMG("https://example.com/cat.png"), "Image URLs are not allowed"), "image URL refused by default");
-	CHECK(bad(IMG("ftp://example.com/cat.png"), "must be a data: URI or an http(s) URL"), "other URL schemes refused");
-	CHECK(bad(IMG("data:image/png;base64,AAA"), "not a valid data:image"), "data URI: base64 length");
-	CHECK(bad(IMG("data:image/png;base64,AA!A"), "not a valid data:image"), "data URI: bad character");
-	CHECK(bad(IMG("data:text/plain;base64,AAAA"), "not a valid data:image"), "data URI: not an image");
+#define IMG(u)                                                                                     \
+	"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{"   \
+	"\"url\":\"" u "\"}}]}]}"
+	CHECK(bad(IMG("https://example.com/cat.png"), "Image URLs are not allowed"),
+	      "image URL refused by default");
+	CHECK(bad(IMG("ftp://example.com/cat.png"), "must be a data: URI or an http(s) URL"),
+	      "other URL schemes refused");
+	CHECK(bad(IMG("data:image/png;base64,AAA"), "not a valid data:image"),
+	      "data URI: base64 length");
+	CHECK(bad(IMG("data:image/png;base64,AA!A"), "not a valid data:image"),
+	      "data URI: bad character");
+	CHECK(bad(IMG("data:text/plain;base64,AAAA"), "not a valid data:image"),
+	      "data URI: not an image");
 	CHECK(bad(IMG("data:image/png,AAAA"), "not a valid data:image"), "data URI: not base64");
 	CHECK(bad(IMG("data:image/png;base64,"), "not a valid data:image"), "data URI: empty");
 	{
 		struct buf b = BUF_INIT;
 		buf_append_str(&b, "{\"messages\":[{\"role\":\"user\",\"content\":[");
 		for (int k = 0; k < 9; k++)
-			buf_printf(&b, "%s{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}", k ? "," : "");
+			buf_printf(&b,
+				   "%s{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/"
+				   "png;base64,AAAA\"}}",
+				   k ? "," : "");
 		buf_append_str(&b, "]}]}");
 		CHECK(bad(b.data, "Too many images"), "nine images: 400");
 		buf_free(&b);
@@ -117,7 +178,9 @@ int main(void)
 	{
 		size_t n = 21u * 1024 * 1024 / 3 * 4;
 		char *body = malloc(n + 200);
-		int len = sprintf(body, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,");
+		int len = sprintf(body,
+				  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+				  "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,");
 		memset(body + len, 'A', n);
 		strcpy(body + len + n, "\"}}]}]}");
 		err_clear(&e);

@@ -49,7 +49,8 @@ int main(void)
 	unsetenv("OPENCLAW_GATEWAY_TOKEN");
 	unsetenv("OPENCLAW_GATEWAY_PASSWORD");
 
-	c = load("{ models: { providers: { echo: { api: 'echo' } } }, agents: { defaults: { model: 'echo/echo' } } }");
+	c = load("{ models: { providers: { echo: { api: 'echo' } } }, agents: { defaults: { model: "
+		 "'echo/echo' } } }");
 	CHECK(c != NULL, "minimal config loads");
 	if (c) {
 		CHECK(!c->chat.enabled, "chatCompletions disabled by default");
@@ -61,7 +62,8 @@ int main(void)
 		CHECK_INT(c->session.ttl_days, 30, "ttlDays default 30");
 		CHECK_INT(c->auth.rate_limit.max_attempts, 10, "rateLimit.maxAttempts default 10");
 		CHECK_INT(c->auth.rate_limit.window_ms, 60000, "rateLimit.windowMs default 60000");
-		CHECK_INT(c->auth.rate_limit.lockout_ms, 300000, "rateLimit.lockoutMs default 300000");
+		CHECK_INT(c->auth.rate_limit.lockout_ms, 300000,
+			  "rateLimit.lockoutMs default 300000");
 		CHECK(c->auth.rate_limit.exempt_loopback, "rateLimit.exemptLoopback default true");
 		CHECK_INT(c->providers[0].timeout_seconds, 600, "timeoutSeconds default 600");
 		CHECK_STR(c->agents[0].model.model, "echo", "model id after the provider");
@@ -71,13 +73,16 @@ int main(void)
 	c = load("{\n"
 		 "  // the SPEC's example, trimmed\n"
 		 "  gateway: { auth: { mode: 'token', token: 'abc' },\n"
-		 "    http: { endpoints: { chatCompletions: { enabled: true, maxBodyBytes: 1024, keepAliveSeconds: 0,\n"
+		 "    http: { endpoints: { chatCompletions: { enabled: true, maxBodyBytes: 1024, "
+		 "keepAliveSeconds: 0,\n"
 		 "      images: { allowUrl: true } } } } },\n"
 		 "  agents: { defaults: { model: 'openai/gpt-4o-mini', historyLimit: 5 },\n"
 		 "    list: [ { id: 'Main', default: true, systemPrompt: 'Be brief.' },\n"
-		 "            { id: 'beta', model: { primary: 'anthropic/claude', fallbacks: ['openai/gpt-4o', 'echo/x'] } }, ] },\n"
+		 "            { id: 'beta', model: { primary: 'anthropic/claude', fallbacks: "
+		 "['openai/gpt-4o', 'echo/x'] } }, ] },\n"
 		 "  models: { providers: {\n"
-		 "    openai: { api: 'openai-completions', baseUrl: 'http://127.0.0.1:9/v1/', apiKey: 'sk-1', headers: { 'X-Org': 'o' } },\n"
+		 "    openai: { api: 'openai-completions', baseUrl: 'http://127.0.0.1:9/v1/', "
+		 "apiKey: 'sk-1', headers: { 'X-Org': 'o' } },\n"
 		 "    anthropic: { api: 'anthropic-messages', apiKey: 'k' },\n"
 		 "    local: { api: 'command', command: ['/bin/cat', '-u'] },\n"
 		 "    echo: { api: 'echo' } } },\n"
@@ -95,7 +100,8 @@ int main(void)
 		CHECK_STR(c->agents[0].system_prompt, "Be brief.", "systemPrompt read");
 		CHECK_INT(c->agents[0].history_limit, 5, "historyLimit from defaults");
 		CHECK_STR(c->agents[0].model.provider->name, "openai", "default model's provider");
-		CHECK_STR(c->agents[1].model.provider->name, "anthropic", "primary of model object");
+		CHECK_STR(c->agents[1].model.provider->name, "anthropic",
+			  "primary of model object");
 		CHECK_INT(c->agents[1].nfallbacks, 2, "two fallbacks");
 		CHECK_STR(c->agents[1].fallbacks[1].model, "x", "fallback model id");
 		CHECK_STR(cfg_find_provider(c, "openai")->base_url, "http://127.0.0.1:9/v1",
@@ -112,54 +118,87 @@ int main(void)
 
 	/* ${VAR} */
 	setenv("CLAW_TEST_KEY", "sk-from-env", 1);
-	c = load("{ models: { providers: { o: { api: 'openai-completions', apiKey: 'Bearer-${CLAW_TEST_KEY}-x' } } }, agents: { defaults: { model: 'o/m' } } }");
-	CHECK(c && !strcmp(c->providers[0].api_key, "Bearer-sk-from-env-x"), "${VAR} substituted inside a string");
+	c = load("{ models: { providers: { o: { api: 'openai-completions', apiKey: "
+		 "'Bearer-${CLAW_TEST_KEY}-x' } } }, agents: { defaults: { model: 'o/m' } } }");
+	CHECK(c && !strcmp(c->providers[0].api_key, "Bearer-sk-from-env-x"),
+	      "${VAR} substituted inside a string");
 	cfg_free(c);
-	CHECK(fails_with("{ models: { providers: { o: { api: 'openai-completions',\n apiKey: '${CLAW_UNSET_VAR}' } } }, agents: { defaults: { model: 'o/m' } } }",
-			 "conf.json5:2: models.providers.o.apiKey: environment variable CLAW_UNSET_VAR is not set"),
+	CHECK(fails_with("{ models: { providers: { o: { api: 'openai-completions',\n apiKey: "
+			 "'${CLAW_UNSET_VAR}' } } }, agents: { defaults: { model: 'o/m' } } }",
+			 "conf.json5:2: models.providers.o.apiKey: environment variable "
+			 "CLAW_UNSET_VAR is not set"),
 	      "unset ${VAR} in a used provider: error naming it with file:line");
-	c = load("{ models: { providers: { o: { api: 'openai-completions', apiKey: '${CLAW_UNSET_VAR}' }, e: { api: 'echo' } } }, agents: { defaults: { model: 'e/m' } } }");
+	c = load("{ models: { providers: { o: { api: 'openai-completions', apiKey: "
+		 "'${CLAW_UNSET_VAR}' }, e: { api: 'echo' } } }, agents: { defaults: { model: "
+		 "'e/m' } } }");
 	CHECK(c != NULL, "unset ${VAR} in a provider no agent uses: fine");
 	cfg_free(c);
-	CHECK(fails_with("{ gateway: { auth: { token: '${CLAW_UNSET_VAR}' } }, models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: 'e/m' } } }",
-			 "environment variable CLAW_UNSET_VAR is not set"),
+	CHECK(fails_with(
+		      "{ gateway: { auth: { token: '${CLAW_UNSET_VAR}' } }, models: { providers: { "
+		      "e: { api: 'echo' } } }, agents: { defaults: { model: 'e/m' } } }",
+		      "environment variable CLAW_UNSET_VAR is not set"),
 	      "unset ${VAR} in the gateway token: error");
-	c = load("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: 'e/m', systemPrompt: 'costs $5 and ${not closed' } } }");
+	c = load("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: "
+		 "'e/m', systemPrompt: 'costs $5 and ${not closed' } } }");
 	CHECK(c && !strcmp(c->agents[0].system_prompt, "costs $5 and ${not closed"),
 	      "a $ that is no reference stays literal");
 	cfg_free(c);
 
 	/* validation, each with its line */
-	CHECK(fails_with("{\n gateway: { auth: {\n mode: 'magic' } } }", "conf.json5:3: unknown gateway.auth.mode 'magic'"),
+	CHECK(fails_with("{\n gateway: { auth: {\n mode: 'magic' } } }",
+			 "conf.json5:3: unknown gateway.auth.mode 'magic'"),
 	      "unknown auth mode with line");
-	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } },\n agents: { list: [\n { id: 'a', model: 'nope/m' } ] } }",
+	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } },\n agents: { list: [\n { "
+			 "id: 'a', model: 'nope/m' } ] } }",
 			 "conf.json5:3: agent 'a': model 'nope/m' names unknown provider 'nope'"),
 	      "agent naming an unknown provider, with line");
-	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: 'e/m' },\n list: [\n { id: 'a' },\n { id: 'A' } ] } }",
+	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { "
+			 "model: 'e/m' },\n list: [\n { id: 'a' },\n { id: 'A' } ] } }",
 			 "conf.json5:4: duplicate agent id 'a'"),
 	      "duplicate agent id (case-insensitive), with line");
-	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: 'e/m' },\n list: [ { id: 'bad id' } ] } }",
+	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { "
+			 "model: 'e/m' },\n list: [ { id: 'bad id' } ] } }",
 			 "conf.json5:2: agents.list[0]: bad agent id 'bad id'"),
 	      "bad id syntax, with line");
-	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { list: [ { id: '-x', model: 'e/m' } ] } }",
-			 "bad agent id '-x'"), "id starting with '-' refused");
-	CHECK(fails_with("{ models: { providers: { e: { api: 'gpt' } } }, agents: { defaults: { model: 'e/m' } } }",
-			 "unknown api 'gpt'"), "unknown provider api");
-	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { list: [ { id: 'a' } ] } }",
-			 "agent 'a' has no model"), "agent without a model");
-	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: 'nomodel' } } }",
-			 "must be \"provider/model-id\""), "model without a slash");
-	CHECK(fails_with("{ models: { providers: { c: { api: 'command' } } }, agents: { defaults: { model: 'c/m' } } }",
-			 "command must be a non-empty array"), "command provider without command");
-	CHECK(fails_with("{ gateway: { http: { endpoints: { chatCompletions: { enabled: 'yes' } } } } }",
-			 "enabled must be true or false"), "wrong type for enabled");
-	CHECK(fails_with("{ gateway: { http: { endpoints: { chatCompletions: { maxBodyBytes: -1 } } } } }",
-			 "maxBodyBytes must be a whole number"), "negative maxBodyBytes");
-	CHECK(fails_with("{ models: { providers: { o: { api: 'openai-completions', baseUrl: 'ftp://x' } } }, agents: { defaults: { model: 'o/m' } } }",
-			 "baseUrl must start with http"), "baseUrl scheme checked");
-	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: 'e/m' }, list: [ {id:'a', default:true}, {id:'b', default:true} ] } }",
-			 "both have default: true"), "two default agents");
-	CHECK(fails_with("{ server: { threads: 0 } }", "server.threads must be a whole number from 1"),
+	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { list: [ { id: "
+			 "'-x', model: 'e/m' } ] } }",
+			 "bad agent id '-x'"),
+	      "id starting with '-' refused");
+	CHECK(fails_with("{ models: { providers: { e: { api: 'gpt' } } }, agents: { defaults: { "
+			 "model: 'e/m' } } }",
+			 "unknown api 'gpt'"),
+	      "unknown provider api");
+	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { list: [ { id: "
+			 "'a' } ] } }",
+			 "agent 'a' has no model"),
+	      "agent without a model");
+	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { "
+			 "model: 'nomodel' } } }",
+			 "must be \"provider/model-id\""),
+	      "model without a slash");
+	CHECK(fails_with("{ models: { providers: { c: { api: 'command' } } }, agents: { defaults: "
+			 "{ model: 'c/m' } } }",
+			 "command must be a non-empty array"),
+	      "command provider without command");
+	CHECK(fails_with("{ gateway: { http: { endpoints: { chatCompletions: { enabled: 'yes' } } "
+			 "} } }",
+			 "enabled must be true or false"),
+	      "wrong type for enabled");
+	CHECK(fails_with("{ gateway: { http: { endpoints: { chatCompletions: { maxBodyBytes: -1 } "
+			 "} } } }",
+			 "maxBodyBytes must be a whole number"),
+	      "negative maxBodyBytes");
+	CHECK(fails_with("{ models: { providers: { o: { api: 'openai-completions', baseUrl: "
+			 "'ftp://x' } } }, agents: { defaults: { model: 'o/m' } } }",
+			 "baseUrl must start with http"),
+	      "baseUrl scheme checked");
+	CHECK(fails_with("{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { "
+			 "model: 'e/m' }, list: [ {id:'a', default:true}, {id:'b', default:true} ] "
+			 "} }",
+			 "both have default: true"),
+	      "two default agents");
+	CHECK(fails_with("{ server: { threads: 0 } }",
+			 "server.threads must be a whole number from 1"),
 	      "threads range");
 	CHECK(fails_with("[1, 2]", "must be an object"), "top level not an object");
 	CHECK(fails_with("{\n  gateway: {\n    auth: { mode: 'token' \n  }\n", "conf.json5:5:"),
@@ -176,21 +215,26 @@ int main(void)
 		snprintf(path, sizeof path, "%s/c.json5", dir);
 		CHECK(cfg_load(path, &a, err, sizeof err) < 0 && strstr(err, "cannot open"),
 		      "missing file: clear error");
-		write_file(path, "{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: 'e/one' } } }");
+		write_file(path, "{ models: { providers: { e: { api: 'echo' } } }, agents: { "
+				 "defaults: { model: 'e/one' } } }");
 		CHECK(cfg_init(path) == 0, "cfg_init loads the file");
 		a = cfg_acquire();
-		CHECK(a && !strcmp(a->agents[0].model.model, "one"), "acquire gives the loaded config");
+		CHECK(a && !strcmp(a->agents[0].model.model, "one"),
+		      "acquire gives the loaded config");
 		b = cfg_acquire();
 		CHECK(a == b, "unchanged file: same snapshot (no re-parse)");
 		cfg_release(b);
 
-		write_file(path, "{ models: { providers: { e: { api: 'echo' } } }, agents: { defaults: { model: 'e/two' } } }");
+		write_file(path, "{ models: { providers: { e: { api: 'echo' } } }, agents: { "
+				 "defaults: { model: 'e/two' } } }");
 		ts[0].tv_sec = ts[1].tv_sec = time(NULL) + 5;
 		ts[0].tv_nsec = ts[1].tv_nsec = 0;
 		utimensat(AT_FDCWD, path, ts, 0);
 		b = cfg_acquire();
-		CHECK(b && b != a && !strcmp(b->agents[0].model.model, "two"), "changed file: reloaded");
-		CHECK(!strcmp(a->agents[0].model.model, "one"), "old snapshot still valid while held");
+		CHECK(b && b != a && !strcmp(b->agents[0].model.model, "two"),
+		      "changed file: reloaded");
+		CHECK(!strcmp(a->agents[0].model.model, "one"),
+		      "old snapshot still valid while held");
 		cfg_release(a);
 		cfg_release(b);
 
@@ -198,7 +242,8 @@ int main(void)
 		ts[0].tv_sec = ts[1].tv_sec = time(NULL) + 10;
 		utimensat(AT_FDCWD, path, ts, 0);
 		b = cfg_acquire();
-		CHECK(b && !strcmp(b->agents[0].model.model, "two"), "broken new file: last good config kept");
+		CHECK(b && !strcmp(b->agents[0].model.model, "two"),
+		      "broken new file: last good config kept");
 		cfg_release(b);
 		cfg_shutdown();
 		unlink(path);

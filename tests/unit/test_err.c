@@ -8,7 +8,8 @@ int main(void)
 {
 	struct err e;
 
-	CHECK_STR(err_type_name(ERR_INVALID_REQUEST), "invalid_request_error", "invalid_request_error");
+	CHECK_STR(err_type_name(ERR_INVALID_REQUEST), "invalid_request_error",
+		  "invalid_request_error");
 	CHECK_STR(err_type_name(ERR_API), "api_error", "api_error");
 	CHECK_STR(err_type_name(ERR_UPSTREAM), "upstream_error", "upstream_error");
 	CHECK_STR(err_type_name(ERR_UNAUTHORIZED), "unauthorized", "unauthorized");
@@ -20,7 +21,8 @@ int main(void)
 	e.code = ERR_CODE_MODEL_NOT_FOUND;
 	CHECK_INT(err_set(&e, 400, ERR_INVALID_REQUEST, "`%s` must be %d.", "n", 1), -1,
 		  "err_set returns -1");
-	CHECK(e.status == 400 && e.type == ERR_INVALID_REQUEST && !strcmp(e.message, "`n` must be 1."),
+	CHECK(e.status == 400 && e.type == ERR_INVALID_REQUEST &&
+		      !strcmp(e.message, "`n` must be 1."),
 	      "err_set fills status, type and message");
 	CHECK(e.code == NULL, "err_set clears the code");
 	{
@@ -28,7 +30,8 @@ int main(void)
 		memset(big, 'x', sizeof big - 1);
 		big[sizeof big - 1] = '\0';
 		err_set(&e, 502, ERR_UPSTREAM, "%s", big);
-		CHECK(strlen(e.message) == sizeof e.message - 1, "a long message is cut, NUL-terminated");
+		CHECK(strlen(e.message) == sizeof e.message - 1,
+		      "a long message is cut, NUL-terminated");
 	}
 	CHECK_INT(err_nomem(&e), -1, "err_nomem returns -1");
 	CHECK(e.status == 500 && e.type == ERR_API && !strcmp(e.message, "Out of memory."),

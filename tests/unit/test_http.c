@@ -10,7 +10,7 @@ struct fake {
 	const char **params; /* name, value, name, value, ..., NULL */
 	const char *body;
 	size_t body_len, pos;
-	size_t chunk;        /* bytes per read */
+	size_t chunk; /* bytes per read */
 	struct buf out;
 	int fail_writes;
 	int flushes;
@@ -71,17 +71,20 @@ int main(void)
 	struct err e;
 
 	{
-		const char *p[] = {"SCRIPT_NAME", "/v1", "PATH_INFO", "/chat/completions",
-				   "REQUEST_URI", "/other?x", "REQUEST_METHOD", "POST", NULL};
+		const char *p[] = {"SCRIPT_NAME",	"/v1",	       "PATH_INFO",
+				   "/chat/completions", "REQUEST_URI", "/other?x",
+				   "REQUEST_METHOD",	"POST",	       NULL};
 		req(&r, &f, p, NULL);
-		CHECK_STR(r.path, "/v1/chat/completions", "path: SCRIPT_NAME + PATH_INFO (mod_fcgid split)");
+		CHECK_STR(r.path, "/v1/chat/completions",
+			  "path: SCRIPT_NAME + PATH_INFO (mod_fcgid split)");
 		CHECK_STR(r.method, "POST", "method");
 		http_req_free(&r);
 	}
 	{
 		const char *p[] = {"SCRIPT_NAME", "/api/v1/chat/completions", NULL};
 		req(&r, &f, p, NULL);
-		CHECK_STR(r.path, "/api/v1/chat/completions", "path: whole SCRIPT_NAME (nginx, proxy_fcgi)");
+		CHECK_STR(r.path, "/api/v1/chat/completions",
+			  "path: whole SCRIPT_NAME (nginx, proxy_fcgi)");
 		http_req_free(&r);
 	}
 	{
@@ -93,8 +96,13 @@ int main(void)
 		http_req_free(&r);
 	}
 	{
-		const char *p[] = {"HTTP_AUTHORIZATION", "Bearer x", "HTTP_X_OPENCLAW_AGENT_ID", "beta",
-				   "CONTENT_LENGTH", "12x", NULL};
+		const char *p[] = {"HTTP_AUTHORIZATION",
+				   "Bearer x",
+				   "HTTP_X_OPENCLAW_AGENT_ID",
+				   "beta",
+				   "CONTENT_LENGTH",
+				   "12x",
+				   NULL};
 		req(&r, &f, p, NULL);
 		CHECK_STR(http_header(&r, "Authorization"), "Bearer x", "header lookup");
 		CHECK_STR(http_header(&r, "x-openclaw-agent-id"), "beta", "dashed header lookup");
@@ -131,7 +139,8 @@ int main(void)
 		req(&r, &f, p, "{\"a\":1}");
 		buf_reset(&body);
 		CHECK(http_read_body(&r, 100, &body, &e) < 0 && e.status == 400 &&
-		      strstr(e.message, "shorter"), "body shorter than its Content-Length: 400");
+			      strstr(e.message, "shorter"),
+		      "body shorter than its Content-Length: 400");
 		http_req_free(&r);
 	}
 	{
@@ -149,8 +158,11 @@ int main(void)
 		e.code = "model_not_found";
 		http_send_error(&r, &e, "X-A: b\r\n");
 		CHECK_STR(f.out.data,
-			  "Status: 404 Not Found\r\nContent-Type: application/json; charset=utf-8\r\nX-A: b\r\n\r\n"
-			  "{\"error\":{\"message\":\"The model `x` does not exist.\",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\"}}\n",
+			  "Status: 404 Not Found\r\nContent-Type: application/json; "
+			  "charset=utf-8\r\nX-A: b\r\n\r\n"
+			  "{\"error\":{\"message\":\"The model `x` does not "
+			  "exist.\",\"type\":\"invalid_request_error\",\"code\":\"model_not_"
+			  "found\"}}\n",
 			  "error response: status line, headers, OpenAI error body");
 		CHECK(r.headers_sent && r.status == 404, "status recorded");
 		CHECK(http_send_headers(&r, 200, NULL, NULL) < 0, "headers cannot be sent twice");
@@ -168,7 +180,8 @@ int main(void)
 		const char *p[] = {NULL};
 		req(&r, &f, p, NULL);
 		f.fail_writes = 1;
-		CHECK(http_write(&r, "x", 1) < 0 && r.client_gone, "a failed write marks the client gone");
+		CHECK(http_write(&r, "x", 1) < 0 && r.client_gone,
+		      "a failed write marks the client gone");
 		f.fail_writes = 0;
 		CHECK(http_flush(&r) < 0, "and later writes fail at once");
 		http_req_free(&r);

@@ -225,10 +225,10 @@ static void test_numbers(void)
 	      "numbers: NaN");
 	root = parse("[Infinity, -Infinity, NaN, 3000000000, 7]");
 	CHECK(root && cJSON_GetArrayItem(root, 0)->valueint == INT32_MAX &&
-		  cJSON_GetArrayItem(root, 1)->valueint == INT32_MIN &&
-		  cJSON_GetArrayItem(root, 2)->valueint == 0 &&
-		  cJSON_GetArrayItem(root, 3)->valueint == INT32_MAX &&
-		  cJSON_GetArrayItem(root, 4)->valueint == 7,
+		      cJSON_GetArrayItem(root, 1)->valueint == INT32_MIN &&
+		      cJSON_GetArrayItem(root, 2)->valueint == 0 &&
+		      cJSON_GetArrayItem(root, 3)->valueint == INT32_MAX &&
+		      cJSON_GetArrayItem(root, 4)->valueint == 7,
 	      "numbers: valueint is set sensibly");
 	cJSON_Delete(root);
 
@@ -252,7 +252,7 @@ static void test_literals_and_containers(void)
 	CHECK(cJSON_IsFalse(cJSON_GetArrayItem(root, 1)), "literals: false");
 	CHECK(cJSON_IsNull(cJSON_GetArrayItem(root, 2)), "literals: null");
 	CHECK(cJSON_IsArray(cJSON_GetArrayItem(root, 3)) &&
-		  cJSON_GetArraySize(cJSON_GetArrayItem(root, 3)) == 0,
+		      cJSON_GetArraySize(cJSON_GetArrayItem(root, 3)) == 0,
 	      "containers: empty array");
 	CHECK(cJSON_IsObject(cJSON_GetArrayItem(root, 4)) && !cJSON_GetArrayItem(root, 4)->child,
 	      "containers: empty object");
@@ -262,7 +262,7 @@ static void test_literals_and_containers(void)
 
 	root = parse("{a: 1, b: [1, 2, ], c: { d: 'x', }, }");
 	CHECK(num(root, "a") == 1 && cJSON_GetArraySize(get(root, "b")) == 2 &&
-		  !strcmp(str(get(root, "c"), "d"), "x"),
+		      !strcmp(str(get(root, "c"), "d"), "x"),
 	      "containers: trailing commas in objects");
 	cJSON_Delete(root);
 
@@ -325,12 +325,12 @@ static void test_duplicates(void)
 static void test_config_snippet(void)
 {
 	static const char text[] =
-	    "{\n"
-	    "  // comment\n"
-	    "  gateway: { auth: { mode: 'token', token: \"${OPENCLAW_GATEWAY_TOKEN}\" }, },\n"
-	    "  agents: { list: [ { id: \"main\", default: true, }, ], },\n"
-	    "  n: 0x1F, f: .5, g: +1, h: 5.,\n"
-	    "}\n";
+		"{\n"
+		"  // comment\n"
+		"  gateway: { auth: { mode: 'token', token: \"${OPENCLAW_GATEWAY_TOKEN}\" }, },\n"
+		"  agents: { list: [ { id: \"main\", default: true, }, ], },\n"
+		"  n: 0x1F, f: .5, g: +1, h: 5.,\n"
+		"}\n";
 	struct json5_lines lines = {0};
 	struct json5_error e;
 	cJSON *root = json5_parse(text, sizeof text - 1, &lines, &e);
@@ -345,7 +345,7 @@ static void test_config_snippet(void)
 	CHECK_STR(str(agent, "id"), "main", "config: agents.list[0].id");
 	CHECK(cJSON_IsTrue(get(agent, "default")), "config: agents.list[0].default");
 	CHECK(num(root, "n") == 31 && num(root, "f") == 0.5 && num(root, "g") == 1 &&
-		  num(root, "h") == 5,
+		      num(root, "h") == 5,
 	      "config: n, f, g, h");
 	CHECK_INT(cJSON_GetArraySize(root), 6, "config: six top-level members");
 	CHECK_INT(json5_line_of(&lines, root), 1, "config: line of root");
@@ -362,36 +362,36 @@ static void test_config_snippet(void)
 static void test_line_map(void)
 {
 	static const char *texts[] = {
-	    "{\n"
-	    "  a: {\n"
-	    "    b: [\n"
-	    "      1,\n"
-	    "      {\n"
-	    "        c: 'x',\n"
-	    "      },\n"
-	    "    ],\n"
-	    "  },\n"
-	    "  d:\n"
-	    "    true,\n"
-	    "  /* two\n"
-	    "     lines */ e: \"line 13\\\n"
-	    "still 13 for the key\", f: 'line 14',\n"
-	    "}\n",
-	    "{\r\n"
-	    "  a: {\r\n"
-	    "    b: [\r\n"
-	    "      1,\r\n"
-	    "      {\r\n"
-	    "        c: 'x',\r\n"
-	    "      },\r\n"
-	    "    ],\r\n"
-	    "  },\r\n"
-	    "  d:\r\n"
-	    "    true,\r\n"
-	    "  /* two\r\n"
-	    "     lines */ e: \"line 13\\\r\n"
-	    "still 13 for the key\", f: 'line 14',\r\n"
-	    "}\r\n",
+		"{\n"
+		"  a: {\n"
+		"    b: [\n"
+		"      1,\n"
+		"      {\n"
+		"        c: 'x',\n"
+		"      },\n"
+		"    ],\n"
+		"  },\n"
+		"  d:\n"
+		"    true,\n"
+		"  /* two\n"
+		"     lines */ e: \"line 13\\\n"
+		"still 13 for the key\", f: 'line 14',\n"
+		"}\n",
+		"{\r\n"
+		"  a: {\r\n"
+		"    b: [\r\n"
+		"      1,\r\n"
+		"      {\r\n"
+		"        c: 'x',\r\n"
+		"      },\r\n"
+		"    ],\r\n"
+		"  },\r\n"
+		"  d:\r\n"
+		"    true,\r\n"
+		"  /* two\r\n"
+		"     lines */ e: \"line 13\\\r\n"
+		"still 13 for the key\", f: 'line 14',\r\n"
+		"}\r\n",
 	};
 
 	for (size_t t = 0; t < 2; t++) {
@@ -407,15 +407,15 @@ static void test_line_map(void)
 			int line;
 			const char *what;
 		} want[] = {
-		    {root, 1, "root"},
-		    {a, 2, "a"},
-		    {b, 3, "a.b"},
-		    {cJSON_GetArrayItem(b, 0), 4, "a.b[0]"},
-		    {inner, 5, "a.b[1]"},
-		    {get(inner, "c"), 6, "a.b[1].c"},
-		    {get(root, "d"), 10, "d (the key's line)"},
-		    {get(root, "e"), 13, "e"},
-		    {get(root, "f"), 14, "f"},
+			{root, 1, "root"},
+			{a, 2, "a"},
+			{b, 3, "a.b"},
+			{cJSON_GetArrayItem(b, 0), 4, "a.b[0]"},
+			{inner, 5, "a.b[1]"},
+			{get(inner, "c"), 6, "a.b[1].c"},
+			{get(root, "d"), 10, "d (the key's line)"},
+			{get(root, "e"), 13, "e"},
+			{get(root, "f"), 14, "f"},
 		};
 
 		snprintf(name, sizeof name, "line map: parses%s", eol);
@@ -688,12 +688,12 @@ static void test_random(void)
 	static const char alphabet[] = "{}[],:'\"\\/*\n\r\t 0123456789abcdefxXuUeE+-.$_"
 				       "truefalsnIityNaN";
 	static const char *seeds[] = {
-	    ("{\n  // comment\n  gateway: { auth: { mode: 'token', token: "
-	     "\"${OPENCLAW_GATEWAY_TOKEN}\" }, },\n  agents: { list: [ { id: \"main\", "
-	     "default: true, }, ], },\n  n: 0x1F, f: .5, g: +1, h: 5.,\n}\n"),
-	    ("['\\x41\\u00e9\\uD83D\\uDE00\\\n', \"\\q\", -Infinity, NaN, +.5e-3, /* c */ "
-	     "{a:1,a:{b:[1,2,],},}, \xc2\xa0\xef\xbb\xbf true, null, false]"),
-	    "{\"strict\": [1, 2.5e10, \"x\\ny\", {\"k\": null}], \"e\": {}}",
+		("{\n  // comment\n  gateway: { auth: { mode: 'token', token: "
+		 "\"${OPENCLAW_GATEWAY_TOKEN}\" }, },\n  agents: { list: [ { id: \"main\", "
+		 "default: true, }, ], },\n  n: 0x1F, f: .5, g: +1, h: 5.,\n}\n"),
+		("['\\x41\\u00e9\\uD83D\\uDE00\\\n', \"\\q\", -Infinity, NaN, +.5e-3, /* c */ "
+		 "{a:1,a:{b:[1,2,],},}, \xc2\xa0\xef\xbb\xbf true, null, false]"),
+		"{\"strict\": [1, 2.5e10, \"x\\ny\", {\"k\": null}], \"e\": {}}",
 	};
 	unsigned char buf[512];
 	int bad = 0, parsed_random = 0, parsed_mutated = 0;
@@ -710,9 +710,10 @@ static void test_random(void)
 
 		for (size_t k = 0; k < len; k++) {
 			uint32_t r = rng();
-			buf[k] = r % 8 == 0
-				     ? (unsigned char)(r >> 8)
-				     : (unsigned char)alphabet[(r >> 8) % (sizeof alphabet - 1)];
+			buf[k] =
+				r % 8 == 0
+					? (unsigned char)(r >> 8)
+					: (unsigned char)alphabet[(r >> 8) % (sizeof alphabet - 1)];
 		}
 		if (!fuzz_one(buf, len, &parsed_random))
 			bad++;
@@ -737,8 +738,8 @@ static void test_random(void)
 			case 2: /* insert syntax */
 				if (len < sizeof buf) {
 					memmove(buf + at + 1, buf + at, len - at);
-					buf[at] =
-					    (unsigned char)alphabet[rng() % (sizeof alphabet - 1)];
+					buf[at] = (unsigned char)
+						alphabet[rng() % (sizeof alphabet - 1)];
 					len++;
 				}
 				break;

@@ -43,8 +43,14 @@ static void capture_stderr(void (*fn)(void), char *out, size_t n)
 	fclose(f);
 }
 
-static void say_two_lines(void) { log_error("first\nsecond\r%s", "end"); }
-static void say_plain(void) { log_error("to stderr"); }
+static void say_two_lines(void)
+{
+	log_error("first\nsecond\r%s", "end");
+}
+static void say_plain(void)
+{
+	log_error("to stderr");
+}
 
 static void *other_thread(void *arg)
 {

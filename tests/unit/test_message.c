@@ -17,11 +17,11 @@ static char *text_of(const char *json)
 	return s;
 }
 
-#define CHECK_TEXT(json, want, name)            \
-	do {                                    \
-		char *got_ = text_of(json);     \
-		CHECK_STR(got_, want, name);    \
-		free(got_);                     \
+#define CHECK_TEXT(json, want, name)                                                               \
+	do {                                                                                       \
+		char *got_ = text_of(json);                                                        \
+		CHECK_STR(got_, want, name);                                                       \
+		free(got_);                                                                        \
 	} while (0)
 
 int main(void)
@@ -34,14 +34,17 @@ int main(void)
 	CHECK_TEXT("5", "", "a number has no text");
 	CHECK_TEXT("[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"input_text\",\"text\":\"b\"}]",
 		   "a\nb", "text and input_text parts joined by a newline");
-	CHECK_TEXT("[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:x\"}},{\"type\":\"text\",\"text\":\"c\"}]",
+	CHECK_TEXT("[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:x\"}},{\"type\":"
+		   "\"text\",\"text\":\"c\"}]",
 		   "c", "other parts skipped, no leading newline");
-	CHECK_TEXT("[{\"type\":\"text\"},{\"text\":\"no type\"},\"str\"]", "", "malformed parts skipped");
+	CHECK_TEXT("[{\"type\":\"text\"},{\"text\":\"no type\"},\"str\"]", "",
+		   "malformed parts skipped");
 
-	msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"one\"},"
-			   "{\"role\":\"assistant\",\"content\":\"two\"},"
-			   "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"three\"}]},"
-			   "{\"content\":\"no role\"}]");
+	msgs = cJSON_Parse(
+		"[{\"role\":\"user\",\"content\":\"one\"},"
+		"{\"role\":\"assistant\",\"content\":\"two\"},"
+		"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"three\"}]},"
+		"{\"content\":\"no role\"}]");
 	CHECK_STR(msg_role(cJSON_GetArrayItem(msgs, 1)), "assistant", "msg_role");
 	CHECK(msg_role(cJSON_GetArrayItem(msgs, 3)) == NULL, "msg_role of a message without one");
 	m = (cJSON *)msg_last_with_role(msgs, "user");
@@ -54,7 +57,8 @@ int main(void)
 
 	m = msg_new("assistant", "hi");
 	CHECK(m && !strcmp(msg_role(m), "assistant") &&
-	      !strcmp(cJSON_GetObjectItem(m, "content")->valuestring, "hi"), "msg_new");
+		      !strcmp(cJSON_GetObjectItem(m, "content")->valuestring, "hi"),
+	      "msg_new");
 	cJSON_Delete(m);
 
 	m = cJSON_Parse("{\"role\":\"function\",\"name\":\"f\",\"tool_call_id\":\"c1\","
@@ -63,7 +67,8 @@ int main(void)
 	CHECK_STR(msg_role(copy), "tool", "msg_copy takes the role given");
 	CHECK(cJSON_IsNull(cJSON_GetObjectItem(copy, "content")), "absent content becomes null");
 	CHECK(cJSON_GetObjectItem(copy, "name") && cJSON_GetObjectItem(copy, "tool_call_id") &&
-	      cJSON_IsArray(cJSON_GetObjectItem(copy, "tool_calls")), "tool fields kept");
+		      cJSON_IsArray(cJSON_GetObjectItem(copy, "tool_calls")),
+	      "tool fields kept");
 	CHECK(!cJSON_GetObjectItem(copy, "extra"), "other fields dropped");
 	cJSON_Delete(copy);
 	cJSON_Delete(m);

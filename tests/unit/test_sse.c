@@ -22,20 +22,19 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
 	return r->stop_at && r->count == r->stop_at ? 7 : 0;
 }
 
-static const char stream[] =
-	"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
-	": keep-alive comment\n\n"
-	"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
-	"data:{\"choices\":[{\"delta\":{\"content\":\"lo \\u00e9\"}}]}\r\r"
-	"event: message_delta\n"
-	"id: 7\n"
-	"retry: 100\n"
-	"data: line one\n"
-	"data: line two\n"
-	"unknown: field\n"
-	"\n"
-	"data\n\n"
-	"data: [DONE]\n\n";
+static const char stream[] = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+			     ": keep-alive comment\n\n"
+			     "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
+			     "data:{\"choices\":[{\"delta\":{\"content\":\"lo \\u00e9\"}}]}\r\r"
+			     "event: message_delta\n"
+			     "id: 7\n"
+			     "retry: 100\n"
+			     "data: line one\n"
+			     "data: line two\n"
+			     "unknown: field\n"
+			     "\n"
+			     "data\n\n"
+			     "data: [DONE]\n\n";
 
 static char *parse_whole(const char *text, size_t n)
 {
@@ -78,7 +77,8 @@ int main(void)
 		  "message_delta|line one\nline two\n---\n"
 		  "|\n---\n"
 		  "|[DONE]\n---\n",
-		  "whole stream: events, CRLF and CR endings, comments, event field, multi-line data");
+		  "whole stream: events, CRLF and CR endings, comments, event field, multi-line "
+		  "data");
 
 	{
 		char *got = NULL;
@@ -138,7 +138,8 @@ int main(void)
 		struct rec r = {BUF_INIT, 0, 2};
 		struct sse_parser p;
 		sse_parser_init(&p, on_event, &r);
-		CHECK_INT(sse_parser_feed(&p, s, strlen(s)), 7, "a callback's stop value is returned");
+		CHECK_INT(sse_parser_feed(&p, s, strlen(s)), 7,
+			  "a callback's stop value is returned");
 		CHECK_INT(r.count, 2, "and no event after it is delivered");
 		sse_parser_free(&p);
 		buf_free(&r.all);

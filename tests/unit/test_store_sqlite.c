@@ -62,7 +62,8 @@ static char *history_text(struct store *s, const char *agent, const char *key, i
 	if (store_load_history(s, agent, key, limit, &h, &e) < 0)
 		return strdup("(error)");
 	buf_append(&out, "", 0);
-	cJSON_ArrayForEach(m, h) {
+	cJSON_ArrayForEach(m, h)
+	{
 		buf_printf(&out, "%s%s:%s", out.len ? "|" : "",
 			   cJSON_GetObjectItem(m, "role")->valuestring,
 			   cJSON_GetObjectItem(m, "content")->valuestring);
@@ -80,47 +81,75 @@ int main(void)
 	char *h;
 
 	/* dedupe */
-	const char *hist = "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
-			   "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"fake: two\"}]";
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"three\"}]"), 0, "dedupe: only a new message");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"), 4, "dedupe: exact resend");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\" one\\n\"},{\"role\":\"assistant\",\"content\":\"fake:\\t one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"fake:  two  \"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"), 4, "dedupe: resend with changed whitespace");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"ONE edited\"},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"), 0, "dedupe: an edited earlier message makes it all new");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"), 2, "dedupe: partial overlap (the last exchange resent)");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"fake: two\"},{\"role\":\"user\",\"content\":\"three\"}]"), 1,
-		  "dedupe: the gateway's own last answer resent");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"zero\"},{\"role\":\"assistant\",\"content\":\"fake: zero\"},"
-			       "{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"), 6, "dedupe: resend longer than the loaded history");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"one\"}]},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"), 4, "dedupe: parts compare by their text");
+	const char *hist = "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
+			   "\"content\":\"fake: one\"},"
+			   "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			   "\"content\":\"fake: two\"}]";
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"three\"}]"), 0,
+		  "dedupe: only a new message");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  4, "dedupe: exact resend");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\" "
+			       "one\\n\"},{\"role\":\"assistant\",\"content\":\"fake:\\t one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake:  two  \"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  4, "dedupe: resend with changed whitespace");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"ONE "
+			       "edited\"},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  0, "dedupe: an edited earlier message makes it all new");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  2, "dedupe: partial overlap (the last exchange resent)");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"fake: "
+			       "two\"},{\"role\":\"user\",\"content\":\"three\"}]"),
+		  1, "dedupe: the gateway's own last answer resent");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"zero\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: zero\"},"
+			       "{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  6, "dedupe: resend longer than the loaded history");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+			       "\"one\"}]},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  4, "dedupe: parts compare by their text");
 	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"fake: two\"}]"), 0,
 		  "dedupe: never drops the whole request");
-	CHECK_INT(dedupe("[]", "[{\"role\":\"user\",\"content\":\"a\"}]"), 0, "dedupe: empty history");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"one\"},{\"role\":\"user\",\"content\":\"x\"}]"), 0,
-		  "dedupe: roles must match");
+	CHECK_INT(dedupe("[]", "[{\"role\":\"user\",\"content\":\"a\"}]"), 0,
+		  "dedupe: empty history");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"one\"},{\"role\":\"user\","
+			       "\"content\":\"x\"}]"),
+		  0, "dedupe: roles must match");
 
 	CHECK(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof path, "%s/a/b/s.db", dir);
 	CHECK(store_open_sqlite(path, &s, &e) == 0, "open creates the file and its directories");
 	CHECK_INT(user_version(path), 2, "a new file is at the current schema version");
 
-	CHECK(append(s, "main", "k1", "u1", "a1") == 0 && append(s, "main", "k1", "u2", "a2") == 0 &&
-	      append(s, "main", "k1", "u3", "a3") == 0, "three turns appended");
+	CHECK(append(s, "main", "k1", "u1", "a1") == 0 &&
+		      append(s, "main", "k1", "u2", "a2") == 0 &&
+		      append(s, "main", "k1", "u3", "a3") == 0,
+	      "three turns appended");
 	h = history_text(s, "main", "k1", 40);
-	CHECK_STR(h, "user:u1|assistant:a1|user:u2|assistant:a2|user:u3|assistant:a3", "history in order");
+	CHECK_STR(h, "user:u1|assistant:a1|user:u2|assistant:a2|user:u3|assistant:a3",
+		  "history in order");
 	free(h);
 	h = history_text(s, "main", "k1", 3);
-	CHECK_STR(h, "assistant:a2|user:u3|assistant:a3", "history limit keeps the last, oldest first");
+	CHECK_STR(h, "assistant:a2|user:u3|assistant:a3",
+		  "history limit keeps the last, oldest first");
 	free(h);
 	h = history_text(s, "beta", "k1", 40);
 	CHECK_STR(h, "", "another agent with the same key has no history");
@@ -142,7 +171,9 @@ int main(void)
 		char *h2;
 		CHECK(append(s, "main", "idle", "old", "x") == 0, "a session to age");
 		sqlite3_open(path, &db);
-		sqlite3_exec(db, "UPDATE sessions SET last_used = last_used - 31 * 86400 WHERE session_key = 'idle'",
+		sqlite3_exec(db,
+			     "UPDATE sessions SET last_used = last_used - 31 * 86400 WHERE "
+			     "session_key = 'idle'",
 			     NULL, NULL, NULL);
 		sqlite3_close(db);
 		store_close(s); /* a new connection runs its first expiry at once */
@@ -162,21 +193,27 @@ int main(void)
 	{
 		sqlite3 *db;
 		sqlite3_open(old, &db);
-		sqlite3_exec(db,
-			     "CREATE TABLE sessions (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
-			     " created_at INTEGER NOT NULL, last_used INTEGER NOT NULL,"
-			     " PRIMARY KEY (agent_id, session_key));"
-			     "CREATE INDEX sessions_last_used ON sessions (last_used);"
-			     "CREATE INDEX sessions_key ON sessions (session_key);"
-			     "CREATE TABLE messages (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
-			     " seq INTEGER NOT NULL, role TEXT NOT NULL, message TEXT NOT NULL, run_id TEXT NOT NULL,"
-			     " created_at INTEGER NOT NULL, prompt_tokens INTEGER, completion_tokens INTEGER,"
-			     " interrupted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (agent_id, session_key, seq),"
-			     " FOREIGN KEY (agent_id, session_key) REFERENCES sessions (agent_id, session_key) ON DELETE CASCADE);"
-			     "INSERT INTO sessions VALUES ('main', 'old', 1, 1);"
-			     "INSERT INTO messages VALUES ('main', 'old', 1, 'user', '{\"role\":\"user\",\"content\":\"kept\"}', 'r', 1, NULL, NULL, 0);"
-			     "PRAGMA user_version = 1;",
-			     NULL, NULL, NULL);
+		sqlite3_exec(
+			db,
+			"CREATE TABLE sessions (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
+			" created_at INTEGER NOT NULL, last_used INTEGER NOT NULL,"
+			" PRIMARY KEY (agent_id, session_key));"
+			"CREATE INDEX sessions_last_used ON sessions (last_used);"
+			"CREATE INDEX sessions_key ON sessions (session_key);"
+			"CREATE TABLE messages (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
+			" seq INTEGER NOT NULL, role TEXT NOT NULL, message TEXT NOT NULL, run_id "
+			"TEXT NOT NULL,"
+			" created_at INTEGER NOT NULL, prompt_tokens INTEGER, completion_tokens "
+			"INTEGER,"
+			" interrupted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (agent_id, "
+			"session_key, seq),"
+			" FOREIGN KEY (agent_id, session_key) REFERENCES sessions (agent_id, "
+			"session_key) ON DELETE CASCADE);"
+			"INSERT INTO sessions VALUES ('main', 'old', 1, 1);"
+			"INSERT INTO messages VALUES ('main', 'old', 1, 'user', "
+			"'{\"role\":\"user\",\"content\":\"kept\"}', 'r', 1, NULL, NULL, 0);"
+			"PRAGMA user_version = 1;",
+			NULL, NULL, NULL);
 		sqlite3_close(db);
 	}
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "a version 1 file opens");
@@ -192,13 +229,15 @@ int main(void)
 		sqlite3_open(old, &db);
 		sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
 		sqlite3_close(db);
-		CHECK(store_open_sqlite(old, &s, &e) < 0 && e.status == 500, "a newer schema is refused");
+		CHECK(store_open_sqlite(old, &s, &e) < 0 && e.status == 500,
+		      "a newer schema is refused");
 	}
 	{
 		char ro[256];
 		snprintf(ro, sizeof ro, "/proc/no-such-dir/s.db");
 		CHECK(store_open_sqlite(ro, &s, &e) < 0 && e.status == 500 &&
-		      strstr(e.message, "/proc") == NULL, "an unusable path: 500 without the path in the message");
+			      strstr(e.message, "/proc") == NULL,
+		      "an unusable path: 500 without the path in the message");
 	}
 	{
 		char cmd[300];

@@ -19,10 +19,13 @@ int main(void)
 	CHECK(utf8_decode("A", 1, &cp) == 1 && cp == 'A', "ASCII is one byte");
 	CHECK(utf8_decode("\xc3\xa9", 2, &cp) == 2 && cp == 0xe9, "U+00E9 is two bytes");
 	CHECK(utf8_decode("\xe2\x82\xac", 3, &cp) == 3 && cp == 0x20ac, "U+20AC is three bytes");
-	CHECK(utf8_decode("\xf0\x9f\x98\x80", 4, &cp) == 4 && cp == 0x1f600, "U+1F600 is four bytes");
+	CHECK(utf8_decode("\xf0\x9f\x98\x80", 4, &cp) == 4 && cp == 0x1f600,
+	      "U+1F600 is four bytes");
 	CHECK(utf8_decode("\xc2\x80", 2, &cp) == 2 && cp == 0x80, "lowest two-byte character");
-	CHECK(utf8_decode("\xef\xbf\xbf", 3, &cp) == 3 && cp == 0xffff, "highest three-byte character");
-	CHECK(utf8_decode("\xf4\x8f\xbf\xbf", 4, &cp) == 4 && cp == 0x10ffff, "U+10FFFF is the last");
+	CHECK(utf8_decode("\xef\xbf\xbf", 3, &cp) == 3 && cp == 0xffff,
+	      "highest three-byte character");
+	CHECK(utf8_decode("\xf4\x8f\xbf\xbf", 4, &cp) == 4 && cp == 0x10ffff,
+	      "U+10FFFF is the last");
 	CHECK(utf8_decode("\xc0\xaf", 2, &cp) == 0, "overlong two-byte form refused");
 	CHECK(utf8_decode("\xc1\xbf", 2, &cp) == 0, "C1 lead byte refused");
 	CHECK(utf8_decode("\xe0\x80\xaf", 3, &cp) == 0, "overlong three-byte form refused");
@@ -39,7 +42,9 @@ int main(void)
 
 	CHECK(valid("") && valid("plain") && valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
 	      "valid strings");
-	CHECK(!valid("ok \xc3") && !valid("\xed\xa0\x80") && !valid("a\xc0\xaf" "b"),
+	CHECK(!valid("ok \xc3") && !valid("\xed\xa0\x80") &&
+		      !valid("a\xc0\xaf"
+			     "b"),
 	      "invalid anywhere in the string");
 	CHECK(utf8_valid("a\0b", 3), "NUL is a valid character (length counts, not the NUL)");
 
@@ -62,7 +67,8 @@ int main(void)
 	CHECK_INT(utf8_incomplete_tail("a\xc3", 2), 1, "a lead byte alone is held back");
 	CHECK_INT(utf8_incomplete_tail("a\xe2\x82", 3), 2, "two of three bytes held back");
 	CHECK_INT(utf8_incomplete_tail("\xf0\x9f\x98", 3), 3, "three of four bytes held back");
-	CHECK_INT(utf8_incomplete_tail("\xf0\x9f\x98\x80", 4), 0, "a whole four-byte character is not");
+	CHECK_INT(utf8_incomplete_tail("\xf0\x9f\x98\x80", 4), 0,
+		  "a whole four-byte character is not");
 	CHECK_INT(utf8_incomplete_tail("\xc3\xa9", 2), 0, "a whole two-byte character is not");
 	CHECK_INT(utf8_incomplete_tail("", 0), 0, "empty input");
 	return check_done();
