@@ -152,6 +152,72 @@ static void prepare_checks(void)
 	cfg_free(c);
 }
 
+/* agent_dedupe of two JSON arrays. */
+static int dedupe(const char *hist, const char *req)
+{
+	cJSON *h = cJSON_Parse(hist), *r = cJSON_Parse(req);
+	int k = agent_dedupe(h, r);
+	cJSON_Delete(h);
+	cJSON_Delete(r);
+	return k;
+}
+
+static void dedupe_checks(void)
+{
+	const char *hist = "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
+			   "\"content\":\"fake: one\"},"
+			   "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			   "\"content\":\"fake: two\"}]";
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"three\"}]"), 0,
+		  "dedupe: only a new message");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  4, "dedupe: exact resend");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\" "
+			       "one\\n\"},{\"role\":\"assistant\",\"content\":\"fake:\\t one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake:  two  \"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  4, "dedupe: resend with changed whitespace");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"ONE "
+			       "edited\"},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  0, "dedupe: an edited earlier message makes it all new");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  2, "dedupe: partial overlap (the last exchange resent)");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"fake: "
+			       "two\"},{\"role\":\"user\",\"content\":\"three\"}]"),
+		  1, "dedupe: the gateway's own last answer resent");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"zero\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: zero\"},"
+			       "{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  6, "dedupe: resend longer than the loaded history");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+			       "\"one\"}]},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
+			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
+			       "\"content\":\"fake: two\"},"
+			       "{\"role\":\"user\",\"content\":\"three\"}]"),
+		  4, "dedupe: parts compare by their text");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"fake: two\"}]"), 0,
+		  "dedupe: never drops the whole request");
+	CHECK_INT(dedupe("[]", "[{\"role\":\"user\",\"content\":\"a\"}]"), 0,
+		  "dedupe: empty history");
+	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"one\"},{\"role\":\"user\","
+			       "\"content\":\"x\"}]"),
+		  0, "dedupe: roles must match");
+}
+
 int main(void)
 {
 	struct cfg *c;
@@ -273,5 +339,6 @@ int main(void)
 		      "257-byte key: 400");
 	}
 	prepare_checks();
+	dedupe_checks();
 	return check_done();
 }

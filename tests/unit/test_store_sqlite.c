@@ -1,27 +1,12 @@
-/* Unit tests for src/store_sqlite.c (the SQLite store) and agent_dedupe. */
+/* Unit tests for src/store_sqlite.c, the SQLite store. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
-#include "agent.h"
 #include "check.h"
 #include "store.h"
-
-static cJSON *msgs(const char *json)
-{
-	return cJSON_Parse(json);
-}
-
-static int dedupe(const char *hist, const char *req)
-{
-	cJSON *h = msgs(hist), *r = msgs(req);
-	int k = agent_dedupe(h, r);
-	cJSON_Delete(h);
-	cJSON_Delete(r);
-	return k;
-}
 
 static int user_version(const char *path)
 {
@@ -79,60 +64,6 @@ int main(void)
 	struct store *s;
 	struct err e;
 	char *h;
-
-	/* dedupe */
-	const char *hist = "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
-			   "\"content\":\"fake: one\"},"
-			   "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
-			   "\"content\":\"fake: two\"}]";
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"three\"}]"), 0,
-		  "dedupe: only a new message");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake: one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"),
-		  4, "dedupe: exact resend");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\" "
-			       "one\\n\"},{\"role\":\"assistant\",\"content\":\"fake:\\t one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake:  two  \"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"),
-		  4, "dedupe: resend with changed whitespace");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"ONE "
-			       "edited\"},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"),
-		  0, "dedupe: an edited earlier message makes it all new");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"),
-		  2, "dedupe: partial overlap (the last exchange resent)");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"fake: "
-			       "two\"},{\"role\":\"user\",\"content\":\"three\"}]"),
-		  1, "dedupe: the gateway's own last answer resent");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":\"zero\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake: zero\"},"
-			       "{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake: one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"),
-		  6, "dedupe: resend longer than the loaded history");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
-			       "\"one\"}]},{\"role\":\"assistant\",\"content\":\"fake: one\"},"
-			       "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","
-			       "\"content\":\"fake: two\"},"
-			       "{\"role\":\"user\",\"content\":\"three\"}]"),
-		  4, "dedupe: parts compare by their text");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"fake: two\"}]"), 0,
-		  "dedupe: never drops the whole request");
-	CHECK_INT(dedupe("[]", "[{\"role\":\"user\",\"content\":\"a\"}]"), 0,
-		  "dedupe: empty history");
-	CHECK_INT(dedupe(hist, "[{\"role\":\"assistant\",\"content\":\"one\"},{\"role\":\"user\","
-			       "\"content\":\"x\"}]"),
-		  0, "dedupe: roles must match");
 
 	CHECK(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof path, "%s/a/b/s.db", dir);
