@@ -1,5 +1,6 @@
 /*
- * agent.c - agent selection, session keys, and the turn runner.
+ * agent.c - agent selection, session keys, preparing a turn
+ * (agent_turn_prepare), and the turn runner.
  *
  * The turn runner is the one code path for a turn, whoever asks: the HTTP
  * handler passes an SSE or buffering sink, the command line a terminal
@@ -52,8 +53,8 @@ static void trim(const char **s, size_t *n)
 	*n = (size_t)(end - p);
 }
 
-static int select_agent(const struct cfg *c, const char *header_id, const char *model,
-			enum agent_caller caller, const struct cfg_agent **out, struct err *e)
+int agent_select(const struct cfg *c, const char *header_id, const char *model,
+		 enum agent_caller caller, const struct cfg_agent **out, struct err *e)
 {
 	char id[AGENT_ID_MAX + 1];
 	const struct cfg_agent *a;
@@ -85,12 +86,6 @@ static int select_agent(const struct cfg *c, const char *header_id, const char *
 	return 0;
 }
 
-int agent_select(const struct cfg *c, const char *header_id, const char *model,
-		 const struct cfg_agent **out, struct err *e)
-{
-	return select_agent(c, header_id, model, AGENT_CALLER_HTTP, out, e);
-}
-
 void agent_uuid4(char out[37])
 {
 	unsigned char b[16];
@@ -115,8 +110,8 @@ void agent_uuid4(char out[37])
 		 b[13], b[14], b[15]);
 }
 
-static int session_key(const char *header_key, const char *user, const char *agent_id,
-		       enum agent_caller caller, char **out, bool *stable, struct err *e)
+int agent_session_key(const char *header_key, const char *user, const char *agent_id,
+		      enum agent_caller caller, char **out, bool *stable, struct err *e)
 {
 	struct buf key = BUF_INIT;
 	size_t n = 0;
@@ -162,12 +157,6 @@ nomem:
 	return err_nomem(e);
 }
 
-int agent_session_key(const char *header_key, const char *user, const char *agent_id, char **out,
-		      bool *stable, struct err *e)
-{
-	return session_key(header_key, user, agent_id, AGENT_CALLER_HTTP, out, stable, e);
-}
-
 void agent_source_headers(struct agent_turn_source *src, agent_header_fn header, const void *ctx)
 {
 	const char *id = header(ctx, "x-openclaw-agent-id");
@@ -210,15 +199,15 @@ int agent_turn_prepare(struct agent_turn *t, const struct cfg *c,
 {
 	const char *prompt;
 
-	if (select_agent(c, src->agent_id, src->model, src->caller, &t->agent, e) < 0)
+	if (agent_select(c, src->agent_id, src->model, src->caller, &t->agent, e) < 0)
 		return -1;
 	t->cfg = c;
 	t->model = t->agent->model;
 	if (src->model_override && *src->model_override &&
 	    override_model(t, c, src->model_override, src->caller, e) < 0)
 		return -1;
-	if (session_key(src->session_key, src->user, t->agent->id, src->caller, &t->session_key,
-			&t->stable, e) < 0)
+	if (agent_session_key(src->session_key, src->user, t->agent->id, src->caller,
+			      &t->session_key, &t->stable, e) < 0)
 		return -1;
 	/* the agent's prompt first, then the request's system/developer text */
 	buf_reset(&t->system_text);
@@ -278,7 +267,6 @@ static int collect_idle(struct prov_sink *s)
 	return c->inner->idle ? c->inner->idle(c->inner) : 0;
 }
 
-/* The message's text with whitespace runs collapsed to one space, trimmed. */
 /* The message's text with whitespace runs collapsed to one space, trimmed.
  * Returns 0, or -1 when out of memory. */
 static int norm_text(const cJSON *m, struct buf *out)

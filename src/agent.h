@@ -32,22 +32,30 @@
  */
 int agent_model_alias(const char *model, char id[AGENT_ID_MAX + 1]);
 
-/*
- * Header first (x-openclaw-agent-id, already looked up, may be NULL), then
- * the model alias, then the default agent.  Returns 0 with *out set, or -1
- * with e: 404 model_not_found naming the id, 400 for a malformed header.
- */
-int agent_select(const struct cfg *c, const char *header_id, const char *model,
-		 const struct cfg_agent **out, struct err *e);
+/* Who asks for a turn; its inputs are named so in error messages. */
+enum agent_caller {
+	AGENT_CALLER_HTTP, /* "`x-openclaw-agent-id` header", ... */
+	AGENT_CALLER_CLI,  /* "--agent", ... */
+};
 
 /*
- * The session key: header (trimmed, 1-256 bytes, no control characters,
- * else 400), else "agent:<id>:openai-user:<user lower-cased>", else a new
- * "agent:<id>:openai:<uuid>".  *stable tells whether it persists.  The key
- * is heap-allocated for the caller to free.
+ * The agent: header_id first (x-openclaw-agent-id or --agent, may be NULL;
+ * trimmed), then the model alias, then the default agent.  Returns 0 with
+ * *out (pointing into c), or -1 with e: 404 model_not_found naming the id,
+ * 400 for a malformed header_id (named as the caller calls it).
  */
-int agent_session_key(const char *header_key, const char *user, const char *agent_id, char **out,
-		      bool *stable, struct err *e);
+int agent_select(const struct cfg *c, const char *header_id, const char *model,
+		 enum agent_caller caller, const struct cfg_agent **out, struct err *e);
+
+/*
+ * The session key: header_key (x-openclaw-session-key or --session-key;
+ * trimmed, 1-256 bytes, no control characters, else 400), else
+ * "agent:<id>:openai-user:<user lower-cased>", else a new
+ * "agent:<id>:openai:<uuid>".  *stable tells whether it persists.  Returns
+ * 0 with *out heap-allocated for the caller to free, or -1 with e.
+ */
+int agent_session_key(const char *header_key, const char *user, const char *agent_id,
+		      enum agent_caller caller, char **out, bool *stable, struct err *e);
 
 /* A random UUID v4, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void agent_uuid4(char out[37]);
@@ -59,12 +67,6 @@ void agent_uuid4(char out[37]);
  * text with whitespace runs collapsed.  Those k are dropped.
  */
 int agent_dedupe(const cJSON *history, const cJSON *req);
-
-/* Who asks for a turn; its inputs are named so in error messages. */
-enum agent_caller {
-	AGENT_CALLER_HTTP, /* "`x-openclaw-agent-id` header", ... */
-	AGENT_CALLER_CLI,  /* "--agent", ... */
-};
 
 /* What a caller knows of the turn it wants; every field may be NULL. */
 struct agent_turn_source {

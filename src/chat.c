@@ -198,14 +198,16 @@ static int stream_idle(struct prov_sink *s)
 	return http_send_comment(ss->r, "keep-alive");
 }
 
-static int buffer_delta(struct prov_sink *s, const char *text, size_t len)
+/* The non-streaming sink: the answer goes out whole, as one chat completion,
+ * once the turn is over. */
+static int whole_delta(struct prov_sink *s, const char *text, size_t len)
 {
 	(void)s, (void)text, (void)len; /* agent.c keeps the answer */
 	return 0;
 }
 
 /* Non-streaming: nothing to write while waiting, but a client gone cancels. */
-static int buffer_idle(struct prov_sink *s)
+static int whole_idle(struct prov_sink *s)
 {
 	return http_client_gone(s->ctx) ? -1 : 0;
 }
@@ -284,7 +286,7 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 			http_send_event(r, "[DONE]");
 		}
 	} else {
-		struct prov_sink bs = {NULL, buffer_delta, buffer_idle, r};
+		struct prov_sink bs = {NULL, whole_delta, whole_idle, r};
 		rc = agent_run_turn(&t, &bs, &e);
 		if (rc < 0)
 			http_send_error(r, &e, NULL);

@@ -1,6 +1,7 @@
 /*
- * cli.c - check-config and agent: the same config and turn code as the
- * endpoint, with a terminal sink instead of an HTTP response.
+ * cli.c - the subcommands check-config, agent and sessions: the same
+ * config, turn and store code as the endpoint, with a terminal sink instead
+ * of an HTTP response.
  */
 #include "cli.h"
 

@@ -8,7 +8,8 @@
 /* clawcgi check-config [FILE] */
 int cli_check_config(const char *path);
 
-/* clawcgi agent --agent ID [--user U | --session-key K] [--model P/M] --message TEXT */
+/* clawcgi agent [--agent ID] [--user U | --session-key K] [--model P/M] --message TEXT
+ * (agent_id etc. NULL when not given) */
 int cli_agent(const char *config_path, const char *agent_id, const char *user,
 	      const char *session_key, const char *model, const char *message);
 

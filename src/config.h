@@ -110,7 +110,8 @@ struct cfg_server {
 	int threads; /* worker threads per process, 0 = not set */
 };
 
-/* The whole file, grouped as its JSON5 sections are; defaults in config.c. */
+/* The whole file, grouped as its JSON5 sections are; defaults in config.c
+ * and config_provider.c. */
 struct cfg {
 	char *path;		  /* the file it came from */
 	struct cfg_auth auth;	  /* gateway.auth */
@@ -172,6 +173,8 @@ int cfg_model_ref(const struct cfg *c, const char *s, const struct cfg_provider 
 const struct cfg_agent *cfg_find_agent(const struct cfg *c, const char *id);
 const struct cfg_provider *cfg_find_provider(const struct cfg *c, const char *name);
 
+/* The config names: "openai-completions", ... (config_provider.c's table;
+ * "?" for a value outside it) and "token", "password", "none". */
 const char *cfg_api_name(enum cfg_api api);
 const char *cfg_auth_mode_name(enum cfg_auth_mode m);
 

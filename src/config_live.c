@@ -2,7 +2,7 @@
  * config_live.c - the process-wide current configuration (see
  * config_live.h): which snapshot is current, its reload when the file
  * changes, and the reference counts that free an old one after its last
- * request.  The only mutable global of clawcgi, behind one mutex.
+ * request.  Behind one mutex.
  */
 #include "config_live.h"
 

@@ -1,6 +1,7 @@
 /*
- * config_live.h - the process-wide current configuration: the one mutable
- * global.
+ * config_live.h - the process-wide current configuration: the one global
+ * that changes while requests are served (besides libcurl's load-once state
+ * in curl_load.c and serve.c's accept lock).
  *
  * Requests take a reference to the current snapshot with cfg_acquire() and
  * drop it with cfg_release(); a reload swaps the current pointer and the
@@ -20,13 +21,15 @@
  * keeps the last good config and is logged once per change) and returns a
  * referenced snapshot, or NULL when no valid config was ever loaded.
  */
-int cfg_init(const char *path);
+int cfg_init(const char *path); /* 0, or -1 when the file did not load */
 struct cfg *cfg_acquire(void);
 /* Why the last attempt to load the file failed (for a log line with each
  * request answered 500 for want of a config: a process whose start-up lines
  * went nowhere, as under spawn-fcgi, still shows the reason). */
 void cfg_last_error(char *buf, size_t n);
+/* Drop a reference from cfg_acquire (c may be NULL); the last one frees. */
 void cfg_release(struct cfg *c);
+/* At exit: drop the current snapshot and forget the path. */
 void cfg_shutdown(void);
 
 #endif

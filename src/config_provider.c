@@ -95,10 +95,11 @@ static int load_kind(struct cfg_reader *L, const cJSON *node, const char *path,
 	return 0;
 }
 
-/* baseUrl (the kind's default, no trailing slash, http(s) only), apiKey,
+/* The settings every kind reads (the HTTP ones are unused by the others):
+ * baseUrl (the kind's default, no trailing slash, http(s) only), apiKey,
  * the timeouts, retries and maxTokens. */
-static int load_http(struct cfg_reader *L, const cJSON *node, const char *path,
-		     struct cfg_provider *p, size_t kind, char *pending)
+static int load_common(struct cfg_reader *L, const cJSON *node, const char *path,
+		       struct cfg_provider *p, size_t kind, char *pending)
 {
 	char sub[300];
 	size_t n;
@@ -254,7 +255,7 @@ static int load_provider(struct cfg_reader *L, const cJSON *node, struct cfg_pro
 	p->connect_timeout_seconds = DEFAULT_CONNECT_TIMEOUT_SECONDS;
 	p->retries = DEFAULT_RETRIES;
 	if (load_kind(L, node, path, p, &kind) < 0 ||
-	    load_http(L, node, path, p, kind, pending) < 0)
+	    load_common(L, node, path, p, kind, pending) < 0)
 		return -1;
 	if (p->api == CFG_API_COMMAND && (load_command(L, node, path, p, pending) < 0 ||
 					  load_env(L, node, path, p, pending) < 0))

@@ -78,6 +78,9 @@ int http_read_body(struct http_req *r, long long max, struct buf *out, struct er
  * ending in "\r\n".  Returns -1 when the client is gone.
  */
 int http_send_headers(struct http_req *r, int status, const char *content_type, const char *extra);
+/* Write n bytes of the body (after the headers), or push what is buffered
+ * to the web server.  0, or -1 when the client is gone (then and from then
+ * on: r->client_gone). */
 int http_write(struct http_req *r, const char *p, size_t n);
 int http_flush(struct http_req *r);
 
@@ -94,11 +97,17 @@ int http_client_gone(struct http_req *r);
 int http_send_event(struct http_req *r, const char *data);
 int http_send_comment(struct http_req *r, const char *text);
 
-/* A complete JSON response (application/json; charset=utf-8). */
+/* A complete JSON response (application/json; charset=utf-8): headers and
+ * body followed by a newline.  0, or -1 when out of memory or the client is
+ * gone. */
 int http_send_json(struct http_req *r, int status, const cJSON *body, const char *extra);
 
-/* {"error":{"message","type","code"}}: the one writer of error bodies. */
+/* {"error":{"message","type","code"}} (the OpenAI API reference's error
+ * object; code null when unset): the one writer of error bodies.  A new
+ * tree for the caller to cJSON_Delete, or NULL when out of memory. */
 cJSON *http_error_body(const struct err *e);
+/* That body as a JSON response with e's status (500 when unset), extra
+ * header lines as in http_send_headers.  0, or -1 as http_send_json. */
 int http_send_error(struct http_req *r, const struct err *e, const char *extra);
 
 /* Reason phrase for a status ("Not Found"). */

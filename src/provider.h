@@ -14,7 +14,8 @@
  * -1 with res->cancelled set.
  *
  * Errors before start(): a real HTTP status in e (502 unreachable or upstream
- * error, 504 timeout).  Errors after start(): e is filled the same way and
+ * error, 504 timeout, 500 out of memory or no HTTP client; 499 when the
+ * client left).  Errors after start(): e is filled the same way and
  * res->started tells the caller to send an error event instead.
  */
 #ifndef CLAW_PROVIDER_H

@@ -1,7 +1,6 @@
 /*
  * router.c - routing on the path's suffix, so clawcgi works mounted at "/"
- * or under any prefix, and the small GET endpoints: /healthz, /v1/models,
- * /v1/models/{id}.
+ * or under any prefix, to the handlers (chat.c, models.c), and /healthz.
  *
  * Order (SPEC.md 2): path, endpoint enabled, method, auth, then the
  * handler.  The body is read by the handler, after auth.

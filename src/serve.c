@@ -1,11 +1,13 @@
 /*
- * serve.c - worker threads and the accept loop; per-thread state.
+ * serve.c - the two transports clawcgi serves on: FastCGI (worker threads
+ * taking turns in an accept loop) and CGI (one request on the process's
+ * environment, stdin and stdout).
  *
- * Each thread owns one FCGX_Request and one struct worker (its curl
- * handle, so upstream connections are reused across its requests, and its
- * store connection) for its whole life.  Nothing
- * here is shared between threads but the listening socket and the accept
- * mutex; the config snapshot is reference-counted in config.c.
+ * Each FastCGI thread owns one FCGX_Request and one struct worker (its
+ * curl handle, so upstream connections are reused across its requests, and
+ * its store connection) for its whole life.  Nothing here is shared between
+ * threads but the listening socket and the accept mutex; the config
+ * snapshot is reference-counted in config_live.c.
  */
 #include "serve.h"
 

@@ -33,10 +33,13 @@ int serve_listen(const char *addr);
  * false for CGI or a terminal. */
 bool serve_is_fastcgi(void);
 
-/* Serve FastCGI on listen_fd with n worker threads; returns on fatal error. */
+/* Serve FastCGI on listen_fd with n worker threads until every thread has
+ * stopped (a fatal accept error).  0 when any thread ran, -1 when none
+ * could start (logged). */
 int serve_fastcgi(int listen_fd, int threads);
 
-/* Answer the one CGI request this process was started for. */
+/* Answer the one CGI request this process was started for.  0, or -1 when
+ * out of memory before any answer. */
 int serve_cgi(void);
 
 #endif

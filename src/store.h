@@ -6,7 +6,7 @@
  * A struct store is one connection, owned by one thread; open one per
  * worker thread.  Backends implement struct store_ops; store_sqlite.c is the
  * SQLite one.  Every function returns 0 or -1 with e set (500 api_error,
- * "session store: ..."), never a partial write.
+ * "Session store error: ..."), never a partial write.
  */
 #ifndef CLAW_STORE_H
 #define CLAW_STORE_H

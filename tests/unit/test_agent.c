@@ -17,7 +17,7 @@ static const char *pick(const struct cfg *c, const char *hdr, const char *model,
 	const struct cfg_agent *a = NULL;
 	struct err e;
 	err_clear(&e);
-	*status = agent_select(c, hdr, model, &a, &e) == 0 ? 200 : e.status;
+	*status = agent_select(c, hdr, model, AGENT_CALLER_HTTP, &a, &e) == 0 ? 200 : e.status;
 	return a ? a->id : NULL;
 }
 
@@ -269,7 +269,7 @@ int main(void)
 	{
 		const struct cfg_agent *a;
 		err_clear(&e);
-		agent_select(c, NULL, "openclaw:nosuch", &a, &e);
+		agent_select(c, NULL, "openclaw:nosuch", AGENT_CALLER_HTTP, &a, &e);
 		CHECK_STR(e.code, "model_not_found", "unknown agent code model_not_found");
 		CHECK(strstr(e.message, "nosuch") != NULL, "unknown agent message names the id");
 		CHECK_STR(err_type_name(e.type), "invalid_request_error", "unknown agent type");
@@ -299,42 +299,49 @@ int main(void)
 	}
 
 	err_clear(&e);
-	CHECK(agent_session_key("  my-key  ", "bob", "main", &key, &stable, &e) == 0 &&
+	CHECK(agent_session_key("  my-key  ", "bob", "main", AGENT_CALLER_HTTP, &key, &stable,
+				&e) == 0 &&
 		      !strcmp(key, "my-key") && stable,
 	      "header key used as given, trimmed, stable");
 	free(key);
-	CHECK(agent_session_key(NULL, "Bob@Example.COM", "main", &key, &stable, &e) == 0 &&
+	CHECK(agent_session_key(NULL, "Bob@Example.COM", "main", AGENT_CALLER_HTTP, &key, &stable,
+				&e) == 0 &&
 		      !strcmp(key, "agent:main:openai-user:bob@example.com") && stable,
 	      "user key: agent:<id>:openai-user:<user lower-cased>");
 	free(key);
-	CHECK(agent_session_key(NULL, NULL, "beta", &key, &stable, &e) == 0 &&
+	CHECK(agent_session_key(NULL, NULL, "beta", AGENT_CALLER_HTTP, &key, &stable, &e) == 0 &&
 		      !strncmp(key, "agent:beta:openai:", 18) && strlen(key) == 18 + 36 && !stable,
 	      "no header, no user: per-request uuid key, not stable");
 	{
 		char *key2;
-		agent_session_key(NULL, NULL, "beta", &key2, &stable, &e);
+		agent_session_key(NULL, NULL, "beta", AGENT_CALLER_HTTP, &key2, &stable, &e);
 		CHECK(strcmp(key, key2) != 0, "per-request keys differ");
 		CHECK(key[18 + 14] == '4', "uuid is version 4");
 		free(key2);
 	}
 	free(key);
-	CHECK(agent_session_key(NULL, "", "main", &key, &stable, &e) == 0 && !stable,
+	CHECK(agent_session_key(NULL, "", "main", AGENT_CALLER_HTTP, &key, &stable, &e) == 0 &&
+		      !stable,
 	      "empty user is no user");
 	free(key);
-	CHECK(agent_session_key("   ", NULL, "main", &key, &stable, &e) < 0 && e.status == 400,
+	CHECK(agent_session_key("   ", NULL, "main", AGENT_CALLER_HTTP, &key, &stable, &e) < 0 &&
+		      e.status == 400,
 	      "blank header key: 400");
-	CHECK(agent_session_key("a\x01b", NULL, "main", &key, &stable, &e) < 0 && e.status == 400,
+	CHECK(agent_session_key("a\x01b", NULL, "main", AGENT_CALLER_HTTP, &key, &stable, &e) < 0 &&
+		      e.status == 400,
 	      "control character in header key: 400");
 	{
 		char big[300];
 		memset(big, 'k', sizeof big);
 		big[256] = '\0';
-		CHECK(agent_session_key(big, NULL, "main", &key, &stable, &e) == 0,
+		CHECK(agent_session_key(big, NULL, "main", AGENT_CALLER_HTTP, &key, &stable, &e) ==
+			      0,
 		      "256-byte key ok");
 		free(key);
 		big[256] = 'k';
 		big[257] = '\0';
-		CHECK(agent_session_key(big, NULL, "main", &key, &stable, &e) < 0 &&
+		CHECK(agent_session_key(big, NULL, "main", AGENT_CALLER_HTTP, &key, &stable, &e) <
+				      0 &&
 			      e.status == 400,
 		      "257-byte key: 400");
 	}
