@@ -225,7 +225,7 @@ void agent_turn_init(struct agent_turn *t)
 {
 	memset(t, 0, sizeof *t);
 	buf_init(&t->system_text);
-	buf_init(&t->answer);
+	answer_init(&t->answer);
 	agent_uuid4(t->run_id);
 	snprintf(t->res.finish_reason, sizeof t->res.finish_reason, "stop");
 }
@@ -236,7 +236,7 @@ void agent_turn_free(struct agent_turn *t)
 	buf_free(&t->system_text);
 	cJSON_Delete(t->messages);
 	cJSON_Delete(t->params);
-	buf_free(&t->answer);
+	answer_free(&t->answer);
 	memset(t, 0, sizeof *t);
 }
 
@@ -253,12 +253,12 @@ static int collect_start(struct prov_sink *s)
 	return c->inner->start ? c->inner->start(c->inner) : 0;
 }
 
-static int collect_delta(struct prov_sink *s, const char *text, size_t len)
+static int collect_delta(struct prov_sink *s, const struct prov_delta *d)
 {
 	struct collect *c = s->ctx;
-	if (buf_append(&c->turn->answer, text, len) < 0)
+	if (answer_add(&c->turn->answer, d) < 0)
 		return -1;
-	return c->inner->delta ? c->inner->delta(c->inner, text, len) : 0;
+	return c->inner->delta ? c->inner->delta(c->inner, d) : 0;
 }
 
 static int collect_idle(struct prov_sink *s)
@@ -293,13 +293,44 @@ out:
 	return rc;
 }
 
-/* Same role and normalised text; out of memory counts as different, so
- * nothing is dropped then. */
+/* The same string member in both (or absent from both). */
+static bool same_string(const cJSON *a, const cJSON *b, const char *key)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, key);
+	const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, key);
+
+	if (!cJSON_IsString(x) || !cJSON_IsString(y))
+		return !cJSON_IsString(x) && !cJSON_IsString(y);
+	return !strcmp(x->valuestring, y->valuestring);
+}
+
+/* The same tool calls: ids and function names, in order. */
+static bool same_calls(const cJSON *a, const cJSON *b)
+{
+	const cJSON *ca = cJSON_GetObjectItemCaseSensitive(a, "tool_calls");
+	const cJSON *cb = cJSON_GetObjectItemCaseSensitive(b, "tool_calls");
+	int n = cJSON_GetArraySize(ca);
+
+	if (n != cJSON_GetArraySize(cb))
+		return false;
+	for (int i = 0; i < n; i++) {
+		const cJSON *x = cJSON_GetArrayItem(ca, i), *y = cJSON_GetArrayItem(cb, i);
+		if (!same_string(x, y, "id") ||
+		    !same_string(cJSON_GetObjectItemCaseSensitive(x, "function"),
+				 cJSON_GetObjectItemCaseSensitive(y, "function"), "name"))
+			return false;
+	}
+	return true;
+}
+
+/* Same role and normalised text, and for tool turns the same calls and
+ * call ids; out of memory counts as different, so nothing is dropped then. */
 static bool same_message(const cJSON *a, const cJSON *b, struct buf *ta, struct buf *tb)
 {
 	const char *ra = msg_role(a), *rb = msg_role(b);
 
-	if (!ra || !rb || strcmp(ra, rb) || norm_text(a, ta) < 0 || norm_text(b, tb) < 0)
+	if (!ra || !rb || strcmp(ra, rb) || !same_string(a, b, "tool_call_id") ||
+	    !same_calls(a, b) || norm_text(a, ta) < 0 || norm_text(b, tb) < 0)
 		return false;
 	return !strcmp(buf_str(ta), buf_str(tb));
 }
@@ -334,15 +365,13 @@ static cJSON *join_messages(const cJSON *history, const cJSON *req, int skip)
 
 	if (!all)
 		return NULL;
-	cJSON_ArrayForEach(m, history)
-	{
+	cJSON_ArrayForEach(m, history) {
 		cJSON *d = cJSON_Duplicate(m, 1);
 		if (!d)
 			goto fail;
 		cJSON_AddItemToArray(all, d);
 	}
-	cJSON_ArrayForEach(m, req)
-	{
+	cJSON_ArrayForEach(m, req) {
 		cJSON *d;
 		if (i++ < skip)
 			continue;
@@ -354,6 +383,21 @@ static cJSON *join_messages(const cJSON *history, const cJSON *req, int skip)
 fail:
 	cJSON_Delete(all);
 	return NULL;
+}
+
+/*
+ * The history limit cuts a session at a message count; a cut that leaves
+ * tool results or an assistant turn first would separate them from the
+ * user message they answer (and a tool result from its call): drop
+ * messages until the first user message.
+ */
+static void cut_at_user(cJSON *history)
+{
+	const char *role;
+
+	while (cJSON_GetArraySize(history) > 0 &&
+	       (!(role = msg_role(cJSON_GetArrayItem(history, 0))) || strcmp(role, "user")))
+		cJSON_DeleteItemFromArray(history, 0);
 }
 
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
@@ -375,7 +419,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		.curl = &t->worker->curl,
 	};
 	struct store *store = NULL;
-	cJSON *history = NULL, *all = NULL, *fresh = NULL;
+	cJSON *history = NULL, *all = NULL, *fresh = NULL, *reply = NULL;
 	int skip = 0, rc = -1;
 
 	col.sink.ctx = &col;
@@ -384,6 +428,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		    store_load_history(store, t->agent->id, t->session_key, t->agent->history_limit,
 				       &history, e) < 0)
 			goto out;
+		cut_at_user(history);
 		skip = agent_dedupe(history, t->messages);
 		if (!(all = join_messages(history, t->messages, skip)) ||
 		    !(fresh = join_messages(NULL, t->messages, skip))) {
@@ -402,13 +447,13 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 			 t->model.provider->name, t->model.model, e->message);
 
 	/* Persist a finished turn, or what a client that left was given. */
-	if (store && (rc == 0 || (t->res.cancelled && t->answer.len))) {
+	if (store && (rc == 0 || (t->res.cancelled && t->answer.nchoices))) {
 		struct store_turn st = {
 			.session_key = t->session_key,
 			.agent_id = t->agent->id,
 			.run_id = t->run_id,
 			.new_messages = fresh,
-			.answer = buf_str(&t->answer),
+			.answer = reply = answer_message(&t->answer, 0, false),
 			.interrupted = rc < 0,
 			.prompt_tokens = t->res.usage.prompt_tokens,
 			.completion_tokens = t->res.usage.completion_tokens,
@@ -422,6 +467,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		}
 	}
 out:
+	cJSON_Delete(reply);
 	cJSON_Delete(history);
 	cJSON_Delete(all);
 	cJSON_Delete(fresh);

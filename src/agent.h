@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "answer.h"
 #include "buf.h"
 #include "config.h"
 #include "err.h"
@@ -104,7 +105,7 @@ struct agent_turn {
 	bool stream;
 	struct worker *worker; /* the calling worker's curl handle and store */
 	/* out */
-	struct buf answer; /* everything the provider produced */
+	struct answer answer; /* everything the provider produced, by choice */
 	struct prov_result res;
 };
 

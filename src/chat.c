@@ -49,10 +49,10 @@ static cJSON *usage_json(const struct prov_usage *u)
 }
 
 /*
- * The head plus "choices":[{"index":0,"<inner>":{}}]; *choice and *inner
- * point into the result.  NULL when out of memory.
+ * The head plus "choices":[{"index":index,"<inner>":{}}]; *choice and
+ * *inner point into the result.  NULL when out of memory.
  */
-static cJSON *completion_with_choice(const struct completion *cmpl, const char *object,
+static cJSON *completion_with_choice(const struct completion *cmpl, const char *object, int index,
 				     const char *inner_key, cJSON **choice, cJSON **inner)
 {
 	cJSON *o = completion_head(cmpl, object);
@@ -64,9 +64,8 @@ static cJSON *completion_with_choice(const struct completion *cmpl, const char *
 		return NULL;
 	}
 	cJSON_AddItemToArray(choices, *choice);
-	cJSON_AddNumberToObject(*choice, "index", 0);
-	*inner = cJSON_AddObjectToObject(*choice, inner_key);
-	if (!*inner) {
+	if (!cJSON_AddNumberToObject(*choice, "index", index) ||
+	    !(*inner = cJSON_AddObjectToObject(*choice, inner_key))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -84,34 +83,52 @@ static int send_event(struct http_req *r, cJSON *o)
 	return rc;
 }
 
+/* s (n bytes, not NUL-terminated) as member key of o: 0, or -1. */
+static int add_text(cJSON *o, const char *key, const char *s, size_t n)
+{
+	char *copy = strndup(s, n);
+	int rc = copy && cJSON_AddStringToObject(o, key, copy) ? 0 : -1;
+
+	free(copy);
+	return rc;
+}
+
+/* dup of v as member key of o (nothing when v is NULL): 0, or -1. */
+static int add_copy(cJSON *o, const char *key, const cJSON *v)
+{
+	cJSON *dup;
+
+	if (!v)
+		return 0;
+	if (!(dup = cJSON_Duplicate(v, 1)))
+		return -1;
+	cJSON_AddItemToObject(o, key, dup);
+	return 0;
+}
+
 /*
- * One chunk: delta is {"role":...} / {"content":...} / {}, finish NULL for
- * a JSON null.
+ * One chunk of choice d->choice: its delta holds role (when given), the
+ * content, reasoning_content and tool_calls of d; the choice its logprobs;
+ * finish_reason is finish, or null.
  */
 static int send_chunk(struct http_req *r, const struct completion *cmpl, const char *role,
-		      const char *content, size_t clen, const char *finish)
+		      const struct prov_delta *d, const char *finish)
 {
 	cJSON *choice, *delta;
-	cJSON *o = completion_with_choice(cmpl, "chat.completion.chunk", "delta", &choice, &delta);
+	cJSON *o = completion_with_choice(cmpl, "chat.completion.chunk", d->choice, "delta",
+					  &choice, &delta);
 
-	if (!o)
+	if (!o || (role && !cJSON_AddStringToObject(delta, "role", role)) ||
+	    (d->content && add_text(delta, "content", d->content, d->content_len) < 0) ||
+	    (d->reasoning &&
+	     add_text(delta, "reasoning_content", d->reasoning, d->reasoning_len) < 0) ||
+	    add_copy(delta, "tool_calls", d->tool_calls) < 0 ||
+	    add_copy(choice, "logprobs", d->logprobs) < 0 ||
+	    !(finish ? cJSON_AddStringToObject(choice, "finish_reason", finish)
+		     : cJSON_AddNullToObject(choice, "finish_reason"))) {
+		cJSON_Delete(o);
 		return -1;
-	if (role)
-		cJSON_AddStringToObject(delta, "role", role);
-	if (content) {
-		/* content is not NUL-terminated: copy it out */
-		char *s = strndup(content, clen);
-		if (!s) {
-			cJSON_Delete(o);
-			return -1;
-		}
-		cJSON_AddStringToObject(delta, "content", s);
-		free(s);
 	}
-	if (finish)
-		cJSON_AddStringToObject(choice, "finish_reason", finish);
-	else
-		cJSON_AddNullToObject(choice, "finish_reason");
 	return send_event(r, o);
 }
 
@@ -138,20 +155,59 @@ static int send_error_event(struct http_req *r, const struct err *e)
 	return send_event(r, o);
 }
 
+/* The choices of the answer: at least one (an empty answer is "" text). */
+static size_t nchoices(const struct agent_turn *t)
+{
+	return t->answer.nchoices ? t->answer.nchoices : 1;
+}
+
+/* Choice i's finish reason: choice 0's as the provider reported it. */
+static const char *finish_of(const struct agent_turn *t, size_t i)
+{
+	const char *fr = i < t->answer.nchoices ? t->answer.choices[i].finish_reason : "";
+
+	return i == 0 ? t->res.finish_reason : fr[0] ? fr : "stop";
+}
+
+/* The final chunks: each choice's finish reason, in order. */
+static int send_finish_chunks(struct http_req *r, const struct completion *cmpl,
+			      const struct agent_turn *t)
+{
+	for (size_t i = 0; i < nchoices(t); i++) {
+		struct prov_delta d = {.choice = (int)i};
+		if (send_chunk(r, cmpl, NULL, &d, finish_of(t, i)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The whole answer as one chat completion object. */
 static int send_completion(struct http_req *r, const struct completion *cmpl,
 			   const struct agent_turn *t)
 {
-	cJSON *choice, *msg;
-	cJSON *o = completion_with_choice(cmpl, "chat.completion", "message", &choice, &msg);
-	int rc;
+	cJSON *o = completion_head(cmpl, "chat.completion");
+	cJSON *choices = o ? cJSON_AddArrayToObject(o, "choices") : NULL;
+	int rc = -1;
 
-	if (!o)
-		return -1;
-	cJSON_AddStringToObject(msg, "role", "assistant");
-	cJSON_AddStringToObject(msg, "content", buf_str(&t->answer));
-	cJSON_AddStringToObject(choice, "finish_reason", t->res.finish_reason);
+	if (!choices)
+		goto out;
+	for (size_t i = 0; i < nchoices(t); i++) {
+		cJSON *choice = cJSON_CreateObject(), *msg = answer_message(&t->answer, i, true);
+		const cJSON *lp = i < t->answer.nchoices ? t->answer.choices[i].logprobs : NULL;
+		if (choice)
+			cJSON_AddItemToArray(choices, choice);
+		if (!choice || !msg || !cJSON_AddNumberToObject(choice, "index", (double)i)) {
+			cJSON_Delete(msg);
+			goto out;
+		}
+		cJSON_AddItemToObject(choice, "message", msg);
+		if (add_copy(choice, "logprobs", lp) < 0 ||
+		    !cJSON_AddStringToObject(choice, "finish_reason", finish_of(t, i)))
+			goto out;
+	}
 	cJSON_AddItemToObject(o, "usage", usage_json(&t->res.usage));
 	rc = http_send_json(r, 200, o, NULL);
+out:
 	cJSON_Delete(o);
 	return rc;
 }
@@ -163,25 +219,43 @@ struct stream_sink {
 	const struct completion *cmpl;
 	int keepalive_seconds;
 	time_t last_write;
+	bool begun[ANSWER_MAX_CHOICES]; /* the choice's role chunk went out */
 };
 
 static int stream_start(struct prov_sink *s)
 {
 	struct stream_sink *ss = s->ctx;
+	struct prov_delta d = {.choice = 0};
+
 	ss->last_write = time(NULL);
 	if (http_send_headers(ss->r, 200, "text/event-stream; charset=utf-8",
 			      "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") < 0)
 		return -1;
-	return send_chunk(ss->r, ss->cmpl, "assistant", NULL, 0, NULL);
+	ss->begun[0] = true;
+	return send_chunk(ss->r, ss->cmpl, "assistant", &d, NULL);
 }
 
-static int stream_delta(struct prov_sink *s, const char *text, size_t len)
+/* Each piece with something in it is one chunk (finish reasons go out at
+ * the end); a choice's first also carries the role. */
+static int stream_delta(struct prov_sink *s, const struct prov_delta *d)
 {
 	struct stream_sink *ss = s->ctx;
-	if (!len)
+	struct prov_delta piece = *d;
+	bool first;
+
+	if (!piece.content_len)
+		piece.content = NULL;
+	if (!piece.reasoning_len)
+		piece.reasoning = NULL;
+	if (!piece.content && !piece.reasoning && !cJSON_GetArraySize(piece.tool_calls) &&
+	    !piece.logprobs)
 		return 0;
+	if (piece.choice < 0 || piece.choice >= ANSWER_MAX_CHOICES)
+		return 0;
+	first = !ss->begun[piece.choice];
+	ss->begun[piece.choice] = true;
 	ss->last_write = time(NULL);
-	return send_chunk(ss->r, ss->cmpl, NULL, text, len, NULL);
+	return send_chunk(ss->r, ss->cmpl, first ? "assistant" : NULL, &piece, NULL);
 }
 
 static int stream_idle(struct prov_sink *s)
@@ -200,9 +274,9 @@ static int stream_idle(struct prov_sink *s)
 
 /* The non-streaming sink: the answer goes out whole, as one chat completion,
  * once the turn is over. */
-static int whole_delta(struct prov_sink *s, const char *text, size_t len)
+static int whole_delta(struct prov_sink *s, const struct prov_delta *d)
 {
-	(void)s, (void)text, (void)len; /* agent.c keeps the answer */
+	(void)s, (void)d; /* agent.c keeps the answer */
 	return 0;
 }
 
@@ -231,7 +305,8 @@ static int prepare_turn(struct http_req *r, const struct cfg *c, struct chat_req
 	};
 
 	agent_source_headers(&src, request_header, r);
-	if (agent_turn_prepare(t, c, &src, e) < 0)
+	if (agent_turn_prepare(t, c, &src, e) < 0 ||
+	    prov_check_params(t->model.provider, rq->params, e) < 0)
 		return -1;
 	t->messages = rq->messages; /* the turn takes them */
 	t->params = rq->params;
@@ -281,7 +356,7 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 		} else if (rc < 0) {
 			if (send_error_event(r, &e) == 0)
 				http_send_event(r, "[DONE]");
-		} else if (send_chunk(r, &cmpl, NULL, NULL, 0, t.res.finish_reason) == 0 &&
+		} else if (send_finish_chunks(r, &cmpl, &t) == 0 &&
 			   (!rq.include_usage || send_usage_chunk(r, &cmpl, &t.res.usage) == 0)) {
 			http_send_event(r, "[DONE]");
 		}

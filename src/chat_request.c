@@ -6,6 +6,7 @@
 #include "chat_request.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,8 +164,7 @@ static int check_content(const cJSON *content, int i, bool *has_input, struct im
 			"`messages[%d].content` must be a string or an array of content parts.", i);
 		return -1;
 	}
-	cJSON_ArrayForEach(part, content)
-	{
+	cJSON_ArrayForEach(part, content) {
 		if (check_part(part, i, j++, has_input, im, e) < 0)
 			return -1;
 	}
@@ -193,8 +193,7 @@ static int parse_messages(const cJSON *msgs, struct chat_request *rq, struct ima
 	}
 	if (!(rq->messages = cJSON_CreateArray()))
 		goto nomem;
-	cJSON_ArrayForEach(m, msgs)
-	{
+	cJSON_ArrayForEach(m, msgs) {
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 		const char *r;
@@ -244,71 +243,223 @@ nomem:
 	return -1;
 }
 
-enum ptype { P_NUMBER, P_INT, P_STOP, P_OBJECT };
+enum ptype { P_NUMBER, P_INT, P_POSITIVE, P_BOOL, P_STRING, P_STOP, P_OBJECT, P_STRINGS };
 
+/* The parameters clawcgi knows, with their types (the OpenAI API reference,
+ * "Create chat completion"); tools are checked apart (check_tools). */
 static const struct {
 	const char *name;
 	enum ptype type;
-} pass_params[] = {
-	{"temperature", P_NUMBER},	  {"top_p", P_NUMBER}, {"max_tokens", P_INT},
-	{"max_completion_tokens", P_INT}, {"stop", P_STOP},    {"presence_penalty", P_NUMBER},
-	{"frequency_penalty", P_NUMBER},  {"seed", P_INT},     {"response_format", P_OBJECT},
+	long max; /* for whole numbers; 0: none */
+} known_params[] = {
+	{"temperature", P_NUMBER, 0},
+	{"top_p", P_NUMBER, 0},
+	{"max_tokens", P_POSITIVE, 0},
+	{"max_completion_tokens", P_POSITIVE, 0},
+	{"stop", P_STOP, 0},
+	{"presence_penalty", P_NUMBER, 0},
+	{"frequency_penalty", P_NUMBER, 0},
+	{"seed", P_INT, 0},
+	{"response_format", P_OBJECT, 0},
+	{"n", P_POSITIVE, 128},
+	{"logprobs", P_BOOL, 0},
+	{"top_logprobs", P_INT, 20},
+	{"reasoning_effort", P_STRING, 0},
+	{"metadata", P_OBJECT, 0},
+	{"store", P_BOOL, 0},
+	{"service_tier", P_STRING, 0},
+	{"prediction", P_OBJECT, 0},
+	{"modalities", P_STRINGS, 0},
+	{"parallel_tool_calls", P_BOOL, 0},
+	{"logit_bias", P_OBJECT, 0},
 };
 
-/* The parameters passed on to the provider, each checked for its type. */
+/* The fields clawcgi owns; every other top-level field is passed on. */
+static const char *const owned[] = {"model", "messages", "stream", "stream_options", "user"};
+
+static bool is_int(const cJSON *v)
+{
+	return cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble;
+}
+
+static bool all_strings(const cJSON *v)
+{
+	const cJSON *s;
+
+	if (!cJSON_IsArray(v))
+		return false;
+	cJSON_ArrayForEach(s, v) {
+		if (!cJSON_IsString(s))
+			return false;
+	}
+	return true;
+}
+
+/* What v should be, or NULL when it is that; range holds the words for a
+ * bounded whole number. */
+static const char *type_mismatch(const cJSON *v, enum ptype type, long max, char *range, size_t n)
+{
+	long min = type == P_POSITIVE ? 1 : 0;
+
+	switch (type) {
+	case P_NUMBER:
+		return cJSON_IsNumber(v) ? NULL : "a number";
+	case P_BOOL:
+		return cJSON_IsBool(v) ? NULL : "a boolean";
+	case P_STRING:
+		return cJSON_IsString(v) ? NULL : "a string";
+	case P_OBJECT:
+		return cJSON_IsObject(v) ? NULL : "an object";
+	case P_STOP:
+		return cJSON_IsString(v) || all_strings(v) ? NULL
+							   : "a string or an array of strings";
+	case P_STRINGS:
+		return all_strings(v) ? NULL : "an array of strings";
+	case P_INT:
+	case P_POSITIVE:
+		snprintf(range, n, "an integer from %ld to %ld", min, max);
+		if (!is_int(v))
+			return max ? range : "an integer";
+		if (max && (v->valuedouble < (double)min || v->valuedouble > (double)max))
+			return range;
+		if (type == P_POSITIVE && v->valuedouble < 1)
+			return "a positive integer";
+		return NULL;
+	}
+	return NULL;
+}
+
+/* A function tool: {"type":"function","function":{"name","description",
+ * "parameters","strict"}}. */
+static int check_tool(const cJSON *tool, int i, struct err *e)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(tool, "type");
+	const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tool, "function");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+	const cJSON *v;
+	size_t n;
+
+	if (!cJSON_IsObject(tool))
+		return err_set(e, 400, ERR_INVALID_REQUEST, "`tools[%d]` must be an object.", i);
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "function"))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`tools[%d].type` must be \"function\" (the only tool type "
+			       "supported).",
+			       i);
+	if (!cJSON_IsObject(fn))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`tools[%d].function` must be an object.", i);
+	n = cJSON_IsString(name) ? strlen(name->valuestring) : 0;
+	if (n < 1 || n > 64 ||
+	    strspn(name->valuestring, "abcdefghijklmnopqrstuvwxyz"
+				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+		return err_set(
+			e, 400, ERR_INVALID_REQUEST,
+			"`tools[%d].function.name` must be 1-64 letters, digits, '_' or '-'.", i);
+	if ((v = cJSON_GetObjectItemCaseSensitive(fn, "description")) && !cJSON_IsString(v))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`tools[%d].function.description` must be a string.", i);
+	if ((v = cJSON_GetObjectItemCaseSensitive(fn, "parameters")) && !cJSON_IsObject(v))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`tools[%d].function.parameters` must be a JSON Schema object.", i);
+	if ((v = cJSON_GetObjectItemCaseSensitive(fn, "strict")) && !cJSON_IsBool(v) &&
+	    !cJSON_IsNull(v))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`tools[%d].function.strict` must be a boolean.", i);
+	return 0;
+}
+
+/* tool_choice: "none", "auto", "required", or a named tool of tools. */
+static int check_tool_choice(const cJSON *choice, const cJSON *tools, struct err *e)
+{
+	const cJSON *fn = cJSON_GetObjectItemCaseSensitive(choice, "function");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+	const cJSON *tool;
+
+	if (cJSON_IsString(choice)) {
+		const char *c = choice->valuestring;
+		if (strcmp(c, "none") && strcmp(c, "auto") && strcmp(c, "required"))
+			return err_set(e, 400, ERR_INVALID_REQUEST,
+				       "`tool_choice` must be \"none\", \"auto\", \"required\" or "
+				       "{\"type\":\"function\",\"function\":{\"name\":...}}.");
+		if (strcmp(c, "none") && !cJSON_GetArraySize(tools))
+			return err_set(e, 400, ERR_INVALID_REQUEST,
+				       "`tool_choice` \"%s\" needs `tools`.", c);
+		return 0;
+	}
+	if (!cJSON_IsObject(choice) || !cJSON_IsString(name))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`tool_choice.function.name` must name one of `tools`.");
+	cJSON_ArrayForEach(tool, tools) {
+		const cJSON *tn = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(tool, "function"), "name");
+		if (cJSON_IsString(tn) && !strcmp(tn->valuestring, name->valuestring))
+			return 0;
+	}
+	return err_set(e, 400, ERR_INVALID_REQUEST,
+		       "`tool_choice.function.name` '%.64s' is not one of `tools`.",
+		       name->valuestring);
+}
+
+/* tools and tool_choice, when present. */
+static int check_tools(const cJSON *root, struct err *e)
+{
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
+	const cJSON *choice = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+	const cJSON *tool;
+	int i = 0;
+
+	if (cJSON_IsNull(tools))
+		tools = NULL;
+	if (tools && !cJSON_IsArray(tools))
+		return err_set(e, 400, ERR_INVALID_REQUEST, "`tools` must be an array.");
+	cJSON_ArrayForEach(tool, tools) {
+		if (check_tool(tool, i++, e) < 0)
+			return -1;
+	}
+	if (choice && !cJSON_IsNull(choice) && check_tool_choice(choice, tools, e) < 0)
+		return -1;
+	return 0;
+}
+
+static bool is_owned(const char *name)
+{
+	for (size_t k = 0; k < sizeof owned / sizeof *owned; k++)
+		if (!strcmp(owned[k], name))
+			return true;
+	return false;
+}
+
+/* Every field clawcgi does not own goes to the provider as sent; the known
+ * ones are checked for their type first. */
 static int parse_params(const cJSON *root, struct chat_request *rq, struct err *e)
 {
-	for (size_t k = 0; k < sizeof pass_params / sizeof *pass_params; k++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, pass_params[k].name);
-		const char *bad = NULL;
-		cJSON *dup;
+	const cJSON *v;
 
+	for (size_t k = 0; k < sizeof known_params / sizeof *known_params; k++) {
+		const char *bad;
+		char range[64];
+		v = cJSON_GetObjectItemCaseSensitive(root, known_params[k].name);
 		if (!v || cJSON_IsNull(v))
 			continue;
-		switch (pass_params[k].type) {
-		case P_NUMBER:
-			if (!cJSON_IsNumber(v))
-				bad = "a number";
-			break;
-		case P_INT:
-			if (!cJSON_IsNumber(v) ||
-			    v->valuedouble != (double)(long long)v->valuedouble)
-				bad = "an integer";
-			else if (strcmp(pass_params[k].name, "seed") && v->valuedouble < 1)
-				bad = "a positive integer";
-			break;
-		case P_STOP:
-			if (cJSON_IsArray(v)) {
-				const cJSON *s;
-				cJSON_ArrayForEach(s, v)
-				{
-					if (!cJSON_IsString(s))
-						bad = "a string or an array of strings";
-				}
-			} else if (!cJSON_IsString(v)) {
-				bad = "a string or an array of strings";
-			}
-			break;
-		case P_OBJECT:
-			if (!cJSON_IsObject(v))
-				bad = "an object";
-			break;
-		}
-		if (bad) {
-			err_set(e, 400, ERR_INVALID_REQUEST, "`%s` must be %s.",
-				pass_params[k].name, bad);
-			return -1;
-		}
-		if (!rq->params && !(rq->params = cJSON_CreateObject()))
-			goto nomem;
-		if (!(dup = cJSON_Duplicate(v, 1)))
-			goto nomem;
-		cJSON_AddItemToObject(rq->params, pass_params[k].name, dup);
+		bad = type_mismatch(v, known_params[k].type, known_params[k].max, range,
+				    sizeof range);
+		if (bad)
+			return err_set(e, 400, ERR_INVALID_REQUEST, "`%s` must be %s.",
+				       known_params[k].name, bad);
+	}
+	if (check_tools(root, e) < 0)
+		return -1;
+	cJSON_ArrayForEach(v, root) {
+		cJSON *dup;
+		if (is_owned(v->string) || cJSON_IsNull(v))
+			continue;
+		if ((!rq->params && !(rq->params = cJSON_CreateObject())) ||
+		    !(dup = cJSON_Duplicate(v, 1)))
+			return err_nomem(e);
+		cJSON_AddItemToObject(rq->params, v->string, dup);
 	}
 	return 0;
-nomem:
-	err_nomem(e);
-	return -1;
 }
 
 int chat_request_parse(const char *body, size_t len, bool allow_image_urls, struct chat_request *rq,

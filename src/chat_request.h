@@ -30,10 +30,8 @@ struct chat_request {
 				   blank lines, in order; empty when none */
 	cJSON *messages;	/* user/assistant/tool messages, in order, as
 				   msg_copy keeps them ("function" becomes "tool") */
-	cJSON *params;		/* the pass-through parameters (temperature, top_p,
-				   max_tokens, max_completion_tokens, stop,
-				   presence_penalty, frequency_penalty, seed,
-				   response_format), or NULL when none */
+	cJSON *params;		/* every other top-level field, as sent (the known ones
+				   type-checked: temperature, n, tools, ...), or NULL */
 };
 
 /*

@@ -31,10 +31,12 @@ int cli_check_config(const char *path)
 	return 0;
 }
 
-static int term_delta(struct prov_sink *s, const char *text, size_t len)
+static int term_delta(struct prov_sink *s, const struct prov_delta *d)
 {
 	(void)s;
-	if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
+	if (d->choice != 0 || !d->content_len)
+		return 0;
+	if (fwrite(d->content, 1, d->content_len, stdout) != d->content_len || fflush(stdout) != 0)
 		return -1;
 	return 0;
 }

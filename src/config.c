@@ -166,8 +166,7 @@ static int load_model(struct cfg_reader *L, struct cfg *c, const cJSON *node, st
 	a->fallbacks = calloc((size_t)cJSON_GetArraySize(fb) + 1, sizeof *a->fallbacks);
 	if (!a->fallbacks)
 		return cfgr_fail(L, fb, "out of memory");
-	cJSON_ArrayForEach(f, fb)
-	{
+	cJSON_ArrayForEach(f, fb) {
 		if (!cJSON_IsString(f))
 			return cfgr_fail(L, f, "agent '%s': model.fallbacks must hold strings",
 					 a->id);
@@ -269,8 +268,7 @@ static int load_agents(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	c->agents = calloc((size_t)count, sizeof *c->agents);
 	if (!c->agents)
 		return cfgr_fail(L, list, "out of memory");
-	cJSON_ArrayForEach(n, list)
-	{
+	cJSON_ArrayForEach(n, list) {
 		struct cfg_agent *a = &c->agents[c->nagents];
 		int rc = load_agent(L, c, n, defaults, a, i);
 		c->nagents++;

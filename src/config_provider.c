@@ -143,8 +143,7 @@ static int load_command(struct cfg_reader *L, const cJSON *node, const char *pat
 				 path);
 	if (!(p->command = calloc((size_t)n + 1, sizeof *p->command)))
 		return cfgr_fail(L, cmd, "out of memory");
-	cJSON_ArrayForEach(a, cmd)
-	{
+	cJSON_ArrayForEach(a, cmd) {
 		char missing[128], sub[300];
 		if (!cJSON_IsString(a))
 			return cfgr_fail(L, a, "%s.command[%d] must be a string", path, i);
@@ -174,8 +173,7 @@ static int load_env(struct cfg_reader *L, const cJSON *node, const char *path,
 	p->env = calloc((size_t)cJSON_GetArraySize(env) + 2, sizeof *p->env);
 	if (!p->env || !(p->env[0] = strdup(COMMAND_PATH)))
 		return cfgr_fail(L, node, "out of memory");
-	cJSON_ArrayForEach(v, env)
-	{
+	cJSON_ArrayForEach(v, env) {
 		struct buf kv = BUF_INIT;
 		char sub[300];
 		char *val = NULL;
@@ -215,8 +213,7 @@ static int load_headers(struct cfg_reader *L, const cJSON *node, const char *pat
 	p->headers = calloc((size_t)cJSON_GetArraySize(hdrs) + 1, sizeof *p->headers);
 	if (!p->headers)
 		return cfgr_fail(L, hdrs, "out of memory");
-	cJSON_ArrayForEach(h, hdrs)
-	{
+	cJSON_ArrayForEach(h, hdrs) {
 		struct cfg_header *ch = &p->headers[p->nheaders];
 		char sub[300];
 
@@ -276,8 +273,7 @@ int cfg_load_providers(struct cfg_reader *L, struct cfg *c, const cJSON *root,
 	c->providers = calloc((size_t)cJSON_GetArraySize(provs) + 1, sizeof *c->providers);
 	if (!c->providers)
 		return cfgr_fail(L, provs, "out of memory");
-	cJSON_ArrayForEach(p, provs)
-	{
+	cJSON_ArrayForEach(p, provs) {
 		size_t i = c->nproviders;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(c->providers[j].name, p->string))

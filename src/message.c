@@ -23,8 +23,7 @@ int msg_content_text(const cJSON *content, struct buf *out)
 		return buf_append_str(out, content->valuestring);
 	if (!cJSON_IsArray(content))
 		return 0;
-	cJSON_ArrayForEach(part, content)
-	{
+	cJSON_ArrayForEach(part, content) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
 		if (!cJSON_IsString(type) || !cJSON_IsString(text))
@@ -85,8 +84,7 @@ const cJSON *msg_last_with_role(const cJSON *messages, const char *role)
 {
 	const cJSON *m, *last = NULL;
 
-	cJSON_ArrayForEach(m, messages)
-	{
+	cJSON_ArrayForEach(m, messages) {
 		const char *r = msg_role(m);
 		if (r && !strcmp(r, role))
 			last = m;

@@ -10,6 +10,13 @@
 
 #include "log.h"
 
+int prov_text(struct prov_sink *s, const char *text, size_t len)
+{
+	struct prov_delta d = {.content = text, .content_len = len};
+
+	return len ? s->delta(s, &d) : 0;
+}
+
 /* The backends, by provider kind: the one place that maps a kind to code. */
 static int (*const backends[])(const struct prov_request *, struct prov_sink *,
 			       struct prov_result *, struct err *) = {
@@ -18,6 +25,42 @@ static int (*const backends[])(const struct prov_request *, struct prov_sink *,
 	[CFG_API_COMMAND] = prov_command_run,
 	[CFG_API_ECHO] = prov_echo_run,
 };
+
+/* What each kind can honour of the request fields that change an answer's
+ * shape: several choices (n), logprobs, calling the client's tools. */
+static const struct {
+	bool choices, logprobs, tools;
+} can[] = {
+	[CFG_API_OPENAI] = {true, true, true},
+	[CFG_API_ANTHROPIC] = {false, false, false},
+	[CFG_API_COMMAND] = {false, false, false},
+	[CFG_API_ECHO] = {false, false, false},
+};
+
+int prov_check_params(const struct cfg_provider *p, const cJSON *params, struct err *e)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(params, "n");
+	const cJSON *choice = cJSON_GetObjectItemCaseSensitive(params, "tool_choice");
+	unsigned kind = (unsigned)p->api;
+	const char *field = NULL;
+
+	if (kind >= sizeof can / sizeof *can)
+		return 0;
+	if (!can[kind].choices && cJSON_IsNumber(n) && n->valuedouble > 1)
+		field = "n";
+	else if (!can[kind].logprobs &&
+		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "logprobs")))
+		field = "logprobs";
+	else if (!can[kind].tools && choice &&
+		 !(cJSON_IsString(choice) &&
+		   (!strcmp(choice->valuestring, "none") || !strcmp(choice->valuestring, "auto"))))
+		field = "tool_choice";
+	if (!field)
+		return 0;
+	return err_set(e, 400, ERR_INVALID_REQUEST,
+		       "`%s` is not supported by this agent's provider kind (%s).", field,
+		       cfg_api_name(p->api));
+}
 
 /* One attempt of one model. */
 static int run_once(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,

@@ -5,9 +5,8 @@
  * A provider turns a prov_request (system text, structured messages,
  * parameters) into calls on a prov_sink: start() once the upstream has
  * accepted the request (HTTP 2xx, or the command started), then delta() for
- * each piece of text as it arrives.  It knows nothing of our HTTP side: the
- * sink decides whether a delta becomes an SSE chunk, a buffer, or terminal
- * output.
+ * each piece of the answer (text, reasoning, tool calls) as it arrives.  It knows nothing of our
+ * HTTP side: the sink decides whether a delta becomes an SSE chunk, a buffer, or terminal output.
  *
  * Cancellation: a sink callback returning < 0 means the client is gone; the
  * provider stops at once (aborts the transfer, kills the command) and returns
@@ -30,15 +29,38 @@
 #include "err.h"
 #include "config.h"
 
+/*
+ * One piece of an answer as it arrives, shaped as a choice of an OpenAI
+ * chat completion chunk (the OpenAI API reference, "The chat completion
+ * chunk object"): any of its fields may be absent.  Pointers are valid for
+ * the call only.
+ */
+struct prov_delta {
+	int choice;	     /* the choice's index: 0 unless the client asked n > 1 */
+	const char *content; /* text, UTF-8, content_len bytes (no NUL), or NULL */
+	size_t content_len;
+	const char *reasoning; /* reasoning text (reasoning_content), or NULL */
+	size_t reasoning_len;
+	const cJSON *tool_calls;   /* delta.tool_calls: [{index, id, type, function:
+				      {name, arguments}}], a call's later pieces with
+				      index and arguments only; or NULL */
+	const cJSON *logprobs;	   /* the choice's logprobs for this piece, or NULL */
+	const char *finish_reason; /* on the piece that ends the choice, else NULL */
+};
+
 struct prov_sink {
 	/* Provider accepted the request.  < 0: client gone. */
 	int (*start)(struct prov_sink *s);
-	/* A piece of the answer, UTF-8, len bytes (not NUL-terminated). */
-	int (*delta)(struct prov_sink *s, const char *text, size_t len);
+	/* A piece of the answer.  < 0: client gone. */
+	int (*delta)(struct prov_sink *s, const struct prov_delta *d);
 	/* Called about once a second while the provider waits; may be NULL. */
 	int (*idle)(struct prov_sink *s);
 	void *ctx;
 };
+
+/* A piece of choice 0's text (len bytes; nothing when len is 0), for the
+ * backends that answer in text only.  The sink's result. */
+int prov_text(struct prov_sink *s, const char *text, size_t len);
 
 struct prov_request {
 	const struct cfg_provider *provider;
@@ -83,6 +105,14 @@ struct prov_result {
  */
 int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
 	     struct err *e);
+
+/*
+ * Whether p's kind can honour what params ask for that changes the
+ * answer's shape: n > 1 and logprobs need an openai-completions provider,
+ * tool_choice "required" or a named tool a provider that calls tools.
+ * Returns 0, or -1 with e: 400 naming the field and the kind.
+ */
+int prov_check_params(const struct cfg_provider *p, const cJSON *params, struct err *e);
 
 /* Backends (one file each). Same contract as prov_run. */
 int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,

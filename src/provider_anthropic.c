@@ -54,7 +54,7 @@ static int an_event(struct phttp *h, const char *event, const cJSON *j)
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(d, "text");
 		if (cJSON_IsString(text) &&
-		    phttp_deliver(h, text->valuestring, strlen(text->valuestring)) < 0)
+		    phttp_text(h, text->valuestring, strlen(text->valuestring)) < 0)
 			return 1;
 	} else if (!strcmp(t, "message_delta")) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
@@ -80,8 +80,7 @@ static int an_answer(struct phttp *h, const cJSON *j)
 		phttp_fail(h, 502, "upstream sent malformed data");
 		return -1;
 	}
-	cJSON_ArrayForEach(block, content)
-	{
+	cJSON_ArrayForEach(block, content) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
 		if (cJSON_IsString(t) && buf_append_str(&text, t->valuestring) < 0)
 			goto out;
@@ -89,7 +88,7 @@ static int an_answer(struct phttp *h, const cJSON *j)
 	take_usage(h, cJSON_GetObjectItemCaseSensitive(j, "usage"));
 	if (cJSON_IsString(stop))
 		phttp_finish(h, map_stop(stop->valuestring));
-	rc = phttp_deliver(h, buf_str(&text), text.len);
+	rc = phttp_text(h, buf_str(&text), text.len);
 out:
 	buf_free(&text);
 	return rc;
@@ -141,8 +140,7 @@ static cJSON *content_blocks(const cJSON *content)
 		cJSON_AddStringToObject(b, "text", content->valuestring);
 		return blocks;
 	}
-	cJSON_ArrayForEach(part, content)
-	{
+	cJSON_ArrayForEach(part, content) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
 		const cJSON *img = cJSON_GetObjectItemCaseSensitive(part, "image_url");
@@ -226,8 +224,7 @@ static cJSON *build_body(const struct prov_request *rq)
 	cJSON_AddStringToObject(body, "model", rq->model);
 	if (rq->system_text && rq->system_text[0])
 		cJSON_AddStringToObject(body, "system", rq->system_text);
-	cJSON_ArrayForEach(m, rq->messages)
-	{
+	cJSON_ArrayForEach(m, rq->messages) {
 		cJSON *mapped = map_message(m);
 		if (mapped)
 			cJSON_AddItemToArray(msgs, mapped);

@@ -271,7 +271,7 @@ static int relay_stdout(struct cmd_child *c, struct prov_sink *sink, struct prov
 	keep = utf8_incomplete_tail(c->pending.data, c->pending.len);
 	if (c->pending.len == keep)
 		return 0;
-	if (sink->delta(sink, c->pending.data, c->pending.len - keep) < 0)
+	if (prov_text(sink, c->pending.data, c->pending.len - keep) < 0)
 		return client_left(res, e);
 	memmove(c->pending.data, c->pending.data + c->pending.len - keep, keep);
 	buf_truncate(&c->pending, keep);
@@ -333,7 +333,7 @@ static int relay_output(const struct cfg_provider *pv, struct cmd_child *c, stru
 		if (p[2].revents && collect_stderr(pv, c, e) < 0)
 			return -1;
 	}
-	if (c->pending.len && sink->delta(sink, c->pending.data, c->pending.len) < 0)
+	if (c->pending.len && prov_text(sink, c->pending.data, c->pending.len) < 0)
 		return client_left(res, e);
 	log_stderr(pv->name, &c->errbuf, true);
 	return 0;

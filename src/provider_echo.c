@@ -27,7 +27,7 @@ int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink, struct 
 		goto gone;
 	res->started = true;
 	if (!rq->stream) {
-		if (sink->delta(sink, buf_str(&text), text.len) < 0)
+		if (prov_text(sink, buf_str(&text), text.len) < 0)
 			goto gone;
 	} else {
 		const char *p = buf_str(&text), *end = p + text.len;
@@ -37,7 +37,7 @@ int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink, struct 
 				q++;
 			while (q < end && *q == ' ')
 				q++;
-			if (sink->delta(sink, p, (size_t)(q - p)) < 0)
+			if (prov_text(sink, p, (size_t)(q - p)) < 0)
 				goto gone;
 			p = q;
 		}

@@ -69,15 +69,20 @@ void phttp_finish(struct phttp *h, const char *reason)
 	h->finished = true;
 }
 
-int phttp_deliver(struct phttp *h, const char *text, size_t len)
+int phttp_deliver(struct phttp *h, const struct prov_delta *d)
 {
-	if (!len)
-		return 0;
-	if (h->sink->delta(h->sink, text, len) < 0) {
+	if (h->sink->delta(h->sink, d) < 0) {
 		h->res->cancelled = true;
 		return -1;
 	}
 	return 0;
+}
+
+int phttp_text(struct phttp *h, const char *text, size_t len)
+{
+	struct prov_delta d = {.content = text, .content_len = len};
+
+	return len ? phttp_deliver(h, &d) : 0;
 }
 
 static int on_event(void *ctx, const char *event, const char *data, size_t len)
@@ -143,7 +148,12 @@ static int check_status(struct phttp *o)
 	}
 	buf_set_max(&o->body, MAX_BODY);
 	curl_easy_getinfo(o->curl, CURLINFO_CONTENT_TYPE, &ctype);
-	o->json_reply = o->rq->stream && ctype && strstr(ctype, "json");
+	/* the upstream's declared format wins over what was asked for: JSON to
+	 * a stream request, an event stream to a non-streaming one */
+	if (o->rq->stream)
+		o->sse_reply = !ctype || !strstr(ctype, "json");
+	else
+		o->sse_reply = ctype && strstr(ctype, "text/event-stream");
 	if (o->sink->start && o->sink->start(o->sink) < 0) {
 		o->res->cancelled = true;
 		return -1;
@@ -187,7 +197,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ctx)
 			return 0;
 		return n;
 	}
-	if (o->rq->stream && !o->json_reply) {
+	if (o->sse_reply) {
 		int rc = sse_parser_feed(&o->parser, ptr, n);
 		if (rc < 0)
 			phttp_fail(o, 502, "upstream sent an oversized event");
@@ -289,7 +299,7 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink, stru
 		res->upstream_status = (int)o.status;
 		goto out;
 	}
-	if (!rq->stream || o.json_reply) {
+	if (!o.sse_reply) {
 		if (take_answer(&o) < 0) {
 			if (res->cancelled)
 				err_set(e, 499, ERR_API, "client disconnected");

@@ -35,10 +35,11 @@ struct phttp {
 	struct buf body; /* non-streaming answer, or an error body */
 	long status;	 /* HTTP status, once known */
 	bool status_checked;
-	bool json_reply; /* a 2xx application/json answer to a stream request */
-	bool done;	 /* the stream's end marker was seen */
-	bool finished;	 /* a finish/stop reason was seen */
-	bool failed;	 /* e is set; stop the transfer */
+	bool sse_reply; /* the 2xx answer is an event stream (by its Content-Type; as
+			   asked when it has none), else one JSON document */
+	bool done;	/* the stream's end marker was seen */
+	bool finished;	/* a finish/stop reason was seen */
+	bool failed;	/* e is set; stop the transfer */
 	time_t last_idle;
 };
 
@@ -53,7 +54,9 @@ int phttp_post(const struct prov_request *rq, struct prov_sink *sink, struct pro
 	       const char *key_prefix, const char *fixed_header);
 
 /* A piece of the answer to the sink; -1 (and cancelled) when the client left. */
-int phttp_deliver(struct phttp *h, const char *text, size_t len);
+int phttp_deliver(struct phttp *h, const struct prov_delta *d);
+/* The same for a piece of choice 0's text (nothing when len is 0). */
+int phttp_text(struct phttp *h, const char *text, size_t len);
 /* Fail the transfer with status (502, 504) and an upstream_error message;
  * the first failure wins. */
 void phttp_fail(struct phttp *h, int status, const char *fmt, ...)

@@ -27,7 +27,7 @@ struct store_turn {
 	const char *agent_id;
 	const char *run_id;
 	const cJSON *new_messages; /* array of OpenAI messages, stored as given */
-	const char *answer;	   /* assistant text */
+	const cJSON *answer;	   /* the assistant message (NULL: out of memory) */
 	bool interrupted;	   /* the client left before the end */
 	long prompt_tokens;
 	long completion_tokens;

@@ -21,7 +21,6 @@
 #include <sqlite3.h>
 
 #include "log.h"
-#include "message.h"
 
 #define BUSY_TIMEOUT_MS 15000
 #define EXPIRE_EVERY_S 600
@@ -239,7 +238,6 @@ static int sq_append_turn(struct store *base, const struct store_turn *t, struct
 	long long now = now_s(), seq;
 	sqlite3_stmt *st;
 	const cJSON *m;
-	cJSON *answer = NULL;
 	int rc = -1;
 
 	if (exec(s, "BEGIN IMMEDIATE") < 0)
@@ -262,14 +260,11 @@ static int sq_append_turn(struct store *base, const struct store_turn *t, struct
 	seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 
-	cJSON_ArrayForEach(m, t->new_messages)
-	{
+	cJSON_ArrayForEach(m, t->new_messages) {
 		if (insert_message(s, t, seq++, m, now, false) < 0)
 			goto rollback;
 	}
-	if (!(answer = msg_new("assistant", t->answer ? t->answer : "")))
-		goto rollback;
-	if (insert_message(s, t, seq, answer, now, true) < 0)
+	if (!t->answer || insert_message(s, t, seq, t->answer, now, true) < 0)
 		goto rollback;
 	if (exec(s, "COMMIT") < 0)
 		goto rollback;
@@ -290,7 +285,6 @@ rollback:
 	db_fail(s, e, "cannot save the turn");
 	exec(s, "ROLLBACK");
 out:
-	cJSON_Delete(answer);
 	return rc;
 }
 

@@ -37,6 +37,17 @@ Models
                    shorter than its Content-Length, then closed
   garbage          200 text/event-stream: "data: {not json", then [DONE]
   length           a normal answer with finish_reason "length"
+  tools, tools2    with `tools`: one call of the first tool (tools2: two calls
+                   in parallel, the first and the last tool), arguments
+                   {"city": ...}, finish_reason "tool_calls"; streamed as
+                   OpenAI streams calls (id and name, then the arguments in
+                   two pieces); when the last message is a tool result:
+                   "fake: the tool said <its content>"
+  reason, reason2  reasoning "thinking about it" before the answer, as
+                   reasoning_content (reason2: "reasoning", as vLLM names it)
+  sse-json         an event stream even to a non-streaming request
+  any model, n > 1 that many choices (choice i > 0 says "(choice i)")
+  any model, logprobs: true  logprobs with each piece of content
 """
 import argparse
 import json
@@ -59,6 +70,8 @@ ERRORS = {
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            429: "Too Many Requests", 500: "Internal Server Error",
            502: "Bad Gateway", 503: "Service Unavailable"}
+
+RICH_MODELS = ("tools", "tools2", "reason", "reason2", "sse-json")
 
 stats = {"connections": 0, "requests": 0, "open": 0, "aborted": 0}
 flaky = [0]
@@ -291,10 +304,94 @@ class Handler(socketserver.StreamRequestHandler):
         self.chunk(b"")
         return True
 
+    def rich(self, body, n, model, streaming):
+        """Tool calls, reasoning, logprobs, several choices, and an event
+        stream as the answer to a non-streaming request (see RICH_MODELS)."""
+        cid = "chatcmpl-fake-%d" % n
+        created = int(time.time())
+        choices = body.get("n") if isinstance(body.get("n"), int) and body.get("n") > 1 else 1
+        want_logprobs = body.get("logprobs") is True
+        msgs = body.get("messages") or []
+        last = msgs[-1] if msgs and isinstance(msgs[-1], dict) else {}
+        tools = [t.get("function", {}).get("name") for t in body.get("tools") or []
+                 if isinstance(t, dict)]
+        calls = []
+        if model in ("tools", "tools2") and tools and last.get("role") != "tool":
+            calls = [{"id": "call_fake_%d_0" % n, "name": tools[0], "arguments": '{"city":"Paris"}'}]
+            if model == "tools2":
+                calls.append({"id": "call_fake_%d_1" % n, "name": tools[-1],
+                              "arguments": '{"city":"Rome"}'})
+        if last.get("role") == "tool":
+            text = "fake: the tool said " + text_of(last.get("content"))
+        else:
+            text = "fake: " + user_text(body)
+        reasoning = "thinking about it" if model in ("reason", "reason2") else None
+        rkey = "reasoning" if model == "reason2" else "reasoning_content"
+        finish = "tool_calls" if calls else "stop"
+
+        def lp(token):
+            return {"content": [{"token": token, "logprob": -0.25, "bytes": list(token.encode()),
+                                 "top_logprobs": []}]} if want_logprobs else None
+
+        def text_for(i):
+            return text if i == 0 else "%s (choice %d)" % (text, i)
+
+        if not streaming and model != "sse-json":
+            out = []
+            for i in range(choices):
+                m = {"role": "assistant", "content": None if calls else text_for(i)}
+                if reasoning:
+                    m[rkey] = reasoning
+                if calls:
+                    m["tool_calls"] = [{"id": c["id"], "type": "function",
+                                        "function": {"name": c["name"], "arguments": c["arguments"]}}
+                                       for c in calls]
+                out.append({"index": i, "message": m, "logprobs": lp(text_for(i)),
+                            "finish_reason": finish})
+            self.send(200, {"id": cid, "object": "chat.completion", "created": created,
+                            "model": model, "choices": out, "usage": USAGE})
+            return True
+
+        def ev(i, delta, finish_reason=None, logprobs=None):
+            c = {"index": i, "delta": delta, "finish_reason": finish_reason}
+            if logprobs:
+                c["logprobs"] = logprobs
+            self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
+                        "model": model, "choices": [c]})
+        self.start_chunked()
+        for i in range(choices):
+            ev(i, {"role": "assistant", "content": ""})
+        if reasoning:
+            for piece in ("thinking ", "about it"):
+                ev(0, {rkey: piece})
+        for k, c in enumerate(calls):
+            ev(0, {"tool_calls": [{"index": k, "id": c["id"], "type": "function",
+                                   "function": {"name": c["name"], "arguments": ""}}]})
+            half = len(c["arguments"]) // 2
+            for part in (c["arguments"][:half], c["arguments"][half:]):
+                ev(0, {"tool_calls": [{"index": k, "function": {"arguments": part}}]})
+        if not calls:
+            for piece in ("fake", ": ", text[6:]):
+                for i in range(choices):
+                    ev(i, {"content": piece if i == 0 or piece != text[6:] else
+                           text_for(i)[6:]}, logprobs=lp(piece))
+        for i in range(choices):
+            ev(i, {}, finish)
+        opts = body.get("stream_options")
+        if isinstance(opts, dict) and opts.get("include_usage"):
+            self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
+                        "model": model, "choices": [], "usage": USAGE})
+        self.event("[DONE]")
+        self.chunk(b"")
+        return True
+
     def answer(self, body, n):
         model = body.get("model")
         model = model if isinstance(model, str) else ""
         streaming = body.get("stream") is True
+        if (model in RICH_MODELS or (isinstance(body.get("n"), int) and body.get("n") > 1)
+                or body.get("logprobs") is True):
+            return self.rich(body, n, model, streaming)
         text = "fake: " + user_text(body)
         finish = "length" if model == "length" else "stop"
         cid = "chatcmpl-fake-%d" % n

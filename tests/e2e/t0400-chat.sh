@@ -69,10 +69,16 @@ Answer in French.
 
 Be short."
 '
-test_expect 'text parts are kept as parts upstream; the answer uses their text' '
-	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"one\"},{\"type\":\"text\",\"text\":\"two\"}]}]}" &&
+test_expect 'a user message of text parts (input_text too) reaches the upstream as one string' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"one\"},{\"type\":\"input_text\",\"text\":\"two\"}]}]}" &&
 	expect_status 200 && expect_json ".choices[0].message.content" "fake: one
-two" && upstream_last_json ".body.messages[1].content[1].text" two
+two" && upstream_last_json ".body.messages[1].content" "one
+two"
+'
+test_expect 'input_text parts beside an image reach the upstream as text parts' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"see\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}" &&
+	expect_status 200 && upstream_last_json ".body.messages[1].content[0].type" text &&
+	upstream_last_json ".body.messages[1].content[1].type" image_url
 '
 test_expect 'assistant and tool history keep their structure upstream' '
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q1\"},{\"role\":\"assistant\",\"content\":\"a1\"},{\"role\":\"user\",\"content\":\"q2\"}]}" &&
@@ -111,14 +117,14 @@ test_expect 'x-openclaw-model naming an unknown provider is 400' '
 	post /v1/chat/completions "$tok" "$(msg openclaw hi)" -H "x-openclaw-model: ghost/m" &&
 	expect_status 400 && expect_body_contains ghost
 '
-test_expect 'parameters pass through upstream' '
+test_expect 'parameters and provider extras pass through upstream' '
 	post /v1/chat/completions "$tok" "$(msg openclaw hi ",\"temperature\":0.25,\"top_p\":0.5,\"max_tokens\":42,\"stop\":[\"END\"],\"seed\":7,\"presence_penalty\":0.1,\"frequency_penalty\":0.2,\"response_format\":{\"type\":\"json_object\"},\"max_completion_tokens\":40,\"bogus\":1")" &&
 	expect_status 200 && upstream_last_json .body.temperature 0.25 &&
 	upstream_last_json .body.top_p 0.5 && upstream_last_json .body.max_tokens 42 &&
 	upstream_last_json ".body.stop[0]" END && upstream_last_json .body.seed 7 &&
 	upstream_last_json .body.presence_penalty 0.1 && upstream_last_json .body.frequency_penalty 0.2 &&
 	upstream_last_json .body.response_format.type json_object &&
-	upstream_last_json .body.max_completion_tokens 40 && upstream_last_json .body.bogus "(absent)"
+	upstream_last_json .body.max_completion_tokens 40 && upstream_last_json .body.bogus 1
 '
 test_expect 'the echo agent answers with the last user message' '
 	post /v1/chat/completions "$tok" "$(msg openclaw:echo "echo me")" && expect_status 200 &&

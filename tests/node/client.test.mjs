@@ -93,4 +93,71 @@ await check("SDK: a bad request raises BadRequestError", async () => {
   throw new Error("no error raised");
 });
 
+const weatherTool = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    parameters: { type: "object", properties: { city: { type: "string" } } },
+  },
+};
+
+await check("SDK: runTools completes a two-step tool loop", async () => {
+  const calls = [];
+  const runner = client.chat.completions.runTools({
+    model: "openclaw:tools",
+    messages: [{ role: "user", content: "weather in Paris?" }],
+    tools: [{
+      type: "function",
+      function: {
+        name: "get_weather",
+        parameters: weatherTool.function.parameters,
+        parse: JSON.parse,
+        function: (args) => { calls.push(args); return "sunny in " + args.city; },
+      },
+    }],
+  });
+  const final = await runner.finalContent();
+  assert(calls.length === 1 && calls[0].city === "Paris", "calls " + JSON.stringify(calls));
+  assert(final === "fake: the tool said sunny in Paris", "final " + JSON.stringify(final));
+});
+
+await check("SDK: chat.completions.stream() accumulates two parallel tool calls", async () => {
+  const stream = client.chat.completions.stream({
+    model: "openclaw:tools2",
+    messages: [{ role: "user", content: "two calls" }],
+    tools: [weatherTool, { type: "function", function: { name: "get_time", parameters: { type: "object" } } }],
+  });
+  const done = await stream.finalChatCompletion();
+  const tc = done.choices[0].message.tool_calls || [];
+  assert(done.choices[0].finish_reason === "tool_calls", "finish " + done.choices[0].finish_reason);
+  assert(tc.length === 2 && tc[0].function.name === "get_weather" && tc[1].function.name === "get_time",
+    "calls " + JSON.stringify(tc));
+  assert(JSON.parse(tc[1].function.arguments).city === "Rome", "arguments " + tc[1].function.arguments);
+});
+
+await check("SDK: n: 2 gives two choices", async () => {
+  const r = await client.chat.completions.create({
+    model: "openclaw", n: 2, messages: [{ role: "user", content: "twice" }],
+  });
+  assert(r.choices.length === 2 && r.choices[1].index === 1, "choices " + JSON.stringify(r.choices));
+  assert(r.choices[1].message.content === "fake: twice (choice 1)", "second " + r.choices[1].message.content);
+});
+
+await check("SDK: reasoning_content is visible, streamed and not", async () => {
+  const r = await client.chat.completions.create({
+    model: "openclaw:reason", messages: [{ role: "user", content: "think" }],
+  });
+  assert(r.choices[0].message.reasoning_content === "thinking about it",
+    "message " + JSON.stringify(r.choices[0].message));
+  const stream = await client.chat.completions.create({
+    model: "openclaw:reason", stream: true, messages: [{ role: "user", content: "think" }],
+  });
+  let reasoning = "";
+  for await (const chunk of stream) {
+    const d = chunk.choices[0] && chunk.choices[0].delta;
+    if (d && d.reasoning_content) reasoning += d.reasoning_content;
+  }
+  assert(reasoning === "thinking about it", "streamed " + JSON.stringify(reasoning));
+});
+
 process.exit(failed ? 1 : 0);

@@ -26,7 +26,9 @@ write_config "$T/clawcgi.json5" <<'CONF'
   gateway: { auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" },
              http: { endpoints: { chatCompletions: { enabled: true } } } },
   agents: { list: [ { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "You are a test." },
-                    { id: "beta", model: "fake/slow" } ] },
+                    { id: "beta", model: "fake/slow" },
+                    { id: "tools", model: "fake/tools" }, { id: "tools2", model: "fake/tools2" },
+                    { id: "reason", model: "fake/reason" } ] },
   models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key" } } },
   session: { store: "@T@/sessions.db" },
 }

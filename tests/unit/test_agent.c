@@ -164,6 +164,24 @@ static int dedupe(const char *hist, const char *req)
 
 static void dedupe_checks(void)
 {
+	const char *calls = "[{\"role\":\"user\",\"content\":\"w?\"},{\"role\":\"assistant\","
+			    "\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+			    "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+			    "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"sun\"}]";
+	CHECK_INT(dedupe(calls,
+			 "[{\"role\":\"user\",\"content\":\"w?\"},{\"role\":\"assistant\","
+			 "\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+			 "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+			 "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"sun\"},"
+			 "{\"role\":\"user\",\"content\":\"thanks\"}]"),
+		  3, "dedupe: a resent tool call and its result are dropped");
+	CHECK_INT(dedupe(calls,
+			 "[{\"role\":\"user\",\"content\":\"w?\"},{\"role\":\"assistant\","
+			 "\"content\":null,\"tool_calls\":[{\"id\":\"c2\",\"type\":\"function\","
+			 "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+			 "{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"sun\"},"
+			 "{\"role\":\"user\",\"content\":\"thanks\"}]"),
+		  0, "dedupe: other call ids are other tool turns");
 	const char *hist = "[{\"role\":\"user\",\"content\":\"one\"},{\"role\":\"assistant\","
 			   "\"content\":\"fake: one\"},"
 			   "{\"role\":\"user\",\"content\":\"two\"},{\"role\":\"assistant\","

@@ -26,6 +26,66 @@ static int bad(const char *body, const char *want)
 	return ok;
 }
 
+#define HI "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+#define TOOL(name)                                                                                 \
+	"{\"type\":\"function\",\"function\":{\"name\":\"" name                                    \
+	"\",\"parameters\":{\"type\":\"object\"}}}"
+static void tools_checks(void)
+{
+	struct chat_request rq;
+
+	CHECK(bad("{\"n\":\"two\"," HI "}", "`n` must be an integer from 1 to 128"),
+	      "n of the wrong type");
+	CHECK(bad("{\"n\":0," HI "}", "`n` must be an integer from 1 to 128"), "n of 0");
+	CHECK(bad("{\"n\":129," HI "}", "`n` must be an integer from 1 to 128"), "n over 128");
+	CHECK(bad("{\"logprobs\":1," HI "}", "`logprobs` must be a boolean"), "logprobs type");
+	CHECK(bad("{\"top_logprobs\":21," HI "}", "`top_logprobs` must be an integer from 0 to 20"),
+	      "top_logprobs range");
+	CHECK(bad("{\"reasoning_effort\":1," HI "}", "`reasoning_effort` must be a string"),
+	      "reasoning_effort type");
+	CHECK(bad("{\"modalities\":\"text\"," HI "}", "`modalities` must be an array of strings"),
+	      "modalities type");
+	CHECK(bad("{\"parallel_tool_calls\":\"no\"," HI "}",
+		  "`parallel_tool_calls` must be a boolean"),
+	      "parallel_tool_calls type");
+	CHECK(bad("{\"tools\":{}," HI "}", "`tools` must be an array"), "tools not an array");
+	CHECK(bad("{\"tools\":[" TOOL(
+			  "ok") ",{\"type\":\"function\",\"function\":{\"name\":\"bad name\"}}]," HI
+				"}",
+		  "`tools[1].function.name` must be 1-64 letters"),
+	      "a tool name with a space: 400 naming tools[1]");
+	CHECK(bad("{\"tools\":[{\"type\":\"web_search\"}]," HI "}",
+		  "`tools[0].type` must be \"function\""),
+	      "a non-function tool");
+	CHECK(bad("{\"tools\":[{\"type\":\"function\"}]," HI "}",
+		  "`tools[0].function` must be an object"),
+	      "a tool without its function");
+	CHECK(bad("{\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":["
+		  "]}}]," HI "}",
+		  "`tools[0].function.parameters` must be a JSON Schema object"),
+	      "parameters not an object");
+	CHECK(bad("{\"tools\":[" TOOL("f") "],\"tool_choice\":\"always\"," HI "}",
+		  "`tool_choice` must be"),
+	      "an unknown tool_choice");
+	CHECK(bad("{\"tool_choice\":\"required\"," HI "}", "needs `tools`"),
+	      "required without tools");
+	CHECK(bad("{\"tools\":[" TOOL("f") "],\"tool_choice\":{\"type\":\"function\",\"function\":{"
+					   "\"name\":\"g\"}}," HI "}",
+		  "'g' is not one of `tools`"),
+	      "a named tool_choice not in tools");
+	CHECK(parse("{\"tools\":[" TOOL("get_weather") "],\"tool_choice\":{\"type\":\"function\","
+						       "\"function\":{\"name\":\"get_weather\"}},"
+						       "\"parallel_tool_calls\":false,\"n\":2," HI
+						       "}",
+		    &rq) == 0 &&
+		      cJSON_GetArraySize(cJSON_GetObjectItem(rq.params, "tools")) == 1 &&
+		      cJSON_GetObjectItem(rq.params, "tool_choice") &&
+		      cJSON_IsFalse(cJSON_GetObjectItem(rq.params, "parallel_tool_calls")) &&
+		      cJSON_GetObjectItem(rq.params, "n")->valueint == 2,
+	      "tools, a named tool_choice, parallel_tool_calls and n are accepted and passed on");
+	chat_request_free(&rq);
+}
+
 int main(void)
 {
 	struct chat_request rq;
@@ -134,8 +194,11 @@ int main(void)
 	CHECK(rq.params && cJSON_GetObjectItem(rq.params, "temperature") &&
 		      cJSON_GetObjectItem(rq.params, "stop") &&
 		      cJSON_GetObjectItem(rq.params, "seed") &&
-		      !cJSON_GetObjectItem(rq.params, "foo"),
-	      "known parameters passed through, others not");
+		      cJSON_GetObjectItem(rq.params, "foo"),
+	      "every field clawcgi does not own is passed on, extras too");
+	CHECK(!cJSON_GetObjectItem(rq.params, "model") &&
+		      !cJSON_GetObjectItem(rq.params, "messages"),
+	      "model and messages are clawcgi's own");
 	chat_request_free(&rq);
 
 	CHECK(parse("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":"
@@ -189,5 +252,6 @@ int main(void)
 		chat_request_free(&rq);
 		free(body);
 	}
+	tools_checks();
 	return check_done();
 }

@@ -29,13 +29,17 @@ static int append(struct store *s, const char *agent, const char *key, const cha
 {
 	char json[256];
 	struct err e;
-	cJSON *m;
+	cJSON *m, *reply;
 	int rc;
 	snprintf(json, sizeof json, "[{\"role\":\"user\",\"content\":\"%s\"}]", user);
 	m = cJSON_Parse(json);
-	struct store_turn t = {key, agent, "run-1", m, answer, false, 3, 4, 30};
+	reply = cJSON_CreateObject();
+	cJSON_AddStringToObject(reply, "role", "assistant");
+	cJSON_AddStringToObject(reply, "content", answer);
+	struct store_turn t = {key, agent, "run-1", m, reply, false, 3, 4, 30};
 	rc = store_append_turn(s, &t, &e);
 	cJSON_Delete(m);
+	cJSON_Delete(reply);
 	return rc;
 }
 
@@ -47,8 +51,7 @@ static char *history_text(struct store *s, const char *agent, const char *key, i
 	if (store_load_history(s, agent, key, limit, &h, &e) < 0)
 		return strdup("(error)");
 	buf_append(&out, "", 0);
-	cJSON_ArrayForEach(m, h)
-	{
+	cJSON_ArrayForEach(m, h) {
 		buf_printf(&out, "%s%s:%s", out.len ? "|" : "",
 			   cJSON_GetObjectItem(m, "role")->valuestring,
 			   cJSON_GetObjectItem(m, "content")->valuestring);
