@@ -32,7 +32,7 @@ static const struct {
 	bool choices, logprobs, tools;
 } can[] = {
 	[CFG_API_OPENAI] = {true, true, true},
-	[CFG_API_ANTHROPIC] = {false, false, false},
+	[CFG_API_ANTHROPIC] = {false, false, true},
 	[CFG_API_COMMAND] = {false, false, false},
 	[CFG_API_ECHO] = {false, false, false},
 };

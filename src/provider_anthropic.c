@@ -3,11 +3,14 @@
  * POST /v1/messages.
  *
  * Maps the OpenAI-shaped turn onto the Messages API: the system text goes
- * to the top-level "system", user/assistant messages keep their text and
- * images as content blocks, tool results become "tool_result" blocks, and
+ * to the top-level "system", user/assistant messages keep their text (never
+ * an empty block) and images as content blocks, an assistant's tool calls
+ * become "tool_use" blocks and the tool messages after them one user turn
+ * of "tool_result" blocks, tools and tool_choice are translated, and
  * max_tokens is always sent (the API requires it: the request's, else the
- * provider's maxTokens, else 4096).  Streaming events become deltas; stop
- * reasons and token counts are mapped back.  The transport is
+ * provider's maxTokens, else 4096).  Streaming events become deltas (text,
+ * thinking as reasoning, tool_use blocks as OpenAI's numbered tool calls);
+ * stop reasons and token counts are mapped back.  The transport is
  * provider_http.c; the key is sent only as x-api-key.
  */
 #include "provider_http.h"
@@ -42,6 +45,97 @@ static void take_usage(struct phttp *h, const cJSON *usage)
 	u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }
 
+/* A tool_use block's start as OpenAI's first piece of call k: id, type,
+ * name, empty arguments. */
+static int deliver_call_start(struct phttp *h, const cJSON *block, int k)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(block, "id");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(block, "name");
+	cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject(), *fn;
+	struct prov_delta d = {.tool_calls = calls};
+	int rc = -1;
+
+	if (!calls || !c) {
+		cJSON_Delete(c);
+		goto out;
+	}
+	cJSON_AddItemToArray(calls, c);
+	if (!cJSON_AddNumberToObject(c, "index", k) ||
+	    !cJSON_AddStringToObject(c, "id", cJSON_IsString(id) ? id->valuestring : "") ||
+	    !cJSON_AddStringToObject(c, "type", "function") ||
+	    !(fn = cJSON_AddObjectToObject(c, "function")) ||
+	    !cJSON_AddStringToObject(fn, "name", cJSON_IsString(name) ? name->valuestring : "") ||
+	    !cJSON_AddStringToObject(fn, "arguments", ""))
+		goto out;
+	rc = phttp_deliver(h, &d);
+out:
+	cJSON_Delete(calls);
+	return rc;
+}
+
+/* A fragment of call k's arguments. */
+static int deliver_call_arguments(struct phttp *h, int k, const char *fragment)
+{
+	cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject(), *fn;
+	struct prov_delta d = {.tool_calls = calls};
+	int rc = -1;
+
+	if (!calls || !c) {
+		cJSON_Delete(c);
+		goto out;
+	}
+	cJSON_AddItemToArray(calls, c);
+	if (!cJSON_AddNumberToObject(c, "index", k) ||
+	    !(fn = cJSON_AddObjectToObject(c, "function")) ||
+	    !cJSON_AddStringToObject(fn, "arguments", fragment))
+		goto out;
+	rc = phttp_deliver(h, &d);
+out:
+	cJSON_Delete(calls);
+	return rc;
+}
+
+/* content_block_start: a tool_use block opens the next tool call. */
+static int block_start(struct phttp *h, const cJSON *j)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(j, "index");
+	const cJSON *block = cJSON_GetObjectItemCaseSensitive(j, "content_block");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
+	int b = cJSON_IsNumber(index) ? index->valueint : -1;
+
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "tool_use"))
+		return 0;
+	if (b < 0 || b >= PHTTP_MAX_BLOCKS) {
+		phttp_fail(h, 502, "upstream sent more content blocks than clawcgi relays");
+		return -1;
+	}
+	h->block_call[b] = ++h->ncalls;
+	return deliver_call_start(h, block, h->ncalls - 1);
+}
+
+/* content_block_delta: text, thinking, or a tool call's input JSON. */
+static int block_delta(struct phttp *h, const cJSON *j)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(j, "index");
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
+	const cJSON *text = cJSON_GetObjectItemCaseSensitive(d, "text");
+	const cJSON *thinking = cJSON_GetObjectItemCaseSensitive(d, "thinking");
+	const cJSON *json = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
+	int b = cJSON_IsNumber(index) ? index->valueint : -1;
+
+	if (cJSON_IsString(text))
+		return phttp_text(h, text->valuestring, strlen(text->valuestring));
+	if (cJSON_IsString(thinking) && thinking->valuestring[0]) {
+		struct prov_delta r = {.reasoning = thinking->valuestring,
+				       .reasoning_len = strlen(thinking->valuestring)};
+		return phttp_deliver(h, &r);
+	}
+	if (cJSON_IsString(json) && json->valuestring[0] && b >= 0 && b < PHTTP_MAX_BLOCKS &&
+	    h->block_call[b])
+		return deliver_call_arguments(h, h->block_call[b] - 1, json->valuestring);
+	return 0;
+}
+
 static int an_event(struct phttp *h, const char *event, const cJSON *j)
 {
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
@@ -50,11 +144,11 @@ static int an_event(struct phttp *h, const char *event, const cJSON *j)
 	if (!strcmp(t, "message_start")) {
 		take_usage(h, cJSON_GetObjectItemCaseSensitive(
 				      cJSON_GetObjectItemCaseSensitive(j, "message"), "usage"));
+	} else if (!strcmp(t, "content_block_start")) {
+		if (block_start(h, j) < 0)
+			return 1;
 	} else if (!strcmp(t, "content_block_delta")) {
-		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
-		const cJSON *text = cJSON_GetObjectItemCaseSensitive(d, "text");
-		if (cJSON_IsString(text) &&
-		    phttp_text(h, text->valuestring, strlen(text->valuestring)) < 0)
+		if (block_delta(h, j) < 0)
 			return 1;
 	} else if (!strcmp(t, "message_delta")) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
@@ -65,32 +159,57 @@ static int an_event(struct phttp *h, const char *event, const cJSON *j)
 	} else if (!strcmp(t, "message_stop")) {
 		h->done = true;
 	}
-	return 0; /* ping, content_block_start/stop */
+	return 0; /* ping, content_block_stop */
 }
 
+/* A whole answer: text blocks joined, thinking as reasoning, each tool_use
+ * block a whole tool call (its input printed as the arguments string). */
 static int an_answer(struct phttp *h, const cJSON *j)
 {
 	const cJSON *content = cJSON_GetObjectItemCaseSensitive(j, "content");
 	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(j, "stop_reason");
 	const cJSON *block;
-	struct buf text = BUF_INIT;
-	int rc = -1;
+	struct buf text = BUF_INIT, thinking = BUF_INIT;
+	int rc = -1, k = 0;
 
 	if (!cJSON_IsArray(content)) {
 		phttp_fail(h, 502, "upstream sent malformed data");
 		return -1;
 	}
-	cJSON_ArrayForEach(block, content) {
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
-		if (cJSON_IsString(t) && buf_append_str(&text, t->valuestring) < 0)
-			goto out;
-	}
 	take_usage(h, cJSON_GetObjectItemCaseSensitive(j, "usage"));
 	if (cJSON_IsString(stop))
 		phttp_finish(h, map_stop(stop->valuestring));
+	cJSON_ArrayForEach(block, content) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
+		const cJSON *th = cJSON_GetObjectItemCaseSensitive(block, "thinking");
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
+		if (cJSON_IsString(type) && !strcmp(type->valuestring, "tool_use")) {
+			char *args = cJSON_PrintUnformatted(
+				cJSON_GetObjectItemCaseSensitive(block, "input"));
+			int drc =
+				deliver_call_start(h, block, k) < 0 ||
+						deliver_call_arguments(h, k, args ? args : "{}") < 0
+					? -1
+					: 0;
+			free(args);
+			k++;
+			if (drc < 0)
+				goto out;
+		} else if (cJSON_IsString(t) && buf_append_str(&text, t->valuestring) < 0) {
+			goto out;
+		} else if (cJSON_IsString(th) && buf_append_str(&thinking, th->valuestring) < 0) {
+			goto out;
+		}
+	}
+	if (thinking.len) {
+		struct prov_delta r = {.reasoning = thinking.data, .reasoning_len = thinking.len};
+		if (phttp_deliver(h, &r) < 0)
+			goto out;
+	}
 	rc = phttp_text(h, buf_str(&text), text.len);
 out:
 	buf_free(&text);
+	buf_free(&thinking);
 	return rc;
 }
 
@@ -125,110 +244,283 @@ fail:
 	return NULL;
 }
 
-/* OpenAI content (string or parts) as Anthropic content blocks. */
-static cJSON *content_blocks(const cJSON *content)
+/* A text block, unless text is empty (the Messages API refuses those). */
+static int add_text_block(cJSON *blocks, const char *text)
 {
-	cJSON *blocks = cJSON_CreateArray();
+	cJSON *b;
+
+	if (!text[0])
+		return 0;
+	if (!(b = cJSON_CreateObject()))
+		return -1;
+	cJSON_AddItemToArray(blocks, b);
+	return cJSON_AddStringToObject(b, "type", "text") &&
+			       cJSON_AddStringToObject(b, "text", text)
+		       ? 0
+		       : -1;
+}
+
+/* OpenAI content (string or parts) as Anthropic content blocks, appended
+ * to blocks: text (never empty) and images.  0, or -1 out of memory. */
+static int content_blocks(cJSON *blocks, const cJSON *content)
+{
 	const cJSON *part;
 
-	if (!blocks)
-		return NULL;
-	if (cJSON_IsString(content)) {
-		cJSON *b = cJSON_CreateObject();
-		cJSON_AddItemToArray(blocks, b);
-		cJSON_AddStringToObject(b, "type", "text");
-		cJSON_AddStringToObject(b, "text", content->valuestring);
-		return blocks;
-	}
+	if (cJSON_IsString(content))
+		return add_text_block(blocks, content->valuestring);
+	if (!cJSON_IsArray(content))
+		return 0;
 	cJSON_ArrayForEach(part, content) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
 		const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
 		const cJSON *img = cJSON_GetObjectItemCaseSensitive(part, "image_url");
 		const cJSON *url =
 			cJSON_IsObject(img) ? cJSON_GetObjectItemCaseSensitive(img, "url") : img;
-		cJSON *b = NULL;
 		if (!cJSON_IsString(type))
 			continue;
 		if (cJSON_IsString(text) && (!strcmp(type->valuestring, "text") ||
 					     !strcmp(type->valuestring, "input_text"))) {
-			b = cJSON_CreateObject();
-			cJSON_AddStringToObject(b, "type", "text");
-			cJSON_AddStringToObject(b, "text", text->valuestring);
+			if (add_text_block(blocks, text->valuestring) < 0)
+				return -1;
 		} else if (!strcmp(type->valuestring, "image_url") && cJSON_IsString(url)) {
-			b = image_block(url->valuestring);
-		}
-		if (b)
+			cJSON *b = image_block(url->valuestring);
+			if (!b)
+				return -1;
 			cJSON_AddItemToArray(blocks, b);
+		}
 	}
-	return blocks;
+	return 0;
 }
 
-static cJSON *map_message(const cJSON *m)
-{
-	const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-	const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-	cJSON *out = cJSON_CreateObject(), *blocks;
+/* The conversation being mapped: the Messages API messages so far, the
+ * tool_use ids they hold, and whether the last one is a run of tool
+ * results (the next result joins it). */
+struct an_map {
+	cJSON *msgs;
+	cJSON *call_ids;
+	bool in_results;
+	struct err *e;
+};
 
-	if (!out || !cJSON_IsString(role))
-		goto fail;
-	if (!strcmp(role->valuestring, "tool")) {
-		/* a tool's result goes back as a user turn with a tool_result block */
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
-		struct buf text = BUF_INIT;
-		cJSON *b;
-		blocks = cJSON_CreateArray();
-		b = cJSON_CreateObject();
-		if (!blocks || !b) {
-			cJSON_Delete(blocks);
-			cJSON_Delete(b);
-			goto fail;
+/* A new {role, content: []} at the end of mp->msgs; NULL out of memory. */
+static cJSON *new_message(struct an_map *mp, const char *role)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	if (!m || !cJSON_AddStringToObject(m, "role", role) ||
+	    !cJSON_AddArrayToObject(m, "content")) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	cJSON_AddItemToArray(mp->msgs, m);
+	return m;
+}
+
+/* A tool call's arguments as a tool_use input: an object ("" is {}, as
+ * OpenAI accepts it); NULL with e (400) for anything else. */
+static cJSON *call_input(const cJSON *fn, int i, int k, struct err *e)
+{
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+	const char *a = cJSON_IsString(args) ? args->valuestring : "";
+	cJSON *input;
+
+	if (!a[strspn(a, " \t\r\n")])
+		return cJSON_CreateObject();
+	input = cJSON_Parse(a);
+	if (!cJSON_IsObject(input)) {
+		cJSON_Delete(input);
+		err_set(e, 400, ERR_INVALID_REQUEST,
+			"`messages[%d].tool_calls[%d].function.arguments` must be a JSON object "
+			"(the Messages API takes a tool's input as one).",
+			i, k);
+		return NULL;
+	}
+	return input;
+}
+
+/* An assistant turn: its text, then one tool_use block per tool call. */
+static int map_assistant(struct an_map *mp, const cJSON *m, int i)
+{
+	const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls"), *tc;
+	cJSON *out = new_message(mp, "assistant");
+	cJSON *blocks = cJSON_GetObjectItemCaseSensitive(out, "content");
+	int k = 0;
+
+	if (!out || content_blocks(blocks, cJSON_GetObjectItemCaseSensitive(m, "content")) < 0)
+		return err_nomem(mp->e);
+	if (!cJSON_IsArray(calls))
+		calls = NULL;
+	cJSON_ArrayForEach(tc, calls) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(tc, "id");
+		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+		cJSON *b, *input = call_input(fn, i, k++, mp->e);
+		if (!input)
+			return mp->e->status ? -1 : err_nomem(mp->e);
+		if (!(b = cJSON_CreateObject())) {
+			cJSON_Delete(input);
+			return err_nomem(mp->e);
 		}
 		cJSON_AddItemToArray(blocks, b);
-		cJSON_AddStringToObject(b, "type", "tool_result");
-		cJSON_AddStringToObject(b, "tool_use_id",
-					cJSON_IsString(id) ? id->valuestring : "");
-		if (msg_content_text(content, &text) < 0) {
-			buf_free(&text);
-			cJSON_Delete(blocks);
-			goto fail;
-		}
-		cJSON_AddStringToObject(b, "content", buf_str(&text));
-		buf_free(&text);
-		cJSON_AddStringToObject(out, "role", "user");
-	} else {
-		cJSON_AddStringToObject(out, "role", role->valuestring);
-		blocks = content_blocks(content);
+		cJSON_AddItemToObject(b, "input", input);
+		if (!cJSON_AddStringToObject(b, "type", "tool_use") ||
+		    !cJSON_AddStringToObject(b, "id", cJSON_IsString(id) ? id->valuestring : "") ||
+		    !cJSON_AddStringToObject(b, "name",
+					     cJSON_IsString(name) ? name->valuestring : "") ||
+		    (cJSON_IsString(id) &&
+		     !cJSON_AddItemToArray(mp->call_ids, cJSON_CreateString(id->valuestring))))
+			return err_nomem(mp->e);
 	}
-	if (!blocks || cJSON_GetArraySize(blocks) == 0) { /* nothing to send */
-		cJSON_Delete(blocks);
-		goto fail;
-	}
-	cJSON_AddItemToObject(out, "content", blocks);
-	return out;
-fail:
-	cJSON_Delete(out);
-	return NULL;
+	if (!cJSON_GetArraySize(blocks)) /* nothing to say: leave the turn out */
+		cJSON_DeleteItemFromArray(mp->msgs, cJSON_GetArraySize(mp->msgs) - 1);
+	mp->in_results = false;
+	return 0;
 }
 
-static cJSON *build_body(const struct prov_request *rq)
+/* A tool result: a tool_result block answering an earlier tool_use, in one
+ * user turn with the results right before it. */
+static int map_tool_result(struct an_map *mp, const cJSON *m, int i)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id"), *known;
+	struct buf text = BUF_INIT;
+	cJSON *turn, *b;
+	bool found = false;
+
+	cJSON_ArrayForEach(known, mp->call_ids) {
+		if (cJSON_IsString(id) && !strcmp(known->valuestring, id->valuestring))
+			found = true;
+	}
+	if (!found)
+		return err_set(mp->e, 400, ERR_INVALID_REQUEST,
+			       "`messages[%d].tool_call_id` answers no earlier tool call.", i);
+	turn = mp->in_results ? cJSON_GetArrayItem(mp->msgs, cJSON_GetArraySize(mp->msgs) - 1)
+			      : new_message(mp, "user");
+	if (!turn || !(b = cJSON_CreateObject()))
+		return err_nomem(mp->e);
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(turn, "content"), b);
+	mp->in_results = true;
+	if (!cJSON_AddStringToObject(b, "type", "tool_result") ||
+	    !cJSON_AddStringToObject(b, "tool_use_id", id->valuestring) || msg_text(m, &text) < 0 ||
+	    (text.len && !cJSON_AddStringToObject(b, "content", buf_str(&text)))) {
+		buf_free(&text);
+		return err_nomem(mp->e);
+	}
+	buf_free(&text);
+	return 0;
+}
+
+/* A user turn: its text and images (none: left out). */
+static int map_user(struct an_map *mp, const cJSON *m)
+{
+	cJSON *out = new_message(mp, "user");
+
+	if (!out || content_blocks(cJSON_GetObjectItemCaseSensitive(out, "content"),
+				   cJSON_GetObjectItemCaseSensitive(m, "content")) < 0)
+		return err_nomem(mp->e);
+	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out, "content")))
+		cJSON_DeleteItemFromArray(mp->msgs, cJSON_GetArraySize(mp->msgs) - 1);
+	mp->in_results = false;
+	return 0;
+}
+
+/* The OpenAI conversation as Messages API messages into msgs. */
+static int map_messages(cJSON *msgs, const cJSON *messages, struct err *e)
+{
+	struct an_map mp = {.msgs = msgs, .call_ids = cJSON_CreateArray(), .e = e};
+	const cJSON *m;
+	int i = 0, rc = 0;
+
+	if (!mp.call_ids)
+		return err_nomem(e);
+	cJSON_ArrayForEach(m, messages) {
+		const char *role = msg_role(m);
+		if (!role)
+			rc = 0;
+		else if (!strcmp(role, "tool"))
+			rc = map_tool_result(&mp, m, i);
+		else if (!strcmp(role, "assistant"))
+			rc = map_assistant(&mp, m, i);
+		else
+			rc = map_user(&mp, m);
+		if (rc < 0)
+			break;
+		i++;
+	}
+	cJSON_Delete(mp.call_ids);
+	return rc;
+}
+
+/* tools, tool_choice and parallel_tool_calls in the Messages API's terms. */
+static int map_tools(cJSON *body, const cJSON *params)
+{
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(params, "tools"), *t;
+	const cJSON *choice = cJSON_GetObjectItemCaseSensitive(params, "tool_choice");
+	const cJSON *parallel = cJSON_GetObjectItemCaseSensitive(params, "parallel_tool_calls");
+	cJSON *out, *tc;
+	const char *c = cJSON_IsString(choice) ? choice->valuestring : NULL;
+
+	if (!cJSON_GetArraySize(tools))
+		return 0;
+	if (!(out = cJSON_AddArrayToObject(body, "tools")))
+		return -1;
+	cJSON_ArrayForEach(t, tools) {
+		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+		const cJSON *desc = cJSON_GetObjectItemCaseSensitive(fn, "description");
+		const cJSON *params_schema = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
+		cJSON *a = cJSON_CreateObject(), *schema;
+		if (!a)
+			return -1;
+		cJSON_AddItemToArray(out, a);
+		schema = params_schema ? cJSON_Duplicate(params_schema, 1)
+				       : cJSON_Parse("{\"type\":\"object\"}");
+		if (!schema ||
+		    !cJSON_AddStringToObject(
+			    a, "name", cJSON_GetObjectItemCaseSensitive(fn, "name")->valuestring)) {
+			cJSON_Delete(schema);
+			return -1;
+		}
+		if (cJSON_IsString(desc) &&
+		    !cJSON_AddStringToObject(a, "description", desc->valuestring))
+			return -1;
+		cJSON_AddItemToObject(a, "input_schema", schema);
+	}
+	if (!(tc = cJSON_AddObjectToObject(body, "tool_choice")))
+		return -1;
+	if (cJSON_IsObject(choice)) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(choice, "function"), "name");
+		if (!cJSON_AddStringToObject(tc, "type", "tool") ||
+		    !cJSON_AddStringToObject(tc, "name", name->valuestring))
+			return -1;
+	} else if (!cJSON_AddStringToObject(tc, "type",
+					    !c || !strcmp(c, "auto") ? "auto"
+					    : !strcmp(c, "required") ? "any"
+								     : "none")) {
+		return -1;
+	}
+	if (cJSON_IsFalse(parallel) && (!c || strcmp(c, "none")) &&
+	    !cJSON_AddBoolToObject(tc, "disable_parallel_tool_use", 1))
+		return -1;
+	return 0;
+}
+
+/* The Messages API request; NULL with e (400 for a conversation it cannot
+ * take, 500 out of memory). */
+static cJSON *build_body(const struct prov_request *rq, struct err *e)
 {
 	cJSON *body = cJSON_CreateObject();
 	cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
-	const cJSON *m, *v;
+	const cJSON *v;
 	long max_tokens = rq->provider->max_tokens ? rq->provider->max_tokens : DEFAULT_MAX_TOKENS;
 
-	if (!msgs) {
-		cJSON_Delete(body);
-		return NULL;
+	if (!msgs || !cJSON_AddStringToObject(body, "model", rq->model) ||
+	    (rq->system_text && rq->system_text[0] &&
+	     !cJSON_AddStringToObject(body, "system", rq->system_text))) {
+		err_nomem(e);
+		goto fail;
 	}
-	cJSON_AddStringToObject(body, "model", rq->model);
-	if (rq->system_text && rq->system_text[0])
-		cJSON_AddStringToObject(body, "system", rq->system_text);
-	cJSON_ArrayForEach(m, rq->messages) {
-		cJSON *mapped = map_message(m);
-		if (mapped)
-			cJSON_AddItemToArray(msgs, mapped);
-	}
+	if (map_messages(msgs, rq->messages, e) < 0)
+		goto fail;
 	if ((v = cJSON_GetObjectItemCaseSensitive(rq->params, "max_completion_tokens")) ||
 	    (v = cJSON_GetObjectItemCaseSensitive(rq->params, "max_tokens")))
 		max_tokens = (long)v->valuedouble;
@@ -244,13 +536,23 @@ static cJSON *build_body(const struct prov_request *rq)
 		cJSON_AddItemToObject(body, "stop_sequences", seq);
 	}
 	/* seed, penalties and response_format have no Messages API equivalent */
-	cJSON_AddBoolToObject(body, "stream", rq->stream);
+	if (map_tools(body, rq->params) < 0 || !cJSON_AddBoolToObject(body, "stream", rq->stream)) {
+		err_nomem(e);
+		goto fail;
+	}
 	return body;
+fail:
+	cJSON_Delete(body);
+	return NULL;
 }
 
 int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
 		       struct prov_result *res, struct err *e)
 {
-	return phttp_post(rq, sink, res, e, &an_ops, "/v1/messages", build_body(rq),
+	cJSON *body = build_body(rq, e);
+
+	if (!body)
+		return -1;
+	return phttp_post(rq, sink, res, e, &an_ops, "/v1/messages", body,
 			  "x-api-key: ", "anthropic-version: " ANTHROPIC_VERSION);
 }

@@ -17,6 +17,8 @@
 
 struct phttp;
 
+#define PHTTP_MAX_BLOCKS 64
+
 struct phttp_ops {
 	/* One streamed event (not "[DONE]"), its data parsed.  Non-zero stops. */
 	int (*event)(struct phttp *h, const char *event, const cJSON *data);
@@ -41,6 +43,11 @@ struct phttp {
 	bool finished;	/* a finish/stop reason was seen */
 	bool failed;	/* e is set; stop the transfer */
 	time_t last_idle;
+	/* For a backend whose stream numbers content blocks (Anthropic's): the
+	 * tool call each block is, plus one (0: not a call), and the calls so
+	 * far, so calls are numbered 0, 1, ... as OpenAI numbers them. */
+	int block_call[PHTTP_MAX_BLOCKS];
+	int ncalls;
 };
 
 /*

@@ -94,6 +94,29 @@ def text_of(content):
     return ""
 
 
+def anthropic_problem(body):
+    """What the Messages API would refuse in body, or None: an empty text
+    block, a tool_result whose tool_use_id is not a tool_use of the
+    assistant turn right before it."""
+    prev_ids = set()
+    for i, m in enumerate(body.get("messages") or []):
+        content = m.get("content")
+        blocks = content if isinstance(content, list) else []
+        if isinstance(content, str) and not content:
+            return "messages.%d: text content blocks must be non-empty" % i
+        ids = set()
+        for b in blocks:
+            if b.get("type") == "text" and not b.get("text"):
+                return "messages.%d: text content blocks must be non-empty" % i
+            if b.get("type") == "tool_use":
+                ids.add(b.get("id"))
+            if b.get("type") == "tool_result" and b.get("tool_use_id") not in prev_ids:
+                return ("messages.%d: unexpected `tool_use_id` found in `tool_result` blocks: %s"
+                        % (i, b.get("tool_use_id")))
+        prev_ids = ids if m.get("role") == "assistant" else set()
+    return None
+
+
 def user_text(body):
     """The text of the last message whose role is "user"."""
     text = ""
@@ -258,7 +281,11 @@ class Handler(socketserver.StreamRequestHandler):
     def anthropic(self, body, n):
         """The Messages API: "fake: " + the last user text block; models
         error-NNN, "length" (stop_reason max_tokens) and "midfail" (an
-        error event after one delta) as for the OpenAI side."""
+        error event after one delta) as for the OpenAI side; "tools": with
+        `tools`, a tool_use block calling the first (streamed after a
+        thinking block), and "fake: the tool said <result>" after a
+        tool_result.  Requests the real API refuses (an empty text block, a
+        tool_result with no tool_use right before it) get its 400."""
         model = body.get("model") if isinstance(body.get("model"), str) else ""
         text = ""
         for m in body.get("messages") or []:
@@ -273,6 +300,19 @@ class Handler(socketserver.StreamRequestHandler):
             self.send(code, {"type": "error", "error": {"type": "api_error",
                                                         "message": "fake anthropic says %d" % code}})
             return True
+        problem = anthropic_problem(body)
+        if problem:  # refused as the Messages API refuses it
+            self.send(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                       "message": problem}})
+            return True
+        msgs = body.get("messages") or []
+        last = msgs[-1] if msgs else {}
+        results = [b for b in last.get("content") or [] if isinstance(b, dict)
+                   and b.get("type") == "tool_result"] if isinstance(last.get("content"), list) else []
+        if model == "tools" and body.get("tools") and not results:
+            return self.anthropic_tool_use(body, n, model)
+        if results:
+            text = "the tool said " + str(results[-1].get("content", ""))
         stop = "max_tokens" if model == "length" else "end_turn"
         if not body.get("stream"):
             self.send(200, {"id": "msg_fake_%d" % n, "type": "message", "role": "assistant",
@@ -382,6 +422,44 @@ class Handler(socketserver.StreamRequestHandler):
             self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
                         "model": model, "choices": [], "usage": USAGE})
         self.event("[DONE]")
+        self.chunk(b"")
+        return True
+
+    def anthropic_tool_use(self, body, n, model):
+        """A tool_use block calling the first tool with {"city": "Paris"}."""
+        name = body["tools"][0].get("name", "")
+        tid = "toolu_fake_%d" % n
+        if not body.get("stream"):
+            self.send(200, {"id": "msg_fake_%d" % n, "type": "message", "role": "assistant",
+                            "model": model, "content": [
+                                {"type": "text", "text": "Let me look."},
+                                {"type": "tool_use", "id": tid, "name": name,
+                                 "input": {"city": "Paris"}}],
+                            "stop_reason": "tool_use",
+                            "usage": {"input_tokens": 13, "output_tokens": 9}})
+            return True
+
+        def ev(name_, obj):
+            self.chunk("event: %s\ndata: %s\n\n" % (name_, json.dumps(obj)))
+        self.start_chunked()
+        ev("message_start", {"type": "message_start", "message": {
+            "id": "msg_fake_%d" % n, "type": "message", "role": "assistant", "model": model,
+            "content": [], "usage": {"input_tokens": 13, "output_tokens": 1}}})
+        ev("content_block_start", {"type": "content_block_start", "index": 0,
+                                   "content_block": {"type": "thinking", "thinking": ""}})
+        ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                   "delta": {"type": "thinking_delta", "thinking": "pondering"}})
+        ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+        ev("content_block_start", {"type": "content_block_start", "index": 1,
+                                   "content_block": {"type": "tool_use", "id": tid, "name": name,
+                                                     "input": {}}})
+        for part in ('{"city":', ' "Paris"}'):
+            ev("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                       "delta": {"type": "input_json_delta", "partial_json": part}})
+        ev("content_block_stop", {"type": "content_block_stop", "index": 1})
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+                             "usage": {"output_tokens": 9}})
+        ev("message_stop", {"type": "message_stop"})
         self.chunk(b"")
         return True
 

@@ -10,7 +10,8 @@ write_config "$T/clawcgi.json5" <<'CONF'
   gateway: { auth: { token: "${OPENCLAW_GATEWAY_TOKEN}" },
              http: { endpoints: { chatCompletions: { enabled: true } } } },
   agents: { list: [ { id: "main", model: "claude/claude-test", systemPrompt: "You are Claude-ish." },
-                    { id: "big", model: "claudebig/claude-test" } ] },
+                    { id: "big", model: "claudebig/claude-test" },
+                    { id: "tools", model: "claude/tools" } ] },
   models: { providers: {
     claude: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key", retries: 0 },
     claudebig: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key", maxTokens: 777 },
@@ -47,15 +48,67 @@ test_expect 'parameters mapped: temperature, top_p, stop -> stop_sequences; no s
 	upstream_last_json .body.temperature 0.2 && upstream_last_json .body.top_p 0.9 &&
 	upstream_last_json ".body.stop_sequences[0]" END && upstream_last_json .body.seed "(absent)"
 '
-test_expect 'history, tool results and images in the Messages API shape' '
-	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\"},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"see\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}" &&
+test_expect 'history, tool calls and results and images in the Messages API shape (fault 3)' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"calc\",\"arguments\":\"{\\\"x\\\":6}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"see\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}" &&
 	expect_status 200 &&
 	upstream_last_json ".body.messages[1].role" assistant &&
+	upstream_last_json ".body.messages[1].content[0].text" a &&
+	upstream_last_json ".body.messages[1].content[1].type" tool_use &&
+	upstream_last_json ".body.messages[1].content[1].input.x" 6 &&
 	upstream_last_json ".body.messages[2].content[0].type" tool_result &&
 	upstream_last_json ".body.messages[2].content[0].tool_use_id" call_1 &&
 	upstream_last_json ".body.messages[3].content[1].source.type" base64 &&
 	upstream_last_json ".body.messages[3].content[1].source.media_type" image/png &&
 	upstream_last_json ".body.messages[3].content[1].source.data" iVBORw0KGgo=
+'
+weather='{"type":"function","function":{"name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}'
+calls='{"role":"user","content":"weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},{"id":"toolu_2","type":"function","function":{"name":"get_weather","arguments":""}}]},{"role":"tool","tool_call_id":"toolu_1","content":"sunny"},{"role":"tool","tool_call_id":"toolu_2","content":"rainy"}'
+test_expect 'a tool call and two results: tool_use blocks, then one user turn of tool_result blocks (fault 3)' '
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"tools\":[$weather],\"messages\":[$calls]}" &&
+	expect_status 200 && expect_json ".choices[0].message.content" "fake: the tool said rainy" &&
+	upstream_last_json ".body.messages[1].content[0].type" tool_use &&
+	upstream_last_json ".body.messages[1].content[0].id" toolu_1 &&
+	upstream_last_json ".body.messages[1].content[1].input" "{}" &&
+	upstream_last_json ".body.messages[2].role" user &&
+	upstream_last_json ".body.messages[2].content[1].tool_use_id" toolu_2 &&
+	upstream_last_json ".body.messages[3]" "(absent)"
+'
+test_expect 'an empty assistant text never becomes an empty text block (fault 4)' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"\"},{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"\"},{\"type\":\"input_text\",\"text\":\"again\"}]}]}" &&
+	expect_status 200 && upstream_last_json ".body.messages[1].content[0].text" again
+'
+test_expect 'tools and tool_choice in the Messages API terms' '
+	post /v1/chat/completions "$tok" "{\"tools\":[$weather],\"tool_choice\":\"required\",\"parallel_tool_calls\":false,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
+	expect_status 200 && upstream_last_json ".body.tools[0].name" get_weather &&
+	upstream_last_json ".body.tools[0].description" "Weather now" &&
+	upstream_last_json ".body.tools[0].input_schema.type" object &&
+	upstream_last_json .body.tool_choice.type any &&
+	upstream_last_json .body.tool_choice.disable_parallel_tool_use true &&
+	post /v1/chat/completions "$tok" "{\"tools\":[$weather],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
+	upstream_last_json .body.tool_choice.type tool && upstream_last_json .body.tool_choice.name get_weather
+'
+test_expect 'a tool_use answer becomes OpenAI tool calls, finish_reason tool_calls' '
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"tools\":[$weather],\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"}]}" &&
+	expect_status 200 && expect_json ".choices[0].finish_reason" tool_calls &&
+	expect_json ".choices[0].message.content" "Let me look." &&
+	expect_json_match ".choices[0].message.tool_calls[0].id" "^toolu_fake_[0-9]+$" &&
+	expect_json ".choices[0].message.tool_calls[0].function.name" get_weather &&
+	expect_json ".choices[0].message.tool_calls[0].function.arguments" "{\"city\":\"Paris\"}"
+'
+test_expect 'a streamed tool_use: delta.tool_calls by index, thinking as reasoning_content' '
+	stream /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"stream\":true,\"tools\":[$weather],\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"}]}" &&
+	expect_status 200 && python3 "$srcdir/tests/e2e/sse_accumulate.py" "$T/stream.txt" >"$T/acc.json" &&
+	test "$(_json "$T/acc.json" ".choices[0].tool_calls[0].function.arguments")" = "{\"city\": \"Paris\"}" &&
+	test "$(_json "$T/acc.json" ".choices[0].tool_calls[0].function.name")" = get_weather &&
+	_json "$T/acc.json" ".choices[0].tool_calls[0].id" | grep -qE "^toolu_fake_[0-9]+$" &&
+	test "$(_json "$T/acc.json" ".choices[0].finish_reason")" = tool_calls &&
+	test "$(_json "$T/acc.json" ".choices[0].reasoning_content")" = pondering
+'
+test_expect 'a tool result answering no earlier call, and arguments that are no JSON object, are 400' '
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"tool\",\"tool_call_id\":\"nope\",\"content\":\"x\"}]}" &&
+	expect_status 400 && expect_body_contains "messages[1].tool_call_id" &&
+	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"x\"}]}" &&
+	expect_status 400 && expect_body_contains "tool_calls[0].function.arguments"
 '
 test_expect 'streaming: deltas, finish, usage chunk, [DONE]' '
 	stream /v1/chat/completions "$tok" "{\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" &&
