@@ -45,12 +45,13 @@ static void take_usage(struct phttp *h, const cJSON *usage)
 	u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }
 
-/* A tool_use block's start as OpenAI's first piece of call k: id, type,
- * name, empty arguments. */
-static int deliver_call_start(struct phttp *h, const cJSON *block, int k)
+/*
+ * A piece of OpenAI tool call k: its start (id and name given: id, type,
+ * name and empty arguments) or a fragment of its arguments.
+ */
+static int deliver_call(struct phttp *h, int k, const char *id, const char *name,
+			const char *arguments)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(block, "id");
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(block, "name");
 	cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject(), *fn;
 	struct prov_delta d = {.tool_calls = calls};
 	int rc = -1;
@@ -61,11 +62,11 @@ static int deliver_call_start(struct phttp *h, const cJSON *block, int k)
 	}
 	cJSON_AddItemToArray(calls, c);
 	if (!cJSON_AddNumberToObject(c, "index", k) ||
-	    !cJSON_AddStringToObject(c, "id", cJSON_IsString(id) ? id->valuestring : "") ||
-	    !cJSON_AddStringToObject(c, "type", "function") ||
+	    (id && (!cJSON_AddStringToObject(c, "id", id) ||
+		    !cJSON_AddStringToObject(c, "type", "function"))) ||
 	    !(fn = cJSON_AddObjectToObject(c, "function")) ||
-	    !cJSON_AddStringToObject(fn, "name", cJSON_IsString(name) ? name->valuestring : "") ||
-	    !cJSON_AddStringToObject(fn, "arguments", ""))
+	    (name && !cJSON_AddStringToObject(fn, "name", name)) ||
+	    !cJSON_AddStringToObject(fn, "arguments", arguments))
 		goto out;
 	rc = phttp_deliver(h, &d);
 out:
@@ -73,26 +74,14 @@ out:
 	return rc;
 }
 
-/* A fragment of call k's arguments. */
-static int deliver_call_arguments(struct phttp *h, int k, const char *fragment)
+/* A tool_use block's start as call k's first piece. */
+static int deliver_call_start(struct phttp *h, const cJSON *block, int k)
 {
-	cJSON *calls = cJSON_CreateArray(), *c = cJSON_CreateObject(), *fn;
-	struct prov_delta d = {.tool_calls = calls};
-	int rc = -1;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(block, "id");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(block, "name");
 
-	if (!calls || !c) {
-		cJSON_Delete(c);
-		goto out;
-	}
-	cJSON_AddItemToArray(calls, c);
-	if (!cJSON_AddNumberToObject(c, "index", k) ||
-	    !(fn = cJSON_AddObjectToObject(c, "function")) ||
-	    !cJSON_AddStringToObject(fn, "arguments", fragment))
-		goto out;
-	rc = phttp_deliver(h, &d);
-out:
-	cJSON_Delete(calls);
-	return rc;
+	return deliver_call(h, k, cJSON_IsString(id) ? id->valuestring : "",
+			    cJSON_IsString(name) ? name->valuestring : "", "");
 }
 
 /* content_block_start: a tool_use block opens the next tool call. */
@@ -132,7 +121,7 @@ static int block_delta(struct phttp *h, const cJSON *j)
 	}
 	if (cJSON_IsString(json) && json->valuestring[0] && b >= 0 && b < PHTTP_MAX_BLOCKS &&
 	    h->block_call[b])
-		return deliver_call_arguments(h, h->block_call[b] - 1, json->valuestring);
+		return deliver_call(h, h->block_call[b] - 1, NULL, NULL, json->valuestring);
 	return 0;
 }
 
@@ -186,11 +175,11 @@ static int an_answer(struct phttp *h, const cJSON *j)
 		if (cJSON_IsString(type) && !strcmp(type->valuestring, "tool_use")) {
 			char *args = cJSON_PrintUnformatted(
 				cJSON_GetObjectItemCaseSensitive(block, "input"));
-			int drc =
-				deliver_call_start(h, block, k) < 0 ||
-						deliver_call_arguments(h, k, args ? args : "{}") < 0
-					? -1
-					: 0;
+			int drc = deliver_call_start(h, block, k) < 0 ||
+						  deliver_call(h, k, NULL, NULL,
+							       args ? args : "{}") < 0
+					  ? -1
+					  : 0;
 			free(args);
 			k++;
 			if (drc < 0)

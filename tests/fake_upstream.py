@@ -320,12 +320,7 @@ class Handler(socketserver.StreamRequestHandler):
                             "stop_reason": stop, "usage": {"input_tokens": 13, "output_tokens": 9}})
             return True
 
-        def ev(name, obj):
-            self.chunk("event: %s\ndata: %s\n\n" % (name, json.dumps(obj)))
-        self.start_chunked()
-        ev("message_start", {"type": "message_start", "message": {
-            "id": "msg_fake_%d" % n, "type": "message", "role": "assistant", "model": model,
-            "content": [], "usage": {"input_tokens": 13, "output_tokens": 1}}})
+        ev = self.anthropic_stream_start(n, model)
         ev("content_block_start", {"type": "content_block_start", "index": 0,
                                    "content_block": {"type": "text", "text": ""}})
         ev("ping", {"type": "ping"})
@@ -341,6 +336,16 @@ class Handler(socketserver.StreamRequestHandler):
         ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop},
                              "usage": {"output_tokens": 9}})
         ev("message_stop", {"type": "message_stop"})
+        self.chunk(b"")
+        return True
+
+    def end_stream(self, body, cid, created, model):
+        """A chat stream's usage chunk (when asked for), [DONE], the end."""
+        opts = body.get("stream_options")
+        if isinstance(opts, dict) and opts.get("include_usage"):
+            self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
+                        "model": model, "choices": [], "usage": USAGE})
+        self.event("[DONE]")
         self.chunk(b"")
         return True
 
@@ -417,13 +422,18 @@ class Handler(socketserver.StreamRequestHandler):
                            text_for(i)[6:]}, logprobs=lp(piece))
         for i in range(choices):
             ev(i, {}, finish)
-        opts = body.get("stream_options")
-        if isinstance(opts, dict) and opts.get("include_usage"):
-            self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
-                        "model": model, "choices": [], "usage": USAGE})
-        self.event("[DONE]")
-        self.chunk(b"")
-        return True
+        return self.end_stream(body, cid, created, model)
+
+    def anthropic_stream_start(self, n, model):
+        """Start a Messages API stream with its message_start event; returns
+        ev(name, obj), which sends one more event."""
+        def ev(name, obj):
+            self.chunk("event: %s\ndata: %s\n\n" % (name, json.dumps(obj)))
+        self.start_chunked()
+        ev("message_start", {"type": "message_start", "message": {
+            "id": "msg_fake_%d" % n, "type": "message", "role": "assistant", "model": model,
+            "content": [], "usage": {"input_tokens": 13, "output_tokens": 1}}})
+        return ev
 
     def anthropic_tool_use(self, body, n, model):
         """A tool_use block calling the first tool with {"city": "Paris"}."""
@@ -439,12 +449,7 @@ class Handler(socketserver.StreamRequestHandler):
                             "usage": {"input_tokens": 13, "output_tokens": 9}})
             return True
 
-        def ev(name_, obj):
-            self.chunk("event: %s\ndata: %s\n\n" % (name_, json.dumps(obj)))
-        self.start_chunked()
-        ev("message_start", {"type": "message_start", "message": {
-            "id": "msg_fake_%d" % n, "type": "message", "role": "assistant", "model": model,
-            "content": [], "usage": {"input_tokens": 13, "output_tokens": 1}}})
+        ev = self.anthropic_stream_start(n, model)
         ev("content_block_start", {"type": "content_block_start", "index": 0,
                                    "content_block": {"type": "thinking", "thinking": ""}})
         ev("content_block_delta", {"type": "content_block_delta", "index": 0,
@@ -536,13 +541,7 @@ class Handler(socketserver.StreamRequestHandler):
                 self.pause(0.25)
             self.event(chunk_of({"content": piece}))
         self.event(chunk_of({}, finish))
-        opts = body.get("stream_options")
-        if isinstance(opts, dict) and opts.get("include_usage"):
-            self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
-                        "model": model, "choices": [], "usage": USAGE})
-        self.event("[DONE]")
-        self.chunk(b"")
-        return True
+        return self.end_stream(body, cid, created, model)
 
 
 class Server(socketserver.ThreadingTCPServer):
