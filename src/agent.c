@@ -461,6 +461,14 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		};
 		struct err se;
 		err_clear(&se);
+		/* A call cut off mid-arguments is no call: replayed, its broken
+		 * arguments would make every later turn of the session fail. */
+		if (rc < 0 && reply && cJSON_GetObjectItemCaseSensitive(reply, "tool_calls")) {
+			cJSON_DeleteItemFromObjectCaseSensitive(reply, "tool_calls");
+			if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(reply, "content")))
+				cJSON_ReplaceItemInObjectCaseSensitive(reply, "content",
+								       cJSON_CreateString(""));
+		}
 		if (store_append_turn(store, &st, &se) < 0 && rc == 0) {
 			*e = se;
 			rc = -1;

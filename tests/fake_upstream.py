@@ -43,6 +43,8 @@ Models
                    OpenAI streams calls (id and name, then the arguments in
                    two pieces); when the last message is a tool result:
                    "fake: the tool said <its content>"
+  slowtools        as tools, 24 empty argument fragments 0.25 s apart between
+                   the two halves of the arguments (6 s)
   reason, reason2  reasoning "thinking about it" before the answer, as
                    reasoning_content (reason2: "reasoning", as vLLM names it)
   sse-json         an event stream even to a non-streaming request
@@ -71,7 +73,7 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            429: "Too Many Requests", 500: "Internal Server Error",
            502: "Bad Gateway", 503: "Service Unavailable"}
 
-RICH_MODELS = ("tools", "tools2", "reason", "reason2", "sse-json")
+RICH_MODELS = ("tools", "tools2", "slowtools", "reason", "reason2", "sse-json")
 
 stats = {"connections": 0, "requests": 0, "open": 0, "aborted": 0}
 flaky = [0]
@@ -361,7 +363,7 @@ class Handler(socketserver.StreamRequestHandler):
         tools = [t.get("function", {}).get("name") for t in body.get("tools") or []
                  if isinstance(t, dict)]
         calls = []
-        if model in ("tools", "tools2") and tools and last.get("role") != "tool":
+        if model in ("tools", "tools2", "slowtools") and tools and last.get("role") != "tool":
             calls = [{"id": "call_fake_%d_0" % n, "name": tools[0], "arguments": '{"city":"Paris"}'}]
             if model == "tools2":
                 calls.append({"id": "call_fake_%d_1" % n, "name": tools[-1],
@@ -415,6 +417,9 @@ class Handler(socketserver.StreamRequestHandler):
             half = len(c["arguments"]) // 2
             for part in (c["arguments"][:half], c["arguments"][half:]):
                 ev(0, {"tool_calls": [{"index": k, "function": {"arguments": part}}]})
+                for _ in range(24 if model == "slowtools" and part != c["arguments"][half:] else 0):
+                    self.pause(0.25)  # empty fragments: writes every server notices a leaver at
+                    ev(0, {"tool_calls": [{"index": k, "function": {"arguments": ""}}]})
         if not calls:
             for piece in ("fake", ": ", text[6:]):
                 for i in range(choices):

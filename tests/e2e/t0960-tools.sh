@@ -13,6 +13,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
     { id: "main", default: true, model: "fake/gpt-test" },
     { id: "tools", model: "fake/tools" },
     { id: "tools2", model: "fake/tools2" },
+    { id: "slowtools", model: "fake/slowtools" },
     { id: "reason", model: "fake/reason" },
     { id: "reason2", model: "fake/reason2" },
     { id: "ssejson", model: "fake/sse-json" },
@@ -72,6 +73,14 @@ test_expect 'a session stores the tool call structured and replays it' '
 	upstream_last_json ".body.messages[1].content" null &&
 	upstream_last_json ".body.messages[2].role" tool &&
 	test "$(db_value "$T/sessions.db" "select count(*) from messages where role = '"'"'assistant'"'"' and message like '"'"'%tool_calls%get_weather%'"'"'")" = 1
+'
+test_expect 'a client leaving mid tool call: the turn is stored interrupted, without the broken call' '
+	leave "{\"model\":\"openclaw:slowtools\",\"stream\":true,\"user\":\"leaver\",\"tools\":[$weather],$hi}" after1 &&
+	n=0 && while [ "$(db_value "$T/sessions.db" "select count(*) from messages where session_key like '"'"'%:leaver'"'"' and role = '"'"'assistant'"'"'")" != 1 ]; do
+		n=$((n + 1)); [ $n -lt 100 ] || return 1; sleep 0.1; done &&
+	test "$(db_value "$T/sessions.db" "select interrupted from messages where session_key like '"'"'%:leaver'"'"' and role = '"'"'assistant'"'"'")" = 1 &&
+	test "$(db_value "$T/sessions.db" "select count(*) from messages where session_key like '"'"'%:leaver'"'"' and message like '"'"'%tool_calls%'"'"'")" = 0 &&
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw\",\"user\":\"leaver\",$hi}" && expect_status 200
 '
 test_expect 'n: 2 answers two choices, streamed by index too (fault 5)' '
 	post /v1/chat/completions "$tok" "{\"model\":\"openclaw\",\"n\":2,$hi}" && expect_status 200 &&
