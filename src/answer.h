@@ -2,8 +2,8 @@
  * answer.h - an answer put together from the deltas a provider streams:
  * per choice, its text, reasoning, tool calls (their arguments joined by
  * index, as OpenAI's own client libraries join them), logprobs and finish
- * reason.  The non-streaming response, the stored assistant message and
- * the terminal's last line are all read from here.
+ * reason.  The non-streaming response and the stored assistant message are
+ * read from here.
  *
  * Ownership: a struct answer owns everything in it; answer_free() releases
  * it.  Messages returned are new trees for the caller to cJSON_Delete.
