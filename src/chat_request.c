@@ -329,6 +329,57 @@ static const char *type_mismatch(const cJSON *v, enum ptype type, long max, char
 	return NULL;
 }
 
+/* A tool's or a JSON schema's name: ^[A-Za-z0-9_-]{1,64}$ (the OpenAI API
+ * reference). */
+static bool valid_name(const cJSON *name)
+{
+	size_t n = cJSON_IsString(name) ? strlen(name->valuestring) : 0;
+
+	return n >= 1 && n <= 64 &&
+	       strspn(name->valuestring, "abcdefghijklmnopqrstuvwxyz"
+					 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+/* response_format: {"type":"text"}, {"type":"json_object"}, or
+ * {"type":"json_schema","json_schema":{"name","description","schema",
+ * "strict"}} (the OpenAI API reference, "Structured Outputs"). */
+static int check_response_format(const cJSON *rf, struct err *e)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
+	const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+	const cJSON *v;
+
+	if (!rf || cJSON_IsNull(rf))
+		return 0;
+	if (!cJSON_IsString(type) ||
+	    (strcmp(type->valuestring, "text") && strcmp(type->valuestring, "json_object") &&
+	     strcmp(type->valuestring, "json_schema")))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`response_format.type` must be \"text\", \"json_object\" or "
+			       "\"json_schema\".");
+	if (strcmp(type->valuestring, "json_schema"))
+		return 0;
+	if (!cJSON_IsObject(js))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`response_format.json_schema` must be an object.");
+	if (!valid_name(cJSON_GetObjectItemCaseSensitive(js, "name")))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`response_format.json_schema.name` must be 1-64 letters, digits, "
+			       "'_' or '-'.");
+	if ((v = cJSON_GetObjectItemCaseSensitive(js, "description")) && !cJSON_IsString(v))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`response_format.json_schema.description` must be a string.");
+	if ((v = cJSON_GetObjectItemCaseSensitive(js, "schema")) && !cJSON_IsObject(v))
+		return err_set(
+			e, 400, ERR_INVALID_REQUEST,
+			"`response_format.json_schema.schema` must be a JSON Schema object.");
+	if ((v = cJSON_GetObjectItemCaseSensitive(js, "strict")) && !cJSON_IsBool(v) &&
+	    !cJSON_IsNull(v))
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`response_format.json_schema.strict` must be a boolean.");
+	return 0;
+}
+
 /* A function tool: {"type":"function","function":{"name","description",
  * "parameters","strict"}}. */
 static int check_tool(const cJSON *tool, int i, struct err *e)
@@ -337,7 +388,6 @@ static int check_tool(const cJSON *tool, int i, struct err *e)
 	const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tool, "function");
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
 	const cJSON *v;
-	size_t n;
 
 	if (!cJSON_IsObject(tool))
 		return err_set(e, 400, ERR_INVALID_REQUEST, "`tools[%d]` must be an object.", i);
@@ -349,10 +399,7 @@ static int check_tool(const cJSON *tool, int i, struct err *e)
 	if (!cJSON_IsObject(fn))
 		return err_set(e, 400, ERR_INVALID_REQUEST,
 			       "`tools[%d].function` must be an object.", i);
-	n = cJSON_IsString(name) ? strlen(name->valuestring) : 0;
-	if (n < 1 || n > 64 ||
-	    strspn(name->valuestring, "abcdefghijklmnopqrstuvwxyz"
-				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+	if (!valid_name(name))
 		return err_set(
 			e, 400, ERR_INVALID_REQUEST,
 			"`tools[%d].function.name` must be 1-64 letters, digits, '_' or '-'.", i);
@@ -448,7 +495,8 @@ static int parse_params(const cJSON *root, struct chat_request *rq, struct err *
 			return err_set(e, 400, ERR_INVALID_REQUEST, "`%s` must be %s.",
 				       known_params[k].name, bad);
 	}
-	if (check_tools(root, e) < 0)
+	if (check_tools(root, e) < 0 ||
+	    check_response_format(cJSON_GetObjectItemCaseSensitive(root, "response_format"), e) < 0)
 		return -1;
 	cJSON_ArrayForEach(v, root) {
 		cJSON *dup;

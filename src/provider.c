@@ -37,7 +37,8 @@ static const struct {
 	[CFG_API_ECHO] = {false, false, false},
 };
 
-int prov_check_params(const struct cfg_provider *p, const cJSON *params, struct err *e)
+/* The field of params that p's kind cannot honour, or NULL. */
+static const char *unsupported(const struct cfg_provider *p, const cJSON *params)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(params, "n");
 	const cJSON *choice = cJSON_GetObjectItemCaseSensitive(params, "tool_choice");
@@ -45,7 +46,7 @@ int prov_check_params(const struct cfg_provider *p, const cJSON *params, struct 
 	const char *field = NULL;
 
 	if (kind >= sizeof can / sizeof *can)
-		return 0;
+		return NULL;
 	if (!can[kind].choices && cJSON_IsNumber(n) && n->valuedouble > 1)
 		field = "n";
 	else if (!can[kind].logprobs &&
@@ -55,6 +56,13 @@ int prov_check_params(const struct cfg_provider *p, const cJSON *params, struct 
 		 !(cJSON_IsString(choice) &&
 		   (!strcmp(choice->valuestring, "none") || !strcmp(choice->valuestring, "auto"))))
 		field = "tool_choice";
+	return field;
+}
+
+int prov_check_params(const struct cfg_provider *p, const cJSON *params, struct err *e)
+{
+	const char *field = unsupported(p, params);
+
 	if (!field)
 		return 0;
 	return err_set(e, 400, ERR_INVALID_REQUEST,
@@ -98,6 +106,14 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 
 		one.provider = model->provider;
 		one.model = model->model;
+		if (m && unsupported(model->provider, rq->params)) {
+			log_warn("fallback %s/%s skipped: its kind (%s) cannot answer this "
+				 "request's "
+				 "shape",
+				 model->provider->name, model->model,
+				 cfg_api_name(model->provider->api));
+			continue;
+		}
 		for (int a = 0; a < attempts; a++) {
 			int rc;
 			memset(res, 0, sizeof *res);

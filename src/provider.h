@@ -100,7 +100,9 @@ struct prov_result {
  * Run the request: each model (rq's, then its fallbacks) gets 1 + its
  * provider's `retries` attempts, as long as nothing reached the client and
  * the failure is the upstream's (unreachable, timeout, HTTP 429 or 5xx).
- * Another 4xx is reported at once: it is the operator's error.  Returns 0,
+ * Another 4xx is reported at once: it is the operator's error.  A fallback
+ * whose kind cannot honour the request's shape (prov_check_params) is
+ * skipped, with a warning in the log.  Returns 0,
  * or -1 with the last error in e.
  */
 int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,

@@ -6,11 +6,14 @@
  * to the top-level "system", user/assistant messages keep their text (never
  * an empty block) and images as content blocks, an assistant's tool calls
  * become "tool_use" blocks and the tool messages after them one user turn
- * of "tool_result" blocks, tools and tool_choice are translated, and
- * max_tokens is always sent (the API requires it: the request's, else the
- * provider's maxTokens, else 4096).  Streaming events become deltas (text,
- * thinking as reasoning, tool_use blocks as OpenAI's numbered tool calls);
- * stop reasons and token counts are mapped back.  The transport is
+ * of "tool_result" blocks, tools and tool_choice are translated, a JSON
+ * response_format becomes a forced "answer tool" whose input is the answer,
+ * reasoning_effort a thinking budget, and max_tokens is always sent (the
+ * API requires it: the request's, else the provider's maxTokens, else 4096,
+ * plus the thinking budget).  Streaming events become deltas (text,
+ * thinking as reasoning, tool_use blocks as OpenAI's numbered tool calls,
+ * the answer tool's input as text); stop reasons and token counts are
+ * mapped back.  The transport is
  * provider_http.c; the key is sent only as x-api-key.
  */
 #include "provider_http.h"
@@ -23,13 +26,50 @@
 #define DEFAULT_MAX_TOKENS 4096
 #define ANTHROPIC_VERSION "2023-06-01"
 
-static const char *map_stop(const char *reason)
+/* OpenAI's finish_reason for a stop_reason; "tool_use" is "stop" when the
+ * only tool called was the answer tool (calls: the client's tools called). */
+static const char *map_stop(const char *reason, int calls)
 {
 	if (!strcmp(reason, "max_tokens"))
 		return "length";
-	if (!strcmp(reason, "tool_use"))
+	if (!strcmp(reason, "tool_use") && calls)
 		return "tool_calls";
 	return "stop"; /* end_turn, stop_sequence, and anything new */
+}
+
+/*
+ * The tool that carries a JSON answer: the Messages API has no
+ * response_format, so a json_schema (or json_object) answer is asked for as
+ * a call of one tool, named as the schema, whose input schema is the
+ * schema; its input is then the answer's content.  Returns the tool's name
+ * and sets *schema (NULL: any object), or NULL when params ask for text.
+ */
+static const char *answer_tool(const cJSON *params, const cJSON **schema)
+{
+	const cJSON *rf = cJSON_GetObjectItemCaseSensitive(params, "response_format");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
+	const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(js, "name");
+
+	*schema = NULL;
+	if (!cJSON_IsString(type))
+		return NULL;
+	if (!strcmp(type->valuestring, "json_object"))
+		return "json_object";
+	if (strcmp(type->valuestring, "json_schema") || !cJSON_IsString(name))
+		return NULL;
+	*schema = cJSON_GetObjectItemCaseSensitive(js, "schema");
+	return name->valuestring;
+}
+
+/* Whether block is a tool_use of the answer tool. */
+static bool is_answer(const struct phttp *h, const cJSON *block)
+{
+	const cJSON *schema;
+	const char *tool = answer_tool(h->rq->params, &schema);
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(block, "name");
+
+	return tool && cJSON_IsString(name) && !strcmp(name->valuestring, tool);
 }
 
 static void take_usage(struct phttp *h, const cJSON *usage)
@@ -98,6 +138,10 @@ static int block_start(struct phttp *h, const cJSON *j)
 		phttp_fail(h, 502, "upstream sent more content blocks than clawcgi relays");
 		return -1;
 	}
+	if (is_answer(h, block)) { /* its input streams as the content */
+		h->block_call[b] = PHTTP_BLOCK_CONTENT;
+		return 0;
+	}
 	h->block_call[b] = ++h->ncalls;
 	return deliver_call_start(h, block, h->ncalls - 1);
 }
@@ -119,8 +163,11 @@ static int block_delta(struct phttp *h, const cJSON *j)
 				       .reasoning_len = strlen(thinking->valuestring)};
 		return phttp_deliver(h, &r);
 	}
-	if (cJSON_IsString(json) && json->valuestring[0] && b >= 0 && b < PHTTP_MAX_BLOCKS &&
-	    h->block_call[b])
+	if (!cJSON_IsString(json) || !json->valuestring[0] || b < 0 || b >= PHTTP_MAX_BLOCKS)
+		return 0;
+	if (h->block_call[b] == PHTTP_BLOCK_CONTENT)
+		return phttp_text(h, json->valuestring, strlen(json->valuestring));
+	if (h->block_call[b] > 0)
 		return deliver_call(h, h->block_call[b] - 1, NULL, NULL, json->valuestring);
 	return 0;
 }
@@ -143,7 +190,7 @@ static int an_event(struct phttp *h, const char *event, const cJSON *j)
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
 		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(d, "stop_reason");
 		if (cJSON_IsString(stop))
-			phttp_finish(h, map_stop(stop->valuestring));
+			phttp_finish(h, map_stop(stop->valuestring, h->ncalls));
 		take_usage(h, cJSON_GetObjectItemCaseSensitive(j, "usage"));
 	} else if (!strcmp(t, "message_stop")) {
 		h->done = true;
@@ -152,7 +199,8 @@ static int an_event(struct phttp *h, const char *event, const cJSON *j)
 }
 
 /* A whole answer: text blocks joined, thinking as reasoning, each tool_use
- * block a whole tool call (its input printed as the arguments string). */
+ * block a whole tool call (its input printed as the arguments string), the
+ * answer tool's input the text. */
 static int an_answer(struct phttp *h, const cJSON *j)
 {
 	const cJSON *content = cJSON_GetObjectItemCaseSensitive(j, "content");
@@ -166,22 +214,24 @@ static int an_answer(struct phttp *h, const cJSON *j)
 		return -1;
 	}
 	take_usage(h, cJSON_GetObjectItemCaseSensitive(j, "usage"));
-	if (cJSON_IsString(stop))
-		phttp_finish(h, map_stop(stop->valuestring));
 	cJSON_ArrayForEach(block, content) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(block, "text");
 		const cJSON *th = cJSON_GetObjectItemCaseSensitive(block, "thinking");
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
 		if (cJSON_IsString(type) && !strcmp(type->valuestring, "tool_use")) {
-			char *args = cJSON_PrintUnformatted(
-				cJSON_GetObjectItemCaseSensitive(block, "input"));
-			int drc = deliver_call_start(h, block, k) < 0 ||
-						  deliver_call(h, k, NULL, NULL,
-							       args ? args : "{}") < 0
-					  ? -1
-					  : 0;
+			const cJSON *input = cJSON_GetObjectItemCaseSensitive(block, "input");
+			char *args = input ? cJSON_PrintUnformatted(input) : strdup("{}");
+			int drc;
+			if (!args)
+				goto out;
+			if (is_answer(h, block))
+				drc = buf_append_str(&text, args);
+			else
+				drc = deliver_call_start(h, block, k) < 0 ||
+						      deliver_call(h, k++, NULL, NULL, args) < 0
+					      ? -1
+					      : 0;
 			free(args);
-			k++;
 			if (drc < 0)
 				goto out;
 		} else if (cJSON_IsString(t) && buf_append_str(&text, t->valuestring) < 0) {
@@ -190,6 +240,8 @@ static int an_answer(struct phttp *h, const cJSON *j)
 			goto out;
 		}
 	}
+	if (cJSON_IsString(stop))
+		phttp_finish(h, map_stop(stop->valuestring, k));
 	if (thinking.len) {
 		struct prov_delta r = {.reasoning = thinking.data, .reasoning_len = thinking.len};
 		if (phttp_deliver(h, &r) < 0)
@@ -202,7 +254,7 @@ out:
 	return rc;
 }
 
-static const struct phttp_ops an_ops = {an_event, an_answer};
+const struct phttp_ops prov_anthropic_ops = {an_event, an_answer};
 
 /* An OpenAI image_url part as an Anthropic image block. */
 static cJSON *image_block(const char *url)
@@ -439,68 +491,177 @@ static int map_messages(cJSON *msgs, const cJSON *messages, struct err *e)
 	return rc;
 }
 
-/* tools, tool_choice and parallel_tool_calls in the Messages API's terms. */
-static int map_tools(cJSON *body, const cJSON *params)
+/* One Messages API tool: {name, description, input_schema}; schema NULL:
+ * any object. */
+static int add_tool(cJSON *tools, const char *name, const char *description, const cJSON *schema)
 {
-	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(params, "tools"), *t;
-	const cJSON *choice = cJSON_GetObjectItemCaseSensitive(params, "tool_choice");
-	const cJSON *parallel = cJSON_GetObjectItemCaseSensitive(params, "parallel_tool_calls");
-	cJSON *out, *tc;
-	const char *c = cJSON_IsString(choice) ? choice->valuestring : NULL;
+	cJSON *a = cJSON_CreateObject();
+	cJSON *s = schema ? cJSON_Duplicate(schema, 1) : cJSON_Parse("{\"type\":\"object\"}");
 
-	if (!cJSON_GetArraySize(tools))
-		return 0;
-	if (!(out = cJSON_AddArrayToObject(body, "tools")))
-		return -1;
-	cJSON_ArrayForEach(t, tools) {
-		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
-		const cJSON *desc = cJSON_GetObjectItemCaseSensitive(fn, "description");
-		const cJSON *params_schema = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
-		cJSON *a = cJSON_CreateObject(), *schema;
-		if (!a)
-			return -1;
-		cJSON_AddItemToArray(out, a);
-		schema = params_schema ? cJSON_Duplicate(params_schema, 1)
-				       : cJSON_Parse("{\"type\":\"object\"}");
-		if (!schema ||
-		    !cJSON_AddStringToObject(
-			    a, "name", cJSON_GetObjectItemCaseSensitive(fn, "name")->valuestring)) {
-			cJSON_Delete(schema);
-			return -1;
-		}
-		if (cJSON_IsString(desc) &&
-		    !cJSON_AddStringToObject(a, "description", desc->valuestring))
-			return -1;
-		cJSON_AddItemToObject(a, "input_schema", schema);
-	}
-	if (!(tc = cJSON_AddObjectToObject(body, "tool_choice")))
-		return -1;
-	if (cJSON_IsObject(choice)) {
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(choice, "function"), "name");
-		if (!cJSON_AddStringToObject(tc, "type", "tool") ||
-		    !cJSON_AddStringToObject(tc, "name", name->valuestring))
-			return -1;
-	} else if (!cJSON_AddStringToObject(tc, "type",
-					    !c || !strcmp(c, "auto") ? "auto"
-					    : !strcmp(c, "required") ? "any"
-								     : "none")) {
+	if (!a || !s) {
+		cJSON_Delete(a);
+		cJSON_Delete(s);
 		return -1;
 	}
-	if (cJSON_IsFalse(parallel) && (!c || strcmp(c, "none")) &&
-	    !cJSON_AddBoolToObject(tc, "disable_parallel_tool_use", 1))
+	cJSON_AddItemToArray(tools, a);
+	cJSON_AddItemToObject(a, "input_schema", s);
+	if (!cJSON_AddStringToObject(a, "name", name) ||
+	    (description && !cJSON_AddStringToObject(a, "description", description)))
 		return -1;
 	return 0;
 }
 
-/* The Messages API request; NULL with e (400 for a conversation it cannot
- * take, 500 out of memory). */
-static cJSON *build_body(const struct prov_request *rq, struct err *e)
+/*
+ * tools, tool_choice and parallel_tool_calls in the Messages API's terms,
+ * plus the answer tool when response_format asks for JSON: alone, it is
+ * forced; beside the client's tools, some tool must be called (the answer
+ * or a client tool), unless tool_choice names one.  Sets *forced when a
+ * tool is forced.  0, or -1 with e (400: the schema's name is a client
+ * tool's; 500).
+ */
+static int map_tools(cJSON *body, const cJSON *params, bool *forced, struct err *e)
+{
+	const cJSON *choice = cJSON_GetObjectItemCaseSensitive(params, "tool_choice");
+	const cJSON *parallel = cJSON_GetObjectItemCaseSensitive(params, "parallel_tool_calls");
+	const char *c = cJSON_IsString(choice) ? choice->valuestring : NULL;
+	const cJSON *schema;
+	const char *answer = answer_tool(params, &schema);
+	/* the client's tools, or NULL when none are offered to the model */
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(params, "tools"), *t;
+	bool client;
+
+	if (answer && c && !strcmp(c, "none"))
+		tools = NULL;
+	client = cJSON_GetArraySize(tools) > 0;
+	const char *type;
+	cJSON *out, *tc;
+
+	*forced = false;
+	if (!client && !answer)
+		return 0;
+	if (!(out = cJSON_AddArrayToObject(body, "tools")))
+		return err_nomem(e);
+	cJSON_ArrayForEach(t, tools) {
+		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+		const cJSON *desc = cJSON_GetObjectItemCaseSensitive(fn, "description");
+		const char *name = cJSON_GetObjectItemCaseSensitive(fn, "name")->valuestring;
+		if (answer && !strcmp(name, answer))
+			return err_set(
+				e, 400, ERR_INVALID_REQUEST,
+				"`response_format.json_schema.name` '%s' is also the name of "
+				"one of `tools`: this agent's provider kind (%s) is given the "
+				"schema as a tool.",
+				answer, cfg_api_name(CFG_API_ANTHROPIC));
+		if (add_tool(out, name, cJSON_IsString(desc) ? desc->valuestring : NULL,
+			     cJSON_GetObjectItemCaseSensitive(fn, "parameters")) < 0)
+			return err_nomem(e);
+	}
+	if (answer &&
+	    add_tool(out, answer, "Give your whole answer as this tool's input.", schema) < 0)
+		return err_nomem(e);
+	if (!(tc = cJSON_AddObjectToObject(body, "tool_choice")))
+		return err_nomem(e);
+	if (cJSON_IsObject(choice)) {
+		answer = cJSON_GetObjectItemCaseSensitive(
+				 cJSON_GetObjectItemCaseSensitive(choice, "function"), "name")
+				 ->valuestring;
+		type = "tool";
+	} else if (answer) {
+		type = client ? "any" : "tool";
+	} else {
+		type = !c || !strcmp(c, "auto") ? "auto" : !strcmp(c, "required") ? "any" : "none";
+	}
+	*forced = !strcmp(type, "any") || !strcmp(type, "tool");
+	if (!cJSON_AddStringToObject(tc, "type", type) ||
+	    (!strcmp(type, "tool") && !cJSON_AddStringToObject(tc, "name", answer)) ||
+	    (cJSON_IsFalse(parallel) && strcmp(type, "none") &&
+	     !cJSON_AddBoolToObject(tc, "disable_parallel_tool_use", 1)))
+		return err_nomem(e);
+	return 0;
+}
+
+/* reasoning_effort as a thinking budget in tokens (Anthropic's smallest is
+ * 1024); "none" asks for no thinking. */
+static const struct {
+	const char *effort;
+	long budget;
+} budgets[] = {
+	{"none", 0},	  {"minimal", 1024}, {"low", 2048},
+	{"medium", 8192}, {"high", 16384},   {"xhigh", 24576},
+};
+
+/* Whether the conversation ends in tool results: a tool use cycle goes on. */
+static bool in_tool_cycle(const cJSON *messages)
+{
+	const cJSON *last = cJSON_GetArrayItem(messages, cJSON_GetArraySize(messages) - 1);
+
+	return msg_role(last) && !strcmp(msg_role(last), "tool");
+}
+
+/*
+ * reasoning_effort as extended thinking: {"type":"enabled","budget_tokens"}.
+ * The budget must stay below max_tokens: a max_tokens the client set
+ * bounds it (the answer shares it, as in OpenAI's max_completion_tokens);
+ * the default one grows by the budget.  Not sent while a tool use cycle
+ * goes on (the API wants its signed thinking blocks back then, and clients
+ * do not keep them).  *thinking: it was sent.  0, or -1 with e (400: an
+ * effort Anthropic has no budget for, a forced tool, a max_tokens below
+ * the smallest budget; 500).
+ */
+static int map_thinking(cJSON *body, const struct prov_request *rq, const char *max_field,
+			long *max_tokens, bool forced, bool *thinking, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rq->params, "reasoning_effort");
+	const char *kind = cJSON_IsString(v) ? cfg_api_name(rq->provider->api) : NULL;
+	long budget = -1;
+	cJSON *th;
+
+	*thinking = false;
+	if (!kind)
+		return 0;
+	for (size_t k = 0; k < sizeof budgets / sizeof *budgets; k++)
+		if (!strcmp(budgets[k].effort, v->valuestring))
+			budget = budgets[k].budget;
+	if (budget < 0)
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`reasoning_effort` must be \"none\", \"minimal\", \"low\", "
+			       "\"medium\", \"high\" or \"xhigh\" for this agent's provider kind "
+			       "(%s).",
+			       kind);
+	if (!budget || in_tool_cycle(rq->messages))
+		return 0;
+	if (forced)
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`reasoning_effort` cannot be combined with a forced tool "
+			       "(`tool_choice` \"required\" or named, or `response_format` JSON) "
+			       "on this agent's provider kind (%s): it does not think while a tool "
+			       "is forced.",
+			       kind);
+	if (max_field && *max_tokens <= budgets[1].budget)
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "`%s` must be above %ld when `reasoning_effort` asks this agent's "
+			       "provider kind (%s) to think: that is its smallest thinking budget.",
+			       max_field, budgets[1].budget, kind);
+	if (max_field && budget >= *max_tokens)
+		budget = *max_tokens - 1;
+	else if (!max_field)
+		*max_tokens += budget;
+	if (!(th = cJSON_AddObjectToObject(body, "thinking")) ||
+	    !cJSON_AddStringToObject(th, "type", "enabled") ||
+	    !cJSON_AddNumberToObject(th, "budget_tokens", (double)budget))
+		return err_nomem(e);
+	*thinking = true;
+	return 0;
+}
+
+cJSON *prov_anthropic_body(const struct prov_request *rq, struct err *e)
 {
 	cJSON *body = cJSON_CreateObject();
 	cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
 	const cJSON *v;
+	const char *max_field = NULL;
 	long max_tokens = rq->provider->max_tokens ? rq->provider->max_tokens : DEFAULT_MAX_TOKENS;
+	bool forced, thinking;
 
 	if (!msgs || !cJSON_AddStringToObject(body, "model", rq->model) ||
 	    (rq->system_text && rq->system_text[0] &&
@@ -508,15 +669,20 @@ static cJSON *build_body(const struct prov_request *rq, struct err *e)
 		err_nomem(e);
 		goto fail;
 	}
-	if (map_messages(msgs, rq->messages, e) < 0)
+	if (map_messages(msgs, rq->messages, e) < 0 || map_tools(body, rq->params, &forced, e) < 0)
 		goto fail;
 	if ((v = cJSON_GetObjectItemCaseSensitive(rq->params, "max_completion_tokens")) ||
-	    (v = cJSON_GetObjectItemCaseSensitive(rq->params, "max_tokens")))
+	    (v = cJSON_GetObjectItemCaseSensitive(rq->params, "max_tokens"))) {
 		max_tokens = (long)v->valuedouble;
+		max_field = v->string;
+	}
+	if (map_thinking(body, rq, max_field, &max_tokens, forced, &thinking, e) < 0)
+		goto fail;
 	cJSON_AddNumberToObject(body, "max_tokens", (double)max_tokens);
-	if ((v = cJSON_GetObjectItemCaseSensitive(rq->params, "temperature")))
+	/* thinking takes neither a temperature nor a narrowed top_p */
+	if (!thinking && (v = cJSON_GetObjectItemCaseSensitive(rq->params, "temperature")))
 		cJSON_AddNumberToObject(body, "temperature", v->valuedouble);
-	if ((v = cJSON_GetObjectItemCaseSensitive(rq->params, "top_p")))
+	if (!thinking && (v = cJSON_GetObjectItemCaseSensitive(rq->params, "top_p")))
 		cJSON_AddNumberToObject(body, "top_p", v->valuedouble);
 	if ((v = cJSON_GetObjectItemCaseSensitive(rq->params, "stop"))) {
 		cJSON *seq = cJSON_IsArray(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateArray();
@@ -524,8 +690,8 @@ static cJSON *build_body(const struct prov_request *rq, struct err *e)
 			cJSON_AddItemToArray(seq, cJSON_CreateString(v->valuestring));
 		cJSON_AddItemToObject(body, "stop_sequences", seq);
 	}
-	/* seed, penalties and response_format have no Messages API equivalent */
-	if (map_tools(body, rq->params) < 0 || !cJSON_AddBoolToObject(body, "stream", rq->stream)) {
+	/* seed and the penalties have no Messages API equivalent */
+	if (!cJSON_AddBoolToObject(body, "stream", rq->stream)) {
 		err_nomem(e);
 		goto fail;
 	}
@@ -538,10 +704,10 @@ fail:
 int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
 		       struct prov_result *res, struct err *e)
 {
-	cJSON *body = build_body(rq, e);
+	cJSON *body = prov_anthropic_body(rq, e);
 
 	if (!body)
 		return -1;
-	return phttp_post(rq, sink, res, e, &an_ops, "/v1/messages", body,
+	return phttp_post(rq, sink, res, e, &prov_anthropic_ops, "/v1/messages", body,
 			  "x-api-key: ", "anthropic-version: " ANTHROPIC_VERSION);
 }

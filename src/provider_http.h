@@ -18,6 +18,7 @@
 struct phttp;
 
 #define PHTTP_MAX_BLOCKS 64
+#define PHTTP_BLOCK_CONTENT (-1)
 
 struct phttp_ops {
 	/* One streamed event (not "[DONE]"), its data parsed.  Non-zero stops. */
@@ -44,8 +45,9 @@ struct phttp {
 	bool failed;	/* e is set; stop the transfer */
 	time_t last_idle;
 	/* For a backend whose stream numbers content blocks (Anthropic's): the
-	 * tool call each block is, plus one (0: not a call), and the calls so
-	 * far, so calls are numbered 0, 1, ... as OpenAI numbers them. */
+	 * tool call each block is, plus one (0: not a call; PHTTP_BLOCK_CONTENT:
+	 * a block whose input streams as the content), and the calls so far,
+	 * so calls are numbered 0, 1, ... as OpenAI numbers them. */
 	int block_call[PHTTP_MAX_BLOCKS];
 	int ncalls;
 };
@@ -73,5 +75,26 @@ void phttp_finish(struct phttp *h, const char *reason);
 
 /* An upstream error body's message (error.message, error, message) or its start. */
 void phttp_error_message(const char *body, size_t len, char *out, size_t outlen);
+
+/*
+ * The two HTTP backends' halves, which their run functions join with
+ * phttp_post; apart, for the unit tests of each mapping.
+ *
+ * prov_openai_body: the POST /chat/completions body for rq (the OpenAI API
+ * reference, "Create chat completion"): the system text as the first
+ * message, rq's messages normalised for OpenAI-compatible servers, every
+ * parameter as sent.  Caller owns it; NULL when out of memory.
+ *
+ * prov_anthropic_body: the POST /v1/messages body for rq (the Anthropic
+ * Messages API).  Caller owns it; NULL with e: 400 naming the message or
+ * field it cannot map, 500 out of memory.
+ *
+ * The ops turn each one's answers (streamed events or a whole JSON body)
+ * into deltas on h->sink and h->res.
+ */
+cJSON *prov_openai_body(const struct prov_request *rq);
+extern const struct phttp_ops prov_openai_ops;
+cJSON *prov_anthropic_body(const struct prov_request *rq, struct err *e);
+extern const struct phttp_ops prov_anthropic_ops;
 
 #endif

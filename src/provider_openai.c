@@ -123,7 +123,7 @@ static int oa_answer(struct phttp *h, const cJSON *j)
 	return 0;
 }
 
-static const struct phttp_ops oa_ops = {oa_event, oa_answer};
+const struct phttp_ops prov_openai_ops = {oa_event, oa_answer};
 
 /*
  * m as OpenAI-compatible servers take it: "input_text" parts (the
@@ -161,7 +161,7 @@ static cJSON *upstream_message(const cJSON *m)
 	return dup;
 }
 
-static cJSON *build_body(const struct prov_request *rq)
+cJSON *prov_openai_body(const struct prov_request *rq)
 {
 	cJSON *body = cJSON_CreateObject();
 	cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
@@ -207,6 +207,6 @@ fail:
 int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
 		    struct err *e)
 {
-	return phttp_post(rq, sink, res, e, &oa_ops, "/chat/completions", build_body(rq),
-			  "Authorization: Bearer ", NULL);
+	return phttp_post(rq, sink, res, e, &prov_openai_ops, "/chat/completions",
+			  prov_openai_body(rq), "Authorization: Bearer ", NULL);
 }

@@ -96,10 +96,43 @@ def text_of(content):
     return ""
 
 
+def thinking_problem(body):
+    """What the Messages API refuses of extended thinking, or None: a budget
+    under 1024 or not below max_tokens, a temperature other than 1, top_p
+    under 0.95, a forced tool, an assistant turn with tool_use that does not
+    start with a thinking block (a tool use cycle in progress)."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
+        return None
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or budget < 1024:
+        return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+    if budget >= body.get("max_tokens", 0):
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    if body.get("temperature", 1) != 1:
+        return "`temperature` may only be set to 1 when thinking is enabled"
+    if body.get("top_p", 1) < 0.95:
+        return "`top_p` must be greater than or equal to 0.95 when thinking is enabled"
+    if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        return "Thinking may not be enabled when tool_choice forces tool use."
+    msgs = body.get("messages") or []
+    for i, m in enumerate(msgs):
+        blocks = m.get("content") if isinstance(m.get("content"), list) else []
+        if (m.get("role") == "assistant" and i == len(msgs) - 2
+                and any(b.get("type") == "tool_use" for b in blocks)
+                and blocks[0].get("type") not in ("thinking", "redacted_thinking")):
+            return ("messages.%d.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                    "but found `%s`" % (i, blocks[0].get("type")))
+    return None
+
+
 def anthropic_problem(body):
     """What the Messages API would refuse in body, or None: an empty text
     block, a tool_result whose tool_use_id is not a tool_use of the
-    assistant turn right before it."""
+    assistant turn right before it, thinking_problem."""
+    problem = thinking_problem(body)
+    if problem:
+        return problem
     prev_ids = set()
     for i, m in enumerate(body.get("messages") or []):
         content = m.get("content")
@@ -286,8 +319,11 @@ class Handler(socketserver.StreamRequestHandler):
         error event after one delta) as for the OpenAI side; "tools": with
         `tools`, a tool_use block calling the first (streamed after a
         thinking block), and "fake: the tool said <result>" after a
-        tool_result.  Requests the real API refuses (an empty text block, a
-        tool_result with no tool_use right before it) get its 400."""
+        tool_result; a forced tool (tool_choice type "tool"), any model:
+        a call of it (anthropic_forced_tool); thinking enabled: a thinking
+        block "a budget of N tokens" before the text.  Requests the real API
+        refuses (an empty text block, a tool_result with no tool_use right
+        before it, thinking_problem) get its 400."""
         model = body.get("model") if isinstance(body.get("model"), str) else ""
         text = ""
         for m in body.get("messages") or []:
@@ -311,30 +347,51 @@ class Handler(socketserver.StreamRequestHandler):
         last = msgs[-1] if msgs else {}
         results = [b for b in last.get("content") or [] if isinstance(b, dict)
                    and b.get("type") == "tool_result"] if isinstance(last.get("content"), list) else []
+        forced = body.get("tool_choice") or {}
+        if forced.get("type") == "tool" and not results:
+            return self.anthropic_forced_tool(body, n, model, forced.get("name"), text)
         if model == "tools" and body.get("tools") and not results:
             return self.anthropic_tool_use(body, n, model)
         if results:
             text = "the tool said " + str(results[-1].get("content", ""))
         stop = "max_tokens" if model == "length" else "end_turn"
+        thought = None
+        if (body.get("thinking") or {}).get("type") == "enabled":
+            thought = "a budget of %d tokens" % body["thinking"]["budget_tokens"]
         if not body.get("stream"):
+            content = [{"type": "text", "text": "fake: " + text}]
+            if thought:
+                content.insert(0, {"type": "thinking", "thinking": thought,
+                                   "signature": "fake-signature"})
             self.send(200, {"id": "msg_fake_%d" % n, "type": "message", "role": "assistant",
-                            "model": model, "content": [{"type": "text", "text": "fake: " + text}],
+                            "model": model, "content": content,
                             "stop_reason": stop, "usage": {"input_tokens": 13, "output_tokens": 9}})
             return True
 
         ev = self.anthropic_stream_start(n, model)
-        ev("content_block_start", {"type": "content_block_start", "index": 0,
+        b = 0
+        if thought:
+            ev("content_block_start", {"type": "content_block_start", "index": 0,
+                                       "content_block": {"type": "thinking", "thinking": ""}})
+            ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "thinking_delta", "thinking": thought}})
+            ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "signature_delta",
+                                                 "signature": "fake-signature"}})
+            ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+            b = 1
+        ev("content_block_start", {"type": "content_block_start", "index": b,
                                    "content_block": {"type": "text", "text": ""}})
         ev("ping", {"type": "ping"})
         for i, piece in enumerate(["fake", ": ", text]):
-            ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+            ev("content_block_delta", {"type": "content_block_delta", "index": b,
                                        "delta": {"type": "text_delta", "text": piece}})
             if model == "midfail":
                 ev("error", {"type": "error", "error": {"type": "overloaded_error",
                                                         "message": "Overloaded"}})
                 self.chunk(b"")
                 return True
-        ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+        ev("content_block_stop", {"type": "content_block_stop", "index": b})
         ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop},
                              "usage": {"output_tokens": 9}})
         ev("message_stop", {"type": "message_stop"})
@@ -440,6 +497,35 @@ class Handler(socketserver.StreamRequestHandler):
             "content": [], "usage": {"input_tokens": 13, "output_tokens": 1}}})
         return ev
 
+    def anthropic_forced_tool(self, body, n, model, name, text):
+        """tool_choice {"type":"tool","name":...}: a call of that tool with
+        {"answer": "fake: <text>", "n": 42}, the input streamed in three
+        pieces."""
+        tid = "toolu_fake_%d" % n
+        tool_input = {"answer": "fake: " + text, "n": 42}
+        if not body.get("stream"):
+            self.send(200, {"id": "msg_fake_%d" % n, "type": "message", "role": "assistant",
+                            "model": model, "content": [
+                                {"type": "tool_use", "id": tid, "name": name,
+                                 "input": tool_input}],
+                            "stop_reason": "tool_use",
+                            "usage": {"input_tokens": 13, "output_tokens": 9}})
+            return True
+        ev = self.anthropic_stream_start(n, model)
+        ev("content_block_start", {"type": "content_block_start", "index": 0,
+                                   "content_block": {"type": "tool_use", "id": tid, "name": name,
+                                                     "input": {}}})
+        whole = json.dumps(tool_input)
+        for part in (whole[:5], whole[5:12], whole[12:]):
+            ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "input_json_delta", "partial_json": part}})
+        ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+                             "usage": {"output_tokens": 9}})
+        ev("message_stop", {"type": "message_stop"})
+        self.chunk(b"")
+        return True
+
     def anthropic_tool_use(self, body, n, model):
         """A tool_use block calling the first tool with {"city": "Paris"}."""
         name = body["tools"][0].get("name", "")
@@ -477,6 +563,11 @@ class Handler(socketserver.StreamRequestHandler):
         model = body.get("model")
         model = model if isinstance(model, str) else ""
         streaming = body.get("stream") is True
+        if model.startswith("error-") and model[6:].isdigit():
+            code = int(model[6:])
+            msg, typ = ERRORS.get(code, ("fake upstream error %d" % code, "server_error"))
+            self.send(code, {"error": {"message": msg, "type": typ, "param": None, "code": None}})
+            return True
         if (model in RICH_MODELS or (isinstance(body.get("n"), int) and body.get("n") > 1)
                 or body.get("logprobs") is True):
             return self.rich(body, n, model, streaming)
@@ -485,11 +576,6 @@ class Handler(socketserver.StreamRequestHandler):
         cid = "chatcmpl-fake-%d" % n
         created = int(time.time())
 
-        if model.startswith("error-") and model[6:].isdigit():
-            code = int(model[6:])
-            msg, typ = ERRORS.get(code, ("fake upstream error %d" % code, "server_error"))
-            self.send(code, {"error": {"message": msg, "type": typ, "param": None, "code": None}})
-            return True
         if model == "hang":
             self.pause(30)
         if model == "flaky":  # 503 on every other call, starting with the first

@@ -17,11 +17,13 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "flaky", model: "fake/flaky" },
     { id: "flaky0", model: "once/flaky" },
     { id: "alldown", model: { primary: "nowhere/a", fallbacks: ["once/error-500"] } },
+    { id: "shape", model: { primary: "once/error-503", fallbacks: ["echo/echo", "fake/second"] } },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", retries: 1 },
     once: { api: "openai-completions", baseUrl: "@UPSTREAM@", retries: 0 },
     nowhere: { api: "openai-completions", baseUrl: "http://127.0.0.1:$down/v1", retries: 0 },
+    echo: { api: "echo" },
   } },
   session: { store: "@T@/sessions.db" },
 }
@@ -55,5 +57,11 @@ test_expect 'retries: 0 means one attempt (the 503 is reported, the next call wo
 '
 test_expect 'every model failing: the last error' '
 	ask alldown && expect_status 502 && expect_body_contains "fake upstream exploded"
+'
+test_expect 'a fallback whose kind cannot give the asked shape (n: 2) is skipped, with a warning' '
+	ask shape ",\"n\":2" && expect_status 200 && upstream_last_json .body.model second &&
+	expect_json ".choices[2]" "(absent)" && expect_json ".choices[1].message.content" "fake: hi (choice 1)" &&
+	grep -q "fallback echo/echo skipped" "$SERVER_LOG" &&
+	ask shape && expect_status 200 && expect_json ".choices[0].message.content" "hi"
 '
 test_done

@@ -110,6 +110,78 @@ test_expect 'a tool result answering no earlier call, and arguments that are no 
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"x\"}]}" &&
 	expect_status 400 && expect_body_contains "tool_calls[0].function.arguments"
 '
+test_expect 'reasoning_effort: a thinking budget on top of the default max_tokens; thinking comes back as reasoning' '
+	ask ",\"reasoning_effort\":\"medium\",\"temperature\":0.2,\"top_p\":0.5" && expect_status 200 &&
+	upstream_last_json .body.thinking.type enabled && upstream_last_json .body.thinking.budget_tokens 8192 &&
+	upstream_last_json .body.max_tokens 12288 &&
+	upstream_last_json .body.temperature "(absent)" && upstream_last_json .body.top_p "(absent)" &&
+	expect_json ".choices[0].message.reasoning_content" "a budget of 8192 tokens" &&
+	expect_json ".choices[0].message.content" "fake: hi"
+'
+test_expect 'reasoning_effort: a client max_tokens bounds the budget; streamed thinking is delta.reasoning_content' '
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"reasoning_effort\":\"high\",\"max_completion_tokens\":3000,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" &&
+	expect_status 200 && upstream_last_json .body.max_tokens 3000 &&
+	upstream_last_json .body.thinking.budget_tokens 2999 &&
+	python3 "$srcdir/tests/e2e/sse_accumulate.py" "$T/stream.txt" >"$T/acc.json" &&
+	test "$(_json "$T/acc.json" ".choices[0].reasoning_content")" = "a budget of 2999 tokens" &&
+	test "$(_json "$T/acc.json" ".choices[0].content")" = "fake: yo" &&
+	ask ",\"reasoning_effort\":\"none\"" && expect_status 200 && upstream_last_json .body.thinking "(absent)"
+'
+test_expect 'reasoning_effort it cannot honour: 400 naming the field, nothing sent upstream' '
+	n=$(upstream_count) &&
+	ask ",\"reasoning_effort\":\"maximal\"" && expect_status 400 &&
+	expect_body_contains "\`reasoning_effort\` must be" && expect_body_contains anthropic-messages &&
+	ask ",\"reasoning_effort\":\"low\",\"max_tokens\":1024" && expect_status 400 &&
+	expect_body_contains "\`max_tokens\` must be above 1024" &&
+	ask ",\"reasoning_effort\":\"low\",\"tool_choice\":\"required\",\"tools\":[$weather]" && expect_status 400 &&
+	expect_body_contains "forced tool" &&
+	ask ",\"reasoning_effort\":\"low\",\"response_format\":{\"type\":\"json_object\"}" && expect_status 400 &&
+	test "$(upstream_count)" = "$n"
+'
+test_expect 'reasoning_effort inside a tool use cycle: no thinking (its signed blocks are not kept)' '
+	post /v1/chat/completions "$tok" "{\"reasoning_effort\":\"low\",\"tools\":[$weather],\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_9\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_9\",\"content\":\"sunny\"}]}" &&
+	expect_status 200 && upstream_last_json .body.thinking "(absent)" &&
+	expect_json ".choices[0].message.content" "fake: the tool said sunny"
+'
+schema='{"type":"object","properties":{"answer":{"type":"string"},"n":{"type":"integer"}},"required":["answer","n"]}'
+rf_schema="\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"reply\",\"strict\":true,\"schema\":$schema}}"
+test_expect 'response_format json_schema: one forced tool; its input is the content, finish_reason stop' '
+	ask ",$rf_schema" && expect_status 200 &&
+	upstream_last_json ".body.tools[0].name" reply &&
+	upstream_last_json ".body.tools[0].input_schema.required[1]" n &&
+	upstream_last_json ".body.tools[1]" "(absent)" &&
+	upstream_last_json .body.tool_choice.type tool && upstream_last_json .body.tool_choice.name reply &&
+	expect_json ".choices[0].message.content" "{\"answer\":\"fake: hi\",\"n\":42}" &&
+	expect_json ".choices[0].message.tool_calls" "(absent)" &&
+	expect_json ".choices[0].finish_reason" stop
+'
+test_expect 'response_format json_schema streamed: the input fragments are content deltas' '
+	stream /v1/chat/completions "$tok" "{\"stream\":true,$rf_schema,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" &&
+	expect_status 200 &&
+	python3 "$srcdir/tests/e2e/sse_accumulate.py" "$T/stream.txt" >"$T/acc.json" &&
+	test "$(_json "$T/acc.json" ".choices[0].content")" = "{\"answer\": \"fake: yo\", \"n\": 42}" &&
+	test "$(_json "$T/acc.json" ".choices[0].tool_calls")" = "[]" &&
+	test "$(_json "$T/acc.json" ".choices[0].finish_reason")" = stop
+'
+test_expect 'response_format json_object: a tool taking any object; beside client tools, some tool must be called' '
+	ask ",\"response_format\":{\"type\":\"json_object\"}" && expect_status 200 &&
+	upstream_last_json ".body.tools[0].name" json_object &&
+	upstream_last_json ".body.tools[0].input_schema.type" object &&
+	expect_json ".choices[0].message.content" "{\"answer\":\"fake: hi\",\"n\":42}" &&
+	ask ",$rf_schema,\"tools\":[$weather]" && expect_status 200 &&
+	upstream_last_json ".body.tools[0].name" get_weather && upstream_last_json ".body.tools[1].name" reply &&
+	upstream_last_json .body.tool_choice.type any &&
+	ask ",$rf_schema,\"tools\":[$weather],\"tool_choice\":\"none\"" && expect_status 200 &&
+	upstream_last_json ".body.tools[1]" "(absent)" && upstream_last_json .body.tool_choice.name reply
+'
+test_expect 'response_format: a schema named as a client tool, and a malformed one, are 400' '
+	ask ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"get_weather\"}},\"tools\":[$weather]" &&
+	expect_status 400 && expect_body_contains "response_format.json_schema.name" &&
+	ask ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"a b\"}}" &&
+	expect_status 400 && expect_body_contains "response_format.json_schema.name" &&
+	ask ",\"response_format\":{\"type\":\"yaml\"}" &&
+	expect_status 400 && expect_body_contains "response_format.type"
+'
 test_expect 'streaming: deltas, finish, usage chunk, [DONE]' '
 	stream /v1/chat/completions "$tok" "{\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" &&
 	expect_status 200 &&

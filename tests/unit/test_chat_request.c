@@ -86,6 +86,47 @@ static void tools_checks(void)
 	chat_request_free(&rq);
 }
 
+#define RF(json_schema)                                                                            \
+	"{\"response_format\":{\"type\":\"json_schema\",\"json_schema\":" json_schema "}," HI "}"
+static void response_format_checks(void)
+{
+	struct chat_request rq;
+
+	CHECK(bad("{\"response_format\":{\"type\":\"yaml\"}," HI "}",
+		  "`response_format.type` must be \"text\", \"json_object\" or \"json_schema\""),
+	      "an unknown response_format type");
+	CHECK(bad("{\"response_format\":{}," HI "}", "`response_format.type` must be"),
+	      "a response_format without a type");
+	CHECK(bad("{\"response_format\":{\"type\":\"json_schema\"}," HI "}",
+		  "`response_format.json_schema` must be an object"),
+	      "json_schema missing");
+	CHECK(bad(RF("{}"), "`response_format.json_schema.name` must be 1-64 letters"),
+	      "a schema without a name");
+	CHECK(bad(RF("{\"name\":\"a b\"}"), "`response_format.json_schema.name` must be"),
+	      "a schema name with a space");
+	CHECK(bad(RF("{\"name\":\"x\",\"schema\":true}"),
+		  "`response_format.json_schema.schema` must be a JSON Schema object"),
+	      "a schema that is no object");
+	CHECK(bad(RF("{\"name\":\"x\",\"strict\":\"yes\"}"),
+		  "`response_format.json_schema.strict` must be a boolean"),
+	      "strict of the wrong type");
+	CHECK(bad(RF("{\"name\":\"x\",\"description\":1}"),
+		  "`response_format.json_schema.description` must be a string"),
+	      "description of the wrong type");
+	CHECK(parse(RF("{\"name\":\"reply\",\"strict\":true,\"schema\":{\"type\":\"object\"}}"),
+		    &rq) == 0 &&
+		      cJSON_GetObjectItem(cJSON_GetObjectItem(rq.params, "response_format"),
+					  "json_schema"),
+	      "a json_schema response_format is accepted and passed on");
+	chat_request_free(&rq);
+	CHECK(parse("{\"response_format\":{\"type\":\"json_object\"}," HI "}", &rq) == 0,
+	      "json_object is accepted");
+	chat_request_free(&rq);
+	CHECK(parse("{\"response_format\":{\"type\":\"text\"}," HI "}", &rq) == 0,
+	      "text is accepted");
+	chat_request_free(&rq);
+}
+
 int main(void)
 {
 	struct chat_request rq;
@@ -253,5 +294,6 @@ int main(void)
 		free(body);
 	}
 	tools_checks();
+	response_format_checks();
 	return check_done();
 }
