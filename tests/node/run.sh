@@ -1,7 +1,9 @@
 #!/bin/sh
-# The official OpenAI Node SDK as a client of clawcgi behind lighttpd.
-# Installs the SDK into tests/node/node_modules (from npm) on first use.
-test_description='OpenAI Node SDK against the stack'
+# Real clients of clawcgi behind the web server: the official OpenAI Node
+# SDK (client.test.mjs, on the machine's Node) and the Vercel AI SDK
+# (ai-sdk.test.mjs, on Node 22 from the npm package "node", as the SDK
+# needs).  Installs them into tests/node/node_modules (from npm) on first use.
+test_description='the OpenAI Node SDK and the Vercel AI SDK against the stack'
 cd "$(dirname "$0")/../e2e" || exit 1
 . ./lib.sh
 
@@ -10,13 +12,14 @@ if ! command -v node >/dev/null 2>&1; then
 	echo "not ok - node is installed (apt-get install nodejs npm)"
 	exit 1
 fi
-if [ ! -d "$NODE_DIR/node_modules/openai" ]; then
+if [ ! -d "$NODE_DIR/node_modules/openai" ] || [ ! -d "$NODE_DIR/node_modules/ai" ] ||
+	[ ! -x "$NODE_DIR/node_modules/.bin/node" ]; then
 	# a copy of the folder when the source tree is read-only (make distcheck)
 	if ! [ -w "$NODE_DIR" ]; then
 		cp -R "$NODE_DIR" "$T/node" && NODE_DIR=$T/node
 	fi
 	( cd "$NODE_DIR" && npm install --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1 ) || {
-		echo "not ok - npm install of the OpenAI SDK"; sed 's/^/#   /' "$T/npm.log"; exit 1; }
+		echo "not ok - npm install of the clients"; sed 's/^/#   /' "$T/npm.log"; exit 1; }
 fi
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-node-123
@@ -28,13 +31,19 @@ write_config "$T/clawcgi.json5" <<'CONF'
   agents: { list: [ { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "You are a test." },
                     { id: "beta", model: "fake/slow" },
                     { id: "tools", model: "fake/tools" }, { id: "tools2", model: "fake/tools2" },
-                    { id: "reason", model: "fake/reason" } ] },
-  models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key" } } },
+                    { id: "reason", model: "fake/reason" },
+                    { id: "claude", model: "claude/claude-test" }, { id: "claudetools", model: "claude/tools" } ] },
+  models: { providers: {
+    fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key" },
+    // the fake answers the Messages API at any path ending in /v1/messages
+    claude: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key" },
+  } },
   session: { store: "@T@/sessions.db" },
 }
 CONF
 start_stack "$T/clawcgi.json5"
-node "$NODE_DIR/client.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN"
-rc=$?
+rc=0
+node "$NODE_DIR/client.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
+"$NODE_DIR/node_modules/.bin/node" "$NODE_DIR/ai-sdk.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
 stop_stack
 exit $rc
