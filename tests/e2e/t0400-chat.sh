@@ -69,13 +69,13 @@ Answer in French.
 
 Be short."
 '
-test_expect 'a user message of text parts (input_text too) reaches the upstream as one string' '
+test_expect 'a user message of text parts (input_text too) reaches the upstream as one string (fault 4)' '
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"one\"},{\"type\":\"input_text\",\"text\":\"two\"}]}]}" &&
 	expect_status 200 && expect_json ".choices[0].message.content" "fake: one
 two" && upstream_last_json ".body.messages[1].content" "one
 two"
 '
-test_expect 'input_text parts beside an image reach the upstream as text parts' '
+test_expect 'input_text parts beside an image reach the upstream as text parts (fault 4)' '
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"see\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}" &&
 	expect_status 200 && upstream_last_json ".body.messages[1].content[0].type" text &&
 	upstream_last_json ".body.messages[1].content[1].type" image_url
