@@ -21,12 +21,28 @@
 
 /* The names of a caller's inputs, for error messages. */
 static const struct {
-	const char *agent_id, *model_override, *session_key;
+	const char *agent_id, *model_override, *session_key, *user;
 } field_names[] = {
 	[AGENT_CALLER_HTTP] = {"`x-openclaw-agent-id` header", "`x-openclaw-model` header",
-			       "`x-openclaw-session-key` header"},
-	[AGENT_CALLER_CLI] = {"--agent", "--model", "--session-key"},
+			       "`x-openclaw-session-key` header", "`user`"},
+	[AGENT_CALLER_CLI] = {"--agent", "--model", "--session-key", "--user"},
 };
+
+/* A session key's source (its bytes s, n of them; name for errors): 1 to
+ * AGENT_SESSION_KEY_MAX bytes, no control characters.  0, or -1 with e. */
+static int check_key(const char *s, size_t n, const char *name, struct err *e)
+{
+	if (n < 1 || n > AGENT_SESSION_KEY_MAX)
+		return err_set(e, 400, ERR_INVALID_REQUEST, "Invalid %s: it must be 1-%d bytes.",
+			       name, AGENT_SESSION_KEY_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return err_set(e, 400, ERR_INVALID_REQUEST,
+				       "Invalid %s: control characters are not allowed.", name);
+	}
+	return 0;
+}
 
 int agent_model_alias(const char *model, char id[AGENT_ID_MAX + 1])
 {
@@ -119,21 +135,14 @@ int agent_session_key(const char *header_key, const char *user, const char *agen
 	*out = NULL;
 	if (header_key) {
 		trim(&header_key, &n);
-		if (n < 1 || n > AGENT_SESSION_KEY_MAX)
-			return err_set(e, 400, ERR_INVALID_REQUEST,
-				       "Invalid %s: it must be 1-%d bytes.",
-				       field_names[caller].session_key, AGENT_SESSION_KEY_MAX);
-		for (size_t i = 0; i < n; i++) {
-			unsigned char ch = (unsigned char)header_key[i];
-			if (ch < 0x20 || ch == 0x7f)
-				return err_set(e, 400, ERR_INVALID_REQUEST,
-					       "Invalid %s: control characters are not allowed.",
-					       field_names[caller].session_key);
-		}
+		if (check_key(header_key, n, field_names[caller].session_key, e) < 0)
+			return -1;
 		if (buf_append(&key, header_key, n) < 0)
 			goto nomem;
 		*stable = true;
 	} else if (user && *user) {
+		if (check_key(user, strlen(user), field_names[caller].user, e) < 0)
+			return -1;
 		if (buf_printf(&key, "agent:%s:openai-user:", agent_id) < 0)
 			goto nomem;
 		for (const char *p = user; *p; p++) {

@@ -51,7 +51,8 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 /*
  * The session key: header_key (x-openclaw-session-key or --session-key;
  * trimmed, 1-256 bytes, no control characters, else 400), else
- * "agent:<id>:openai-user:<user lower-cased>", else a new
+ * "agent:<id>:openai-user:<user lower-cased>" (user under the same
+ * rules, else 400 naming `user` or --user), else a new
  * "agent:<id>:openai:<uuid>".  *stable tells whether it persists.  Returns
  * 0 with *out heap-allocated for the caller to free, or -1 with e.
  */

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_body.h"
 #include "message.h"
-#include "utf8.h"
 
 #define MAX_IMAGES 8
 #define MAX_IMAGE_BYTES (20L * 1024 * 1024)
@@ -126,8 +126,14 @@ static int check_part(const cJSON *part, int i, int j, bool *has_input, struct i
 	}
 	if (!strcmp(t, "image_url")) {
 		const cJSON *img = cJSON_GetObjectItemCaseSensitive(part, "image_url");
-		const cJSON *url =
-			cJSON_IsObject(img) ? cJSON_GetObjectItemCaseSensitive(img, "url") : img;
+		const cJSON *url = cJSON_GetObjectItemCaseSensitive(img, "url");
+		if (!cJSON_IsObject(img)) {
+			err_set(e, 400, ERR_INVALID_REQUEST,
+				"`messages[%d].content[%d].image_url` must be an object with "
+				"`url`.",
+				i, j);
+			return -1;
+		}
 		if (!cJSON_IsString(url) || !url->valuestring[0]) {
 			err_set(e, 400, ERR_INVALID_REQUEST,
 				"`messages[%d].content[%d].image_url.url` must be a non-empty "
@@ -517,19 +523,8 @@ int chat_request_parse(const char *body, size_t len, bool allow_image_urls, stru
 	const cJSON *v, *so;
 
 	memset(rq, 0, sizeof *rq);
-	if (!utf8_valid(body, len)) {
-		err_set(e, 400, ERR_INVALID_REQUEST, "The request body is not valid UTF-8.");
+	if (!(rq->root = json_body_parse(body, len, e)))
 		return -1;
-	}
-	rq->root = cJSON_ParseWithLength(body, len);
-	if (!rq->root) {
-		err_set(e, 400, ERR_INVALID_REQUEST, "The request body is not valid JSON.");
-		return -1;
-	}
-	if (!cJSON_IsObject(rq->root)) {
-		err_set(e, 400, ERR_INVALID_REQUEST, "The request body must be a JSON object.");
-		return -1;
-	}
 
 	v = cJSON_GetObjectItemCaseSensitive(rq->root, "model");
 	if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {
@@ -565,13 +560,8 @@ int chat_request_parse(const char *body, size_t len, bool allow_image_urls, stru
 		err_set(e, 400, ERR_INVALID_REQUEST, "`user` must be a string.");
 		return -1;
 	}
-	if (cJSON_IsString(v) && v->valuestring[0]) {
-		if (strlen(v->valuestring) > 200) {
-			err_set(e, 400, ERR_INVALID_REQUEST, "`user` must be at most 200 bytes.");
-			return -1;
-		}
-		rq->user = v->valuestring;
-	}
+	if (cJSON_IsString(v) && v->valuestring[0])
+		rq->user = v->valuestring; /* checked as a session key (agent.c) */
 
 	if (parse_params(rq->root, rq, e) < 0)
 		return -1;

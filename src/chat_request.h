@@ -25,7 +25,7 @@ struct chat_request {
 	const char *model; /* "openclaw" when absent or empty */
 	bool stream;
 	bool include_usage;	/* stream_options.include_usage */
-	const char *user;	/* NULL when absent or empty; at most 200 bytes */
+	const char *user;	/* NULL when absent or empty; checked as a session key by agent.c */
 	struct buf system_text; /* the system/developer messages' text, joined by
 				   blank lines, in order; empty when none */
 	cJSON *messages;	/* user/assistant/tool messages, in order, as
