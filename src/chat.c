@@ -334,6 +334,11 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 		goto out;
 	}
 	buf_free(&body); /* the parsed tree has what we need */
+	if (http_client_gone(r)) {
+		/* it gave up while queued: its turn would cost a model call for no one */
+		log_warn("chat: the client left while the request waited; not started");
+		goto out;
+	}
 
 	agent_uuid4(uuid);
 	snprintf(cmpl.id, sizeof cmpl.id, "chatcmpl_%s", uuid);
