@@ -1,5 +1,6 @@
 #!/bin/sh
 test_description='the command line: check-config and agent'
+# servers: lighttpd
 . ./lib.sh
 
 start_upstream

@@ -1,5 +1,6 @@
 #!/bin/sh
 test_description='the store under concurrent writers: 8 processes x 200 turns on one session'
+# servers: lighttpd
 . ./lib.sh
 
 write_config "$T/clawcgi.json5" <<'CONF'

@@ -1,5 +1,6 @@
 #!/bin/sh
 test_description='retries and model fallbacks before any byte reached the client'
+# servers: lighttpd cgi
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-fallback

@@ -1,5 +1,6 @@
 #!/bin/sh
 test_description='the anthropic-messages provider against a scripted Messages API'
+# servers: lighttpd cgi
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-anthropic

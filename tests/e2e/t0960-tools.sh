@@ -1,5 +1,6 @@
 #!/bin/sh
 test_description='client tools, tool calls, reasoning, logprobs, several choices and every field relayed'
+# servers: lighttpd cgi
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-tools

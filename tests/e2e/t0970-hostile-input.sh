@@ -1,5 +1,6 @@
 #!/bin/sh
 test_description='hostile input: one strict JSON object per body, no NUL anywhere, user under the session key rules'
+# servers: lighttpd cgi
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-hostile
