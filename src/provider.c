@@ -7,6 +7,7 @@
 #include "provider.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -81,6 +82,23 @@ static int run_once(const struct prov_request *rq, struct prov_sink *sink, struc
 	return backends[kind](rq, sink, res, e);
 }
 
+long long prov_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long prov_attempt_ms(const struct prov_request *rq, int timeout_seconds)
+{
+	long long ms = (long long)timeout_seconds * 1000;
+
+	if (rq->deadline_ms && rq->deadline_ms - prov_now_ms() < ms)
+		ms = rq->deadline_ms - prov_now_ms();
+	return ms > 0 ? ms : 1;
+}
+
 /* Worth another attempt or the next model: the upstream's fault, not ours. */
 static bool retryable(const struct err *e, const struct prov_result *res)
 {
@@ -100,6 +118,8 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 	struct cfg_model primary = {rq->provider, (char *)rq->model};
 	struct prov_request one = *rq;
 
+	one.started_ms = prov_now_ms();
+	one.deadline_ms = one.started_ms + (long long)rq->provider->timeout_seconds * 1000;
 	for (size_t m = 0; m <= rq->nfallbacks; m++) {
 		const struct cfg_model *model = m ? &rq->fallbacks[m - 1] : &primary;
 		int attempts = 1 + (model->provider->retries > 0 ? model->provider->retries : 0);
@@ -116,6 +136,11 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 		}
 		for (int a = 0; a < attempts; a++) {
 			int rc;
+			if (prov_now_ms() >= one.deadline_ms && (m || a))
+				return err_set(e, 504, ERR_UPSTREAM,
+					       "upstream timed out after %d s (timeoutSeconds; "
+					       "every attempt and fallback included)",
+					       rq->provider->timeout_seconds);
 			memset(res, 0, sizeof *res);
 			snprintf(res->finish_reason, sizeof res->finish_reason, "stop");
 			err_clear(e);
@@ -131,6 +156,8 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 				return -1;
 			log_warn("model %s/%s, attempt %d of %d failed: %s", model->provider->name,
 				 model->model, a + 1, attempts, e->message);
+			if (e->status == 504)
+				break; /* waiting as long again on the same model rarely helps */
 		}
 	}
 	return -1;

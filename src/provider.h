@@ -79,7 +79,18 @@ struct prov_request {
 	bool stream;	     /* the client asked for a stream */
 	CURL **curl;	     /* the worker thread's handle: made on first
 				use (loading libcurl), then reused */
+	/* Set by prov_run for the backends: when the whole request began and
+	 * when it must end (prov_now_ms clock), the first model's
+	 * timeoutSeconds after its start; each attempt ends by then. */
+	long long started_ms, deadline_ms;
 };
+
+/* A monotonic clock in milliseconds, for deadlines. */
+long long prov_now_ms(void);
+
+/* What is left of rq's deadline for an attempt whose own limit is
+ * timeout_seconds, in milliseconds (at least 1). */
+long long prov_attempt_ms(const struct prov_request *rq, int timeout_seconds);
 
 struct prov_usage {
 	long prompt_tokens;
@@ -99,7 +110,10 @@ struct prov_result {
 /*
  * Run the request: each model (rq's, then its fallbacks) gets 1 + its
  * provider's `retries` attempts, as long as nothing reached the client and
- * the failure is the upstream's (unreachable, timeout, HTTP 429 or 5xx).
+ * the failure is the upstream's (unreachable, HTTP 429 or 5xx; after a
+ * timeout the next model is tried, not the same one again).  The first
+ * model's timeoutSeconds bounds the whole run, every attempt included: once
+ * it is spent, the answer is 504.
  * Another 4xx is reported at once: it is the operator's error.  A fallback
  * whose kind cannot honour the request's shape (prov_check_params) is
  * skipped, with a warning in the log.  Returns 0,

@@ -409,7 +409,8 @@ int prov_command_run(const struct prov_request *rq, struct prov_sink *sink, stru
 		.stderr_fd = -1,
 		.pending = BUF_INIT,
 		.errbuf = BUF_INIT,
-		.deadline = time(NULL) + pv->timeout_seconds,
+		.deadline = time(NULL) +
+			    (time_t)((prov_attempt_ms(rq, pv->timeout_seconds) + 999) / 1000),
 	};
 	int rc = -1;
 

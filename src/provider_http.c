@@ -255,7 +255,8 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink, stru
 	curl_easy_setopt(o.curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(o.curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(o.curl, CURLOPT_CONNECTTIMEOUT, (long)pv->connect_timeout_seconds);
-	curl_easy_setopt(o.curl, CURLOPT_TIMEOUT, (long)pv->timeout_seconds);
+	curl_easy_setopt(o.curl, CURLOPT_TIMEOUT_MS,
+			 (long)prov_attempt_ms(rq, pv->timeout_seconds));
 	curl_easy_setopt(o.curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(o.curl, CURLOPT_HEADERDATA, &o);
 	curl_easy_setopt(o.curl, CURLOPT_WRITEFUNCTION, on_write);
@@ -280,7 +281,9 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink, stru
 	if (o.failed)
 		goto out;
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
-		err_set(e, 504, ERR_UPSTREAM, "upstream timed out after %d s", pv->timeout_seconds);
+		err_set(e, 504, ERR_UPSTREAM, "upstream timed out after %lld s",
+			rq->started_ms ? (prov_now_ms() - rq->started_ms + 500) / 1000
+				       : (long long)pv->timeout_seconds);
 		o.failed = true;
 		goto out;
 	}

@@ -19,12 +19,15 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "flaky0", model: "once/flaky" },
     { id: "alldown", model: { primary: "nowhere/a", fallbacks: ["once/error-500"] } },
     { id: "shape", model: { primary: "once/error-503", fallbacks: ["echo/echo", "fake/second"] } },
+    { id: "hang", model: { primary: "quick/hang", fallbacks: ["fake/never"] } },
+    { id: "hangfast", model: { primary: "nowhere/x", fallbacks: ["quick/hang"] } },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", retries: 1 },
     once: { api: "openai-completions", baseUrl: "@UPSTREAM@", retries: 0 },
     nowhere: { api: "openai-completions", baseUrl: "http://127.0.0.1:$down/v1", retries: 0 },
     echo: { api: "echo" },
+    quick: { api: "openai-completions", baseUrl: "@UPSTREAM@", retries: 2, timeoutSeconds: 2 },
   } },
   session: { store: "@T@/sessions.db" },
 }
@@ -64,5 +67,16 @@ test_expect 'a fallback whose kind cannot give the asked shape (n: 2) is skipped
 	expect_json ".choices[2]" "(absent)" && expect_json ".choices[1].message.content" "fake: hi (choice 1)" &&
 	grep -q "fallback echo/echo skipped" "$SERVER_LOG" &&
 	ask shape && expect_status 200 && expect_json ".choices[0].message.content" "hi"
+'
+test_expect 'timeoutSeconds bounds the whole request: a hung model is not tried again, its fallback gets no time left' '
+	n=$(upstream_count) && t0=$(date +%s%N) && ask hang && t1=$(date +%s%N) &&
+	expect_status 504 && expect_body_contains "after 2 s" &&
+	ms=$(( (t1 - t0) / 1000000 )) && echo "# 504 after $ms ms" &&
+	test "$ms" -ge 1800 && test "$ms" -lt 3500 &&
+	test "$(upstream_count)" = $((n + 1)) && upstream_last_json .body.model hang
+'
+test_expect 'a fast failure leaves the fallback the rest of the time' '
+	n=$(upstream_count) && ask hangfast && expect_status 504 && expect_body_contains "after 2 s" &&
+	test "$(upstream_count)" = $((n + 1))
 '
 test_done
