@@ -70,6 +70,10 @@ struct store_ops {
 			   struct err *e);
 	int (*auth_failed)(struct store *s, const char *addr, long long now_ms, int max,
 			   long window_ms, long lockout_ms, long long *retry_ms, struct err *e);
+	/* Whether the store is no longer the one at its path (the file deleted
+	 * or replaced while open): the caller closes it and opens the path
+	 * again.  NULL: it cannot move. */
+	bool (*moved)(struct store *s);
 	/* Delete key (all agents); *deleted tells whether it existed. */
 	int (*remove)(struct store *s, const char *key, long *deleted, struct err *e);
 	void (*close)(struct store *s);

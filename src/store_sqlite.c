@@ -118,6 +118,8 @@ struct sqlite_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	time_t next_expire;
+	dev_t dev; /* the file opened, to notice it deleted or replaced */
+	ino_t ino;
 };
 
 static int db_fail(struct sqlite_store *s, struct err *e, const char *what)
@@ -463,7 +465,18 @@ static void sq_close(struct store *base)
 	free(s);
 }
 
+/* The file at the path is gone or another one: writes would go to an
+ * unlinked file, or a history be read from a stale one. */
+static bool sq_moved(struct store *base)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct stat st;
+
+	return stat(base->path, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino;
+}
+
 static const struct store_ops sqlite_ops = {
+	.moved = sq_moved,
 	.load_history = sq_load_history,
 	.append_turn = sq_append_turn,
 	.purge = sq_purge,
@@ -585,6 +598,17 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 	}
 	if (migrate(s, e) < 0)
 		goto fail;
+	{
+		struct stat st;
+		if (stat(path, &st) < 0) {
+			log_error("session store %s: gone as soon as opened: %s", path,
+				  strerror(errno));
+			err_set(e, 500, ERR_API, "Session store error.");
+			goto fail;
+		}
+		s->dev = st.st_dev;
+		s->ino = st.st_ino;
+	}
 	*out = &s->base;
 	return 0;
 fail:

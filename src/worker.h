@@ -27,7 +27,8 @@ struct worker {
 
 /*
  * The worker's store for c's session.store, opened (or reopened, when the
- * setting changed) as needed.  Returns 0 with *out (still the worker's),
+ * setting changed or the file at the path was deleted or replaced) as
+ * needed.  Returns 0 with *out (still the worker's),
  * or -1 with e (500).
  */
 int worker_store(struct worker *w, const struct cfg *c, struct store **out, struct err *e);

@@ -123,4 +123,19 @@ test_expect 'sessions purge --older-than removes idle sessions only' '
 test_expect 'sessions with a bad command exits non-zero' '
 	! cli frobnicate >/dev/null 2>&1
 '
+test_expect 'the store deleted while serving: every process notices and writes the new file' '
+	ask gone "before" && expect_status 200 &&
+	rm -f "$db" "$db-wal" "$db-shm" &&
+	for i in 1 2 3 4 5 6; do ask gone "after $i" && expect_status 200 || return 1; done &&
+	test -f "$db" &&
+	test "$(rows "select count(*) from messages where session_key like '"'"'%:gone'"'"'")" = 12 &&
+	test "$(upstream_roles)" = "system:Sys.|user:after 1|assistant:fake: after 1|user:after 2|assistant:fake: after 2|user:after 3|assistant:fake: after 3|user:after 4|assistant:fake: after 4|user:after 5|assistant:fake: after 5|user:after 6" &&
+	grep -q "was deleted or replaced while open" "$SERVER_LOG" "$APP_LOG" 2>/dev/null
+'
+test_expect 'the store replaced by another file: served from the new one' '
+	python3 -c "import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d); d.execute(\"delete from messages\"); d.execute(\"delete from sessions\"); d.commit()" "$db" "$T/other.db" &&
+	mv "$T/other.db" "$db" && rm -f "$db-wal" "$db-shm" &&
+	for i in 1 2 3 4; do ask gone "new $i" && expect_status 200 || return 1; done &&
+	test "$(rows "select count(*) from messages")" = 8
+'
 test_done
