@@ -392,11 +392,7 @@ class Handler(socketserver.StreamRequestHandler):
                 self.chunk(b"")
                 return True
         ev("content_block_stop", {"type": "content_block_stop", "index": b})
-        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop},
-                             "usage": {"output_tokens": 9}})
-        ev("message_stop", {"type": "message_stop"})
-        self.chunk(b"")
-        return True
+        return self.anthropic_stream_end(ev, stop)
 
     def end_stream(self, body, cid, created, model):
         """A chat stream's usage chunk (when asked for), [DONE], the end."""
@@ -512,15 +508,23 @@ class Handler(socketserver.StreamRequestHandler):
                             "usage": {"input_tokens": 13, "output_tokens": 9}})
             return True
         ev = self.anthropic_stream_start(n, model)
-        ev("content_block_start", {"type": "content_block_start", "index": 0,
+        whole = json.dumps(tool_input)
+        self.anthropic_tool_block(ev, 0, tid, name, (whole[:5], whole[5:12], whole[12:]))
+        return self.anthropic_stream_end(ev, "tool_use")
+
+    def anthropic_tool_block(self, ev, index, tid, name, parts):
+        """A streamed tool_use block: its start, its input in parts, its stop."""
+        ev("content_block_start", {"type": "content_block_start", "index": index,
                                    "content_block": {"type": "tool_use", "id": tid, "name": name,
                                                      "input": {}}})
-        whole = json.dumps(tool_input)
-        for part in (whole[:5], whole[5:12], whole[12:]):
-            ev("content_block_delta", {"type": "content_block_delta", "index": 0,
+        for part in parts:
+            ev("content_block_delta", {"type": "content_block_delta", "index": index,
                                        "delta": {"type": "input_json_delta", "partial_json": part}})
-        ev("content_block_stop", {"type": "content_block_stop", "index": 0})
-        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+        ev("content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def anthropic_stream_end(self, ev, stop):
+        """A Messages API stream's end: message_delta with stop, message_stop."""
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop},
                              "usage": {"output_tokens": 9}})
         ev("message_stop", {"type": "message_stop"})
         self.chunk(b"")
@@ -546,18 +550,8 @@ class Handler(socketserver.StreamRequestHandler):
         ev("content_block_delta", {"type": "content_block_delta", "index": 0,
                                    "delta": {"type": "thinking_delta", "thinking": "pondering"}})
         ev("content_block_stop", {"type": "content_block_stop", "index": 0})
-        ev("content_block_start", {"type": "content_block_start", "index": 1,
-                                   "content_block": {"type": "tool_use", "id": tid, "name": name,
-                                                     "input": {}}})
-        for part in ('{"city":', ' "Paris"}'):
-            ev("content_block_delta", {"type": "content_block_delta", "index": 1,
-                                       "delta": {"type": "input_json_delta", "partial_json": part}})
-        ev("content_block_stop", {"type": "content_block_stop", "index": 1})
-        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
-                             "usage": {"output_tokens": 9}})
-        ev("message_stop", {"type": "message_stop"})
-        self.chunk(b"")
-        return True
+        self.anthropic_tool_block(ev, 1, tid, name, ('{"city":', ' "Paris"}'))
+        return self.anthropic_stream_end(ev, "tool_use")
 
     def answer(self, body, n):
         model = body.get("model")

@@ -7,27 +7,13 @@
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, streamText, tool, isStepCount, Output } from "ai";
 import { z } from "zod";
+import { check, assert, done } from "./check.mjs";
 
 const [base, token] = process.argv.slice(2);
 const clawcgi = createOpenAICompatible({
   name: "clawcgi", baseURL: base + "/v1", apiKey: token, includeUsage: true,
   supportsStructuredOutputs: true,
 });
-let failed = 0;
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log("ok - " + name);
-  } catch (e) {
-    failed++;
-    console.log("not ok - " + name);
-    console.log("#   " + String(e && e.stack || e).split("\n").slice(0, 6).join("\n#   "));
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
 
 // The fake model "tools" calls the first tool with {"city": "Paris"}, then
 // answers "fake: the tool said <result>" once the result is sent back.
@@ -98,4 +84,4 @@ await check("AI SDK: a tool loop with an anthropic-messages agent", async () => 
   assert(r.text === 'fake: the tool said {"city":"Paris","sky":"sunny"}', "text " + JSON.stringify(r.text));
 });
 
-process.exit(failed ? 1 : 0);
+done();

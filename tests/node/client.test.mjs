@@ -2,24 +2,10 @@
 // "ok - name" or "not ok - name" (counted by tests/run).
 //   node client.test.mjs BASE_URL TOKEN
 import OpenAI from "openai";
+import { check, assert, done } from "./check.mjs";
 
 const [base, token] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: base + "/v1", apiKey: token, maxRetries: 0, timeout: 30000 });
-let failed = 0;
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log("ok - " + name);
-  } catch (e) {
-    failed++;
-    console.log("not ok - " + name);
-    console.log("#   " + String(e && e.stack || e).split("\n").slice(0, 4).join("\n#   "));
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
 
 await check("SDK: non-streaming chat returns the answer", async () => {
   const r = await client.chat.completions.create({
@@ -160,4 +146,4 @@ await check("SDK: reasoning_content is visible, streamed and not", async () => {
   assert(reasoning === "thinking about it", "streamed " + JSON.stringify(reasoning));
 });
 
-process.exit(failed ? 1 : 0);
+done();
