@@ -33,6 +33,7 @@
 #define DEFAULT_RL_LOCKOUT_MS 300000
 #define DEFAULT_MAX_BODY_BYTES (20L * 1024 * 1024)
 #define DEFAULT_KEEPALIVE_SECONDS 10
+#define DEFAULT_BODY_TIMEOUT_SECONDS 30
 #define DEFAULT_TTL_DAYS 30
 #define DEFAULT_HISTORY_LIMIT 40
 #define DEFAULT_STORE CLAWCGI_LOCALSTATEDIR "/lib/clawcgi/clawcgi.db"
@@ -371,6 +372,8 @@ static int load_chat(struct cfg_reader *L, struct cfg_chat *chat, const cJSON *n
 					 &chat->max_body_bytes) < 0 ||
 			       cfgr_int(L, node, "keepAliveSeconds", CC ".keepAliveSeconds", 0,
 					3600, &chat->keepalive_seconds) < 0 ||
+			       cfgr_int(L, node, "bodyTimeoutSeconds", CC ".bodyTimeoutSeconds", 0,
+					3600, &chat->body_timeout_seconds) < 0 ||
 			       cfgr_object(L, node, "images", CC ".images", &img) < 0 ||
 			       cfgr_bool(L, img, "allowUrl", CC ".images.allowUrl",
 					 &chat->images_allow_url) < 0
@@ -419,6 +422,7 @@ static struct cfg *cfg_new(const char *path)
 	c->auth.rate_limit.exempt_loopback = true;
 	c->chat.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
 	c->chat.keepalive_seconds = DEFAULT_KEEPALIVE_SECONDS;
+	c->chat.body_timeout_seconds = DEFAULT_BODY_TIMEOUT_SECONDS;
 	c->session.ttl_days = DEFAULT_TTL_DAYS;
 	c->refs = 1;
 	return c;
@@ -564,9 +568,11 @@ void cfg_print(const struct cfg *c, FILE *out)
 	else
 		print_masked(out, c->auth.secret);
 	fputc('\n', out);
-	fprintf(out, "chatCompletions: %s, maxBodyBytes %ld, keepAliveSeconds %d\n",
+	fprintf(out,
+		"chatCompletions: %s, maxBodyBytes %ld, keepAliveSeconds %d, "
+		"bodyTimeoutSeconds %d\n",
 		c->chat.enabled ? "enabled" : "DISABLED (404)", c->chat.max_body_bytes,
-		c->chat.keepalive_seconds);
+		c->chat.keepalive_seconds, c->chat.body_timeout_seconds);
 	fprintf(out, "session store: %s (ttlDays %d)\n", c->session.store, c->session.ttl_days);
 	fprintf(out, "agents:\n");
 	for (size_t i = 0; i < c->nagents; i++) {

@@ -94,9 +94,10 @@ struct cfg_auth {
 /* gateway.http.endpoints.chatCompletions */
 struct cfg_chat {
 	bool enabled;
-	long max_body_bytes;   /* maxBodyBytes */
-	int keepalive_seconds; /* keepAliveSeconds, 0 = off */
-	bool images_allow_url; /* images.allowUrl */
+	long max_body_bytes;	  /* maxBodyBytes */
+	int body_timeout_seconds; /* bodyTimeoutSeconds, 0 = no limit */
+	int keepalive_seconds;	  /* keepAliveSeconds, 0 = off */
+	bool images_allow_url;	  /* images.allowUrl */
 };
 
 /* session */

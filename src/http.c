@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -74,9 +75,19 @@ const char *http_header(const struct http_req *r, const char *name)
 	return r->io.param(r->io.ctx, key);
 }
 
-int http_read_body(struct http_req *r, long long max, struct buf *out, struct err *e)
+/* Milliseconds on a monotonic clock. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int http_read_body(struct http_req *r, long long max, int timeout_s, struct buf *out, struct err *e)
 {
 	char chunk[16384];
+	long long deadline = timeout_s > 0 ? now_ms() + (long long)timeout_s * 1000 : 0;
 
 	if (r->content_length > max)
 		return err_set(e, 413, ERR_INVALID_REQUEST,
@@ -84,9 +95,18 @@ int http_read_body(struct http_req *r, long long max, struct buf *out, struct er
 			       r->content_length, max);
 	buf_set_max(out, (size_t)max);
 	for (;;) {
-		long n = r->io.read(r->io.ctx, chunk, sizeof chunk);
+		long long left = deadline ? deadline - now_ms() : -1;
+		long n = deadline && left <= 0 ? HTTP_READ_TIMEOUT
+					       : r->io.read(r->io.ctx, chunk, sizeof chunk,
+							    deadline ? (int)left : -1);
 		int rc;
 
+		if (n == HTTP_READ_TIMEOUT)
+			return err_set(
+				e, 408, ERR_INVALID_REQUEST,
+				"The request body did not arrive within %d s (%zu bytes came; "
+				"bodyTimeoutSeconds).",
+				timeout_s, out->len);
 		if (n < 0)
 			return err_set(e, 400, ERR_INVALID_REQUEST,
 				       "Could not read the request body.");
@@ -126,6 +146,8 @@ const char *http_reason(int status)
 		return "Method Not Allowed";
 	case 411:
 		return "Length Required";
+	case 408:
+		return "Request Timeout";
 	case 413:
 		return "Payload Too Large";
 	case 429:

@@ -21,9 +21,13 @@
 #include "buf.h"
 #include "err.h"
 
+#define HTTP_READ_TIMEOUT (-2)
+
 struct http_io {
-	/* Read up to n body bytes: count, 0 at end of body, -1 on error. */
-	long (*read)(void *ctx, char *p, size_t n);
+	/* Read up to n body bytes, waiting at most timeout_ms (-1: no limit):
+	 * count, 0 at end of body, -1 on error, HTTP_READ_TIMEOUT when nothing
+	 * came in time. */
+	long (*read)(void *ctx, char *p, size_t n, int timeout_ms);
 	/* Write n bytes: 0, or -1 when the client is gone. */
 	int (*write)(void *ctx, const char *p, size_t n);
 	/* Push buffered output to the web server: 0, or -1 when gone. */
@@ -69,9 +73,11 @@ const char *http_header(const struct http_req *r, const char *name);
  * Read the whole body into out, refusing more than max bytes: 413 from
  * CONTENT_LENGTH before reading anything when it is over max; otherwise read
  * until end of body and stop with 413 at max + 1 bytes when the length was
- * absent or wrong.  A body shorter than its CONTENT_LENGTH is a 400.
+ * absent or wrong.  A body shorter than its CONTENT_LENGTH is a 400.  The
+ * whole body must arrive within timeout_s seconds (0: no limit), else 408.
  */
-int http_read_body(struct http_req *r, long long max, struct buf *out, struct err *e);
+int http_read_body(struct http_req *r, long long max, int timeout_s, struct buf *out,
+		   struct err *e);
 
 /*
  * Send "Status:" and the headers.  extra is NULL or more header lines, each

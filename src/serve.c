@@ -61,11 +61,31 @@ int serve_limit_fds(int threads)
 
 /* ---- FastCGI transport ---- */
 
-static long fcgi_read(void *ctx, char *p, size_t n)
+/* SO_RCVTIMEO on fd: ms (0: none). */
+static void read_timeout(int fd, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* libfcgi reads with a blocking read(): the socket's receive timeout bounds
+ * each read it makes, and a read that timed out leaves EAGAIN as the
+ * stream's error. */
+static long fcgi_read(void *ctx, char *p, size_t n, int timeout_ms)
 {
 	FCGX_Request *rq = ctx;
-	int got = FCGX_GetStr(p, n > 65536 ? 65536 : (int)n, rq->in);
-	if (got < 0 || FCGX_GetError(rq->in))
+	int got, err;
+
+	if (timeout_ms >= 0)
+		read_timeout(rq->ipcFd, timeout_ms > 0 ? timeout_ms : 1);
+	got = FCGX_GetStr(p, n > 65536 ? 65536 : (int)n, rq->in);
+	err = FCGX_GetError(rq->in);
+	if (timeout_ms >= 0)
+		read_timeout(rq->ipcFd, 0);
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return HTTP_READ_TIMEOUT;
+	if (got < 0 || err)
 		return -1;
 	return got;
 }
@@ -232,15 +252,22 @@ struct cgi {
 	long long left; /* body bytes still to read, -1 = until EOF */
 };
 
-static long cgi_read(void *ctx, char *p, size_t n)
+static long cgi_read(void *ctx, char *p, size_t n, int timeout_ms)
 {
 	struct cgi *c = ctx;
+	struct pollfd in = {STDIN_FILENO, POLLIN, 0};
 	ssize_t got;
+	int ready;
 
 	if (c->left == 0)
 		return 0;
 	if (c->left > 0 && (long long)n > c->left)
 		n = (size_t)c->left;
+	do
+		ready = poll(&in, 1, timeout_ms);
+	while (ready < 0 && errno == EINTR);
+	if (ready == 0)
+		return HTTP_READ_TIMEOUT;
 	do
 		got = read(STDIN_FILENO, p, n);
 	while (got < 0 && errno == EINTR);
@@ -317,10 +344,11 @@ int serve_cgi(void)
 		router_handle(&r, &w);
 		fflush(stdout);
 		/* A request refused before its body was read (401, 413): Apache
-		 * resets the connection unless the body is consumed. */
+		 * resets the connection unless the body is consumed; a body that
+		 * stalls (408) is left after a second without a byte. */
 		{
 			char sink[16384];
-			while (cgi_read(&c, sink, sizeof sink) > 0)
+			while (cgi_read(&c, sink, sizeof sink, 1000) > 0)
 				;
 		}
 		http_req_free(&r);

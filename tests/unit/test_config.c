@@ -56,6 +56,7 @@ int main(void)
 		CHECK(!c->chat.enabled, "chatCompletions disabled by default");
 		CHECK_INT(c->chat.max_body_bytes, 20 * 1024 * 1024, "maxBodyBytes default 20 MiB");
 		CHECK_INT(c->chat.keepalive_seconds, 10, "keepAliveSeconds default 10");
+		CHECK_INT(c->chat.body_timeout_seconds, 30, "bodyTimeoutSeconds default 30");
 		CHECK_INT(c->nagents, 1, "one agent without agents.list");
 		CHECK_STR(c->agents[0].id, "main", "that agent is main");
 		CHECK_INT(c->agents[0].history_limit, 40, "historyLimit default 40");
@@ -74,7 +75,7 @@ int main(void)
 		 "  // the SPEC's example, trimmed\n"
 		 "  gateway: { auth: { mode: 'token', token: 'abc' },\n"
 		 "    http: { endpoints: { chatCompletions: { enabled: true, maxBodyBytes: 1024, "
-		 "keepAliveSeconds: 0,\n"
+		 "keepAliveSeconds: 0, bodyTimeoutSeconds: 0,\n"
 		 "      images: { allowUrl: true } } } } },\n"
 		 "  agents: { defaults: { model: 'openai/gpt-4o-mini', historyLimit: 5 },\n"
 		 "    list: [ { id: 'Main', default: true, systemPrompt: 'Be brief.' },\n"
@@ -95,6 +96,8 @@ int main(void)
 		CHECK(c->chat.enabled, "enabled read");
 		CHECK_INT(c->chat.max_body_bytes, 1024, "maxBodyBytes read");
 		CHECK_INT(c->chat.keepalive_seconds, 0, "keepAliveSeconds 0 allowed");
+		CHECK_INT(c->chat.body_timeout_seconds, 0,
+			  "bodyTimeoutSeconds 0 (no limit) allowed");
 		CHECK(c->chat.images_allow_url, "images.allowUrl read");
 		CHECK_STR(c->agents[0].id, "main", "agent id lower-cased");
 		CHECK_STR(c->agents[0].system_prompt, "Be brief.", "systemPrompt read");

@@ -14,12 +14,20 @@ struct fake {
 	struct buf out;
 	int fail_writes;
 	int flushes;
+	size_t stall_at;     /* 0, or the body offset where nothing more comes */
+	int last_timeout_ms; /* what the last read was given */
 };
 
-static long f_read(void *ctx, char *p, size_t n)
+static long f_read(void *ctx, char *p, size_t n, int timeout_ms)
 {
 	struct fake *f = ctx;
 	size_t left = f->body_len - f->pos;
+
+	f->last_timeout_ms = timeout_ms;
+	if (f->stall_at && f->pos >= f->stall_at)
+		return timeout_ms >= 0 ? HTTP_READ_TIMEOUT : -1;
+	if (f->stall_at && n > f->stall_at - f->pos)
+		n = f->stall_at - f->pos;
 	if (n > f->chunk)
 		n = f->chunk;
 	if (n > left)
@@ -114,7 +122,7 @@ int main(void)
 		const char *p[] = {"CONTENT_LENGTH", "1000", NULL};
 		req(&r, &f, p, "short");
 		buf_reset(&body);
-		CHECK(http_read_body(&r, 100, &body, &e) < 0 && e.status == 413 && f.pos == 0,
+		CHECK(http_read_body(&r, 100, 0, &body, &e) < 0 && e.status == 413 && f.pos == 0,
 		      "413 from CONTENT_LENGTH before reading anything");
 		http_req_free(&r);
 	}
@@ -122,7 +130,8 @@ int main(void)
 		const char *p[] = {NULL};
 		req(&r, &f, p, "0123456789012345678901234567890123456789");
 		buf_reset(&body);
-		CHECK(http_read_body(&r, 20, &body, &e) < 0 && e.status == 413 && f.pos <= 20 + 7,
+		CHECK(http_read_body(&r, 20, 0, &body, &e) < 0 && e.status == 413 &&
+			      f.pos <= 20 + 7,
 		      "no length: reading stops at the limit with 413");
 		http_req_free(&r);
 	}
@@ -130,7 +139,7 @@ int main(void)
 		const char *p[] = {"CONTENT_LENGTH", "5", NULL};
 		req(&r, &f, p, "0123456789012345678901234567890123456789");
 		buf_reset(&body);
-		CHECK(http_read_body(&r, 20, &body, &e) < 0 && e.status == 413,
+		CHECK(http_read_body(&r, 20, 0, &body, &e) < 0 && e.status == 413,
 		      "understated length: still stops at the limit");
 		http_req_free(&r);
 	}
@@ -138,7 +147,7 @@ int main(void)
 		const char *p[] = {"CONTENT_LENGTH", "50", NULL};
 		req(&r, &f, p, "{\"a\":1}");
 		buf_reset(&body);
-		CHECK(http_read_body(&r, 100, &body, &e) < 0 && e.status == 400 &&
+		CHECK(http_read_body(&r, 100, 0, &body, &e) < 0 && e.status == 400 &&
 			      strstr(e.message, "shorter"),
 		      "body shorter than its Content-Length: 400");
 		http_req_free(&r);
@@ -146,8 +155,28 @@ int main(void)
 	{
 		const char *p[] = {"CONTENT_LENGTH", "7", NULL};
 		req(&r, &f, p, "{\"a\":1}");
+		f.stall_at = 3;
 		buf_reset(&body);
-		CHECK(http_read_body(&r, 7, &body, &e) == 0 && !strcmp(body.data, "{\"a\":1}"),
+		CHECK(http_read_body(&r, 100, 2, &body, &e) < 0 && e.status == 408 &&
+			      strstr(e.message, "within 2 s (3 bytes came; bodyTimeoutSeconds)") &&
+			      f.last_timeout_ms > 0 && f.last_timeout_ms <= 2000,
+		      "a body that stalls: 408 naming bodyTimeoutSeconds, each read given the time "
+		      "left");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"CONTENT_LENGTH", "7", NULL};
+		req(&r, &f, p, "{\"a\":1}");
+		buf_reset(&body);
+		CHECK(http_read_body(&r, 7, 0, &body, &e) == 0 && f.last_timeout_ms == -1,
+		      "bodyTimeoutSeconds 0: reads wait without a limit");
+		http_req_free(&r);
+	}
+	{
+		const char *p[] = {"CONTENT_LENGTH", "7", NULL};
+		req(&r, &f, p, "{\"a\":1}");
+		buf_reset(&body);
+		CHECK(http_read_body(&r, 7, 0, &body, &e) == 0 && !strcmp(body.data, "{\"a\":1}"),
 		      "body exactly at the limit is read whole");
 		http_req_free(&r);
 	}
