@@ -130,7 +130,8 @@ test_expect 'the store deleted while serving: every process notices and writes t
 	test -f "$db" &&
 	test "$(rows "select count(*) from messages where session_key like '"'"'%:gone'"'"'")" = 12 &&
 	test "$(upstream_roles)" = "system:Sys.|user:after 1|assistant:fake: after 1|user:after 2|assistant:fake: after 2|user:after 3|assistant:fake: after 3|user:after 4|assistant:fake: after 4|user:after 5|assistant:fake: after 5|user:after 6" &&
-	grep -q "was deleted or replaced while open" "$SERVER_LOG" "$APP_LOG" 2>/dev/null
+	{ [ "$SERVER" = cgi ] || # a CGI process is new each request: nothing to notice
+	  grep -q "was deleted or replaced while open" "$SERVER_LOG" "$APP_LOG" 2>/dev/null; }
 '
 test_expect 'the store replaced by another file: served from the new one' '
 	python3 -c "import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d); d.execute(\"delete from messages\"); d.execute(\"delete from sessions\"); d.commit()" "$db" "$T/other.db" &&
