@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 static bool is_space(char c)
@@ -85,13 +86,6 @@ bool auth_is_loopback(const char *addr)
 	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int auth_check_throttled(const struct cfg *c, struct store *store, const char *addr,
 			 const char *authorization, long *retry_after, struct err *e)
 {
@@ -102,7 +96,8 @@ int auth_check_throttled(const struct cfg *c, struct store *store, const char *a
 	if (c->auth.mode == CFG_AUTH_NONE || !addr || !addr[0] ||
 	    (c->auth.rate_limit.exempt_loopback && auth_is_loopback(addr)))
 		store = NULL;
-	if (store && store_auth_locked(store, addr, now_ms(), &retry, &se) == 0 && retry > 0) {
+	if (store && store_auth_locked(store, addr, clock_wall_ms(), &retry, &se) == 0 &&
+	    retry > 0) {
 		*retry_after = (long)((retry + 999) / 1000);
 		err_set(e, 429, ERR_RATE_LIMITED,
 			"Too many failed authentication attempts. Please try again later.");
@@ -111,7 +106,7 @@ int auth_check_throttled(const struct cfg *c, struct store *store, const char *a
 	if (auth_check(c, authorization, e) == 0)
 		return 0;
 	if (store && e->status == 401) {
-		if (store_auth_failed(store, addr, now_ms(), c->auth.rate_limit.max_attempts,
+		if (store_auth_failed(store, addr, clock_wall_ms(), c->auth.rate_limit.max_attempts,
 				      c->auth.rate_limit.window_ms, c->auth.rate_limit.lockout_ms,
 				      &retry, &se) < 0)
 			log_error("auth throttling unavailable: %s", se.message);

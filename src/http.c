@@ -10,8 +10,8 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 static const char *param_or_empty(const struct http_io *io, const char *name)
@@ -75,19 +75,10 @@ const char *http_header(const struct http_req *r, const char *name)
 	return r->io.param(r->io.ctx, key);
 }
 
-/* Milliseconds on a monotonic clock. */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int http_read_body(struct http_req *r, long long max, int timeout_s, struct buf *out, struct err *e)
 {
 	char chunk[16384];
-	long long deadline = timeout_s > 0 ? now_ms() + (long long)timeout_s * 1000 : 0;
+	long long deadline = timeout_s > 0 ? clock_mono_ms() + (long long)timeout_s * 1000 : 0;
 
 	if (r->content_length > max)
 		return err_set(e, 413, ERR_INVALID_REQUEST,
@@ -95,7 +86,7 @@ int http_read_body(struct http_req *r, long long max, int timeout_s, struct buf 
 			       r->content_length, max);
 	buf_set_max(out, (size_t)max);
 	for (;;) {
-		long long left = deadline ? deadline - now_ms() : -1;
+		long long left = deadline ? deadline - clock_mono_ms() : -1;
 		long n = deadline && left <= 0 ? HTTP_READ_TIMEOUT
 					       : r->io.read(r->io.ctx, chunk, sizeof chunk,
 							    deadline ? (int)left : -1);

@@ -7,8 +7,8 @@
 #include "provider.h"
 
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 int prov_text(struct prov_sink *s, const char *text, size_t len)
@@ -82,20 +82,13 @@ static int run_once(const struct prov_request *rq, struct prov_sink *sink, struc
 	return backends[kind](rq, sink, res, e);
 }
 
-long long prov_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 long long prov_attempt_ms(const struct prov_request *rq, int timeout_seconds)
 {
 	long long ms = (long long)timeout_seconds * 1000;
+	long long left = rq->deadline_ms ? rq->deadline_ms - clock_mono_ms() : ms;
 
-	if (rq->deadline_ms && rq->deadline_ms - prov_now_ms() < ms)
-		ms = rq->deadline_ms - prov_now_ms();
+	if (left < ms)
+		ms = left;
 	return ms > 0 ? ms : 1;
 }
 
@@ -118,7 +111,7 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 	struct cfg_model primary = {rq->provider, (char *)rq->model};
 	struct prov_request one = *rq;
 
-	one.started_ms = prov_now_ms();
+	one.started_ms = clock_mono_ms();
 	one.deadline_ms = one.started_ms + (long long)rq->provider->timeout_seconds * 1000;
 	for (size_t m = 0; m <= rq->nfallbacks; m++) {
 		const struct cfg_model *model = m ? &rq->fallbacks[m - 1] : &primary;
@@ -136,7 +129,7 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 		}
 		for (int a = 0; a < attempts; a++) {
 			int rc;
-			if (prov_now_ms() >= one.deadline_ms && (m || a))
+			if (clock_mono_ms() >= one.deadline_ms && (m || a))
 				return err_set(e, 504, ERR_UPSTREAM,
 					       "upstream timed out after %d s (timeoutSeconds; "
 					       "every attempt and fallback included)",

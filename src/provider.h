@@ -80,13 +80,10 @@ struct prov_request {
 	CURL **curl;	     /* the worker thread's handle: made on first
 				use (loading libcurl), then reused */
 	/* Set by prov_run for the backends: when the whole request began and
-	 * when it must end (prov_now_ms clock), the first model's
+	 * when it must end (clock_mono_ms, clock.h), the first model's
 	 * timeoutSeconds after its start; each attempt ends by then. */
 	long long started_ms, deadline_ms;
 };
-
-/* A monotonic clock in milliseconds, for deadlines. */
-long long prov_now_ms(void);
 
 /* What is left of rq's deadline for an attempt whose own limit is
  * timeout_seconds, in milliseconds (at least 1). */

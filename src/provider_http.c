@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 #define MAX_BODY (64u << 20) /* non-streaming answer */
 #define MAX_ERROR_BODY 65536 /* kept of an error answer */
 
@@ -282,7 +284,7 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink, stru
 		goto out;
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		err_set(e, 504, ERR_UPSTREAM, "upstream timed out after %lld s",
-			rq->started_ms ? (prov_now_ms() - rq->started_ms + 500) / 1000
+			rq->started_ms ? (clock_mono_ms() - rq->started_ms + 500) / 1000
 				       : (long long)pv->timeout_seconds);
 		o.failed = true;
 		goto out;
