@@ -14,6 +14,13 @@
 #define SERVE_FDS_RESERVED 32
 #define SERVE_FD_LIMIT 1024
 #define SERVE_DEFAULT_THREADS 8
+/* A request body this large or larger: the worker returns freed memory to
+ * the system after it (serve.c, trim_after). */
+#define SERVE_TRIM_AFTER_BYTES (1024 * 1024)
+/* malloc: blocks from this size up get mappings of their own, and a free
+ * top of an arena past the trim threshold is given back. */
+#define SERVE_MMAP_THRESHOLD (256 * 1024)
+#define SERVE_TRIM_THRESHOLD (1024 * 1024)
 
 /*
  * Set the soft RLIMIT_NOFILE to 1024 (libfcgi uses select(), so no

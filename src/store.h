@@ -3,8 +3,9 @@
  * load, turn append, expiry, and the failed-auth counters every worker
  * process shares.
  *
- * A struct store is one connection, owned by one thread; open one per
- * worker thread.  Backends implement struct store_ops; store_sqlite.c is the
+ * A struct store may be used by every thread of a process at once (the
+ * SQLite backend keeps a small pool of connections); worker.c shares one
+ * per process.  Backends implement struct store_ops; store_sqlite.c is the
  * SQLite one.  Every function returns 0 or -1 with e set (500 api_error,
  * "Session store error: ..."), never a partial write.
  */
@@ -82,9 +83,12 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 	char *path;
+	int refs; /* workers holding it (worker.c) */
 };
 
-/* Open (creating the file and its directory, migrating the schema). */
+/* Open (creating the file and its directory, migrating the schema): a
+ * pool of up to 4 connections, the first opened now.  Safe to call from
+ * several threads; close it once no thread uses it. */
 int store_open_sqlite(const char *path, struct store **out, struct err *e);
 
 #define store_load_history(s, ...) ((s)->ops->load_history((s), __VA_ARGS__))

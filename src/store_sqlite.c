@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,10 +21,19 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS 15000
 #define EXPIRE_EVERY_S 600
+#define POOL_MAX 4
+/* WAL: a passive checkpoint after each commit past CHECKPOINT_PAGES (as
+ * SQLite's own autocheckpoint), and a truncating one past TRUNCATE_PAGES.
+ * Readers that never stop keep a passive checkpoint from ever finishing,
+ * and the WAL then grows without end (236 MB in make bench); the truncating
+ * one waits for the readers of the moment and empties it. */
+#define CHECKPOINT_PAGES 1000
+#define TRUNCATE_PAGES 4096
 
 enum {
 	ST_HISTORY,
@@ -113,23 +123,45 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
-struct sqlite_store {
+/* One connection: its prepared statements, used by one thread at a time.
+ * Its base.path is the store's (borrowed). */
+struct conn {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	time_t next_expire;
+	long long busy_since; /* ms, while the busy handler waits */
+	struct conn *next;    /* in the pool's idle list */
+};
+
+/*
+ * The store: a pool of connections shared by the threads of a process.  A
+ * call takes an idle connection (or opens one, up to POOL_MAX; past that
+ * it waits for one), runs, and gives it back, so a process holds POOL_MAX
+ * connections at most however many threads it runs (each holds three
+ * descriptors, its page cache and statements).  Writers of one process
+ * queue on write_lock rather than on SQLite's file lock, whose busy
+ * handler polls.
+ */
+struct sqlite_store {
+	struct store base;
+	pthread_mutex_t lock;
+	pthread_cond_t idle_cond;
+	struct conn *idle;
+	int open;
+	pthread_mutex_t write_lock;
 	dev_t dev; /* the file opened, to notice it deleted or replaced */
 	ino_t ino;
 };
 
-static int db_fail(struct sqlite_store *s, struct err *e, const char *what)
+static int db_fail(struct conn *s, struct err *e, const char *what)
 {
 	log_error("session store %s: %s: %s", s->base.path, what, sqlite3_errmsg(s->db));
 	err_set(e, 500, ERR_API, "Session store error: %s.", what);
 	return -1;
 }
 
-static sqlite3_stmt *stmt(struct sqlite_store *s, int which)
+static sqlite3_stmt *stmt(struct conn *s, int which)
 {
 	sqlite3_stmt *st = s->st[which];
 	if (!st && sqlite3_prepare_v3(s->db, sql_text[which], -1, SQLITE_PREPARE_PERSISTENT,
@@ -141,7 +173,7 @@ static sqlite3_stmt *stmt(struct sqlite_store *s, int which)
 	return st;
 }
 
-static int exec(struct sqlite_store *s, const char *sql)
+static int exec(struct conn *s, const char *sql)
 {
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
@@ -156,7 +188,7 @@ static long long now_s(void)
 static int sq_load_history(struct store *base, const char *agent_id, const char *key, int limit,
 			   cJSON **out, struct err *e)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st = stmt(s, ST_HISTORY);
 	cJSON *arr = cJSON_CreateArray();
 	int rc;
@@ -188,7 +220,7 @@ static int sq_load_history(struct store *base, const char *agent_id, const char 
 
 /* ---- turns ---- */
 
-static int insert_message(struct sqlite_store *s, const struct store_turn *t, long long seq,
+static int insert_message(struct conn *s, const struct store_turn *t, long long seq,
 			  const cJSON *msg, long long now, bool assistant)
 {
 	sqlite3_stmt *st = stmt(s, ST_INSERT_MSG);
@@ -217,7 +249,7 @@ static int insert_message(struct sqlite_store *s, const struct store_turn *t, lo
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int purge_before(struct sqlite_store *s, long long cutoff, long *deleted)
+static int purge_before(struct conn *s, long long cutoff, long *deleted)
 {
 	sqlite3_stmt *st = stmt(s, ST_PURGE);
 	int rc;
@@ -236,7 +268,7 @@ static int purge_before(struct sqlite_store *s, long long cutoff, long *deleted)
 
 static int sq_append_turn(struct store *base, const struct store_turn *t, struct err *e)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct conn *s = (struct conn *)base;
 	long long now = now_s(), seq;
 	sqlite3_stmt *st;
 	const cJSON *m;
@@ -294,7 +326,7 @@ out:
 
 static int sq_purge(struct store *base, double days, long *deleted, struct err *e)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct conn *s = (struct conn *)base;
 	if (purge_before(s, now_s() - (long long)(days * 86400), deleted) < 0)
 		return db_fail(s, e, "purge");
 	return 0;
@@ -309,7 +341,7 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 static int sq_list(struct store *base, const char *agent_id,
 		   int (*fn)(void *ctx, const struct store_session *row), void *ctx, struct err *e)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st = stmt(s, agent_id ? ST_LIST_AGENT : ST_LIST_ALL);
 	int rc;
 
@@ -336,7 +368,7 @@ static int sq_show(struct store *base, const char *key,
 			     bool interrupted),
 		   void *ctx, long *count, struct err *e)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st = stmt(s, ST_SHOW);
 	int rc;
 
@@ -360,7 +392,7 @@ static int sq_show(struct store *base, const char *key,
 
 static int sq_remove(struct store *base, const char *key, long *deleted, struct err *e)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st = stmt(s, ST_DELETE);
 	int rc;
 
@@ -376,7 +408,7 @@ static int sq_remove(struct store *base, const char *key, long *deleted, struct 
 }
 
 /* window_start, failures, locked_until of addr; zeros when absent. */
-static int auth_get(struct sqlite_store *s, const char *addr, long long v[3])
+static int auth_get(struct conn *s, const char *addr, long long v[3])
 {
 	sqlite3_stmt *st = stmt(s, ST_AUTH_GET);
 	int rc;
@@ -396,7 +428,7 @@ static int auth_get(struct sqlite_store *s, const char *addr, long long v[3])
 static int sq_auth_locked(struct store *base, const char *addr, long long now_ms,
 			  long long *retry_ms, struct err *e)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct conn *s = (struct conn *)base;
 	long long v[3];
 
 	*retry_ms = 0;
@@ -410,7 +442,7 @@ static int sq_auth_locked(struct store *base, const char *addr, long long now_ms
 static int sq_auth_failed(struct store *base, const char *addr, long long now_ms, int max,
 			  long window_ms, long lockout_ms, long long *retry_ms, struct err *e)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st;
 	long long v[3];
 
@@ -455,38 +487,15 @@ rollback:
 	return -1;
 }
 
-static void sq_close(struct store *base)
+static void conn_close(struct conn *s)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	if (!s)
+		return;
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
-	free(s->base.path);
 	free(s);
 }
-
-/* The file at the path is gone or another one: writes would go to an
- * unlinked file, or a history be read from a stale one. */
-static bool sq_moved(struct store *base)
-{
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	struct stat st;
-
-	return stat(base->path, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino;
-}
-
-static const struct store_ops sqlite_ops = {
-	.moved = sq_moved,
-	.load_history = sq_load_history,
-	.append_turn = sq_append_turn,
-	.purge = sq_purge,
-	.list = sq_list,
-	.show = sq_show,
-	.auth_locked = sq_auth_locked,
-	.auth_failed = sq_auth_failed,
-	.remove = sq_remove,
-	.close = sq_close,
-};
 
 /* mkdir -p of the file's directory (mode 0750). */
 static int make_parent(const char *path)
@@ -506,7 +515,7 @@ static int make_parent(const char *path)
 	return rc;
 }
 
-static int migrate(struct sqlite_store *s, struct err *e)
+static int migrate(struct conn *s, struct err *e)
 {
 	sqlite3_stmt *st;
 	int version = 0;
@@ -543,13 +552,45 @@ static int migrate(struct sqlite_store *s, struct err *e)
 }
 
 /*
+ * SQLite's own busy timeout sleeps 1, 2, 5, 10 ... 100 ms between tries;
+ * a turn holds the write lock for well under a millisecond, so those
+ * sleeps were the whole of the p99 (121 ms in make bench).  Poll in short
+ * sleeps instead, up to the same total.
+ */
+static int busy_wait(void *ctx, int count)
+{
+	struct conn *s = ctx;
+	long long now = clock_mono_ms();
+	struct timespec pause = {0, 0};
+
+	if (count == 0)
+		s->busy_since = now;
+	if (now - s->busy_since >= BUSY_TIMEOUT_MS)
+		return 0;
+	pause.tv_nsec = (count < 20 ? 50 : count < 200 ? 200 : 1000) * 1000L;
+	nanosleep(&pause, NULL);
+	return 1;
+}
+
+/* After each commit (in the committing thread, under write_lock). */
+static int wal_written(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+	(void)ctx;
+	if (pages >= TRUNCATE_PAGES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	else if (pages >= CHECKPOINT_PAGES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+/*
  * The connection's settings.  "PRAGMA journal_mode = WAL" can answer
  * SQLITE_BUSY at once, without the busy handler, while another process's
  * last connection is closing the database (it checkpoints and removes the
  * -wal file under an exclusive lock): seen with 8 processes opening and
  * closing one store.  Wait and try again, for as long as the busy timeout.
  */
-static int set_up(struct sqlite_store *s)
+static int set_up(struct conn *s)
 {
 	struct timespec pause = {0, 10 * 1000 * 1000};
 
@@ -564,20 +605,16 @@ static int set_up(struct sqlite_store *s)
 	}
 }
 
-int store_open_sqlite(const char *path, struct store **out, struct err *e)
+/* A new connection to path; migrate: bring the schema up to date. */
+static struct conn *conn_open(const char *path, bool migrate_now, struct err *e)
 {
-	struct sqlite_store *s = calloc(1, sizeof *s);
+	struct conn *s = calloc(1, sizeof *s);
 
-	*out = NULL;
-	if (!s || !(s->base.path = strdup(path))) {
-		free(s);
+	if (!s) {
 		err_nomem(e);
-		return -1;
+		return NULL;
 	}
-	s->base.ops = &sqlite_ops;
-	if (make_parent(path) < 0)
-		log_error("session store %s: cannot create its directory: %s", path,
-			  strerror(errno));
+	s->base.path = (char *)path;
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -591,27 +628,201 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 		err_set(e, 500, ERR_API, "Session store error: read-only.");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(s->db, busy_wait, s);
 	if (set_up(s) < 0) {
 		db_fail(s, e, "cannot set up the database");
 		goto fail;
 	}
-	if (migrate(s, e) < 0)
+	if (migrate_now && migrate(s, e) < 0)
 		goto fail;
-	{
-		struct stat st;
-		if (stat(path, &st) < 0) {
-			log_error("session store %s: gone as soon as opened: %s", path,
-				  strerror(errno));
-			err_set(e, 500, ERR_API, "Session store error.");
-			goto fail;
-		}
-		s->dev = st.st_dev;
-		s->ino = st.st_ino;
+	sqlite3_wal_hook(s->db, wal_written, NULL);
+	return s;
+fail:
+	conn_close(s);
+	return NULL;
+}
+
+/* An idle connection of the pool, or a new one, or (POOL_MAX open) the
+ * next one given back.  NULL with e set when a new one cannot open. */
+static struct conn *conn_get(struct sqlite_store *p, struct err *e)
+{
+	struct conn *c;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->idle && p->open >= POOL_MAX)
+		pthread_cond_wait(&p->idle_cond, &p->lock);
+	if ((c = p->idle)) {
+		p->idle = c->next;
+		pthread_mutex_unlock(&p->lock);
+		return c;
 	}
-	*out = &s->base;
+	p->open++;
+	pthread_mutex_unlock(&p->lock);
+	if ((c = conn_open(p->base.path, false, e)))
+		return c;
+	pthread_mutex_lock(&p->lock);
+	p->open--;
+	pthread_cond_signal(&p->idle_cond);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void conn_put(struct sqlite_store *p, struct conn *c)
+{
+	pthread_mutex_lock(&p->lock);
+	c->next = p->idle;
+	p->idle = c;
+	pthread_cond_signal(&p->idle_cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- the store's operations: each on a connection of the pool ---- */
+
+#define POOL(base) ((struct sqlite_store *)(base))
+
+/* Run CALL (an expression over the connection c) on a pooled connection;
+ * WRITES: under the process's write lock. */
+#define ON_CONN(base, e, writes, call)                                                             \
+	do {                                                                                       \
+		struct sqlite_store *p_ = POOL(base);                                              \
+		struct conn *c = conn_get(p_, e);                                                  \
+		int rc_;                                                                           \
+		if (!c)                                                                            \
+			return -1;                                                                 \
+		if (writes)                                                                        \
+			pthread_mutex_lock(&p_->write_lock);                                       \
+		rc_ = (call);                                                                      \
+		if (writes)                                                                        \
+			pthread_mutex_unlock(&p_->write_lock);                                     \
+		conn_put(p_, c);                                                                   \
+		return rc_;                                                                        \
+	} while (0)
+
+static int pool_load_history(struct store *base, const char *agent_id, const char *key, int limit,
+			     cJSON **out, struct err *e)
+{
+	*out = NULL;
+	ON_CONN(base, e, false, sq_load_history(&c->base, agent_id, key, limit, out, e));
+}
+
+static int pool_append_turn(struct store *base, const struct store_turn *t, struct err *e)
+{
+	ON_CONN(base, e, true, sq_append_turn(&c->base, t, e));
+}
+
+static int pool_purge(struct store *base, double days, long *deleted, struct err *e)
+{
+	ON_CONN(base, e, true, sq_purge(&c->base, days, deleted, e));
+}
+
+static int pool_list(struct store *base, const char *agent_id,
+		     int (*fn)(void *ctx, const struct store_session *row), void *ctx,
+		     struct err *e)
+{
+	ON_CONN(base, e, false, sq_list(&c->base, agent_id, fn, ctx, e));
+}
+
+static int pool_show(struct store *base, const char *key,
+		     int (*fn)(void *ctx, const char *agent_id, long seq, const cJSON *msg,
+			       bool interrupted),
+		     void *ctx, long *count, struct err *e)
+{
+	ON_CONN(base, e, false, sq_show(&c->base, key, fn, ctx, count, e));
+}
+
+static int pool_remove(struct store *base, const char *key, long *deleted, struct err *e)
+{
+	ON_CONN(base, e, true, sq_remove(&c->base, key, deleted, e));
+}
+
+static int pool_auth_locked(struct store *base, const char *addr, long long now_ms,
+			    long long *retry_ms, struct err *e)
+{
+	ON_CONN(base, e, false, sq_auth_locked(&c->base, addr, now_ms, retry_ms, e));
+}
+
+static int pool_auth_failed(struct store *base, const char *addr, long long now_ms, int max,
+			    long window_ms, long lockout_ms, long long *retry_ms, struct err *e)
+{
+	ON_CONN(base, e, true,
+		sq_auth_failed(&c->base, addr, now_ms, max, window_ms, lockout_ms, retry_ms, e));
+}
+
+/* The file at the path is gone or another one: writes would go to an
+ * unlinked file, or a history be read from a stale one. */
+static bool pool_moved(struct store *base)
+{
+	struct sqlite_store *p = POOL(base);
+	struct stat st;
+
+	return stat(base->path, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino;
+}
+
+/* Every connection is idle by now (the caller holds the last use). */
+static void pool_close(struct store *base)
+{
+	struct sqlite_store *p = POOL(base);
+
+	while (p->idle) {
+		struct conn *c = p->idle;
+		p->idle = c->next;
+		conn_close(c);
+	}
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->idle_cond);
+	pthread_mutex_destroy(&p->write_lock);
+	free(p->base.path);
+	free(p);
+}
+
+static const struct store_ops sqlite_ops = {
+	.moved = pool_moved,
+	.load_history = pool_load_history,
+	.append_turn = pool_append_turn,
+	.purge = pool_purge,
+	.list = pool_list,
+	.show = pool_show,
+	.auth_locked = pool_auth_locked,
+	.auth_failed = pool_auth_failed,
+	.remove = pool_remove,
+	.close = pool_close,
+};
+
+int store_open_sqlite(const char *path, struct store **out, struct err *e)
+{
+	struct sqlite_store *p = calloc(1, sizeof *p);
+	struct conn *first;
+	struct stat st;
+
+	*out = NULL;
+	if (!p || !(p->base.path = strdup(path))) {
+		free(p);
+		err_nomem(e);
+		return -1;
+	}
+	p->base.ops = &sqlite_ops;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->idle_cond, NULL);
+	pthread_mutex_init(&p->write_lock, NULL);
+	if (make_parent(path) < 0)
+		log_error("session store %s: cannot create its directory: %s", path,
+			  strerror(errno));
+	/* The first connection now: it reports what is wrong with the file
+	 * and migrates the schema; the others open as threads need them. */
+	if (!(first = conn_open(p->base.path, true, e)))
+		goto fail;
+	p->open = 1;
+	p->idle = first;
+	if (stat(path, &st) < 0) {
+		log_error("session store %s: gone as soon as opened: %s", path, strerror(errno));
+		err_set(e, 500, ERR_API, "Session store error.");
+		goto fail;
+	}
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	*out = &p->base;
 	return 0;
 fail:
-	sq_close(&s->base);
+	pool_close(&p->base);
 	return -1;
 }

@@ -1,10 +1,11 @@
 /*
  * worker.h - what one worker keeps across the requests it serves: its
- * curl handle (so upstream connections are reused) and its session store
- * connection.  serve.c owns one per worker thread (and one for a CGI
- * process), the CLI one for its run; handlers borrow it for a request.
+ * curl handle (so upstream connections are reused) and its hold on the
+ * process's session store (one pool of connections for every thread).
+ * serve.c owns one per worker thread (and one for a CGI process), the CLI
+ * one for its run; handlers borrow it for a request.
  *
- * Not shared between threads: each thread has its own.
+ * A struct worker is its thread's own; only the store it holds is shared.
  */
 #ifndef CLAW_WORKER_H
 #define CLAW_WORKER_H
@@ -17,7 +18,7 @@
 
 struct worker {
 	CURL *curl;	     /* made on first use by an HTTP provider, or NULL */
-	struct store *store; /* opened on first use, or NULL */
+	struct store *store; /* the process's, held from first use, or NULL */
 };
 
 #define WORKER_INIT                                                                                \

@@ -1,4 +1,5 @@
 /* Unit tests for src/store_sqlite.c, the SQLite store. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,6 +59,81 @@ static char *history_text(struct store *s, const char *agent, const char *key, i
 	}
 	cJSON_Delete(h);
 	return buf_detach(&out);
+}
+
+/* Threads sharing one store, more than its pool holds: each appends
+ * turns to a session of its own and to one they all share, loading the
+ * shared history before each turn as a chat request does. */
+#define SHARERS 12
+#define SHARED_TURNS 25
+
+struct sharer {
+	pthread_t thread;
+	struct store *s;
+	int id;
+	int failures;
+};
+
+static void *share_main(void *arg)
+{
+	struct sharer *sh = arg;
+	char key[32], text[32];
+
+	snprintf(key, sizeof key, "own-%d", sh->id);
+	for (int i = 0; i < SHARED_TURNS; i++) {
+		cJSON *h = NULL;
+		struct err e;
+
+		if (store_load_history(sh->s, "main", "shared", 40, &h, &e) < 0)
+			sh->failures++;
+		cJSON_Delete(h);
+		snprintf(text, sizeof text, "%d-%d", sh->id, i);
+		if (append(sh->s, "main", key, text, text) < 0 ||
+		    append(sh->s, "main", "shared", text, text) < 0)
+			sh->failures++;
+	}
+	return NULL;
+}
+
+static void check_shared_store(const char *path)
+{
+	struct sharer sh[SHARERS];
+	struct store *s;
+	struct err e;
+	int failures = 0, whole = 1;
+
+	CHECK(store_open_sqlite(path, &s, &e) == 0, "open a store to share");
+	for (int i = 0; i < SHARERS; i++) {
+		sh[i] = (struct sharer){.s = s, .id = i};
+		pthread_create(&sh[i].thread, NULL, share_main, &sh[i]);
+	}
+	for (int i = 0; i < SHARERS; i++) {
+		pthread_join(sh[i].thread, NULL);
+		failures += sh[i].failures;
+	}
+	CHECK(failures == 0, "12 threads on one store (a pool of 4): every call succeeds");
+	for (int i = 0; i < SHARERS; i++) {
+		char key[32], want[64];
+		cJSON *h = NULL;
+
+		snprintf(key, sizeof key, "own-%d", i);
+		store_load_history(s, "main", key, 1000, &h, &e);
+		snprintf(want, sizeof want, "%d-%d", i, SHARED_TURNS - 1);
+		if (cJSON_GetArraySize(h) != 2 * SHARED_TURNS ||
+		    strcmp(cJSON_GetArrayItem(h, 2 * SHARED_TURNS - 1)->child->next->valuestring,
+			   want))
+			whole = 0;
+		cJSON_Delete(h);
+	}
+	CHECK(whole, "each thread's own session holds its turns, in order");
+	{
+		cJSON *h = NULL;
+		store_load_history(s, "main", "shared", 100000, &h, &e);
+		CHECK(cJSON_GetArraySize(h) == 2 * SHARERS * SHARED_TURNS,
+		      "the shared session holds every turn of every thread");
+		cJSON_Delete(h);
+	}
+	store_close(s);
 }
 
 int main(void)
@@ -121,6 +197,9 @@ int main(void)
 		free(h2);
 	}
 	store_close(s);
+
+	snprintf(old, sizeof old, "%s/shared.db", dir);
+	check_shared_store(old);
 
 	/* migration from version 1 (sessions and messages, no auth table) */
 	snprintf(old, sizeof old, "%s/v1.db", dir);

@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+"""bench/bench.py - clawcgi's speed and memory figures (make bench).
+
+    python3 bench/bench.py [--bin build/clawcgi] [--hello build/bench-hello]
+                           [--json bench-results.json] [SECTION...]
+
+Every figure is a ratio or a difference taken in one run against a
+reference measured in the same run: the machines here are shared and
+noisy, so absolute numbers say little.  Prints a table (figure, value,
+target, ok) and writes the same rows as JSON.  Sections (all by default):
+
+  throughput  echo agent behind lighttpd vs a minimal libfcgi responder
+              (bench/hello.c) behind the same lighttpd config; stateless,
+              one session, distinct sessions
+  memory      a worker's RSS after 20 MiB bodies on every thread vs idle
+
+Each server, upstream and client the bench starts is stopped by PID at the
+end.  Load comes from wrk (Debian's package); the set-up installs it.
+"""
+import argparse
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOKEN = "bench-made-up-token"
+PROCS = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(argv, **kw):
+    """A process in a group of its own, stopped at exit."""
+    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    PROCS.append(p)
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    if p in PROCS:
+        PROCS.remove(p)
+
+
+@atexit.register
+def stop_all():
+    for p in list(PROCS):
+        stop(p)
+
+
+def wait_port(port, secs=20):
+    end = time.time() + secs
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on port %d" % port)
+
+
+def children(pid):
+    """Every descendant of pid."""
+    out = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def write_config(path, store, threads=8, extra_providers="", extra_agents="",
+                 endpoint_extra=""):
+    with open(path, "w") as f:
+        f.write("""{
+  gateway: { auth: { mode: "token", token: "%s" },
+    http: { endpoints: { chatCompletions: { enabled: true %s } } } },
+  agents: { defaults: { historyLimit: 40 },
+    list: [ { id: "main", default: true, model: "echo/echo" } %s ] },
+  models: { providers: { echo: { api: "echo" } %s } },
+  session: { store: "%s" },
+  server: { threads: %d },
+}
+""" % (TOKEN, endpoint_extra, extra_agents, extra_providers, store, threads))
+
+
+class Lighttpd:
+    """lighttpd from the shipped etc/lighttpd/clawcgi.conf (via
+    scripts/lighttpd-conf) with BINARY as its FastCGI backend."""
+
+    def __init__(self, work, binary, config, procs=2, extra=""):
+        self.dir = tempfile.mkdtemp(prefix="lighttpd-", dir=work)
+        self.port = free_port()
+        conf = subprocess.run(
+            ["sh", os.path.join(TOP, "scripts/lighttpd-conf"), str(self.port),
+             self.dir, binary, config], check=True, capture_output=True,
+            text=True).stdout
+        conf = re.sub(r'"max-procs" => \d+', '"max-procs" => %d' % procs, conf)
+        conf += extra
+        path = os.path.join(self.dir, "lighttpd.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.proc = start(["lighttpd", "-D", "-f", path],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def backends(self):
+        return children(self.proc.pid)
+
+    def url(self, path="/v1/chat/completions"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def stop(self):
+        stop(self.proc)
+
+
+UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url, args, conns=16, secs=5, threads=2):
+    """Run wrk with bench/wrk-chat.lua; returns rps, p50, p99, max (ms)."""
+    out = subprocess.run(
+        ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % secs, "--latency",
+         "-s", os.path.join(TOP, "bench/wrk-chat.lua"), url, "--"] + args,
+        check=True, capture_output=True, text=True).stdout
+    res = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct, key in (("50", "p50"), ("99", "p99")):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)" % pct, out, re.M)
+        res[key] = float(m.group(1)) * UNIT[m.group(2)]
+    m = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
+    res["max"] = float(m.group(1)) * UNIT[m.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: (.*)", out)
+    if bad or errs:
+        raise RuntimeError("wrk saw failures against %s:\n%s" % (url, out))
+    return res
+
+
+ROWS = []
+
+
+def row(name, value, unit, target=None, ok=None, note=""):
+    ROWS.append({"figure": name, "value": round(value, 3), "unit": unit,
+                 "target": target, "ok": ok, "note": note})
+
+
+def section_throughput(a, work):
+    store = os.path.join(work, "throughput.db")
+    cfg = os.path.join(work, "throughput.json5")
+    write_config(cfg, store)
+    res = {}
+    for name, binary, mode in (("limit", a.hello, None),
+                               ("stateless", a.bin, "stateless"),
+                               ("one session", a.bin, "one"),
+                               ("distinct sessions", a.bin, "distinct"),
+                               ("limit again", a.hello, None)):
+        srv = Lighttpd(work, binary, cfg)
+        wrk(srv.url(), [TOKEN, mode or "stateless"], secs=1)  # warm-up
+        res[name] = wrk(srv.url(), [TOKEN, mode or "stateless"], secs=a.secs)
+        srv.stop()
+    limit = (res["limit"]["rps"] + res["limit again"]["rps"]) / 2
+    row("limit: libfcgi responder", limit, "req/s", note="bench/hello.c, 2 procs")
+    for name, target in (("stateless", 0.85), ("one session", 0.5),
+                         ("distinct sessions", 0.5)):
+        r = res[name]["rps"] / limit
+        row("echo %s / limit" % name, r, "x", ">= %.2f" % target, r >= target,
+            "%.0f req/s" % res[name]["rps"])
+        if name != "stateless":
+            p99 = res[name]["p99"]
+            row("echo %s p99" % name, p99, "ms", "<= 10", p99 <= 10,
+                "max %.1f ms" % res[name]["max"])
+    wal = store + "-wal"
+    size = os.path.getsize(wal) / 2**20 if os.path.exists(wal) else 0
+    row("store WAL after the session runs", size, "MiB", "<= 64", size <= 64)
+
+
+def section_memory(a, work):
+    store = os.path.join(work, "memory.db")
+    cfg = os.path.join(work, "memory.json5")
+    write_config(cfg, store)
+    srv = Lighttpd(work, a.bin, cfg, procs=1)
+    wrk(srv.url(), [TOKEN, "stateless"], conns=8, secs=1)
+    (pid,) = srv.backends()
+    idle = rss_kib(pid)
+    # Just under the 20 MiB limit: one long message, or many short ones
+    # (a long conversation sent whole), each request a session of its own.
+    bodies = []
+    for i, (count, size) in enumerate(((1, 20 * 2**20 - 4096),
+                                       (16000, 1200))):
+        msgs = [{"role": ("user", "assistant")[j % 2] if j < count - 1
+                 else "user", "content": "%d " % j + "x" * size}
+                for j in range(count)]
+        path = os.path.join(work, "big%d.json" % i)
+        with open(path, "w") as f:
+            json.dump({"model": "openclaw", "messages": msgs}, f)
+        bodies.append(path)
+    peak = 0
+    for round_ in range(4):
+        curls = [start(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                        "-H", "Authorization: Bearer " + TOKEN,
+                        "-H", "Content-Type: application/json",
+                        "-H", "x-openclaw-session-key: big-%d-%d" % (round_, t),
+                        "--data-binary", "@" + bodies[(round_ + t) % 2],
+                        srv.url()],
+                       stdout=subprocess.PIPE) for t in range(8)]
+        while any(c.poll() is None for c in curls):
+            peak = max(peak, rss_kib(pid))
+            time.sleep(0.02)
+        for c in curls:
+            code = c.communicate()[0].decode()
+            PROCS.remove(c)
+            if code != "200":
+                raise RuntimeError("a 20 MiB body got %s" % code)
+    wrk(srv.url(), [TOKEN, "stateless"], conns=8, secs=1)
+    after = rss_kib(pid)
+    srv.stop()
+    r = after / idle
+    row("worker RSS after 20 MiB bodies / idle", r, "x", "<= 2", r <= 2,
+        "idle %d KiB, after %d KiB (peak seen %d KiB)" % (idle, after, peak))
+
+
+SECTIONS = {"throughput": section_throughput, "memory": section_memory}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default=os.path.join(TOP, "build/clawcgi"))
+    ap.add_argument("--hello", default=os.path.join(TOP, "build/bench-hello"))
+    ap.add_argument("--json", default="bench-results.json")
+    ap.add_argument("--secs", type=int, default=5, help="seconds per load run")
+    ap.add_argument("sections", nargs="*", default=list(SECTIONS))
+    a = ap.parse_args()
+    a.bin = os.path.abspath(a.bin)
+    a.hello = os.path.abspath(a.hello)
+    for s in a.sections:
+        if s not in SECTIONS:
+            ap.error("unknown section %s (one of %s)" % (s, ", ".join(SECTIONS)))
+    for tool in ("wrk", "lighttpd", "curl"):
+        if not shutil.which(tool):
+            sys.exit("bench: %s is not installed (sh scripts/deps)" % tool)
+    work = tempfile.mkdtemp(prefix="clawcgi-bench-")
+    try:
+        for s in a.sections:
+            print("# %s" % s, file=sys.stderr)
+            SECTIONS[s](a, work)
+    finally:
+        stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    w = max(len(r["figure"]) for r in ROWS)
+    print("%-*s  %12s %-6s %-8s %-4s %s" % (w, "figure", "value", "unit",
+                                            "target", "ok", "note"))
+    for r in ROWS:
+        ok = "" if r["ok"] is None else ("yes" if r["ok"] else "NO")
+        print("%-*s  %12.3f %-6s %-8s %-4s %s" % (
+            w, r["figure"], r["value"], r["unit"], r["target"] or "", ok,
+            r["note"]))
+    with open(a.json, "w") as f:
+        json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "rows": ROWS}, f, indent=1)
+    print("(written to %s)" % a.json)
+    return 0 if all(r["ok"] is not False for r in ROWS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+-- bench/wrk-chat.lua - wrk script: POST /v1/chat/completions.
+--
+--   wrk ... -s bench/wrk-chat.lua -- TOKEN MODE [MODEL] [PATH]
+--
+-- MODE: "stateless" (no session), "one" (every request continues one
+-- session), "distinct" (each request starts a session of its own).
+-- MODEL defaults to "openclaw" (the default agent); PATH to
+-- /v1/chat/completions (a prefix for a gateway mounted elsewhere).
+
+local token, mode, model, path
+local n = 0
+
+function setup(thread)
+	thread:set("tid", tostring(math.random(1, 1000000000)))
+end
+
+function init(args)
+	token = args[1]
+	mode = args[2] or "stateless"
+	model = args[3] or "openclaw"
+	path = args[4] or "/v1/chat/completions"
+	wrk.method = "POST"
+	wrk.headers["Content-Type"] = "application/json"
+	wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+function request()
+	local user = ""
+	n = n + 1
+	if mode == "one" then
+		user = ',"user":"bench-one"'
+	elseif mode == "distinct" then
+		user = string.format(',"user":"bench-%s-%d"', tid, n)
+	end
+	local body = '{"model":"' .. model .. '","messages":[{"role":"user",' ..
+		'"content":"Say hello in one short sentence."}]' .. user .. '}'
+	return wrk.format(nil, path, nil, body)
+end
