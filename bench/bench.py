@@ -30,6 +30,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from streams import children, fds_and_rss, pct, rss_kib, run_streams  # noqa: E402
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKEN = "bench-made-up-token"
 PROCS = []
@@ -80,31 +83,7 @@ def wait_port(port, secs=20):
     raise RuntimeError("nothing listens on port %d" % port)
 
 
-def children(pid):
-    """Every descendant of pid."""
-    out = []
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open("/proc/%d/task/%d/children" % (p, p)) as f:
-                kids = [int(x) for x in f.read().split()]
-        except OSError:
-            kids = []
-        out += kids
-        todo += kids
-    return out
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def write_config(path, store, threads=8, extra_providers="", extra_agents="",
+def write_config(path, store, threads=0, extra_providers="", extra_agents="",
                  endpoint_extra=""):
     with open(path, "w") as f:
         f.write("""{
@@ -114,9 +93,10 @@ def write_config(path, store, threads=8, extra_providers="", extra_agents="",
     list: [ { id: "main", default: true, model: "echo/echo" } %s ] },
   models: { providers: { echo: { api: "echo" } %s } },
   session: { store: "%s" },
-  server: { threads: %d },
+  %s
 }
-""" % (TOKEN, endpoint_extra, extra_agents, extra_providers, store, threads))
+""" % (TOKEN, endpoint_extra, extra_agents, extra_providers, store,
+       "server: { threads: %d }," % threads if threads else ""))
 
 
 class Lighttpd:
@@ -130,7 +110,11 @@ class Lighttpd:
             ["sh", os.path.join(TOP, "scripts/lighttpd-conf"), str(self.port),
              self.dir, binary, config], check=True, capture_output=True,
             text=True).stdout
-        conf = re.sub(r'"max-procs" => \d+', '"max-procs" => %d' % procs, conf)
+        # lighttpd starts min-procs (4 unless set) and adds processes only
+        # when their sockets' queues overflow: start them all
+        conf = re.sub(r'"min-procs" => \d+,?', '', conf)
+        conf = re.sub(r'"max-procs" => \d+',
+                      '"max-procs" => %d, "min-procs" => %d' % (procs, procs), conf)
         conf += extra
         path = os.path.join(self.dir, "lighttpd.conf")
         with open(path, "w") as f:
@@ -254,7 +238,60 @@ def section_memory(a, work):
         "idle %d KiB, after %d KiB (peak seen %d KiB)" % (idle, after, peak))
 
 
-SECTIONS = {"throughput": section_throughput, "memory": section_memory}
+def start_stream_upstream(work):
+    pf = os.path.join(work, "upstream.port")
+    start([sys.executable, os.path.join(TOP, "bench/stream_upstream.py"),
+           "--port-file", pf])
+    end = time.time() + 10
+    while not os.path.exists(pf):
+        if time.time() > end:
+            raise RuntimeError("the stream upstream did not start")
+        time.sleep(0.05)
+    with open(pf) as f:
+        return int(f.read())
+
+
+def section_streams(a, work):
+    """1,000 clients streaming at once from a model that takes 30 s."""
+    uport = start_stream_upstream(work)
+    store = os.path.join(work, "streams.db")
+    cfg = os.path.join(work, "streams.json5")
+    procs, threads = a.stream_procs, a.stream_threads
+    write_config(cfg, store, threads=threads,
+                 extra_agents=', { id: "slow", model: "up/ticks-30-1000" }',
+                 extra_providers=', up: { api: "openai-completions", baseUrl: '
+                 '"http://127.0.0.1:%d/v1", apiKey: "made-up-key" }' % uport)
+    srv = Lighttpd(work, a.bin, cfg, procs=procs)
+    # wait for every backend to be up
+    end = time.time() + 20
+    while len(srv.backends()) < procs and time.time() < end:
+        time.sleep(0.1)
+    idle = fds_and_rss(srv.backends())
+    res, busy = run_streams(srv.port, a.streams, "openclaw/slow", TOKEN,
+                            during=lambda: fds_and_rss(srv.backends()),
+                            sample_after=15)
+    srv.stop()
+    ok = [r for r in res if r["status"] == 200 and r["done"]]
+    delays = [d for r in ok for d in r["delays"]]
+    firsts = [r["first"] for r in ok if r["first"] is not None]
+    row("streams at once, all answered whole", len(ok), "streams",
+        ">= %d" % a.streams, len(ok) >= a.streams,
+        "%d processes x %s threads" % (procs, threads or "default"))
+    late = max(firsts) if firsts else float("nan")
+    row("slowest first delta", late, "s", "<= 5", late <= 5,
+        "a stream kept waiting for a free worker starts 30 s late")
+    row("delta delay p99", pct(delays, 0.99), "ms", "<= 250",
+        pct(delays, 0.99) <= 250, "p50 %.1f ms, %d deltas" %
+        (pct(delays, 0.5), len(delays)))
+    mib = busy["rss_kib"] / 1024
+    row("clawcgi RSS, all streams open", mib, "MiB", "<= 256", mib <= 256,
+        "idle %.1f MiB over %d processes" % (idle["rss_kib"] / 1024, idle["procs"]))
+    row("highest descriptor in a worker", busy["max_fd"], "fd", "< 1024",
+        busy["max_fd"] < 1024)
+
+
+SECTIONS = {"throughput": section_throughput, "memory": section_memory,
+            "streams": section_streams}
 
 
 def main():
@@ -263,6 +300,10 @@ def main():
     ap.add_argument("--hello", default=os.path.join(TOP, "build/bench-hello"))
     ap.add_argument("--json", default="bench-results.json")
     ap.add_argument("--secs", type=int, default=5, help="seconds per load run")
+    ap.add_argument("--streams", type=int, default=1000)
+    ap.add_argument("--stream-procs", type=int, default=9)
+    ap.add_argument("--stream-threads", type=int, default=0,
+                    help="server.threads (0: the default)")
     ap.add_argument("sections", nargs="*", default=list(SECTIONS))
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)

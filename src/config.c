@@ -25,6 +25,7 @@
 #include "config_read.h"
 #include "json5.h"
 #include "log.h"
+#include "serve.h"
 
 /* The defaults (README "Configuration"); the providers' are in
  * config_provider.c. */
@@ -39,7 +40,6 @@
 #define DEFAULT_STORE CLAWCGI_LOCALSTATEDIR "/lib/clawcgi/clawcgi.db"
 
 #define MAX_FILE (4 * 1024 * 1024)
-#define MAX_THREADS 256
 #define MAX_MS (86400000L * 30)
 
 int cfg_agent_id(const char *s, size_t n, char id[CFG_AGENT_ID_MAX + 1])
@@ -397,8 +397,8 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	    cfgr_object(L, root, "session", "session", &session) < 0)
 		return -1;
 	if (load_auth(L, &c->auth, auth) < 0 || load_chat(L, &c->chat, cc) < 0 ||
-	    cfgr_int(L, server, "threads", "server.threads", 1, MAX_THREADS, &c->server.threads) <
-		    0 ||
+	    cfgr_int(L, server, "threads", "server.threads", 1, SERVE_MAX_THREADS,
+		     &c->server.threads) < 0 ||
 	    cfgr_string(L, session, "store", "session.store", &c->session.store, NULL) < 0 ||
 	    cfgr_int(L, session, "ttlDays", "session.ttlDays", 0, 36500, &c->session.ttl_days) < 0)
 		return -1;

@@ -256,6 +256,10 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink, stru
 	curl_easy_setopt(o.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
 	curl_easy_setopt(o.curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(o.curl, CURLOPT_NOSIGNAL, 1L);
+	/* The handle keeps at most this many idle upstream connections (a
+	 * fallback to another host adds one): part of a thread's descriptor
+	 * budget, SERVE_FDS_PER_THREAD. */
+	curl_easy_setopt(o.curl, CURLOPT_MAXCONNECTS, 2L);
 	curl_easy_setopt(o.curl, CURLOPT_CONNECTTIMEOUT, (long)pv->connect_timeout_seconds);
 	curl_easy_setopt(o.curl, CURLOPT_TIMEOUT_MS,
 			 (long)prov_attempt_ms(rq, pv->timeout_seconds));

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "curl_load.h"
@@ -31,7 +32,7 @@
 
 int serve_max_threads(void)
 {
-	return (SERVE_FD_LIMIT - SERVE_FDS_RESERVED) / SERVE_FDS_PER_THREAD;
+	return SERVE_MAX_THREADS;
 }
 
 int serve_limit_fds(int threads)
@@ -176,6 +177,25 @@ static void trim_after(long long body_bytes)
 		malloc_trim(0);
 }
 
+/*
+ * FCGX_Accept_r answers -errno.  Out of descriptors or memory for the
+ * moment (the budget in serve.h should never let a process run out, but
+ * another library might): the connection waits in the listen queue, and
+ * the thread tries again after a pause rather than stopping.
+ */
+static bool accept_retry(int id, int err)
+{
+	struct timespec pause = {0, 100 * 1000 * 1000};
+
+	if (err == EINTR || err == ECONNABORTED)
+		return true;
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return false;
+	log_warn("worker %d: cannot accept a connection for now: %s", id, strerror(err));
+	nanosleep(&pause, NULL);
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct serve_thread *th = arg;
@@ -196,6 +216,8 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&accept_lock);
 		rc = FCGX_Accept_r(&rq);
 		pthread_mutex_unlock(&accept_lock);
+		if (rc < 0 && accept_retry(th->id, -rc))
+			continue;
 		if (rc < 0) {
 			log_error("worker %d: accept failed (%d); thread stops", th->id, rc);
 			break;
@@ -250,6 +272,7 @@ bool serve_is_fastcgi(void)
 int serve_fastcgi(int listen_fd, int threads)
 {
 	struct serve_thread *th;
+	pthread_attr_t attr;
 	int started = 0;
 
 	if (fcgi_init() < 0)
@@ -261,15 +284,18 @@ int serve_fastcgi(int listen_fd, int threads)
 	th = calloc((size_t)threads, sizeof *th);
 	if (!th)
 		return -1;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SERVE_THREAD_STACK);
 	for (int i = 0; i < threads; i++) {
 		th[i].listen_fd = listen_fd;
 		th[i].id = i;
-		if (pthread_create(&th[i].thread, NULL, worker_main, &th[i]) != 0) {
+		if (pthread_create(&th[i].thread, &attr, worker_main, &th[i]) != 0) {
 			log_error("cannot start worker thread %d: %s", i, strerror(errno));
 			break;
 		}
 		started++;
 	}
+	pthread_attr_destroy(&attr);
 	log_info("serving FastCGI with %d threads", started);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i].thread, NULL);

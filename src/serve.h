@@ -13,7 +13,15 @@
 /* Descriptors kept for the process itself (stdio, listening socket, log...). */
 #define SERVE_FDS_RESERVED 32
 #define SERVE_FD_LIMIT 1024
-#define SERVE_DEFAULT_THREADS 8
+/* The most threads a process may run, (1024 - 32) / 8 = 124, and the
+ * default: an idle thread costs about 30 KiB, one holding a stream about
+ * 100 KiB more (make bench, "streams"). */
+#define SERVE_MAX_THREADS ((SERVE_FD_LIMIT - SERVE_FDS_RESERVED) / SERVE_FDS_PER_THREAD)
+#define SERVE_DEFAULT_THREADS SERVE_MAX_THREADS
+/* A worker thread's stack.  Its own use is a few KiB; the deepest is a
+ * request body nested 1000 deep (cJSON's limit), parsed and checked
+ * recursively.  Untouched pages cost no memory, only address space. */
+#define SERVE_THREAD_STACK (1024 * 1024)
 /* A request body this large or larger: the worker returns freed memory to
  * the system after it (serve.c, trim_after). */
 #define SERVE_TRIM_AFTER_BYTES (1024 * 1024)

@@ -59,6 +59,12 @@ test_expect 'a key given twice: 400 naming it, deep ones by their path' '
 	refused "{\"model\":\"openclaw\",\"model\":\"openclaw:other\",$hi}" "\`model\` appears twice" &&
 	refused "{\"messages\":[{\"role\":\"user\",\"content\":\"a\",\"content\":\"b\"}]}" "\`messages[0].content\` appears twice"
 '
+test_expect 'a body nested 900 deep is taken whole (a worker thread'"'"'s stack holds it); 5000 deep is a 400' '
+	deep() { python3 -c "import sys; n=int(sys.argv[1]); print(\"{\\\"x_deep\\\":\" + \"[\" * n + \"]\" * n + \",\" + sys.argv[2] + \"}\")" "$1" "$hi"; } &&
+	post /v1/chat/completions "$tok" "$(deep 900)" && expect_status 200 &&
+	upstream_last_json ".body.messages[0].content" "hi" &&
+	refused "$(deep 5000)" "JSON"
+'
 test_expect 'alice'"'"'s session holds only her own turn, and her next one replays it' '
 	test "$(db_value "$db" "select count(*) from messages where session_key = '"'"'agent:main:openai-user:alice'"'"'")" = 2 &&
 	test "$(db_value "$db" "select count(*) from sessions where session_key like '"'"'%alice%'"'"'")" = 1 &&
