@@ -102,28 +102,62 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 	return 0;
 }
 
+/*
+ * Random bytes for ids, from a small per-thread pool refilled by one
+ * getrandom(2) call: a request takes three ids, and three system calls
+ * (and three 16-field snprintf calls) were 15% of an echo request's
+ * instructions in callgrind.
+ */
+static void random_bytes(unsigned char *out, size_t n)
+{
+	static __thread unsigned char pool[256];
+	static __thread size_t left;
+
+	while (n > 0) {
+		size_t take;
+
+		if (left == 0) {
+			size_t got = 0;
+			while (got < sizeof pool) {
+				ssize_t r = getrandom(pool + got, sizeof pool - got, 0);
+				if (r <= 0)
+					break;
+				got += (size_t)r;
+			}
+			if (got < sizeof pool) { /* no entropy source: unique enough */
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				for (size_t i = got; i < sizeof pool; i++)
+					pool[i] = (unsigned char)(rand() ^ (ts.tv_nsec >> (i % 8)));
+			}
+			left = sizeof pool;
+		}
+		take = n < left ? n : left;
+		memcpy(out, pool + sizeof pool - left, take);
+		/* a byte handed out is never handed out again */
+		memset(pool + sizeof pool - left, 0, take);
+		left -= take;
+		out += take;
+		n -= take;
+	}
+}
+
 void agent_uuid4(char out[37])
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
-	size_t got = 0;
+	char *p = out;
 
-	while (got < sizeof b) {
-		ssize_t n = getrandom(b + got, sizeof b - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got < sizeof b) { /* no entropy source: still unique enough per process */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		for (size_t i = got; i < sizeof b; i++)
-			b[i] = (unsigned char)(rand() ^ (ts.tv_nsec >> (i % 8)));
-	}
+	random_bytes(b, sizeof b);
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[b[i] >> 4];
+		*p++ = hex[b[i] & 15];
+	}
+	*p = '\0';
 }
 
 int agent_session_key(const char *header_key, const char *user, const char *agent_id,

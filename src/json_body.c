@@ -3,6 +3,7 @@
  */
 #include "json_body.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,44 +65,67 @@ static const char *twice(const cJSON *obj, int *nomem)
 	return dup;
 }
 
+/* Where find_duplicate found a key given twice. */
+struct dup_walk {
+	const cJSON *steps[CJSON_NESTING_LIMIT]; /* the children taken from the root */
+	int depth;
+	const char *key; /* the key given twice */
+	int nomem;
+};
+
 /*
- * Walk v (at path) for an object with a key twice; 1 with the duplicate's
- * path in path, 0 when there is none, -1 when out of memory.
+ * Walk v for an object with a key twice: true with w->steps leading to it
+ * and w->key set (or w->nomem).  The path is printed only for the error
+ * (dup_path): printing it at every step cost more than the parse.
  */
-static int find_duplicate(const cJSON *v, struct buf *path)
+static bool find_duplicate(const cJSON *v, struct dup_walk *w)
 {
 	const cJSON *c;
-	size_t at = path->len;
-	int nomem = 0, i = 0, rc;
 
-	if (cJSON_IsObject(v)) {
-		const char *dup = twice(v, &nomem);
-		if (nomem)
-			return -1;
-		if (dup)
-			return buf_printf(path, "%s%.64s", at ? "." : "", dup) < 0 ? -1 : 1;
-	}
-	if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
-		return 0;
+	if (cJSON_IsObject(v) && ((w->key = twice(v, &w->nomem)) || w->nomem))
+		return true;
+	if ((!cJSON_IsObject(v) && !cJSON_IsArray(v)) || w->depth == CJSON_NESTING_LIMIT)
+		return false;
 	cJSON_ArrayForEach(c, v) {
-		if ((cJSON_IsObject(v) ? buf_printf(path, "%s%.64s", at ? "." : "", c->string)
-				       : buf_printf(path, "[%d]", i)) < 0)
-			return -1;
-		if ((rc = find_duplicate(c, path)) != 0)
-			return rc;
-		buf_truncate(path, at);
-		i++;
+		w->steps[w->depth++] = c;
+		if (find_duplicate(c, w))
+			return true;
+		w->depth--;
 	}
-	return 0;
+	return false;
+}
+
+/* The found key's path from root: "messages[0].content".  -1: no memory. */
+static int dup_path(const cJSON *root, const struct dup_walk *w, struct buf *path)
+{
+	const cJSON *parent = root;
+
+	for (int d = 0; d < w->depth; d++) {
+		const cJSON *c = w->steps[d], *x;
+		int i = 0;
+
+		if (cJSON_IsObject(parent)) {
+			if (buf_printf(path, "%s%.64s", path->len ? "." : "", c->string) < 0)
+				return -1;
+		} else {
+			for (x = parent->child; x && x != c; x = x->next)
+				i++;
+			if (buf_printf(path, "[%d]", i) < 0)
+				return -1;
+		}
+		parent = c;
+	}
+	return buf_printf(path, "%s%.64s", path->len ? "." : "", w->key) < 0 ? -1 : 0;
 }
 
 cJSON *json_body_parse(const char *body, size_t len, struct err *e)
 {
 	struct buf path = BUF_INIT;
+	struct dup_walk walk;
 	const char *end = NULL;
 	cJSON *root;
+	bool found;
 	long at;
-	int rc;
 
 	if (!utf8_valid(body, len)) {
 		err_set(e, 400, ERR_INVALID_REQUEST, "The request body is not valid UTF-8.");
@@ -138,12 +162,14 @@ cJSON *json_body_parse(const char *body, size_t len, struct err *e)
 		err_set(e, 400, ERR_INVALID_REQUEST, "The request body must be a JSON object.");
 		goto fail;
 	}
-	rc = find_duplicate(root, &path);
-	if (rc < 0) {
+	walk.depth = walk.nomem = 0; /* steps are written before they are read */
+	walk.key = NULL;
+	found = find_duplicate(root, &walk);
+	if (walk.nomem || (found && dup_path(root, &walk, &path) < 0)) {
 		err_nomem(e);
 		goto fail;
 	}
-	if (rc > 0) {
+	if (found) {
 		err_set(e, 400, ERR_INVALID_REQUEST,
 			"`%.200s` appears twice in the request body: each key must be given once.",
 			buf_str(&path));

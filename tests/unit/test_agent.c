@@ -337,6 +337,27 @@ int main(void)
 		CHECK(key[18 + 14] == '4', "uuid is version 4");
 		free(key2);
 	}
+	{
+		/* ids come from a per-thread pool of random bytes, refilled as
+		 * it runs out: 100 in a row (past a refill) are all different
+		 * and all shaped xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx */
+		char ids[100][37];
+		int shaped = 1, distinct = 1;
+
+		for (int i = 0; i < 100; i++) {
+			agent_uuid4(ids[i]);
+			if (strlen(ids[i]) != 36 || ids[i][8] != '-' || ids[i][13] != '-' ||
+			    ids[i][14] != '4' || ids[i][18] != '-' || ids[i][23] != '-' ||
+			    !strchr("89ab", ids[i][19]) ||
+			    strspn(ids[i], "0123456789abcdef-") != 36)
+				shaped = 0;
+			for (int j = 0; j < i; j++)
+				if (!strcmp(ids[i], ids[j]))
+					distinct = 0;
+		}
+		CHECK(shaped, "100 uuids, each of version 4 and variant 1, lower-case hex");
+		CHECK(distinct, "100 uuids, all different");
+	}
 	free(key);
 	CHECK(agent_session_key(NULL, "", "main", AGENT_CALLER_HTTP, &key, &stable, &e) == 0 &&
 		      !stable,
