@@ -238,6 +238,43 @@ def section_memory(a, work):
         "idle %d KiB, after %d KiB (peak seen %d KiB)" % (idle, after, peak))
 
 
+FIXED_BODY = ('{"id":"chatcmpl-fixed","object":"chat.completion","created":1,'
+              '"model":"fixed","choices":[{"index":0,"finish_reason":"stop",'
+              '"message":{"role":"assistant","content":"Hello from the bench."}}],'
+              '"usage":{"prompt_tokens":9,"completion_tokens":5,"total_tokens":14}}')
+
+
+def start_nginx_upstream(work):
+    """nginx answering every POST .../chat/completions with FIXED_BODY: a
+    fast local upstream.  Returns its port."""
+    d = tempfile.mkdtemp(prefix="nginx-", dir=work)
+    port = free_port()
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off;
+worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %(d)s;
+  server {
+    listen 127.0.0.1:%(port)d;
+    keepalive_requests 1000000;
+    location / {
+      default_type application/json;
+      return 200 '%(body)s';
+    }
+  }
+}
+""" % {"d": d, "port": port, "body": FIXED_BODY})
+    start(["nginx", "-p", d, "-c", conf], stdout=subprocess.DEVNULL,
+          stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return port
+
+
 def start_stream_upstream(work):
     pf = os.path.join(work, "upstream.port")
     start([sys.executable, os.path.join(TOP, "bench/stream_upstream.py"),
@@ -290,7 +327,119 @@ def section_streams(a, work):
         busy["max_fd"] < 1024)
 
 
+def portkey(work):
+    """The Portkey AI Gateway (npm @portkey-ai/gateway, pinned in
+    bench/package.json), installed into bench/node_modules on first use.
+    Returns the path of its server script."""
+    here = os.path.join(TOP, "bench")
+    script = os.path.join(here, "node_modules/@portkey-ai/gateway/build/start-server.js")
+    if not os.path.exists(script):
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"],
+                       cwd=here, check=True)
+    return script
+
+
+def section_provider(a, work):
+    """The openai-completions provider: what it adds to a request, and its
+    throughput against a peer gateway through the same upstream."""
+    up = start_nginx_upstream(work)
+    cfg = os.path.join(work, "provider.json5")
+    write_config(cfg, os.path.join(work, "provider.db"),
+                 extra_agents=', { id: "relay", model: "up/fixed" }',
+                 extra_providers=', up: { api: "openai-completions", baseUrl: '
+                 '"http://127.0.0.1:%d/v1", apiKey: "made-up-key" }' % up)
+    srv = Lighttpd(work, a.bin, cfg)
+    direct_url = "http://127.0.0.1:%d/v1/chat/completions" % up
+    one = dict(conns=1, threads=1, secs=a.secs)
+    wrk(srv.url(), [TOKEN, "stateless", "openclaw/relay"], conns=1, threads=1, secs=1)
+    direct = wrk(direct_url, [TOKEN, "stateless", "fixed"], **one)
+    echo = wrk(srv.url(), [TOKEN, "stateless"], **one)
+    relay = wrk(srv.url(), [TOKEN, "stateless", "openclaw/relay"], **one)
+    for p in ("p50", "p99"):
+        added = relay[p] - echo[p] - direct[p]
+        limit = 0.2 if p == "p50" else 1.0
+        row("provider adds, %s, 1 connection" % p, added, "ms", "<= %g" % limit,
+            added <= limit, "relay %.3f - echo %.3f - upstream alone %.3f" %
+            (relay[p], echo[p], direct[p]))
+    ours = wrk(srv.url(), [TOKEN, "stateless", "openclaw/relay"], secs=a.secs)
+    srv.stop()
+    pport = free_port()
+    start(["node", portkey(work), "--port=%d" % pport, "--headless"],
+          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(pport, 60)
+    purl = "http://127.0.0.1:%d/v1/chat/completions" % pport
+    hdrs = ["x-portkey-provider: openai",
+            "x-portkey-custom-host: http://127.0.0.1:%d/v1" % up]
+    wrk(purl, ["made-up-key", "stateless", "fixed", "/v1/chat/completions"] + hdrs,
+        secs=1)
+    theirs = wrk(purl, ["made-up-key", "stateless", "fixed",
+                        "/v1/chat/completions"] + hdrs, secs=a.secs)
+    r = ours["rps"] / theirs["rps"]
+    row("provider throughput / Portkey gateway", r, "x", ">= 10", r >= 10,
+        "%.0f vs %.0f req/s, 16 connections" % (ours["rps"], theirs["rps"]))
+
+
+class NginxStack:
+    """nginx from the shipped etc/nginx/clawcgi.conf (scripts/nginx-conf)
+    in front of `clawcgi serve` on a port of its own."""
+
+    def __init__(self, work, binary, config):
+        self.dir = tempfile.mkdtemp(prefix="nginx-stack-", dir=work)
+        os.chmod(self.dir, 0o755)
+        app = free_port()
+        env = dict(os.environ, CLAWCGI_CONFIG=config)
+        self.app = start([binary, "serve", "--listen", "127.0.0.1:%d" % app],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(app)
+        self.port = free_port()
+        conf = subprocess.run(
+            ["sh", os.path.join(TOP, "scripts/nginx-conf"), str(self.port), self.dir,
+             "127.0.0.1:%d" % app], check=True, capture_output=True, text=True).stdout
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.proc = start(["nginx", "-p", self.dir, "-c", path, "-g", "daemon off;"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def stop(self):
+        stop(self.proc)
+        stop(self.app)
+
+
+def section_relay(a, work):
+    """How late a streamed delta reaches the client: an upstream writes a
+    timestamped delta every 20 ms; the client notes when each arrives."""
+    uport = start_stream_upstream(work)
+    cfg = os.path.join(work, "relay.json5")
+    write_config(cfg, os.path.join(work, "relay.db"),
+                 extra_agents=', { id: "ticks", model: "up/ticks-100-20" }',
+                 extra_providers=', up: { api: "openai-completions", baseUrl: '
+                 '"http://127.0.0.1:%d/v1", apiKey: "made-up-key" }' % uport)
+    streams = 8  # at once, 100 deltas each
+
+    def delays(port, model, path="/v1/chat/completions"):
+        res, _ = run_streams(port, streams, model, TOKEN, path)
+        ok = [r for r in res if r["status"] == 200 and r["done"]]
+        if len(ok) != streams:
+            raise RuntimeError("relay: %d of %d streams whole" % (len(ok), streams))
+        return [d for r in ok for d in r["delays"]]
+
+    base = delays(uport, "ticks-100-20")
+    for name, cls in (("lighttpd", lambda: Lighttpd(work, a.bin, cfg)),
+                      ("nginx", lambda: NginxStack(work, a.bin, cfg))):
+        srv = cls()
+        d = delays(srv.port, "openclaw/ticks")
+        srv.stop()
+        for p, q in (("p50", 0.5), ("p99", 0.99)):
+            v = pct(d, q)
+            row("relay delay through %s, %s" % (name, p), v, "ms", "<= 5", v <= 5,
+                "%d deltas; upstream to client directly: %.2f ms" % (len(d), pct(base, q)))
+
+
 SECTIONS = {"throughput": section_throughput, "memory": section_memory,
+            "relay": section_relay,
+            "provider": section_provider,
             "streams": section_streams}
 
 

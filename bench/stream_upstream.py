@@ -62,6 +62,8 @@ async def handle(reader, writer):
                 await send(writer, 200, json.dumps(FIXED).encode())
                 continue
             await stream(writer, n, ms)
+            if headers.get("connection", "").lower() == "close":
+                break
     except (asyncio.IncompleteReadError, ConnectionError, ValueError):
         pass
     finally:

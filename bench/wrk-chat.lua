@@ -1,11 +1,12 @@
 -- bench/wrk-chat.lua - wrk script: POST /v1/chat/completions.
 --
---   wrk ... -s bench/wrk-chat.lua -- TOKEN MODE [MODEL] [PATH]
+--   wrk ... -s bench/wrk-chat.lua -- TOKEN MODE [MODEL] [PATH] [HEADER...]
 --
 -- MODE: "stateless" (no session), "one" (every request continues one
 -- session), "distinct" (each request starts a session of its own).
 -- MODEL defaults to "openclaw" (the default agent); PATH to
 -- /v1/chat/completions (a prefix for a gateway mounted elsewhere).
+-- Each HEADER ("Name: value") is sent as well.
 
 local token, mode, model, path
 local n = 0
@@ -22,6 +23,10 @@ function init(args)
 	wrk.method = "POST"
 	wrk.headers["Content-Type"] = "application/json"
 	wrk.headers["Authorization"] = "Bearer " .. token
+	for i = 5, #args do
+		local name, value = args[i]:match("^([^:]+):%s*(.*)$")
+		wrk.headers[name] = value
+	end
 end
 
 function request()

@@ -27,11 +27,17 @@
 #define BUSY_TIMEOUT_MS 15000
 #define EXPIRE_EVERY_S 600
 #define POOL_MAX 4
-/* WAL: a passive checkpoint after each commit past CHECKPOINT_PAGES (as
- * SQLite's own autocheckpoint), and a truncating one past TRUNCATE_PAGES.
- * Readers that never stop keep a passive checkpoint from ever finishing,
- * and the WAL then grows without end (236 MB in make bench); the truncating
- * one waits for the readers of the moment and empties it. */
+/*
+ * WAL checkpoints run on a thread of the store's own (checkpointer), woken
+ * by a commit that leaves CHECKPOINT_PAGES or more in the WAL: a passive
+ * checkpoint, and a truncating one when the WAL still holds TRUNCATE_PAGES
+ * after it.  SQLite's own autocheckpoint runs in the committing request,
+ * with an fsync of the WAL and of the database, and while readers keep
+ * coming the WAL never starts over, so every later commit paid it again;
+ * a passive checkpoint also never finishes while readers keep coming, and
+ * the WAL then grows without end (236 MB in make bench).  The truncating
+ * one waits for the readers of the moment (and holds writers meanwhile).
+ */
 #define CHECKPOINT_PAGES 1000
 #define TRUNCATE_PAGES 4096
 
@@ -152,6 +158,12 @@ struct sqlite_store {
 	pthread_mutex_t write_lock;
 	dev_t dev; /* the file opened, to notice it deleted or replaced */
 	ino_t ino;
+	/* the checkpointer thread, started on the first wake-up */
+	pthread_cond_t checkpoint_cond;
+	pthread_t checkpointer;
+	bool checkpointer_started;
+	bool checkpoint_wanted;
+	bool closing;
 };
 
 static int db_fail(struct conn *s, struct err *e, const char *what)
@@ -572,14 +584,57 @@ static int busy_wait(void *ctx, int count)
 	return 1;
 }
 
-/* After each commit (in the committing thread, under write_lock). */
+static struct conn *conn_open(struct sqlite_store *p, bool migrate_now, struct err *e);
+
+/* Checkpoint whenever woken, on a connection of its own, until closing. */
+static void *checkpointer_main(void *arg)
+{
+	struct sqlite_store *p = arg;
+	struct conn *c = NULL;
+	struct err e;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		int log = 0, done = 0;
+
+		while (!p->checkpoint_wanted && !p->closing)
+			pthread_cond_wait(&p->checkpoint_cond, &p->lock);
+		if (p->closing)
+			break;
+		p->checkpoint_wanted = false;
+		pthread_mutex_unlock(&p->lock);
+		if (!c && !(c = conn_open(p, false, &e)))
+			log_warn("session store %s: no connection to checkpoint with",
+				 p->base.path);
+		if (c &&
+		    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+					      &done) == SQLITE_OK &&
+		    log >= TRUNCATE_PAGES)
+			sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+						  NULL);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	conn_close(c);
+	return NULL;
+}
+
+/* After each commit, in the committing thread: wake the checkpointer. */
 static int wal_written(void *ctx, sqlite3 *db, const char *name, int pages)
 {
-	(void)ctx;
-	if (pages >= TRUNCATE_PAGES)
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	else if (pages >= CHECKPOINT_PAGES)
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	struct sqlite_store *p = ctx;
+
+	(void)db;
+	(void)name;
+	if (pages >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&p->lock);
+		p->checkpoint_wanted = true;
+		if (!p->checkpointer_started && !p->closing)
+			p->checkpointer_started =
+				pthread_create(&p->checkpointer, NULL, checkpointer_main, p) == 0;
+		pthread_cond_signal(&p->checkpoint_cond);
+		pthread_mutex_unlock(&p->lock);
+	}
 	return SQLITE_OK;
 }
 
@@ -606,15 +661,16 @@ static int set_up(struct conn *s)
 }
 
 /* A new connection to path; migrate: bring the schema up to date. */
-static struct conn *conn_open(const char *path, bool migrate_now, struct err *e)
+static struct conn *conn_open(struct sqlite_store *p, bool migrate_now, struct err *e)
 {
+	const char *path = p->base.path;
 	struct conn *s = calloc(1, sizeof *s);
 
 	if (!s) {
 		err_nomem(e);
 		return NULL;
 	}
-	s->base.path = (char *)path;
+	s->base.path = p->base.path;
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -635,7 +691,7 @@ static struct conn *conn_open(const char *path, bool migrate_now, struct err *e)
 	}
 	if (migrate_now && migrate(s, e) < 0)
 		goto fail;
-	sqlite3_wal_hook(s->db, wal_written, NULL);
+	sqlite3_wal_hook(s->db, wal_written, p);
 	return s;
 fail:
 	conn_close(s);
@@ -658,7 +714,7 @@ static struct conn *conn_get(struct sqlite_store *p, struct err *e)
 	}
 	p->open++;
 	pthread_mutex_unlock(&p->lock);
-	if ((c = conn_open(p->base.path, false, e)))
+	if ((c = conn_open(p, false, e)))
 		return c;
 	pthread_mutex_lock(&p->lock);
 	p->open--;
@@ -763,6 +819,12 @@ static void pool_close(struct store *base)
 {
 	struct sqlite_store *p = POOL(base);
 
+	pthread_mutex_lock(&p->lock);
+	p->closing = true;
+	pthread_cond_signal(&p->checkpoint_cond);
+	pthread_mutex_unlock(&p->lock);
+	if (p->checkpointer_started)
+		pthread_join(p->checkpointer, NULL);
 	while (p->idle) {
 		struct conn *c = p->idle;
 		p->idle = c->next;
@@ -770,6 +832,7 @@ static void pool_close(struct store *base)
 	}
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle_cond);
+	pthread_cond_destroy(&p->checkpoint_cond);
 	pthread_mutex_destroy(&p->write_lock);
 	free(p->base.path);
 	free(p);
@@ -803,13 +866,14 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 	p->base.ops = &sqlite_ops;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle_cond, NULL);
+	pthread_cond_init(&p->checkpoint_cond, NULL);
 	pthread_mutex_init(&p->write_lock, NULL);
 	if (make_parent(path) < 0)
 		log_error("session store %s: cannot create its directory: %s", path,
 			  strerror(errno));
 	/* The first connection now: it reports what is wrong with the file
 	 * and migrates the schema; the others open as threads need them. */
-	if (!(first = conn_open(p->base.path, true, e)))
+	if (!(first = conn_open(p, true, e)))
 		goto fail;
 	p->open = 1;
 	p->idle = first;
