@@ -437,7 +437,34 @@ def section_relay(a, work):
                 "%d deltas; upstream to client directly: %.2f ms" % (len(d), pct(base, q)))
 
 
+def section_store(a, work):
+    """The store alone (bench/store_bench.c through store.h): turn persist
+    and history load, small (10 k messages over 1 k sessions) and with 1 M
+    messages over 100 k sessions."""
+    out = {}
+    # both with 10 messages a session, so a history load reads as much
+    for name, msgs, sessions in (("small", 10000, 1000),
+                                 ("1 M messages", 1000000, 100000)):
+        db = os.path.join(work, "store-%d.db" % msgs)
+        r = subprocess.run([a.store_bin, db, str(msgs), str(sessions), "2000", "4", "2"],
+                           check=True, capture_output=True, text=True)
+        out[name] = json.loads(r.stdout)
+    big, small = out["1 M messages"], out["small"]
+    row("store: turn persist p99, 1 M messages", big["persist_p99_ms"], "ms", "<= 2",
+        big["persist_p99_ms"] <= 2, "p50 %.3f ms; empty store p99 %.3f ms; 4 writers, "
+        "2 readers that never pause" % (big["persist_p50_ms"], small["persist_p99_ms"]))
+    r = big["persist_p50_ms"] / small["persist_p50_ms"]
+    row("store: persist p50, 1 M / small", r, "x", "<= 2", r <= 2)
+    r = big["load_p50_ms"] / small["load_p50_ms"]
+    row("store: history load p50, 1 M / small", r, "x", "<= 2", r <= 2,
+        "%.3f ms vs %.3f ms (40 of a session's messages)"
+        % (big["load_p50_ms"], small["load_p50_ms"]))
+    row("store: WAL after the load, 1 M messages", big["wal_mib"], "MiB", "<= 64",
+        big["wal_mib"] <= 64)
+
+
 SECTIONS = {"throughput": section_throughput, "memory": section_memory,
+            "store": section_store,
             "relay": section_relay,
             "provider": section_provider,
             "streams": section_streams}
@@ -447,6 +474,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(TOP, "build/clawcgi"))
     ap.add_argument("--hello", default=os.path.join(TOP, "build/bench-hello"))
+    ap.add_argument("--store-bin", default=os.path.join(TOP, "build/bench/bench-store"))
     ap.add_argument("--json", default="bench-results.json")
     ap.add_argument("--secs", type=int, default=5, help="seconds per load run")
     ap.add_argument("--streams", type=int, default=1000)
@@ -457,6 +485,7 @@ def main():
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)
     a.hello = os.path.abspath(a.hello)
+    a.store_bin = os.path.abspath(a.store_bin)
     for s in a.sections:
         if s not in SECTIONS:
             ap.error("unknown section %s (one of %s)" % (s, ", ".join(SECTIONS)))

@@ -54,6 +54,9 @@ enum {
 	ST_AUTH_GET,
 	ST_AUTH_PUT,
 	ST_AUTH_PRUNE,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
 	ST_COUNT
 };
 
@@ -64,7 +67,8 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_SESSION_UPSERT] =
 		"INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
 		" VALUES (?1, ?2, ?3, ?3)"
-		" ON CONFLICT (agent_id, session_key) DO UPDATE SET last_used = excluded.last_used",
+		" ON CONFLICT (agent_id, session_key) DO UPDATE SET last_used = excluded.last_used"
+		" WHERE last_used <> excluded.last_used", /* no index write within a second */
 	[ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE agent_id = ?1 AND "
 			"session_key = ?2",
 	[ST_INSERT_MSG] = "INSERT INTO messages (agent_id, session_key, seq, role, message, run_id,"
@@ -90,6 +94,10 @@ static const char *const sql_text[ST_COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4)",
 	/* rows whose window and lockout are both over carry no state */
 	[ST_AUTH_PRUNE] = "DELETE FROM auth_failures WHERE window_start < ?1 AND locked_until < ?2",
+	/* prepared once like the rest: sqlite3_exec parsed them for every turn */
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
 };
 
 /*
@@ -187,6 +195,18 @@ static sqlite3_stmt *stmt(struct conn *s, int which)
 
 static int exec(struct conn *s, const char *sql)
 {
+	for (int i = ST_BEGIN; i <= ST_ROLLBACK; i++) {
+		sqlite3_stmt *st;
+		int rc;
+
+		if (strcmp(sql, sql_text[i]))
+			continue;
+		if (!(st = stmt(s, i)))
+			return -1;
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -1;
+	}
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
