@@ -35,11 +35,16 @@ test_expect "no more than the workers hold ever reached the model at once (the r
 	echo "# at most $max streams open upstream at once" &&
 	test "$max" -le $capacity && test "$max" -ge $((capacity / 2))
 '
+if [ -n "${CLAWCGI_WRAPPER:-}" ]; then
+	test_skip "while busy, no worker had a descriptor past 1023" \
+		"under a wrapper (valgrind) the process also holds the wrapper's own descriptors, at the top of the range"
+else
 test_expect "while busy, no worker had a descriptor past 1023" '
 	_json "$T/streams.json" .sample.max_fd >"$T/maxfd" &&
 	echo "# highest descriptor: $(cat "$T/maxfd")" &&
 	test "$(cat "$T/maxfd")" -gt 100 && test "$(cat "$T/maxfd")" -lt 1024
 '
+fi
 test_expect "no worker failed to accept or stopped" '
 	! grep -E "accept failed|cannot accept|thread stops" "$T"/*.log 2>/dev/null
 '
