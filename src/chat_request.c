@@ -283,9 +283,12 @@ static const struct {
 /* The fields clawcgi owns; every other top-level field is passed on. */
 static const char *const owned[] = {"model", "messages", "stream", "stream_options", "user"};
 
+/* A whole number within long long's range (converting a double beyond it
+ * is undefined, so the range is checked first; NaN fails both). */
 static bool is_int(const cJSON *v)
 {
-	return cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble;
+	return cJSON_IsNumber(v) && v->valuedouble >= -0x1p63 && v->valuedouble < 0x1p63 &&
+	       v->valuedouble == (double)(long long)v->valuedouble;
 }
 
 static bool all_strings(const cJSON *v)

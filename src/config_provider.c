@@ -222,11 +222,11 @@ static int load_headers(struct cfg_reader *L, const cJSON *node, const char *pat
 		snprintf(sub, sizeof sub, "%s.headers.%s", path, h->string);
 		if (cfgr_string(L, hdrs, h->string, sub, &ch->value, pending) < 0)
 			return -1;
+		p->nheaders++; /* from here on freed with the provider: value is set */
 		if (!cJSON_IsString(h))
 			return cfgr_fail(L, h, "%s must be a string", sub);
 		if (ch->value && strpbrk(ch->value, "\r\n"))
 			return cfgr_fail(L, h, "%s must not contain line breaks", sub);
-		p->nheaders++; /* from here on freed with the provider */
 		if (!(ch->name = strdup(h->string)) || (!ch->value && !(ch->value = strdup(""))))
 			return cfgr_fail(L, h, "out of memory");
 	}

@@ -5,6 +5,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "utf8.h"
 
 static const char *const type_names[] = {
 	[ERR_NONE] = "api_error",
@@ -23,6 +26,24 @@ const char *err_type_name(enum err_type type)
 	return type_names[type];
 }
 
+/*
+ * The message goes into a JSON body, which must be UTF-8; a "%.40s" of a
+ * client's text, or the end of the buffer, can cut a character in two.
+ * Each byte that starts no well-formed character becomes '?'.
+ */
+static void keep_utf8(char *s)
+{
+	size_t len = strlen(s), i = 0, k;
+	unsigned long cp;
+
+	while (i < len) {
+		if ((k = utf8_decode(s + i, len - i, &cp)))
+			i += k;
+		else
+			s[i++] = '?';
+	}
+}
+
 int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 {
 	va_list ap;
@@ -33,6 +54,7 @@ int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof e->message, fmt, ap);
 	va_end(ap);
+	keep_utf8(e->message);
 	return -1;
 }
 

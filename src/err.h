@@ -36,7 +36,8 @@ struct err {
 	char message[512];
 };
 
-/* Fill e (code cleared).  Always returns -1, so a failure can
+/* Fill e (code cleared), the message made valid UTF-8 (a byte that starts
+ * no character becomes '?').  Always returns -1, so a failure can
  * `return err_set(...)`. */
 int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -24,6 +24,7 @@
 #include "message.h"
 
 #define DEFAULT_MAX_TOKENS 4096
+#define MAX_TOKENS 1e15 /* a token count believed */
 #define ANTHROPIC_VERSION "2023-06-01"
 
 /* OpenAI's finish_reason for a stop_reason; "tool_use" is "stop" when the
@@ -78,9 +79,11 @@ static void take_usage(struct phttp *h, const cJSON *usage)
 	const cJSON *out = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens");
 	struct prov_usage *u = &h->res->usage;
 
-	if (cJSON_IsNumber(in))
+	/* a count no answer has (negative, or past long: converting it would be
+	 * undefined) is ignored */
+	if (cJSON_IsNumber(in) && in->valuedouble >= 0 && in->valuedouble <= MAX_TOKENS)
 		u->prompt_tokens = (long)in->valuedouble;
-	if (cJSON_IsNumber(out))
+	if (cJSON_IsNumber(out) && out->valuedouble >= 0 && out->valuedouble <= MAX_TOKENS)
 		u->completion_tokens = (long)out->valuedouble;
 	u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }

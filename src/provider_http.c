@@ -54,15 +54,16 @@ void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
 
 void phttp_fail(struct phttp *h, int status, const char *fmt, ...)
 {
+	char msg[sizeof h->e->message];
 	va_list ap;
 
 	if (h->failed)
 		return;
 	h->failed = true;
-	err_set(h->e, status, ERR_UPSTREAM, "%s", "");
 	va_start(ap, fmt);
-	vsnprintf(h->e->message, sizeof h->e->message, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	err_set(h->e, status, ERR_UPSTREAM, "%s", msg); /* kept valid UTF-8 there */
 }
 
 void phttp_finish(struct phttp *h, const char *reason)
@@ -87,7 +88,7 @@ int phttp_text(struct phttp *h, const char *text, size_t len)
 	return len ? phttp_deliver(h, &d) : 0;
 }
 
-static int on_event(void *ctx, const char *event, const char *data, size_t len)
+int phttp_event(void *ctx, const char *event, const char *data, size_t len)
 {
 	struct phttp *h = ctx;
 	const cJSON *err;
@@ -248,7 +249,7 @@ static int phttp_run(const struct prov_request *rq, struct prov_sink *sink, stru
 	}
 	o.curl = *rq->curl;
 
-	sse_parser_init(&o.parser, on_event, &o);
+	sse_parser_init(&o.parser, phttp_event, &o);
 	curl_easy_reset(o.curl);
 	curl_easy_setopt(o.curl, CURLOPT_URL, url);
 	curl_easy_setopt(o.curl, CURLOPT_POST, 1L);

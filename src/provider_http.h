@@ -76,6 +76,11 @@ void phttp_finish(struct phttp *h, const char *reason);
 /* An upstream error body's message (error.message, error, message) or its start. */
 void phttp_error_message(const char *body, size_t len, char *out, size_t outlen);
 
+/* The SSE callback (sse_event_fn) of h's stream, ctx being h: "[DONE]", an
+ * event that is no JSON object or carries "error" (a 502), else the event
+ * to h->ops->event.  Apart for the fuzz target (fuzz/fuzz-anthropic.c). */
+int phttp_event(void *ctx, const char *event, const char *data, size_t len);
+
 /*
  * The two HTTP backends' halves, which their run functions join with
  * phttp_post; apart, for the unit tests of each mapping.

@@ -14,6 +14,8 @@
 
 #include "message.h"
 
+#define MAX_TOKENS 1e15 /* a token count believed */
+
 /* The "usage" object of a chunk or a whole answer. */
 static void take_usage(struct phttp *o, const cJSON *j)
 {
@@ -22,11 +24,13 @@ static void take_usage(struct phttp *o, const cJSON *j)
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(u, "total_tokens");
 
-	if (cJSON_IsNumber(p))
+	/* a count no answer has (negative, or past long: converting it would be
+	 * undefined) is ignored */
+	if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble <= MAX_TOKENS)
 		o->res->usage.prompt_tokens = (long)p->valuedouble;
-	if (cJSON_IsNumber(c))
+	if (cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble <= MAX_TOKENS)
 		o->res->usage.completion_tokens = (long)c->valuedouble;
-	if (cJSON_IsNumber(t))
+	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble <= MAX_TOKENS)
 		o->res->usage.total_tokens = (long)t->valuedouble;
 }
 

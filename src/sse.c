@@ -68,7 +68,9 @@ int sse_parser_feed(struct sse_parser *p, const char *bytes, size_t n)
 {
 	size_t i = 0;
 
-	if (p->last_cr && n > 0 && bytes[0] == '\n')
+	if (n == 0) /* nothing to read, and the \n of a \r\n may still come */
+		return 0;
+	if (p->last_cr && bytes[0] == '\n')
 		i = 1;
 	p->last_cr = 0;
 	while (i < n) {
@@ -87,6 +89,8 @@ int sse_parser_feed(struct sse_parser *p, const char *bytes, size_t n)
 				return -1;
 			rc = sse_line(p, p->line.data, p->line.len);
 			buf_reset(&p->line);
+		} else if (k > buf_room(&p->line)) {
+			return -1; /* as it would be, had it come in pieces */
 		} else {
 			rc = sse_line(p, s, k);
 		}

@@ -38,6 +38,8 @@ static void tools_checks(void)
 	      "n of the wrong type");
 	CHECK(bad("{\"n\":0," HI "}", "`n` must be an integer from 1 to 128"), "n of 0");
 	CHECK(bad("{\"n\":129," HI "}", "`n` must be an integer from 1 to 128"), "n over 128");
+	CHECK(bad("{\"seed\":1e300," HI "}", "`seed` must be an integer"),
+	      "a seed past long long is no integer (and no undefined conversion)");
 	CHECK(bad("{\"logprobs\":1," HI "}", "`logprobs` must be a boolean"), "logprobs type");
 	CHECK(bad("{\"top_logprobs\":21," HI "}", "`top_logprobs` must be an integer from 0 to 20"),
 	      "top_logprobs range");

@@ -148,6 +148,11 @@ int main(void)
 	cfg_free(c);
 
 	/* validation, each with its line */
+	CHECK(fails_with(
+		      "{ models: { providers: { o: { api: 'openai-completions', headers: {\n "
+		      "'X-A': 'a\\r\\nX-B: b' } } } }, agents: { defaults: { model: 'o/m' } } }",
+		      "conf.json5:2: models.providers.o.headers.X-A must not contain line breaks"),
+	      "a header value with a line break, with line (and nothing leaked)");
 	CHECK(fails_with("{\n gateway: { auth: {\n mode: 'magic' } } }",
 			 "conf.json5:3: unknown gateway.auth.mode 'magic'"),
 	      "unknown auth mode with line");

@@ -33,6 +33,10 @@ int main(void)
 		CHECK(strlen(e.message) == sizeof e.message - 1,
 		      "a long message is cut, NUL-terminated");
 	}
+	err_set(&e, 400, ERR_INVALID_REQUEST, "'%.2s' and '%s'", "a\xc3\xa9", "\xff\xc3\xa9");
+	CHECK_STR(
+		e.message, "'a?' and '?\xc3\xa9'",
+		"a character cut by a precision, or a stray byte, is '?': the message stays UTF-8");
 	CHECK_INT(err_nomem(&e), -1, "err_nomem returns -1");
 	CHECK(e.status == 500 && e.type == ERR_API && !strcmp(e.message, "Out of memory."),
 	      "err_nomem: 500 api_error");

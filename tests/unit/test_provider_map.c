@@ -390,6 +390,17 @@ static void anthropic_answers(void)
 	run_free(&r);
 
 	run_init(&r, &anthropic, NULL);
+	feed(&r, ops,
+	     "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":-1e300,"
+	     "\"output_tokens\":2}}}");
+	feed(&r, ops,
+	     "{\"type\":\"message_delta\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1e54}}");
+	CHECK(r.res.usage.prompt_tokens == 3 && r.res.usage.completion_tokens == 2 &&
+		      r.res.usage.total_tokens == 5,
+	      "anthropic stream: token counts no answer has are ignored");
+	run_free(&r);
+
+	run_init(&r, &anthropic, NULL);
 	CHECK(feed(&r, ops,
 		   BLOCK_START(64, "{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\"}")) &&
 		      r.e.status == 502,

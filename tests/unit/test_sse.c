@@ -134,6 +134,31 @@ int main(void)
 		buf_free(&r.all);
 	}
 	{
+		/* an empty feed between its \r and \n leaves the CRLF one line end */
+		const char *a = "data: x\r", *b = "\ndata: y\r\n\r\n";
+		struct rec r = {BUF_INIT, 0, 0};
+		struct sse_parser p;
+		sse_parser_init(&p, on_event, &r);
+		sse_parser_feed(&p, a, strlen(a));
+		sse_parser_feed(&p, b, 0);
+		sse_parser_feed(&p, b, strlen(b));
+		sse_parser_free(&p);
+		CHECK_STR(buf_str(&r.all), "|x\ny\n---\n", "an empty feed inside a CRLF");
+		buf_free(&r.all);
+	}
+	{
+		/* a line over the maximum is refused in one feed as in pieces */
+		const char *s = ": a comment longer than the maximum\n";
+		struct rec r = {BUF_INIT, 0, 0};
+		struct sse_parser p;
+		sse_parser_init(&p, on_event, &r);
+		sse_parser_set_max(&p, 8);
+		CHECK_INT(sse_parser_feed(&p, s, strlen(s)), -1,
+			  "a line over the maximum in one feed is an error");
+		sse_parser_free(&p);
+		buf_free(&r.all);
+	}
+	{
 		const char *s = "data: a\n\ndata: b\n\ndata: c\n\n";
 		struct rec r = {BUF_INIT, 0, 2};
 		struct sse_parser p;
