@@ -12,13 +12,20 @@ if ! command -v node >/dev/null 2>&1; then
 	echo "not ok - node is installed (apt-get install nodejs npm)"
 	exit 1
 fi
-if [ ! -d "$NODE_DIR/node_modules/openai" ] || [ ! -d "$NODE_DIR/node_modules/ai" ] ||
-	[ ! -x "$NODE_DIR/node_modules/.bin/node" ]; then
+installed() {
+	[ -d "$NODE_DIR/node_modules/openai" ] && [ -d "$NODE_DIR/node_modules/ai" ] &&
+		[ -x "$NODE_DIR/node_modules/.bin/node" ]
+}
+if ! installed; then
 	# a copy of the folder when the source tree is read-only (make distcheck)
 	if ! [ -w "$NODE_DIR" ]; then
 		cp -R "$NODE_DIR" "$T/node" && NODE_DIR=$T/node
 	fi
-	( cd "$NODE_DIR" && npm install --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1 ) || {
+	# suites run side by side (scripts/test, TEST_JOBS) install once: two
+	# npm installs into one folder at once break each other
+	( flock 9 && { installed || ( cd "$NODE_DIR" &&
+		npm install --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1 ); } ) \
+		9>"${TMPDIR:-/tmp}/clawcgi-npm-install.lock" || {
 		echo "not ok - npm install of the clients"; sed 's/^/#   /' "$T/npm.log"; exit 1; }
 fi
 
