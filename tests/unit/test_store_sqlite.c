@@ -1,5 +1,6 @@
 /* Unit tests for src/store_sqlite.c, the SQLite store. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -187,8 +188,16 @@ static void check_wal_bounded(const char *path)
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	CHECK(failures == 0 && r[0].loads > 0 && r[1].loads > 0,
 	      "3,000 big turns stored while two readers kept reading");
-	CHECK(stat(wal, &st) < 0 || st.st_size < 24 * 1024 * 1024,
-	      "the WAL stays under 24 MB (truncated past 16 MiB) though readers never stop");
+	if (getenv("CLAWCGI_WRAPPER") && *getenv("CLAWCGI_WRAPPER")) {
+		/* tests/run sets it when the program runs under valgrind */
+		printf("ok - the WAL stays under 24 MB though readers never stop # SKIP under a "
+		       "wrapper: valgrind runs one thread at a time, and the checkpointer rarely "
+		       "finds the readers out\n");
+	} else {
+		CHECK(stat(wal, &st) < 0 || st.st_size < 24 * 1024 * 1024,
+		      "the WAL stays under 24 MB (truncated past 16 MiB) though readers never "
+		      "stop");
+	}
 	store_close(s);
 	free(text);
 }
