@@ -83,6 +83,17 @@ def wait_port(port, secs=20):
     raise RuntimeError("nothing listens on port %d" % port)
 
 
+def write_upstream_config(work, name, port, agent, model, threads=0):
+    """WORK/NAME.json5: write_config plus an agent AGENT answering through an
+    openai-completions provider "up" at 127.0.0.1:PORT with model MODEL."""
+    cfg = os.path.join(work, name + ".json5")
+    write_config(cfg, os.path.join(work, name + ".db"), threads=threads,
+                 extra_agents=', { id: "%s", model: "up/%s" }' % (agent, model),
+                 extra_providers=', up: { api: "openai-completions", baseUrl: '
+                 '"http://127.0.0.1:%d/v1", apiKey: "made-up-key" }' % port)
+    return cfg
+
+
 def write_config(path, store, threads=0, extra_providers="", extra_agents="",
                  endpoint_extra=""):
     with open(path, "w") as f:
@@ -291,13 +302,9 @@ def start_stream_upstream(work):
 def section_streams(a, work):
     """1,000 clients streaming at once from a model that takes 30 s."""
     uport = start_stream_upstream(work)
-    store = os.path.join(work, "streams.db")
-    cfg = os.path.join(work, "streams.json5")
     procs, threads = a.stream_procs, a.stream_threads
-    write_config(cfg, store, threads=threads,
-                 extra_agents=', { id: "slow", model: "up/ticks-30-1000" }',
-                 extra_providers=', up: { api: "openai-completions", baseUrl: '
-                 '"http://127.0.0.1:%d/v1", apiKey: "made-up-key" }' % uport)
+    cfg = write_upstream_config(work, "streams", uport, "slow", "ticks-30-1000",
+                                threads=threads)
     srv = Lighttpd(work, a.bin, cfg, procs=procs)
     # wait for every backend to be up
     end = time.time() + 20
@@ -343,11 +350,7 @@ def section_provider(a, work):
     """The openai-completions provider: what it adds to a request, and its
     throughput against a peer gateway through the same upstream."""
     up = start_nginx_upstream(work)
-    cfg = os.path.join(work, "provider.json5")
-    write_config(cfg, os.path.join(work, "provider.db"),
-                 extra_agents=', { id: "relay", model: "up/fixed" }',
-                 extra_providers=', up: { api: "openai-completions", baseUrl: '
-                 '"http://127.0.0.1:%d/v1", apiKey: "made-up-key" }' % up)
+    cfg = write_upstream_config(work, "provider", up, "relay", "fixed")
     srv = Lighttpd(work, a.bin, cfg)
     direct_url = "http://127.0.0.1:%d/v1/chat/completions" % up
     one = dict(conns=1, threads=1, secs=a.secs)
@@ -411,11 +414,7 @@ def section_relay(a, work):
     """How late a streamed delta reaches the client: an upstream writes a
     timestamped delta every 20 ms; the client notes when each arrives."""
     uport = start_stream_upstream(work)
-    cfg = os.path.join(work, "relay.json5")
-    write_config(cfg, os.path.join(work, "relay.db"),
-                 extra_agents=', { id: "ticks", model: "up/ticks-100-20" }',
-                 extra_providers=', up: { api: "openai-completions", baseUrl: '
-                 '"http://127.0.0.1:%d/v1", apiKey: "made-up-key" }' % uport)
+    cfg = write_upstream_config(work, "relay", uport, "ticks", "ticks-100-20")
     streams = 8  # at once, 100 deltas each
 
     def delays(port, model, path="/v1/chat/completions"):

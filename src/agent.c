@@ -134,9 +134,7 @@ static void random_bytes(unsigned char *out, size_t n)
 		}
 		take = n < left ? n : left;
 		memcpy(out, pool + sizeof pool - left, take);
-		/* a byte handed out is never handed out again */
-		memset(pool + sizeof pool - left, 0, take);
-		left -= take;
+		left -= take; /* a byte handed out is never handed out again */
 		out += take;
 		n -= take;
 	}

@@ -25,6 +25,13 @@
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS 15000
+/* How long the truncating checkpoint waits for the readers of the moment:
+ * it holds the write lock meanwhile, so writers wait as long.  Past it, it
+ * gives up, and tries again TRUNCATE_RETRY_MS later at the soonest (under
+ * valgrind, which runs one thread at a time, readers that never pause kept
+ * writers waiting past their own 15 s). */
+#define TRUNCATE_WAIT_MS 100
+#define TRUNCATE_RETRY_MS 1000
 #define EXPIRE_EVERY_S 600
 #define POOL_MAX 4
 /*
@@ -138,13 +145,14 @@ static const char *const migrations[] = {
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 /* One connection: its prepared statements, used by one thread at a time.
- * Its base.path is the store's (borrowed). */
+ */
 struct conn {
-	struct store base;
+	const char *path; /* the store's */
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	time_t next_expire;
 	long long busy_since; /* ms, while the busy handler waits */
+	int busy_limit_ms;    /* it gives up after this long */
 	struct conn *next;    /* in the pool's idle list */
 };
 
@@ -176,7 +184,7 @@ struct sqlite_store {
 
 static int db_fail(struct conn *s, struct err *e, const char *what)
 {
-	log_error("session store %s: %s: %s", s->base.path, what, sqlite3_errmsg(s->db));
+	log_error("session store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 	err_set(e, 500, ERR_API, "Session store error: %s.", what);
 	return -1;
 }
@@ -195,19 +203,20 @@ static sqlite3_stmt *stmt(struct conn *s, int which)
 
 static int exec(struct conn *s, const char *sql)
 {
-	for (int i = ST_BEGIN; i <= ST_ROLLBACK; i++) {
-		sqlite3_stmt *st;
-		int rc;
-
-		if (strcmp(sql, sql_text[i]))
-			continue;
-		if (!(st = stmt(s, i)))
-			return -1;
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : -1;
-	}
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* BEGIN IMMEDIATE, COMMIT or ROLLBACK (ST_BEGIN...), prepared once. */
+static int txn(struct conn *s, int which)
+{
+	sqlite3_stmt *st = stmt(s, which);
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static long long now_s(void)
@@ -217,10 +226,9 @@ static long long now_s(void)
 
 /* ---- history ---- */
 
-static int sq_load_history(struct store *base, const char *agent_id, const char *key, int limit,
+static int sq_load_history(struct conn *s, const char *agent_id, const char *key, int limit,
 			   cJSON **out, struct err *e)
 {
-	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st = stmt(s, ST_HISTORY);
 	cJSON *arr = cJSON_CreateArray();
 	int rc;
@@ -298,15 +306,14 @@ static int purge_before(struct conn *s, long long cutoff, long *deleted)
 	return 0;
 }
 
-static int sq_append_turn(struct store *base, const struct store_turn *t, struct err *e)
+static int sq_append_turn(struct conn *s, const struct store_turn *t, struct err *e)
 {
-	struct conn *s = (struct conn *)base;
 	long long now = now_s(), seq;
 	sqlite3_stmt *st;
 	const cJSON *m;
 	int rc = -1;
 
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
+	if (txn(s, ST_BEGIN) < 0)
 		return db_fail(s, e, "cannot start a transaction");
 	if (!(st = stmt(s, ST_SESSION_UPSERT)))
 		goto rollback;
@@ -332,7 +339,7 @@ static int sq_append_turn(struct store *base, const struct store_turn *t, struct
 	}
 	if (!t->answer || insert_message(s, t, seq, t->answer, now, true) < 0)
 		goto rollback;
-	if (exec(s, "COMMIT") < 0)
+	if (txn(s, ST_COMMIT) < 0)
 		goto rollback;
 	rc = 0;
 
@@ -341,7 +348,7 @@ static int sq_append_turn(struct store *base, const struct store_turn *t, struct
 		long n = 0;
 		s->next_expire = now + EXPIRE_EVERY_S;
 		if (purge_before(s, now - (long long)t->ttl_days * 86400, &n) < 0)
-			log_warn("session store %s: expiry failed: %s", s->base.path,
+			log_warn("session store %s: expiry failed: %s", s->path,
 				 sqlite3_errmsg(s->db));
 		else if (n)
 			log_info("session store: expired %ld idle sessions", n);
@@ -349,16 +356,15 @@ static int sq_append_turn(struct store *base, const struct store_turn *t, struct
 	goto out;
 rollback:
 	db_fail(s, e, "cannot save the turn");
-	exec(s, "ROLLBACK");
+	txn(s, ST_ROLLBACK);
 out:
 	return rc;
 }
 
 /* ---- admin ---- */
 
-static int sq_purge(struct store *base, double days, long *deleted, struct err *e)
+static int sq_purge(struct conn *s, double days, long *deleted, struct err *e)
 {
-	struct conn *s = (struct conn *)base;
 	if (purge_before(s, now_s() - (long long)(days * 86400), deleted) < 0)
 		return db_fail(s, e, "purge");
 	return 0;
@@ -370,10 +376,9 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 	snprintf(dst, n, "%s", v ? v : "");
 }
 
-static int sq_list(struct store *base, const char *agent_id,
+static int sq_list(struct conn *s, const char *agent_id,
 		   int (*fn)(void *ctx, const struct store_session *row), void *ctx, struct err *e)
 {
-	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st = stmt(s, agent_id ? ST_LIST_AGENT : ST_LIST_ALL);
 	int rc;
 
@@ -395,12 +400,11 @@ static int sq_list(struct store *base, const char *agent_id,
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(s, e, "list");
 }
 
-static int sq_show(struct store *base, const char *key,
+static int sq_show(struct conn *s, const char *key,
 		   int (*fn)(void *ctx, const char *agent_id, long seq, const cJSON *msg,
 			     bool interrupted),
 		   void *ctx, long *count, struct err *e)
 {
-	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st = stmt(s, ST_SHOW);
 	int rc;
 
@@ -422,9 +426,8 @@ static int sq_show(struct store *base, const char *key,
 	return rc == SQLITE_DONE ? 0 : db_fail(s, e, "show");
 }
 
-static int sq_remove(struct store *base, const char *key, long *deleted, struct err *e)
+static int sq_remove(struct conn *s, const char *key, long *deleted, struct err *e)
 {
-	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st = stmt(s, ST_DELETE);
 	int rc;
 
@@ -457,10 +460,9 @@ static int auth_get(struct conn *s, const char *addr, long long v[3])
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int sq_auth_locked(struct store *base, const char *addr, long long now_ms,
-			  long long *retry_ms, struct err *e)
+static int sq_auth_locked(struct conn *s, const char *addr, long long now_ms, long long *retry_ms,
+			  struct err *e)
 {
-	struct conn *s = (struct conn *)base;
 	long long v[3];
 
 	*retry_ms = 0;
@@ -471,15 +473,14 @@ static int sq_auth_locked(struct store *base, const char *addr, long long now_ms
 	return 0;
 }
 
-static int sq_auth_failed(struct store *base, const char *addr, long long now_ms, int max,
+static int sq_auth_failed(struct conn *s, const char *addr, long long now_ms, int max,
 			  long window_ms, long lockout_ms, long long *retry_ms, struct err *e)
 {
-	struct conn *s = (struct conn *)base;
 	sqlite3_stmt *st;
 	long long v[3];
 
 	*retry_ms = 0;
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
+	if (txn(s, ST_BEGIN) < 0)
 		return db_fail(s, e, "cannot start a transaction");
 	if (auth_get(s, addr, v) < 0)
 		goto rollback;
@@ -510,12 +511,12 @@ static int sq_auth_failed(struct store *base, const char *addr, long long now_ms
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto rollback;
 	sqlite3_reset(st);
-	if (exec(s, "COMMIT") < 0)
+	if (txn(s, ST_COMMIT) < 0)
 		goto rollback;
 	return 0;
 rollback:
 	db_fail(s, e, "recording an auth failure");
-	exec(s, "ROLLBACK");
+	txn(s, ST_ROLLBACK);
 	return -1;
 }
 
@@ -552,7 +553,7 @@ static int migrate(struct conn *s, struct err *e)
 	sqlite3_stmt *st;
 	int version = 0;
 
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
+	if (txn(s, ST_BEGIN) < 0)
 		return db_fail(s, e, "cannot lock the schema");
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
@@ -560,9 +561,9 @@ static int migrate(struct conn *s, struct err *e)
 		sqlite3_finalize(st);
 	}
 	if (version > SCHEMA_VERSION) {
-		exec(s, "ROLLBACK");
+		txn(s, ST_ROLLBACK);
 		log_error("session store %s: schema version %d is newer than this clawcgi (%d)",
-			  s->base.path, version, SCHEMA_VERSION);
+			  s->path, version, SCHEMA_VERSION);
 		err_set(e, 500, ERR_API, "Session store error: schema too new.");
 		return -1;
 	}
@@ -571,13 +572,13 @@ static int migrate(struct conn *s, struct err *e)
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
 		if (exec(s, migrations[version]) < 0 || exec(s, pragma) < 0) {
 			db_fail(s, e, "schema migration");
-			exec(s, "ROLLBACK");
+			txn(s, ST_ROLLBACK);
 			return -1;
 		}
 	}
-	if (exec(s, "COMMIT") < 0) {
+	if (txn(s, ST_COMMIT) < 0) {
 		db_fail(s, e, "schema migration");
-		exec(s, "ROLLBACK");
+		txn(s, ST_ROLLBACK);
 		return -1;
 	}
 	return 0;
@@ -597,7 +598,7 @@ static int busy_wait(void *ctx, int count)
 
 	if (count == 0)
 		s->busy_since = now;
-	if (now - s->busy_since >= BUSY_TIMEOUT_MS)
+	if (now - s->busy_since >= s->busy_limit_ms)
 		return 0;
 	pause.tv_nsec = (count < 20 ? 50 : count < 200 ? 200 : 1000) * 1000L;
 	nanosleep(&pause, NULL);
@@ -611,6 +612,7 @@ static void *checkpointer_main(void *arg)
 {
 	struct sqlite_store *p = arg;
 	struct conn *c = NULL;
+	long long next_truncate = 0; /* ms: no truncating checkpoint before */
 	struct err e;
 
 	pthread_mutex_lock(&p->lock);
@@ -626,12 +628,15 @@ static void *checkpointer_main(void *arg)
 		if (!c && !(c = conn_open(p, false, &e)))
 			log_warn("session store %s: no connection to checkpoint with",
 				 p->base.path);
+		if (c)
+			c->busy_limit_ms = TRUNCATE_WAIT_MS;
 		if (c &&
 		    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
 					      &done) == SQLITE_OK &&
-		    log >= TRUNCATE_PAGES)
-			sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
-						  NULL);
+		    log >= TRUNCATE_PAGES && clock_mono_ms() >= next_truncate &&
+		    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+					      NULL) != SQLITE_OK)
+			next_truncate = clock_mono_ms() + TRUNCATE_RETRY_MS;
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -690,7 +695,8 @@ static struct conn *conn_open(struct sqlite_store *p, bool migrate_now, struct e
 		err_nomem(e);
 		return NULL;
 	}
-	s->base.path = p->base.path;
+	s->path = p->base.path;
+	s->busy_limit_ms = BUSY_TIMEOUT_MS;
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -778,24 +784,24 @@ static int pool_load_history(struct store *base, const char *agent_id, const cha
 			     cJSON **out, struct err *e)
 {
 	*out = NULL;
-	ON_CONN(base, e, false, sq_load_history(&c->base, agent_id, key, limit, out, e));
+	ON_CONN(base, e, false, sq_load_history(c, agent_id, key, limit, out, e));
 }
 
 static int pool_append_turn(struct store *base, const struct store_turn *t, struct err *e)
 {
-	ON_CONN(base, e, true, sq_append_turn(&c->base, t, e));
+	ON_CONN(base, e, true, sq_append_turn(c, t, e));
 }
 
 static int pool_purge(struct store *base, double days, long *deleted, struct err *e)
 {
-	ON_CONN(base, e, true, sq_purge(&c->base, days, deleted, e));
+	ON_CONN(base, e, true, sq_purge(c, days, deleted, e));
 }
 
 static int pool_list(struct store *base, const char *agent_id,
 		     int (*fn)(void *ctx, const struct store_session *row), void *ctx,
 		     struct err *e)
 {
-	ON_CONN(base, e, false, sq_list(&c->base, agent_id, fn, ctx, e));
+	ON_CONN(base, e, false, sq_list(c, agent_id, fn, ctx, e));
 }
 
 static int pool_show(struct store *base, const char *key,
@@ -803,25 +809,25 @@ static int pool_show(struct store *base, const char *key,
 			       bool interrupted),
 		     void *ctx, long *count, struct err *e)
 {
-	ON_CONN(base, e, false, sq_show(&c->base, key, fn, ctx, count, e));
+	ON_CONN(base, e, false, sq_show(c, key, fn, ctx, count, e));
 }
 
 static int pool_remove(struct store *base, const char *key, long *deleted, struct err *e)
 {
-	ON_CONN(base, e, true, sq_remove(&c->base, key, deleted, e));
+	ON_CONN(base, e, true, sq_remove(c, key, deleted, e));
 }
 
 static int pool_auth_locked(struct store *base, const char *addr, long long now_ms,
 			    long long *retry_ms, struct err *e)
 {
-	ON_CONN(base, e, false, sq_auth_locked(&c->base, addr, now_ms, retry_ms, e));
+	ON_CONN(base, e, false, sq_auth_locked(c, addr, now_ms, retry_ms, e));
 }
 
 static int pool_auth_failed(struct store *base, const char *addr, long long now_ms, int max,
 			    long window_ms, long lockout_ms, long long *retry_ms, struct err *e)
 {
 	ON_CONN(base, e, true,
-		sq_auth_failed(&c->base, addr, now_ms, max, window_ms, lockout_ms, retry_ms, e));
+		sq_auth_failed(c, addr, now_ms, max, window_ms, lockout_ms, retry_ms, e));
 }
 
 /* The file at the path is gone or another one: writes would go to an

@@ -143,7 +143,7 @@ struct reader {
 	pthread_t thread;
 	struct store *s;
 	volatile int stop;
-	long loads;
+	volatile long loads;
 };
 
 static void *read_main(void *arg)
@@ -178,6 +178,10 @@ static void check_wal_bounded(const char *path)
 		r[i] = (struct reader){.s = s};
 		pthread_create(&r[i].thread, NULL, read_main, &r[i]);
 	}
+	/* both reading before the first write (valgrind runs one thread at a
+	 * time and may not have started them yet) */
+	for (int w = 0; w < 2000 && (!r[0].loads || !r[1].loads); w++)
+		usleep(10000);
 	for (int i = 0; i < 3000; i++)
 		if (append(s, "main", "big", "q", text) < 0)
 			failures++;
