@@ -27,10 +27,14 @@
 #define BUSY_TIMEOUT_MS 15000
 /* How long the truncating checkpoint waits for the readers of the moment:
  * it holds the write lock meanwhile, so writers wait as long.  Past it, it
- * gives up, and tries again TRUNCATE_RETRY_MS later at the soonest (under
- * valgrind, which runs one thread at a time, readers that never pause kept
- * writers waiting past their own 15 s). */
+ * gives up, and tries again TRUNCATE_RETRY_MS later, or sooner once the WAL
+ * has grown by another TRUNCATE_PAGES / 4, each time waiting twice as long
+ * up to TRUNCATE_WAIT_MAX_MS.  A wait without bound kept writers waiting
+ * past their own 15 s under valgrind (one thread at a time, readers that
+ * never pause); a fixed 100 ms failed again and again on a busy CPU, where
+ * the checkpoint alone took 40-160 ms, and the WAL grew past 64 MB. */
 #define TRUNCATE_WAIT_MS 100
+#define TRUNCATE_WAIT_MAX_MS 1600
 #define TRUNCATE_RETRY_MS 1000
 #define EXPIRE_EVERY_S 600
 #define POOL_MAX 4
@@ -612,7 +616,10 @@ static void *checkpointer_main(void *arg)
 {
 	struct sqlite_store *p = arg;
 	struct conn *c = NULL;
-	long long next_truncate = 0; /* ms: no truncating checkpoint before */
+	/* after a failed truncating checkpoint: no other before next_truncate
+	 * (ms) unless the WAL reaches retry_pages; wait_ms for the next one */
+	long long next_truncate = 0;
+	int retry_pages = 0, wait_ms = TRUNCATE_WAIT_MS;
 	struct err e;
 
 	pthread_mutex_lock(&p->lock);
@@ -628,15 +635,30 @@ static void *checkpointer_main(void *arg)
 		if (!c && !(c = conn_open(p, false, &e)))
 			log_warn("session store %s: no connection to checkpoint with",
 				 p->base.path);
-		if (c)
-			c->busy_limit_ms = TRUNCATE_WAIT_MS;
 		if (c &&
 		    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
 					      &done) == SQLITE_OK &&
-		    log >= TRUNCATE_PAGES && clock_mono_ms() >= next_truncate &&
-		    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
-					      NULL) != SQLITE_OK)
-			next_truncate = clock_mono_ms() + TRUNCATE_RETRY_MS;
+		    log >= TRUNCATE_PAGES &&
+		    (clock_mono_ms() >= next_truncate || log >= retry_pages)) {
+			int rc;
+			/* this process's writers queue behind it on write_lock
+			 * (racing them for SQLite's lock, whose busy handler
+			 * polls, it lost to a writer in a loop) */
+			c->busy_limit_ms = wait_ms;
+			pthread_mutex_lock(&p->write_lock);
+			rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+						       NULL, NULL);
+			pthread_mutex_unlock(&p->write_lock);
+			if (rc == SQLITE_OK) {
+				wait_ms = TRUNCATE_WAIT_MS;
+				next_truncate = 0;
+			} else {
+				if (wait_ms < TRUNCATE_WAIT_MAX_MS)
+					wait_ms *= 2;
+				next_truncate = clock_mono_ms() + TRUNCATE_RETRY_MS;
+				retry_pages = log + TRUNCATE_PAGES / 4;
+			}
+		}
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
