@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -183,6 +184,9 @@ struct sqlite_store {
 	pthread_t checkpointer;
 	bool checkpointer_started;
 	bool checkpoint_wanted;
+	/* WAL frames the last checkpoint had copied back (the checkpointer
+	 * writes it, each commit's hook reads it) */
+	_Atomic int backfilled;
 	bool closing;
 };
 
@@ -635,10 +639,12 @@ static void *checkpointer_main(void *arg)
 		if (!c && !(c = conn_open(p, false, &e)))
 			log_warn("session store %s: no connection to checkpoint with",
 				 p->base.path);
-		if (c &&
-		    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-					      &done) == SQLITE_OK &&
-		    log >= TRUNCATE_PAGES &&
+		if (c && sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+						   &done) == SQLITE_OK)
+			atomic_store_explicit(&p->backfilled, done, memory_order_relaxed);
+		else
+			log = 0;
+		if (log >= TRUNCATE_PAGES &&
 		    (clock_mono_ms() >= next_truncate || log >= retry_pages)) {
 			int rc;
 			/* this process's writers queue behind it on write_lock
@@ -666,14 +672,21 @@ static void *checkpointer_main(void *arg)
 	return NULL;
 }
 
-/* After each commit, in the committing thread: wake the checkpointer. */
+/* After each commit, in the committing thread: wake the checkpointer once
+ * CHECKPOINT_PAGES more frames are in the WAL than the last checkpoint
+ * copied back (counted from 0 once the WAL has started over).  Woken at
+ * every commit past CHECKPOINT_PAGES, as it was, it checkpointed a few
+ * frames at a time, with two fdatasyncs each, for each turn stored. */
 static int wal_written(void *ctx, sqlite3 *db, const char *name, int pages)
 {
 	struct sqlite_store *p = ctx;
+	int backfilled = atomic_load_explicit(&p->backfilled, memory_order_relaxed);
 
 	(void)db;
 	(void)name;
-	if (pages >= CHECKPOINT_PAGES) {
+	if (backfilled > pages)
+		backfilled = 0;
+	if (pages - backfilled >= CHECKPOINT_PAGES) {
 		pthread_mutex_lock(&p->lock);
 		p->checkpoint_wanted = true;
 		if (!p->checkpointer_started && !p->closing)
