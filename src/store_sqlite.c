@@ -26,32 +26,40 @@
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS 15000
-/* How long the truncating checkpoint waits for the readers of the moment:
- * it holds the write lock meanwhile, so writers wait as long.  Past it, it
- * gives up, and tries again TRUNCATE_RETRY_MS later, or sooner once the WAL
- * has grown by another TRUNCATE_PAGES / 4, each time waiting twice as long
- * up to TRUNCATE_WAIT_MAX_MS.  A wait without bound kept writers waiting
- * past their own 15 s under valgrind (one thread at a time, readers that
- * never pause); a fixed 100 ms failed again and again on a busy CPU, where
- * the checkpoint alone took 40-160 ms, and the WAL grew past 64 MB. */
-#define TRUNCATE_WAIT_MS 100
-#define TRUNCATE_WAIT_MAX_MS 1600
-#define TRUNCATE_RETRY_MS 1000
 #define EXPIRE_EVERY_S 600
 #define POOL_MAX 4
 /*
  * WAL checkpoints run on a thread of the store's own (checkpointer), woken
- * by a commit that leaves CHECKPOINT_PAGES or more in the WAL: a passive
- * checkpoint, and a truncating one when the WAL still holds TRUNCATE_PAGES
- * after it.  SQLite's own autocheckpoint runs in the committing request,
- * with an fsync of the WAL and of the database, and while readers keep
- * coming the WAL never starts over, so every later commit paid it again;
- * a passive checkpoint also never finishes while readers keep coming, and
- * the WAL then grows without end (236 MB in make bench).  The truncating
- * one waits for the readers of the moment (and holds writers meanwhile).
+ * by a commit that leaves CHECKPOINT_PAGES more in the WAL than the last
+ * checkpoint copied back: a passive checkpoint, and once the WAL holds
+ * RESTART_PAGES, a restarting one, after which the next writer starts the
+ * WAL over from its beginning.  The file so stays near RESTART_PAGES, and
+ * PRAGMA journal_size_limit cuts it back to WAL_LIMIT_BYTES if restarts
+ * failed for a while and it grew past that.
+ *
+ * SQLite's own autocheckpoint runs in the committing request, with an
+ * fsync of the WAL and of the database, and while readers keep coming the
+ * WAL never starts over, so every later commit paid it again; a passive
+ * checkpoint alone never lets it start over while readers keep coming,
+ * and the WAL then grows without end (236 MB in make bench).  A truncating
+ * checkpoint held writers 12-15 ms, mostly to free the file's blocks; a
+ * restarting one 0-4 ms.
+ *
+ * The restarting checkpoint waits for the readers of the moment, and holds
+ * writers meanwhile.  Past RESTART_WAIT_MS it gives up, and tries again
+ * RESTART_RETRY_MS later, or sooner once the WAL has grown by another
+ * RESTART_PAGES / 4, each time waiting twice as long up to
+ * RESTART_WAIT_MAX_MS.  A wait without bound kept writers waiting past
+ * their own 15 s under valgrind (one thread at a time, readers that never
+ * pause); a fixed 100 ms failed again and again on a busy CPU under ASan,
+ * where the checkpoint alone took 40-160 ms, and the WAL grew past 64 MB.
  */
 #define CHECKPOINT_PAGES 1000
-#define TRUNCATE_PAGES 4096
+#define RESTART_PAGES 4096
+#define RESTART_WAIT_MS 100
+#define RESTART_WAIT_MAX_MS 1600
+#define RESTART_RETRY_MS 1000
+#define WAL_LIMIT_BYTES "33554432" /* 32 MiB */
 
 enum {
 	ST_HISTORY,
@@ -620,10 +628,10 @@ static void *checkpointer_main(void *arg)
 {
 	struct sqlite_store *p = arg;
 	struct conn *c = NULL;
-	/* after a failed truncating checkpoint: no other before next_truncate
+	/* after a failed restarting checkpoint: no other before next_restart
 	 * (ms) unless the WAL reaches retry_pages; wait_ms for the next one */
-	long long next_truncate = 0;
-	int retry_pages = 0, wait_ms = TRUNCATE_WAIT_MS;
+	long long next_restart = 0;
+	int retry_pages = 0, wait_ms = RESTART_WAIT_MS;
 	struct err e;
 
 	pthread_mutex_lock(&p->lock);
@@ -644,25 +652,25 @@ static void *checkpointer_main(void *arg)
 			atomic_store_explicit(&p->backfilled, done, memory_order_relaxed);
 		else
 			log = 0;
-		if (log >= TRUNCATE_PAGES &&
-		    (clock_mono_ms() >= next_truncate || log >= retry_pages)) {
+		if (log >= RESTART_PAGES &&
+		    (clock_mono_ms() >= next_restart || log >= retry_pages)) {
 			int rc;
 			/* this process's writers queue behind it on write_lock
 			 * (racing them for SQLite's lock, whose busy handler
 			 * polls, it lost to a writer in a loop) */
 			c->busy_limit_ms = wait_ms;
 			pthread_mutex_lock(&p->write_lock);
-			rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-						       NULL, NULL);
+			rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL,
+						       NULL);
 			pthread_mutex_unlock(&p->write_lock);
 			if (rc == SQLITE_OK) {
-				wait_ms = TRUNCATE_WAIT_MS;
-				next_truncate = 0;
+				wait_ms = RESTART_WAIT_MS;
+				next_restart = 0;
 			} else {
-				if (wait_ms < TRUNCATE_WAIT_MAX_MS)
+				if (wait_ms < RESTART_WAIT_MAX_MS)
 					wait_ms *= 2;
-				next_truncate = clock_mono_ms() + TRUNCATE_RETRY_MS;
-				retry_pages = log + TRUNCATE_PAGES / 4;
+				next_restart = clock_mono_ms() + RESTART_RETRY_MS;
+				retry_pages = log + RESTART_PAGES / 4;
 			}
 		}
 		pthread_mutex_lock(&p->lock);
@@ -712,7 +720,8 @@ static int set_up(struct conn *s)
 	for (int waited = 0;; waited += 10) {
 		if (exec(s, "PRAGMA journal_mode = WAL") == 0 &&
 		    exec(s, "PRAGMA foreign_keys = ON") == 0 &&
-		    exec(s, "PRAGMA synchronous = NORMAL") == 0)
+		    exec(s, "PRAGMA synchronous = NORMAL") == 0 &&
+		    exec(s, "PRAGMA journal_size_limit = " WAL_LIMIT_BYTES) == 0)
 			return 0;
 		if ((sqlite3_errcode(s->db) & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
 			return -1;

@@ -161,8 +161,8 @@ static void *read_main(void *arg)
 }
 
 /* 4,000 turns of 6 KiB (about 55 MB through the WAL) while two readers
- * never stop: the checkpointer keeps the WAL near its truncation size
- * (16 MiB; a failed truncation is tried again 4 MiB later, waiting twice
+ * never stop: the checkpointer keeps the WAL near its restart size
+ * (16 MiB; a failed restart is tried again 4 MiB later, waiting twice
  * as long, so 40 MB means five failed in a row). */
 static void check_wal_bounded(const char *path)
 {
@@ -201,7 +201,7 @@ static void check_wal_bounded(const char *path)
 		       "finds the readers out\n");
 	} else {
 		CHECK(stat(wal, &st) < 0 || st.st_size < 40 * 1000 * 1000,
-		      "the WAL stays under 40 MB (truncated past 16 MiB) though readers never "
+		      "the WAL stays under 40 MB (restarted past 16 MiB) though readers never "
 		      "stop");
 	}
 	store_close(s);
