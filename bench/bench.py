@@ -445,15 +445,22 @@ def section_store(a, work):
     for name, msgs, sessions in (("small", 10000, 1000),
                                  ("1 M messages", 1000000, 100000)):
         db = os.path.join(work, "store-%d.db" % msgs)
-        # two writers and a reader that never pauses: on a 2-core machine
-        # more threads than cores measure the scheduler, not the store
-        r = subprocess.run([a.store_bin, db, str(msgs), str(sessions), "4000", "2", "1"],
+        # a writer and a reader that never pauses, as many threads as this
+        # 2-core machine has cores: with more, a thread preempted while it
+        # holds the write lock makes the others wait out the scheduler's
+        # slice, and p99 measures that (the row below shows it)
+        r = subprocess.run([a.store_bin, db, str(msgs), str(sessions), "4000", "1", "1"],
                            check=True, capture_output=True, text=True)
         out[name] = json.loads(r.stdout)
     big, small = out["1 M messages"], out["small"]
     row("store: turn persist p99, 1 M messages", big["persist_p99_ms"], "ms", "<= 2",
-        big["persist_p99_ms"] <= 2, "p50 %.3f ms; small store p99 %.3f ms; 2 writers, "
+        big["persist_p99_ms"] <= 2, "p50 %.3f ms; small store p99 %.3f ms; a writer and "
         "a reader that never pauses" % (big["persist_p50_ms"], small["persist_p99_ms"]))
+    db = os.path.join(work, "store-busy.db")
+    r = json.loads(subprocess.run([a.store_bin, db, "10000", "1000", "4000", "2", "1"],
+                                  check=True, capture_output=True, text=True).stdout)
+    row("store: persist p99, 3 busy threads on 2 cores", r["persist_p99_ms"], "ms",
+        note="small store, 2 writers and a reader; p50 %.3f ms" % r["persist_p50_ms"])
     r = big["persist_p50_ms"] / small["persist_p50_ms"]
     row("store: persist p50, 1 M / small", r, "x", "<= 2", r <= 2)
     r = big["load_p50_ms"] / small["load_p50_ms"]
