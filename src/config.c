@@ -84,6 +84,7 @@ static void free_agent(struct cfg_agent *a)
 	free(a->name);
 	free(a->system_prompt);
 	free(a->model.model);
+	free(a->embedding_model.model);
 	for (size_t i = 0; i < a->nfallbacks; i++)
 		free(a->fallbacks[i].model);
 	free(a->fallbacks);
@@ -185,6 +186,22 @@ static int load_model(struct cfg_reader *L, struct cfg *c, const cJSON *node, st
 	return 0;
 }
 
+/* embeddingModel: "provider/model-id", the agent's or agents.defaults'. */
+static int load_embedding_model(struct cfg_reader *L, struct cfg *c, const cJSON *node,
+				const cJSON *defaults, struct cfg_agent *a)
+{
+	const cJSON *em = cJSON_GetObjectItemCaseSensitive(node, "embeddingModel");
+
+	if (!em || cJSON_IsNull(em))
+		em = defaults ? cJSON_GetObjectItemCaseSensitive(defaults, "embeddingModel") : NULL;
+	if (!em || cJSON_IsNull(em))
+		return 0;
+	if (!cJSON_IsString(em))
+		return cfgr_fail(L, em, "agent '%s': embeddingModel must be \"provider/model-id\"",
+				 a->id);
+	return parse_model_ref(L, c, em, em->valuestring, a->id, &a->embedding_model);
+}
+
 static int load_agent(struct cfg_reader *L, struct cfg *c, const cJSON *node, const cJSON *defaults,
 		      struct cfg_agent *a, int idx)
 {
@@ -221,6 +238,8 @@ static int load_agent(struct cfg_reader *L, struct cfg *c, const cJSON *node, co
 	    cfgr_string(L, node, "name", "agents.list[].name", &a->name, NULL) < 0)
 		return -1;
 
+	if (load_embedding_model(L, c, node, defaults, a) < 0)
+		return -1;
 	model = cJSON_GetObjectItemCaseSensitive(node, "model");
 	if (!model || cJSON_IsNull(model))
 		model = defaults ? cJSON_GetObjectItemCaseSensitive(defaults, "model") : NULL;
@@ -382,10 +401,22 @@ static int load_chat(struct cfg_reader *L, struct cfg_chat *chat, const cJSON *n
 #undef CC
 }
 
+/* gateway.http.endpoints.responses */
+static int load_responses(struct cfg_reader *L, struct cfg_responses *resp, const cJSON *node)
+{
+#define RE "gateway.http.endpoints.responses"
+	return cfgr_bool(L, node, "enabled", RE ".enabled", &resp->enabled) < 0 ||
+			       cfgr_long(L, node, "maxBodyBytes", RE ".maxBodyBytes", 1, 1L << 40,
+					 &resp->max_body_bytes) < 0
+		       ? -1
+		       : 0;
+#undef RE
+}
+
 /* gateway (auth, http.endpoints), session and server. */
 static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 {
-	const cJSON *gw, *auth, *http, *eps, *cc, *server, *session;
+	const cJSON *gw, *auth, *http, *eps, *cc, *re, *server, *session;
 
 	if (cfgr_object(L, root, "gateway", "gateway", &gw) < 0 ||
 	    cfgr_object(L, gw, "auth", "gateway.auth", &auth) < 0 ||
@@ -393,10 +424,12 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	    cfgr_object(L, http, "endpoints", "gateway.http.endpoints", &eps) < 0 ||
 	    cfgr_object(L, eps, "chatCompletions", "gateway.http.endpoints.chatCompletions", &cc) <
 		    0 ||
+	    cfgr_object(L, eps, "responses", "gateway.http.endpoints.responses", &re) < 0 ||
 	    cfgr_object(L, root, "server", "server", &server) < 0 ||
 	    cfgr_object(L, root, "session", "session", &session) < 0)
 		return -1;
 	if (load_auth(L, &c->auth, auth) < 0 || load_chat(L, &c->chat, cc) < 0 ||
+	    load_responses(L, &c->responses, re) < 0 ||
 	    cfgr_int(L, server, "threads", "server.threads", 1, SERVE_MAX_THREADS,
 		     &c->server.threads) < 0 ||
 	    cfgr_string(L, session, "store", "session.store", &c->session.store, NULL) < 0 ||
@@ -421,6 +454,7 @@ static struct cfg *cfg_new(const char *path)
 	c->auth.rate_limit.lockout_ms = DEFAULT_RL_LOCKOUT_MS;
 	c->auth.rate_limit.exempt_loopback = true;
 	c->chat.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+	c->responses.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
 	c->chat.keepalive_seconds = DEFAULT_KEEPALIVE_SECONDS;
 	c->chat.body_timeout_seconds = DEFAULT_BODY_TIMEOUT_SECONDS;
 	c->session.ttl_days = DEFAULT_TTL_DAYS;
@@ -573,6 +607,10 @@ void cfg_print(const struct cfg *c, FILE *out)
 		"bodyTimeoutSeconds %d\n",
 		c->chat.enabled ? "enabled" : "DISABLED (404)", c->chat.max_body_bytes,
 		c->chat.keepalive_seconds, c->chat.body_timeout_seconds);
+	fprintf(out, "responses: %s, maxBodyBytes %ld\n",
+		c->responses.enabled ? "enabled" : "disabled (404)", c->responses.max_body_bytes);
+	fprintf(out, "embeddings: %s\n",
+		c->chat.enabled ? "enabled (with chatCompletions)" : "DISABLED (404)");
 	fprintf(out, "session store: %s (ttlDays %d)\n", c->session.store, c->session.ttl_days);
 	fprintf(out, "agents:\n");
 	for (size_t i = 0; i < c->nagents; i++) {
@@ -583,6 +621,9 @@ void cfg_print(const struct cfg *c, FILE *out)
 		for (size_t j = 0; j < a->nfallbacks; j++)
 			fprintf(out, "%s%s/%s", j ? ", " : ", fallbacks ",
 				a->fallbacks[j].provider->name, a->fallbacks[j].model);
+		if (a->embedding_model.provider)
+			fprintf(out, ", embeddingModel %s/%s", a->embedding_model.provider->name,
+				a->embedding_model.model);
 		fputc('\n', out);
 	}
 	fprintf(out, "providers:\n");

@@ -73,6 +73,7 @@ struct cfg_agent {
 	size_t nfallbacks;
 	int history_limit; /* historyLimit: stored messages sent along */
 	bool is_default;
+	struct cfg_model embedding_model; /* embeddingModel; provider NULL when none */
 };
 
 /* gateway.auth.rateLimit: failed attempts per client address. */
@@ -100,6 +101,13 @@ struct cfg_chat {
 	bool images_allow_url;	  /* images.allowUrl */
 };
 
+/* gateway.http.endpoints.responses (its body deadline and keep-alive are
+ * chatCompletions') */
+struct cfg_responses {
+	bool enabled;	     /* default false: 404 */
+	long max_body_bytes; /* maxBodyBytes */
+};
+
 /* session */
 struct cfg_session {
 	char *store;  /* store: the SQLite file */
@@ -114,10 +122,11 @@ struct cfg_server {
 /* The whole file, grouped as its JSON5 sections are; defaults in config.c
  * and config_provider.c. */
 struct cfg {
-	char *path;		  /* the file it came from */
-	struct cfg_auth auth;	  /* gateway.auth */
-	struct cfg_chat chat;	  /* gateway.http.endpoints.chatCompletions */
-	struct cfg_agent *agents; /* agents.list, or the one agent "main" */
+	char *path;			/* the file it came from */
+	struct cfg_auth auth;		/* gateway.auth */
+	struct cfg_chat chat;		/* gateway.http.endpoints.chatCompletions */
+	struct cfg_responses responses; /* gateway.http.endpoints.responses */
+	struct cfg_agent *agents;	/* agents.list, or the one agent "main" */
 	size_t nagents;
 	size_t default_agent;		/* index into agents */
 	struct cfg_provider *providers; /* models.providers */

@@ -1,6 +1,7 @@
 /*
  * router.c - routing on the path's suffix, so clawcgi works mounted at "/"
- * or under any prefix, to the handlers (chat.c, models.c), and /healthz.
+ * or under any prefix, to the handlers (chat.c, responses.c, embeddings.c,
+ * models.c), and /healthz.
  *
  * Order (SPEC.md 2): path, endpoint enabled, method, auth, then the
  * handler.  The body is read by the handler, after auth.
@@ -13,8 +14,10 @@
 #include "auth.h"
 #include "chat.h"
 #include "config_live.h"
+#include "embeddings.h"
 #include "log.h"
 #include "models.h"
+#include "responses.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -62,11 +65,39 @@ static void no_config(struct http_req *r)
 			  "The server's configuration is invalid; see its error log.", NULL);
 }
 
+/* /v1/responses (POST) and /v1/responses/{id} (GET, DELETE): 404 while
+ * gateway.http.endpoints.responses is off. */
+static void route_responses(struct http_req *r, const struct cfg *c, struct worker *w,
+			    const char *id)
+{
+	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+
+	if (!c) {
+		no_config(r);
+	} else if (!c->responses.enabled) {
+		send_simple_error(r, 404, ERR_NOT_FOUND, NULL, "Not found.", NULL);
+	} else if (!id && strcmp(r->method, "POST")) {
+		send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
+				  "Method not allowed: use POST.", "Allow: POST\r\n");
+	} else if (id && !is_get && strcmp(r->method, "DELETE")) {
+		send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
+				  "Method not allowed: use GET or DELETE.",
+				  "Allow: GET, HEAD, DELETE\r\n");
+	} else if (authorized(r, c, w)) {
+		if (!id)
+			responses_handle(r, c, w);
+		else if (is_get)
+			responses_get(r, c, w, id);
+		else
+			responses_delete(r, c, w, id);
+	}
+}
+
 void router_handle(struct http_req *r, struct worker *w)
 {
 	struct cfg *c = cfg_acquire();
 	const char *path = r->path;
-	const char *models;
+	const char *models, *resp_id;
 	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 
 	if (ends_with(path, "/healthz")) {
@@ -81,6 +112,25 @@ void router_handle(struct http_req *r, struct worker *w)
 			http_send_json(r, 200, ok, "Cache-Control: no-store\r\n");
 			cJSON_Delete(ok);
 		}
+		goto out;
+	}
+
+	resp_id = strstr(path, "/v1/responses");
+	if (resp_id && (resp_id[13] == '\0' ||
+			(resp_id[13] == '/' && resp_id[14] && !strchr(resp_id + 14, '/')))) {
+		route_responses(r, c, w, resp_id[13] ? resp_id + 14 : NULL);
+		goto out;
+	}
+	if (ends_with(path, "/v1/embeddings")) {
+		if (!c)
+			no_config(r);
+		else if (!c->chat.enabled) /* on with chat completions, as in OpenClaw */
+			send_simple_error(r, 404, ERR_NOT_FOUND, NULL, "Not found.", NULL);
+		else if (strcmp(r->method, "POST"))
+			send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
+					  "Method not allowed: use POST.", "Allow: POST\r\n");
+		else if (authorized(r, c, w))
+			embeddings_handle(r, c, w);
 		goto out;
 	}
 

@@ -34,8 +34,10 @@ start_upstream
 write_config "$T/clawcgi.json5" <<'CONF'
 {
   gateway: { auth: { mode: "token", token: "${OPENCLAW_GATEWAY_TOKEN}" },
-             http: { endpoints: { chatCompletions: { enabled: true } } } },
-  agents: { list: [ { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "You are a test." },
+             http: { endpoints: { chatCompletions: { enabled: true }, responses: { enabled: true } } } },
+  agents: { list: [ { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "You are a test.",
+                      embeddingModel: "fake/embed-test" },
+                    { id: "echo", model: "echo/echo", embeddingModel: "echo/echo" },
                     { id: "beta", model: "fake/slow" },
                     { id: "tools", model: "fake/tools" }, { id: "tools2", model: "fake/tools2" },
                     { id: "reason", model: "fake/reason" },
@@ -44,6 +46,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key" },
     // the fake answers the Messages API at any path ending in /v1/messages
     claude: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key" },
+    echo: { api: "echo" },
   } },
   session: { store: "@T@/sessions.db" },
 }
@@ -51,6 +54,8 @@ CONF
 start_stack "$T/clawcgi.json5"
 rc=0
 node "$NODE_DIR/client.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
+node "$NODE_DIR/responses.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
+node "$NODE_DIR/embeddings.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
 "$NODE_DIR/node_modules/.bin/node" "$NODE_DIR/ai-sdk.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
 stop_stack
 exit $rc
