@@ -1,7 +1,7 @@
 /*
  * store.h - the session store interface (SPEC.md sections 5 and 6): history
- * load, turn append, expiry, and the failed-auth counters every worker
- * process shares.
+ * load, turn append, expiry, the Responses API's stored responses, and the
+ * failed-auth counters every worker process shares.
  *
  * A struct store may be used by every thread of a process at once (the
  * SQLite backend keeps a small pool of connections); worker.c shares one
@@ -33,6 +33,20 @@ struct store_turn {
 	long prompt_tokens;
 	long completion_tokens;
 	int ttl_days; /* expire idle sessions now and then; 0 = never */
+	/* A Responses API response to keep with the turn (NULL: none): its
+	 * id ("resp_..."), and the response object GET /v1/responses/{id}
+	 * returns, stored as given. */
+	const char *response_id;
+	const cJSON *response;
+};
+
+/* A stored response: the turn it ended and the object as returned. */
+struct store_response {
+	char agent_id[80];
+	char session_key[300];
+	long long last_seq; /* the seq of the turn's answer in its session */
+	bool latest;	    /* no message after it in its session */
+	cJSON *body;	    /* owned by the caller: cJSON_Delete */
 };
 
 /* A row of `clawcgi sessions list`. */
@@ -77,6 +91,18 @@ struct store_ops {
 	bool (*moved)(struct store *s);
 	/* Delete key (all agents); *deleted tells whether it existed. */
 	int (*remove)(struct store *s, const char *key, long *deleted, struct err *e);
+	/* The response id: 0 with *out filled, 1 when there is none (never
+	 * stored, deleted, or its session expired), or -1 with e. */
+	int (*get_response)(struct store *s, const char *id, struct store_response *out,
+			    struct err *e);
+	/* Forget the response id (its turn stays in its session); *deleted
+	 * tells whether it existed. */
+	int (*delete_response)(struct store *s, const char *id, long *deleted, struct err *e);
+	/* A new session to_key of agent_id holding copies of from_key's
+	 * messages up to seq upto (a conversation continued from an earlier
+	 * response goes on in a branch of its own). */
+	int (*fork)(struct store *s, const char *agent_id, const char *from_key, long long upto,
+		    const char *to_key, struct err *e);
 	void (*close)(struct store *s);
 };
 
@@ -97,6 +123,9 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e);
 #define store_list(s, ...) ((s)->ops->list((s), __VA_ARGS__))
 #define store_show(s, ...) ((s)->ops->show((s), __VA_ARGS__))
 #define store_remove(s, ...) ((s)->ops->remove((s), __VA_ARGS__))
+#define store_get_response(s, ...) ((s)->ops->get_response((s), __VA_ARGS__))
+#define store_delete_response(s, ...) ((s)->ops->delete_response((s), __VA_ARGS__))
+#define store_fork(s, ...) ((s)->ops->fork((s), __VA_ARGS__))
 #define store_auth_locked(s, ...) ((s)->ops->auth_locked((s), __VA_ARGS__))
 #define store_auth_failed(s, ...) ((s)->ops->auth_failed((s), __VA_ARGS__))
 static inline void store_close(struct store *s)

@@ -77,6 +77,11 @@ enum {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_RESPONSE_PUT,
+	ST_RESPONSE_GET,
+	ST_RESPONSE_DELETE,
+	ST_FORK_SESSION,
+	ST_FORK_MESSAGES,
 	ST_COUNT
 };
 
@@ -118,6 +123,20 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_RESPONSE_PUT] = "INSERT OR REPLACE INTO responses (id, agent_id, session_key, last_seq,"
+			    " created_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_RESPONSE_GET] = "SELECT r.agent_id, r.session_key, r.last_seq, r.body, r.last_seq >="
+			    " (SELECT max(seq) FROM messages m WHERE m.agent_id = r.agent_id AND"
+			    " m.session_key = r.session_key) FROM responses r WHERE r.id = ?1",
+	[ST_RESPONSE_DELETE] = "DELETE FROM responses WHERE id = ?1",
+	[ST_FORK_SESSION] = "INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
+			    " VALUES (?1, ?2, ?3, ?3)",
+	[ST_FORK_MESSAGES] =
+		"INSERT INTO messages (agent_id, session_key, seq, role, message, run_id,"
+		" created_at, prompt_tokens, completion_tokens, interrupted)"
+		" SELECT agent_id, ?3, seq, role, message, run_id, created_at, prompt_tokens,"
+		" completion_tokens, interrupted FROM messages"
+		" WHERE agent_id = ?1 AND session_key = ?2 AND seq <= ?4",
 };
 
 /*
@@ -154,6 +173,17 @@ static const char *const migrations[] = {
 	"  window_start INTEGER NOT NULL,"
 	"  failures INTEGER NOT NULL,"
 	"  locked_until INTEGER NOT NULL DEFAULT 0);",
+	/* 2 -> 3: Responses API responses, each the end of a turn of a session */
+	"CREATE TABLE responses ("
+	"  id TEXT PRIMARY KEY,"
+	"  agent_id TEXT NOT NULL,"
+	"  session_key TEXT NOT NULL,"
+	"  last_seq INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  FOREIGN KEY (agent_id, session_key) REFERENCES sessions (agent_id, session_key)"
+	"    ON DELETE CASCADE);"
+	"CREATE INDEX responses_session ON responses (agent_id, session_key);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -305,6 +335,27 @@ static int insert_message(struct conn *s, const struct store_turn *t, long long 
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The response row of turn t, whose answer is message seq. */
+static int put_response(struct conn *s, const struct store_turn *t, long long seq, long long now)
+{
+	sqlite3_stmt *st = stmt(s, ST_RESPONSE_PUT);
+	char *json;
+	int rc;
+
+	if (!st || !t->response || !(json = cJSON_PrintUnformatted(t->response)))
+		return -1;
+	sqlite3_bind_text(st, 1, t->response_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, t->session_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, seq);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_text(st, 6, json, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	free(json);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int purge_before(struct conn *s, long long cutoff, long *deleted)
 {
 	sqlite3_stmt *st = stmt(s, ST_PURGE);
@@ -354,6 +405,8 @@ static int sq_append_turn(struct conn *s, const struct store_turn *t, struct err
 			goto rollback;
 	}
 	if (!t->answer || insert_message(s, t, seq, t->answer, now, true) < 0)
+		goto rollback;
+	if (t->response_id && put_response(s, t, seq, now) < 0)
 		goto rollback;
 	if (txn(s, ST_COMMIT) < 0)
 		goto rollback;
@@ -456,6 +509,90 @@ static int sq_remove(struct conn *s, const char *key, long *deleted, struct err 
 		return db_fail(s, e, "delete");
 	*deleted = (long)sqlite3_changes(s->db);
 	return 0;
+}
+
+/* ---- Responses API ---- */
+
+static int sq_get_response(struct conn *s, const char *id, struct store_response *out,
+			   struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, ST_RESPONSE_GET);
+	const char *body;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!st)
+		return db_fail(s, e, "prepare response");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_col(out->agent_id, sizeof out->agent_id, st, 0);
+		copy_col(out->session_key, sizeof out->session_key, st, 1);
+		out->last_seq = sqlite3_column_int64(st, 2);
+		body = (const char *)sqlite3_column_text(st, 3);
+		out->body = body ? cJSON_Parse(body) : NULL;
+		out->latest = sqlite3_column_int(st, 4) != 0;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 1;
+	if (rc != SQLITE_ROW || !out->body) {
+		cJSON_Delete(out->body);
+		out->body = NULL;
+		return db_fail(s, e, "reading a response");
+	}
+	return 0;
+}
+
+static int sq_delete_response(struct conn *s, const char *id, long *deleted, struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, ST_RESPONSE_DELETE);
+	int rc;
+
+	if (!st)
+		return db_fail(s, e, "prepare response delete");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, e, "deleting a response");
+	*deleted = (long)sqlite3_changes(s->db);
+	return 0;
+}
+
+static int sq_fork(struct conn *s, const char *agent_id, const char *from_key, long long upto,
+		   const char *to_key, struct err *e)
+{
+	sqlite3_stmt *st;
+
+	if (txn(s, ST_BEGIN) < 0)
+		return db_fail(s, e, "cannot start a transaction");
+	if (!(st = stmt(s, ST_FORK_SESSION)))
+		goto rollback;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, to_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_s());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto rollback;
+	sqlite3_reset(st);
+	if (!(st = stmt(s, ST_FORK_MESSAGES)))
+		goto rollback;
+	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, from_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, to_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, upto);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto rollback;
+	sqlite3_reset(st);
+	if (txn(s, ST_COMMIT) < 0)
+		goto rollback;
+	return 0;
+rollback:
+	if (st)
+		sqlite3_reset(st);
+	db_fail(s, e, "cannot branch the session");
+	txn(s, ST_ROLLBACK);
+	return -1;
 }
 
 /* window_start, failures, locked_until of addr; zeros when absent. */
@@ -861,6 +998,23 @@ static int pool_remove(struct store *base, const char *key, long *deleted, struc
 	ON_CONN(base, e, true, sq_remove(c, key, deleted, e));
 }
 
+static int pool_get_response(struct store *base, const char *id, struct store_response *out,
+			     struct err *e)
+{
+	ON_CONN(base, e, false, sq_get_response(c, id, out, e));
+}
+
+static int pool_delete_response(struct store *base, const char *id, long *deleted, struct err *e)
+{
+	ON_CONN(base, e, true, sq_delete_response(c, id, deleted, e));
+}
+
+static int pool_fork(struct store *base, const char *agent_id, const char *from_key, long long upto,
+		     const char *to_key, struct err *e)
+{
+	ON_CONN(base, e, true, sq_fork(c, agent_id, from_key, upto, to_key, e));
+}
+
 static int pool_auth_locked(struct store *base, const char *addr, long long now_ms,
 			    long long *retry_ms, struct err *e)
 {
@@ -918,6 +1072,9 @@ static const struct store_ops sqlite_ops = {
 	.auth_locked = pool_auth_locked,
 	.auth_failed = pool_auth_failed,
 	.remove = pool_remove,
+	.get_response = pool_get_response,
+	.delete_response = pool_delete_response,
+	.fork = pool_fork,
 	.close = pool_close,
 };
 

@@ -27,8 +27,10 @@ static int user_version(const char *path)
 	return v;
 }
 
-static int append(struct store *s, const char *agent, const char *key, const char *user,
-		  const char *answer)
+/* A turn of key; with response_id, the answer is also kept as a response
+ * {"id": response_id, "text": answer}. */
+static int append_response(struct store *s, const char *agent, const char *key, const char *user,
+			   const char *answer, const char *response_id)
 {
 	char json[256];
 	struct err e;
@@ -39,11 +41,32 @@ static int append(struct store *s, const char *agent, const char *key, const cha
 	reply = cJSON_CreateObject();
 	cJSON_AddStringToObject(reply, "role", "assistant");
 	cJSON_AddStringToObject(reply, "content", answer);
-	struct store_turn t = {key, agent, "run-1", m, reply, false, 3, 4, 30};
+	cJSON *resp = cJSON_CreateObject();
+	cJSON_AddStringToObject(resp, "id", response_id ? response_id : "");
+	cJSON_AddStringToObject(resp, "text", answer);
+	struct store_turn t = {
+		.session_key = key,
+		.agent_id = agent,
+		.run_id = "run-1",
+		.new_messages = m,
+		.answer = reply,
+		.prompt_tokens = 3,
+		.completion_tokens = 4,
+		.ttl_days = 30,
+		.response_id = response_id,
+		.response = response_id ? resp : NULL,
+	};
 	rc = store_append_turn(s, &t, &e);
 	cJSON_Delete(m);
 	cJSON_Delete(reply);
+	cJSON_Delete(resp);
 	return rc;
+}
+
+static int append(struct store *s, const char *agent, const char *key, const char *user,
+		  const char *answer)
+{
+	return append_response(s, agent, key, user, answer, NULL);
 }
 
 static char *history_text(struct store *s, const char *agent, const char *key, int limit)
@@ -208,6 +231,49 @@ static void check_wal_bounded(const char *path)
 	free(text);
 }
 
+/* Responses kept with their turns: found by id, latest until another turn
+ * follows, branched, forgotten, and gone with their session. */
+static void check_responses(const char *path)
+{
+	struct store *s;
+	struct store_response r;
+	struct err e;
+	long n = -1;
+	char *h;
+
+	CHECK(store_open_sqlite(path, &s, &e) == 0, "open a store for responses");
+	CHECK(append_response(s, "main", "conv", "q1", "a1", "resp_1") == 0 &&
+		      append_response(s, "main", "conv", "q2", "a2", "resp_2") == 0,
+	      "two turns kept with their responses");
+	CHECK(store_get_response(s, "resp_1", &r, &e) == 0 && !strcmp(r.agent_id, "main") &&
+		      !strcmp(r.session_key, "conv") && r.last_seq == 2 && !r.latest &&
+		      !strcmp(cJSON_GetObjectItem(r.body, "text")->valuestring, "a1"),
+	      "the first response: its session, its answer's seq, not the latest");
+	cJSON_Delete(r.body);
+	CHECK(store_get_response(s, "resp_2", &r, &e) == 0 && r.last_seq == 4 && r.latest,
+	      "the second response is the latest of its session");
+	cJSON_Delete(r.body);
+	CHECK_INT(store_get_response(s, "resp_none", &r, &e), 1, "an unknown id: 1");
+	CHECK(store_fork(s, "main", "conv", 2, "branch", &e) == 0, "branch after the first turn");
+	h = history_text(s, "main", "branch", 40);
+	CHECK_STR(h, "user:q1|assistant:a1", "the branch holds the first turn only");
+	free(h);
+	h = history_text(s, "main", "conv", 40);
+	CHECK_STR(h, "user:q1|assistant:a1|user:q2|assistant:a2", "the original is untouched");
+	free(h);
+	CHECK(store_fork(s, "main", "conv", 2, "branch", &e) < 0 && e.status == 500,
+	      "a branch over an existing session fails");
+	CHECK(store_delete_response(s, "resp_1", &n, &e) == 0 && n == 1, "delete a response");
+	CHECK_INT(store_get_response(s, "resp_1", &r, &e), 1, "it is gone");
+	h = history_text(s, "main", "conv", 40);
+	CHECK_STR(h, "user:q1|assistant:a1|user:q2|assistant:a2", "its turn stays");
+	free(h);
+	CHECK(store_delete_response(s, "resp_1", &n, &e) == 0 && n == 0, "delete it again: 0");
+	CHECK(store_remove(s, "conv", &n, &e) == 0 && n == 1, "remove the session");
+	CHECK_INT(store_get_response(s, "resp_2", &r, &e), 1, "its responses go with it");
+	store_close(s);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/clawcgi-store-XXXXXX";
@@ -219,7 +285,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof path, "%s/a/b/s.db", dir);
 	CHECK(store_open_sqlite(path, &s, &e) == 0, "open creates the file and its directories");
-	CHECK_INT(user_version(path), 2, "a new file is at the current schema version");
+	CHECK_INT(user_version(path), 3, "a new file is at the current schema version");
 
 	CHECK(append(s, "main", "k1", "u1", "a1") == 0 &&
 		      append(s, "main", "k1", "u2", "a2") == 0 &&
@@ -274,6 +340,8 @@ int main(void)
 	check_shared_store(old);
 	snprintf(old, sizeof old, "%s/wal.db", dir);
 	check_wal_bounded(old);
+	snprintf(old, sizeof old, "%s/responses.db", dir);
+	check_responses(old);
 
 	/* migration from version 1 (sessions and messages, no auth table) */
 	snprintf(old, sizeof old, "%s/v1.db", dir);
@@ -304,7 +372,7 @@ int main(void)
 		sqlite3_close(db);
 	}
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "a version 1 file opens");
-	CHECK_INT(user_version(old), 2, "and is migrated to version 2");
+	CHECK_INT(user_version(old), 3, "and is migrated to version 3");
 	h = history_text(s, "main", "old", 40);
 	CHECK_STR(h, "user:kept", "its data survives the migration");
 	free(h);
