@@ -277,6 +277,7 @@ void agent_turn_free(struct agent_turn *t)
 	buf_free(&t->system_text);
 	cJSON_Delete(t->messages);
 	cJSON_Delete(t->params);
+	cJSON_Delete(t->response);
 	answer_free(&t->answer);
 	memset(t, 0, sizeof *t);
 }
@@ -509,6 +510,12 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 			if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(reply, "content")))
 				cJSON_ReplaceItemInObjectCaseSensitive(reply, "content",
 								       cJSON_CreateString(""));
+		}
+		if (t->response_id && t->make_response) {
+			cJSON_Delete(t->response);
+			t->response = t->make_response(t, t->make_response_ctx);
+			st.response_id = t->response_id;
+			st.response = t->response;
 		}
 		if (store_append_turn(store, &st, &se) < 0 && rc == 0) {
 			*e = se;

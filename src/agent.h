@@ -105,6 +105,14 @@ struct agent_turn {
 	cJSON *params;		/* owned, NULL when none */
 	bool stream;
 	struct worker *worker; /* the calling worker's curl handle and store */
+	/* Responses API: when response_id is set and the turn is persisted,
+	 * make_response(t, ctx) builds the response object (new tree, NULL
+	 * when out of memory), kept under that id in the turn's transaction
+	 * and left in t->response (owned) for the caller to send. */
+	const char *response_id;
+	cJSON *(*make_response)(const struct agent_turn *t, void *ctx);
+	void *make_response_ctx;
+	cJSON *response;
 	/* out */
 	struct answer answer; /* everything the provider produced, by choice */
 	struct prov_result res;

@@ -522,12 +522,22 @@ static int parse_params(const cJSON *root, struct chat_request *rq, struct err *
 int chat_request_parse(const char *body, size_t len, bool allow_image_urls, struct chat_request *rq,
 		       struct err *e)
 {
+	cJSON *root = json_body_parse(body, len, e);
+
+	if (!root) {
+		memset(rq, 0, sizeof *rq);
+		return -1;
+	}
+	return chat_request_take(root, allow_image_urls, rq, e);
+}
+
+int chat_request_take(cJSON *root, bool allow_image_urls, struct chat_request *rq, struct err *e)
+{
 	struct images im = {allow_image_urls, 0, 0};
 	const cJSON *v, *so;
 
 	memset(rq, 0, sizeof *rq);
-	if (!(rq->root = json_body_parse(body, len, e)))
-		return -1;
+	rq->root = root;
 
 	v = cJSON_GetObjectItemCaseSensitive(rq->root, "model");
 	if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {

@@ -41,6 +41,9 @@ struct chat_request {
  */
 int chat_request_parse(const char *body, size_t len, bool allow_image_urls, struct chat_request *rq,
 		       struct err *e);
+/* The same from a parsed body: rq takes root (freed with rq, also on
+ * failure).  The Responses API hands its request over in this shape. */
+int chat_request_take(cJSON *root, bool allow_image_urls, struct chat_request *rq, struct err *e);
 void chat_request_free(struct chat_request *rq);
 
 #endif

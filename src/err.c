@@ -51,6 +51,7 @@ int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 	e->status = status;
 	e->type = type;
 	e->code = NULL;
+	e->param = NULL;
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof e->message, fmt, ap);
 	va_end(ap);
@@ -68,5 +69,6 @@ void err_clear(struct err *e)
 	e->status = 0;
 	e->type = ERR_NONE;
 	e->code = NULL;
+	e->param = NULL;
 	e->message[0] = '\0';
 }

@@ -32,7 +32,8 @@ enum err_type {
 struct err {
 	int status; /* HTTP status, 0 when unset */
 	enum err_type type;
-	const char *code; /* an ERR_CODE_* string literal, or NULL */
+	const char *code;  /* an ERR_CODE_* string literal, or NULL */
+	const char *param; /* the request field at fault (a string literal), or NULL */
 	char message[512];
 };
 

@@ -237,6 +237,8 @@ cJSON *http_error_body(const struct err *e)
 		cJSON_AddStringToObject(err, "code", e->code);
 	else
 		cJSON_AddNullToObject(err, "code");
+	if (e->param)
+		cJSON_AddStringToObject(err, "param", e->param);
 	return root;
 }
 
@@ -265,6 +267,14 @@ static int send_sse_block(struct http_req *r, const char *prefix, const char *te
 
 int http_send_event(struct http_req *r, const char *data)
 {
+	return send_sse_block(r, "data: ", data);
+}
+
+int http_send_named_event(struct http_req *r, const char *event, const char *data)
+{
+	if (http_write(r, "event: ", 7) < 0 || http_write(r, event, strlen(event)) < 0 ||
+	    http_write(r, "\n", 1) < 0)
+		return -1;
 	return send_sse_block(r, "data: ", data);
 }
 

@@ -101,6 +101,9 @@ int http_client_gone(struct http_req *r);
  * flushed at once.  Returns -1 when the client is gone.
  */
 int http_send_event(struct http_req *r, const char *data);
+/* "event: <event>\ndata: <data>\n\n": a named event (the Responses API's
+ * stream), flushed; -1 when the client is gone. */
+int http_send_named_event(struct http_req *r, const char *event, const char *data);
 int http_send_comment(struct http_req *r, const char *text);
 
 /* A complete JSON response (application/json; charset=utf-8): headers and
@@ -109,8 +112,8 @@ int http_send_comment(struct http_req *r, const char *text);
 int http_send_json(struct http_req *r, int status, const cJSON *body, const char *extra);
 
 /* {"error":{"message","type","code"}} (the OpenAI API reference's error
- * object; code null when unset): the one writer of error bodies.  A new
- * tree for the caller to cJSON_Delete, or NULL when out of memory. */
+ * object; code null when unset; "param" too when e names one): the one writer of error bodies.  A
+ * new tree for the caller to cJSON_Delete, or NULL when out of memory. */
 cJSON *http_error_body(const struct err *e);
 /* That body as a JSON response with e's status (500 when unset), extra
  * header lines as in http_send_headers.  0, or -1 as http_send_json. */
