@@ -14,7 +14,7 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 installed() {
 	[ -d "$NODE_DIR/node_modules/openai" ] && [ -d "$NODE_DIR/node_modules/ai" ] &&
-		[ -x "$NODE_DIR/node_modules/.bin/node" ]
+		[ -d "$NODE_DIR/node_modules/@ai-sdk/openai" ] && [ -x "$NODE_DIR/node_modules/.bin/node" ]
 }
 if ! installed; then
 	# a copy of the folder when the source tree is read-only (make distcheck)
@@ -57,5 +57,6 @@ node "$NODE_DIR/client.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
 node "$NODE_DIR/responses.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
 node "$NODE_DIR/embeddings.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
 "$NODE_DIR/node_modules/.bin/node" "$NODE_DIR/ai-sdk.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
+"$NODE_DIR/node_modules/.bin/node" "$NODE_DIR/ai-sdk-responses.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN" || rc=1
 stop_stack
 exit $rc
