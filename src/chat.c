@@ -273,15 +273,8 @@ static int stream_delta(struct prov_sink *s, const struct prov_delta *d)
 static int stream_idle(struct prov_sink *s)
 {
 	struct stream_sink *ss = s->ctx;
-	time_t now = time(NULL);
 
-	if (http_client_gone(ss->r))
-		return -1;
-	if (!ss->r->headers_sent || ss->keepalive_seconds <= 0 ||
-	    now - ss->last_write < ss->keepalive_seconds)
-		return 0;
-	ss->last_write = now;
-	return http_send_comment(ss->r, "keep-alive");
+	return http_stream_idle(ss->r, ss->keepalive_seconds, &ss->last_write);
 }
 
 /* The non-streaming sink: the answer goes out whole, as one chat completion,

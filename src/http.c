@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "log.h"
@@ -281,4 +282,16 @@ int http_send_named_event(struct http_req *r, const char *event, const char *dat
 int http_send_comment(struct http_req *r, const char *text)
 {
 	return send_sse_block(r, ": ", text);
+}
+
+int http_stream_idle(struct http_req *r, int keepalive_seconds, time_t *last_write)
+{
+	time_t now = time(NULL);
+
+	if (http_client_gone(r))
+		return -1;
+	if (!r->headers_sent || keepalive_seconds <= 0 || now - *last_write < keepalive_seconds)
+		return 0;
+	*last_write = now;
+	return http_send_comment(r, "keep-alive");
 }

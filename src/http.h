@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 
 #include "buf.h"
@@ -105,6 +106,15 @@ int http_send_event(struct http_req *r, const char *data);
  * stream), flushed; -1 when the client is gone. */
 int http_send_named_event(struct http_req *r, const char *event, const char *data);
 int http_send_comment(struct http_req *r, const char *text);
+
+/*
+ * A provider's idle tick (about once a second while it is silent): -1 when
+ * the client is gone; else, on a stream whose headers are out, a
+ * ": keep-alive" comment once *last_write (when the stream last wrote) is
+ * keepalive_seconds old (0: never), and *last_write updated.  0, or -1 as
+ * http_send_comment.
+ */
+int http_stream_idle(struct http_req *r, int keepalive_seconds, time_t *last_write);
 
 /* A complete JSON response (application/json; charset=utf-8): headers and
  * body followed by a newline.  0, or -1 when out of memory or the client is

@@ -46,8 +46,9 @@ struct response {
 	const struct responses_request *rq;
 	const char *previous_id;
 	struct agent_turn *t;
-	struct http_req *r; /* streaming: the events go here; else NULL */
-	long seq;	    /* the next event's sequence_number */
+	struct http_req *r;
+	bool stream; /* the events go to r as they come; else nothing is sent */
+	long seq;    /* the next event's sequence_number */
 	int keepalive_seconds;
 	time_t last_write;
 	struct item items[MAX_ITEMS];
@@ -262,7 +263,7 @@ static int emit(struct response *rs, cJSON *o)
 	char *text;
 	int rc = -1;
 
-	if (!rs->r) {
+	if (!rs->stream) {
 		cJSON_Delete(o);
 		return 0;
 	}
@@ -365,7 +366,7 @@ static int item_open(struct response *rs, enum item_kind kind, const cJSON *call
 	}
 	if (emit_item(rs, "response.output_item.added", i) < 0)
 		return -1;
-	if (kind == ITEM_MESSAGE && emit_part(rs, "response.content_part.added", i, "") < 0)
+	if (kind != ITEM_CALL && emit_part(rs, "response.content_part.added", i, "") < 0)
 		return -1;
 	return i;
 }
@@ -387,7 +388,11 @@ static int item_close(struct response *rs, int i)
 			     ? -1
 			     : 0;
 	else if (it->kind == ITEM_REASONING)
-		rc = emit_text(rs, "response.reasoning_text.done", i, "text", text, strlen(text));
+		rc = emit_text(rs, "response.reasoning_text.done", i, "text", text, strlen(text)) <
+					     0 ||
+				     emit_part(rs, "response.content_part.done", i, text) < 0
+			     ? -1
+			     : 0;
 	else if (it->kind == ITEM_CALL) {
 		cJSON *o = event_for("response.function_call_arguments.done", rs, i, false);
 		if (!o || !cJSON_AddStringToObject(o, "arguments", text) ||
@@ -466,7 +471,7 @@ static int add_calls(struct response *rs, const cJSON *calls)
 static int close_all(struct response *rs)
 {
 	for (int i = 0; i < rs->nitems; i++)
-		if (item_close(rs, i) < 0 && rs->r)
+		if (item_close(rs, i) < 0 && rs->stream)
 			return -1;
 	rs->open = -1;
 	return 0;
@@ -489,7 +494,7 @@ static int sink_start(struct prov_sink *s)
 	struct response *rs = s->ctx;
 	cJSON *o;
 
-	if (!rs->r)
+	if (!rs->stream)
 		return 0;
 	if (http_send_headers(rs->r, 200, "text/event-stream; charset=utf-8",
 			      "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") < 0)
@@ -523,20 +528,12 @@ static int sink_delta(struct prov_sink *s, const struct prov_delta *d)
 	return 0;
 }
 
+/* Keep-alive comments on a stream; a client gone cancels either way. */
 static int sink_idle(struct prov_sink *s)
 {
 	struct response *rs = s->ctx;
-	time_t now = time(NULL);
 
-	if (!rs->r)
-		return 0;
-	if (http_client_gone(rs->r))
-		return -1;
-	if (!rs->r->headers_sent || rs->keepalive_seconds <= 0 ||
-	    now - rs->last_write < rs->keepalive_seconds)
-		return 0;
-	rs->last_write = now;
-	return http_send_comment(rs->r, "keep-alive");
+	return http_stream_idle(rs->r, rs->stream ? rs->keepalive_seconds : 0, &rs->last_write);
 }
 
 /* The whole response object of the finished turn (agent_turn's hook: it
@@ -557,13 +554,6 @@ static cJSON *finished_response(const struct agent_turn *t, void *ctx)
 static const char *request_header(const void *r, const char *name)
 {
 	return http_header(r, name);
-}
-
-static int store_for(struct http_req *r, const struct cfg *c, struct worker *w,
-		     struct store **store, struct err *e)
-{
-	(void)r;
-	return worker_store(w, c, store, e);
 }
 
 static int no_response(struct err *e, const char *id, const char *param)
@@ -590,7 +580,7 @@ static int choose_session(struct response *rs, const struct cfg *c, struct worke
 	int rc;
 
 	if (rs->previous_id) {
-		if (store_for(rs->r, c, w, &store, e) < 0)
+		if (worker_store(w, c, &store, e) < 0)
 			return -1;
 		rc = store_get_response(store, rs->previous_id, &prev, e);
 		if (rc < 0)
@@ -706,7 +696,8 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	}
 	buf_free(&body);
 	rs->previous_id = rq.previous_response_id;
-	rs->r = rq.stream ? r : NULL;
+	rs->r = r;
+	rs->stream = rq.stream;
 	if (prepare(r, c, w, &rq, rs, &e) < 0) {
 		http_send_error(r, &e, NULL);
 		goto out;
@@ -771,7 +762,7 @@ void responses_get(struct http_req *r, const struct cfg *c, struct worker *w, co
 	int rc;
 
 	err_clear(&e);
-	if (store_for(r, c, w, &store, &e) < 0 ||
+	if (worker_store(w, c, &store, &e) < 0 ||
 	    (rc = store_get_response(store, id, &sr, &e)) < 0 ||
 	    (rc > 0 && no_response(&e, id, NULL) < 0)) {
 		http_send_error(r, &e, NULL);
@@ -789,7 +780,7 @@ void responses_delete(struct http_req *r, const struct cfg *c, struct worker *w,
 	cJSON *o;
 
 	err_clear(&e);
-	if (store_for(r, c, w, &store, &e) < 0 ||
+	if (worker_store(w, c, &store, &e) < 0 ||
 	    store_delete_response(store, id, &deleted, &e) < 0 ||
 	    (!deleted && no_response(&e, id, NULL) < 0)) {
 		http_send_error(r, &e, NULL);

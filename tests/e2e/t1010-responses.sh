@@ -121,7 +121,9 @@ test_expect 'reasoning comes out as a reasoning item before the message' '
 	expect_json ".output[0].content[0].text" "thinking about it" &&
 	expect_json ".output[1].type" message &&
 	stream /v1/responses "$tok" "$(q openclaw:reason hi ",\"stream\":true")" &&
-	check --reasoning "thinking about it"
+	check --reasoning "thinking about it" &&
+	grep -c "	event: response.content_part.added\$" "$T/stream.txt" | grep -qx 2 &&
+	grep -c "	event: response.content_part.done\$" "$T/stream.txt" | grep -qx 2
 '
 test_expect 'cut by the limit: incomplete, reason max_output_tokens (and response.incomplete)' '
 	post /v1/responses "$tok" "$(q openclaw:length hi)" && expect_json .status incomplete &&

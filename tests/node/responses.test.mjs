@@ -28,22 +28,6 @@ function upstreamLastMessages() {
 }
 const show = (x) => JSON.stringify(x);
 
-// A check that clawcgi is known to fail today: an error that matches `bug`
-// prints "ok - name # SKIP server bug: why" so the suite stays green while
-// the bug is open; once fixed the check passes on its own, and any other
-// error still fails it.
-async function checkKnownBug(name, why, bug, fn) {
-  try {
-    await fn();
-    console.log("ok - " + name);
-  } catch (e) {
-    if (bug.test(String(e && e.message))) {
-      console.log("ok - " + name + " # SKIP server bug: " + why);
-      return;
-    }
-    await check(name, () => { throw e; });
-  }
-}
 
 const weatherTool = {
   type: "function", name: "get_weather", description: "The weather in a city now",
@@ -214,9 +198,8 @@ await check("SDK responses: reasoning comes as a reasoning item, plain and strea
   assert(reasoning === "thinking about it" && text === "fake: think", "streamed " + show({ reasoning, text }));
 });
 
-await checkKnownBug("SDK responses: the stream helper accumulates reasoning text",
-  "no response.content_part.added for the reasoning_text part; the SDK throws 'missing content at index 0'",
-  /missing content at index 0/, async () => {
+await check("SDK responses: the stream helper accumulates reasoning text (content_part events for reasoning_text)",
+  async () => {
     const stream = client.responses.stream({ model: "openclaw:reason", input: "think" });
     let reasoning = null;
     stream.on("response.reasoning_text.done", (e) => { reasoning = e.text; });
