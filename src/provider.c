@@ -2,10 +2,14 @@
  * provider.c - the provider registry: api kind -> backend.
  *
  * Retries and model fallbacks wrap the backends here, so each backend is a
- * single attempt.
+ * single attempt.  The same for embeddings (prov_embed), with the embedding
+ * objects both of its backends build.
  */
 #include "provider.h"
 
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -154,4 +158,129 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 		}
 	}
 	return -1;
+}
+
+/* The embedding backends, by provider kind; a kind without one has no
+ * embeddings API. */
+static int (*const embedders[])(const struct prov_embed_request *, struct prov_sink *,
+				struct prov_result *, cJSON **, struct err *) = {
+	[CFG_API_OPENAI] = prov_openai_embed,
+	[CFG_API_ECHO] = prov_echo_embed,
+};
+
+int prov_embed(const struct prov_embed_request *rq, struct prov_sink *sink, struct prov_result *res,
+	       cJSON **data, struct err *e)
+{
+	const struct cfg_provider *pv = rq->provider;
+	unsigned kind = (unsigned)pv->api;
+	int attempts = 1 + (pv->retries > 0 ? pv->retries : 0);
+	struct prov_embed_request one = *rq;
+
+	*data = NULL;
+	if (kind >= sizeof embedders / sizeof *embedders || !embedders[kind])
+		return err_set(e, 400, ERR_INVALID_REQUEST,
+			       "Embeddings are not supported by the provider kind %s (provider "
+			       "'%s'): the embedding model must be an openai-completions or echo "
+			       "provider's.",
+			       cfg_api_name(pv->api), pv->name);
+	one.started_ms = clock_mono_ms();
+	one.deadline_ms = one.started_ms + (long long)pv->timeout_seconds * 1000;
+	for (int a = 0; a < attempts; a++) {
+		if (a && clock_mono_ms() >= one.deadline_ms)
+			return err_set(e, 504, ERR_UPSTREAM,
+				       "upstream timed out after %d s (timeoutSeconds; every "
+				       "attempt included)",
+				       pv->timeout_seconds);
+		memset(res, 0, sizeof *res);
+		err_clear(e);
+		if (embedders[kind](&one, sink, res, data, e) == 0)
+			return 0;
+		cJSON_Delete(*data); /* a backend leaves none, but to be sure */
+		*data = NULL;
+		if (!retryable(e, res))
+			return -1;
+		log_warn("embedding model %s/%s, attempt %d of %d failed: %s", pv->name, rq->model,
+			 a + 1, attempts, e->message);
+		if (e->status == 504)
+			break; /* waiting as long again rarely helps (prov_run) */
+	}
+	return -1;
+}
+
+/*
+ * base64 (RFC 4648 section 4, padded) of n bytes, appended to out: 0, or
+ * -1 when out of memory.  Written here because none of the libraries
+ * clawcgi links exports an encoder (libcurl's is internal to it, and
+ * libcurl is loaded only for the HTTP providers).
+ */
+static int base64_append(struct buf *out, const unsigned char *p, size_t n)
+{
+	static const char digits[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char quad[4];
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		quad[0] = digits[v >> 18 & 63];
+		quad[1] = digits[v >> 12 & 63];
+		quad[2] = i + 1 < n ? digits[v >> 6 & 63] : '=';
+		quad[3] = i + 2 < n ? digits[v & 63] : '=';
+		if (buf_append(out, quad, 4) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+cJSON *prov_embedding_value(const float *v, size_t n, bool base64)
+{
+	struct buf text = BUF_INIT;
+	unsigned char *bytes = NULL;
+	cJSON *value = NULL;
+	int rc = 0;
+
+	if (base64) {
+		/* little-endian whatever the host's order, as OpenAI sends them */
+		if (!(bytes = malloc(n * 4 + 1)))
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t u;
+			memcpy(&u, &v[i], 4);
+			for (int k = 0; k < 4; k++)
+				bytes[i * 4 + (size_t)k] = (unsigned char)(u >> (8 * k));
+		}
+		if (buf_append(&text, "", 0) == 0 && base64_append(&text, bytes, n * 4) == 0)
+			value = cJSON_CreateString(buf_str(&text));
+		goto out;
+	}
+	/* printed once, as raw JSON: a cJSON number per value would take ten
+	 * times the memory of the text for a large batch */
+	rc = buf_append(&text, "[", 1);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = isfinite(v[i]) ? buf_printf(&text, i ? ",%.9g" : "%.9g", (double)v[i])
+				    : buf_append_str(&text, i ? ",0" : "0");
+	if (rc == 0 && buf_append(&text, "]", 1) == 0)
+		value = cJSON_CreateRaw(text.data);
+out:
+	free(bytes);
+	buf_free(&text);
+	return value;
+}
+
+int prov_embedding_add(cJSON *data, int index, cJSON *value)
+{
+	cJSON *item = value ? cJSON_CreateObject() : NULL;
+
+	if (!item || !cJSON_AddStringToObject(item, "object", "embedding") ||
+	    !cJSON_AddNumberToObject(item, "index", index)) {
+		cJSON_Delete(item);
+		cJSON_Delete(value);
+		return -1;
+	}
+	cJSON_AddItemToObject(item, "embedding", value);
+	cJSON_AddItemToArray(data, item);
+	return 0;
 }

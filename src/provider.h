@@ -16,6 +16,9 @@
  * error, 504 timeout, 500 out of memory or no HTTP client; 499 when the
  * client left).  Errors after start(): e is filled the same way and
  * res->started tells the caller to send an error event instead.
+ *
+ * Embeddings are a call of their own, prov_embed (below), on the same
+ * transport, retries and errors.
  */
 #ifndef CLAW_PROVIDER_H
 #define CLAW_PROVIDER_H
@@ -127,6 +130,60 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
  */
 int prov_check_params(const struct cfg_provider *p, const cJSON *params, struct err *e);
 
+/*
+ * Embeddings (POST /v1/embeddings; the OpenAI API reference, "Create
+ * embeddings"): one model, no fallbacks, no stream.  Only the
+ * openai-completions and echo kinds have them.
+ */
+#define PROV_EMBED_MAX_ITEMS 2048	/* items of any one `input` array */
+#define PROV_EMBED_MAX_DIMENSIONS 65536 /* `dimensions`, a bound against nonsense */
+
+struct prov_embed_request {
+	const struct cfg_provider *provider;
+	const char *model; /* model id sent upstream */
+	/*
+	 * The client's `input`, already checked (embeddings.c): a non-empty
+	 * string, an array of 1-2048 token ids (one input), or an array of
+	 * 1-2048 items that are all non-empty strings or all non-empty arrays
+	 * of token ids.  A token id is an integer from 0 to INT32_MAX.
+	 */
+	const cJSON *input;
+	size_t ninputs;			   /* the inputs in it: 1, or the array's items */
+	const char *encoding_format;	   /* "float", "base64", or NULL when not given */
+	int dimensions;			   /* 1-PROV_EMBED_MAX_DIMENSIONS, 0 when not given */
+	CURL **curl;			   /* the worker thread's handle, as in prov_request */
+	long long started_ms, deadline_ms; /* set by prov_embed, as by prov_run */
+};
+
+/*
+ * Compute the embeddings of rq: the provider's 1 + `retries` attempts
+ * within its timeoutSeconds, retried as prov_run retries (unreachable, 429,
+ * 5xx, before the upstream accepted).  Only sink->idle is called (about
+ * once a second while waiting; < 0 cancels, as in prov_run).  res: usage
+ * (prompt_tokens, total_tokens), started, cancelled, upstream_status.
+ * Returns 0 with *data a new array of rq->ninputs OpenAI embedding objects
+ * {"object":"embedding","index","embedding"}, each embedding an array of
+ * numbers or, when rq asks "base64", a base64 string of little-endian
+ * float32 values; the caller owns *data.  Or -1 with *data NULL and e: 400
+ * for a provider kind with no embeddings (naming it) or an echo request
+ * past its size; 502/504/499/500 as prov_run's.
+ */
+int prov_embed(const struct prov_embed_request *rq, struct prov_sink *sink, struct prov_result *res,
+	       cJSON **data, struct err *e);
+
+/*
+ * One embedding value from n floats: a JSON array of the numbers (each
+ * printed with the 9 significant digits that give back the same float; one
+ * that is not finite as 0), or with base64 the standard base64 (RFC 4648,
+ * padded) of their little-endian float32 bytes.  A new item (a raw one for
+ * the array) for the caller; NULL when out of memory.
+ */
+cJSON *prov_embedding_value(const float *v, size_t n, bool base64);
+
+/* Append {"object":"embedding","index":index,"embedding":value} to data;
+ * takes value (also on failure).  0, or -1 when out of memory. */
+int prov_embedding_add(cJSON *data, int index, cJSON *value);
+
 /* Backends (one file each). Same contract as prov_run. */
 int prov_echo_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
 		  struct err *e);
@@ -136,5 +193,11 @@ int prov_anthropic_run(const struct prov_request *rq, struct prov_sink *sink,
 		       struct prov_result *res, struct err *e);
 int prov_command_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
 		     struct err *e);
+
+/* Embedding backends: one attempt each, the contract of prov_embed. */
+int prov_openai_embed(const struct prov_embed_request *rq, struct prov_sink *sink,
+		      struct prov_result *res, cJSON **data, struct err *e);
+int prov_echo_embed(const struct prov_embed_request *rq, struct prov_sink *sink,
+		    struct prov_result *res, cJSON **data, struct err *e);
 
 #endif

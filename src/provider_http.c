@@ -234,11 +234,11 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 }
 
 static int phttp_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
-		     struct err *e, const struct phttp_ops *ops, const char *url,
+		     struct err *e, const struct phttp_ops *ops, void *ctx, const char *url,
 		     struct curl_slist *hdrs, const char *text)
 {
 	const struct cfg_provider *pv = rq->provider;
-	struct phttp o = {.rq = rq, .sink = sink, .res = res, .e = e, .ops = ops};
+	struct phttp o = {.rq = rq, .sink = sink, .res = res, .e = e, .ops = ops, .ctx = ctx};
 	CURLcode cc;
 	int rc = -1;
 
@@ -375,6 +375,13 @@ int phttp_post(const struct prov_request *rq, struct prov_sink *sink, struct pro
 	       struct err *e, const struct phttp_ops *ops, const char *path, cJSON *body,
 	       const char *key_prefix, const char *fixed_header)
 {
+	return phttp_post_ctx(rq, sink, res, e, ops, NULL, path, body, key_prefix, fixed_header);
+}
+
+int phttp_post_ctx(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		   struct err *e, const struct phttp_ops *ops, void *ctx, const char *path,
+		   cJSON *body, const char *key_prefix, const char *fixed_header)
+{
 	struct curl_slist *hdrs = NULL;
 	struct buf url = BUF_INIT;
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
@@ -385,7 +392,7 @@ int phttp_post(const struct prov_request *rq, struct prov_sink *sink, struct pro
 	    build_headers(rq, key_prefix, fixed_header, &hdrs) < 0)
 		rc = err_nomem(e);
 	else
-		rc = phttp_run(rq, sink, res, e, ops, url.data, hdrs, text);
+		rc = phttp_run(rq, sink, res, e, ops, ctx, url.data, hdrs, text);
 	curl_slist_free_all(hdrs);
 	buf_free(&url);
 	free(text);

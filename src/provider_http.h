@@ -4,7 +4,8 @@
  * handle, the stream started at the upstream's 2xx headers, SSE parsed as
  * bytes arrive, idle ticks and cancellation, and the mapping of transport
  * failures to 502/504.  A backend supplies the URL, headers and body, and
- * two hooks that turn upstream JSON into deltas and metadata.
+ * two hooks that turn upstream JSON into deltas and metadata (or, for
+ * embeddings, into the backend's own answer through h->ctx).
  */
 #ifndef CLAW_PROVIDER_HTTP_H
 #define CLAW_PROVIDER_HTTP_H
@@ -50,6 +51,7 @@ struct phttp {
 	 * so calls are numbered 0, 1, ... as OpenAI numbers them. */
 	int block_call[PHTTP_MAX_BLOCKS];
 	int ncalls;
+	void *ctx; /* the backend's own state for its ops (phttp_post_ctx), or NULL */
 };
 
 /*
@@ -61,6 +63,11 @@ struct phttp {
 int phttp_post(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
 	       struct err *e, const struct phttp_ops *ops, const char *path, cJSON *body,
 	       const char *key_prefix, const char *fixed_header);
+/* The same, with ctx for the ops as h->ctx (an answer that is not deltas:
+ * the embeddings). */
+int phttp_post_ctx(const struct prov_request *rq, struct prov_sink *sink, struct prov_result *res,
+		   struct err *e, const struct phttp_ops *ops, void *ctx, const char *path,
+		   cJSON *body, const char *key_prefix, const char *fixed_header);
 
 /* A piece of the answer to the sink; -1 (and cancelled) when the client left. */
 int phttp_deliver(struct phttp *h, const struct prov_delta *d);
@@ -101,5 +108,28 @@ cJSON *prov_openai_body(const struct prov_request *rq);
 extern const struct phttp_ops prov_openai_ops;
 cJSON *prov_anthropic_body(const struct prov_request *rq, struct err *e);
 extern const struct phttp_ops prov_anthropic_ops;
+
+/*
+ * prov_openai_embed's halves, apart for the unit tests.
+ *
+ * prov_openai_embed_body: the POST /embeddings body for rq (the OpenAI API
+ * reference, "Create embeddings"): model, input as the client sent it, and
+ * encoding_format and dimensions when the client gave them.  Caller owns
+ * it; NULL when out of memory.
+ *
+ * prov_openai_embed_ops: its answer's `data` into embedding objects (see
+ * prov_embed): h->ctx is a struct phttp_embed, whose data the caller then
+ * owns (also after a failure: a part may be there).  The upstream's vectors
+ * pass as sent; numbers become base64 when the client asked it of an
+ * upstream that ignored it.  A count of items other than rq->ninputs, or
+ * an item with no array of numbers (nor a string, for base64), is a 502.
+ * An event stream is a 502.
+ */
+struct phttp_embed {
+	const struct prov_embed_request *rq;
+	cJSON *data; /* out */
+};
+cJSON *prov_openai_embed_body(const struct prov_embed_request *rq);
+extern const struct phttp_ops prov_openai_embed_ops;
 
 #endif

@@ -7,9 +7,12 @@
  * the system text; parameters pass through; streaming asks for usage.  The
  * transport (curl, SSE, cancellation, errors) is provider_http.c.  The API
  * key is sent only as the Authorization header.
+ *
+ * Also its POST /embeddings (prov_openai_embed), on the same transport.
  */
 #include "provider_http.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "message.h"
@@ -213,4 +216,148 @@ int prov_openai_run(const struct prov_request *rq, struct prov_sink *sink, struc
 {
 	return phttp_post(rq, sink, res, e, &prov_openai_ops, "/chat/completions",
 			  prov_openai_body(rq), "Authorization: Bearer ", NULL);
+}
+
+cJSON *prov_openai_embed_body(const struct prov_embed_request *rq)
+{
+	cJSON *body = cJSON_CreateObject();
+	cJSON *input = cJSON_Duplicate(rq->input, 1);
+
+	if (!body || !input || !cJSON_AddStringToObject(body, "model", rq->model)) {
+		cJSON_Delete(input);
+		goto fail;
+	}
+	cJSON_AddItemToObject(body, "input", input);
+	if ((rq->encoding_format &&
+	     !cJSON_AddStringToObject(body, "encoding_format", rq->encoding_format)) ||
+	    (rq->dimensions > 0 && !cJSON_AddNumberToObject(body, "dimensions", rq->dimensions)))
+		goto fail;
+	return body;
+fail:
+	cJSON_Delete(body);
+	return NULL;
+}
+
+static int embed_event(struct phttp *h, const char *event, const cJSON *data)
+{
+	(void)event, (void)data;
+	phttp_fail(h, 502, "upstream sent an event stream, not embeddings");
+	return 1;
+}
+
+/* An array of numbers (at least one) as the client wants it: as sent, or
+ * as base64 of float32s.  NULL when it is no such array (*malformed) or
+ * out of memory. */
+static cJSON *embed_numbers(const cJSON *emb, bool base64, bool *malformed)
+{
+	int n = cJSON_GetArraySize(emb), i = 0;
+	const cJSON *x;
+	float *v = NULL;
+	cJSON *value = NULL;
+	char *text;
+
+	*malformed = n == 0;
+	cJSON_ArrayForEach(x, emb) {
+		if (!cJSON_IsNumber(x))
+			*malformed = true;
+	}
+	if (*malformed)
+		return NULL;
+	if (!base64) {
+		/* printed back as raw JSON: exact (cJSON prints a double so that it
+		 * reads back the same), and far smaller than a copied tree */
+		if ((text = cJSON_PrintUnformatted(emb)))
+			value = cJSON_CreateRaw(text);
+		free(text);
+		return value;
+	}
+	if (!(v = malloc((size_t)n * sizeof *v)))
+		return NULL;
+	cJSON_ArrayForEach(x, emb) {
+		v[i++] = (float)x->valuedouble;
+	}
+	value = prov_embedding_value(v, (size_t)n, true);
+	free(v);
+	return value;
+}
+
+/* An item's index: the upstream's when it is one of the n, else pos. */
+static int index_of(const cJSON *index, int n, int pos)
+{
+	double d = cJSON_IsNumber(index) ? index->valuedouble : -1;
+
+	return d >= 0 && d < n && d == (double)(int)d ? (int)d : pos;
+}
+
+static int embed_answer(struct phttp *h, const cJSON *j)
+{
+	struct phttp_embed *call = h->ctx;
+	const struct prov_embed_request *rq = call->rq;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "data"), *item;
+	bool base64 = rq->encoding_format && !strcmp(rq->encoding_format, "base64");
+	int n = cJSON_GetArraySize(items), i = 0;
+
+	if (!cJSON_IsArray(items)) {
+		phttp_fail(h, 502, "upstream sent malformed data (no `data` array)");
+		return -1;
+	}
+	if ((size_t)n != rq->ninputs) {
+		phttp_fail(h, 502, "upstream sent %d embeddings for %zu inputs", n, rq->ninputs);
+		return -1;
+	}
+	if (!(call->data = cJSON_CreateArray()))
+		goto nomem;
+	cJSON_ArrayForEach(item, items) {
+		const cJSON *emb = cJSON_GetObjectItemCaseSensitive(item, "embedding");
+		bool malformed = !cJSON_IsArray(emb) && !(base64 && cJSON_IsString(emb));
+		cJSON *value = NULL;
+		int at = index_of(cJSON_GetObjectItemCaseSensitive(item, "index"), n, i);
+
+		if (cJSON_IsString(emb) && base64)
+			value = cJSON_CreateString(emb->valuestring); /* base64 as asked: as is */
+		else if (!malformed)
+			value = embed_numbers(emb, base64, &malformed);
+		if (malformed) {
+			phttp_fail(h, 502,
+				   "upstream sent malformed data (data[%d].embedding is no %s)", i,
+				   base64 ? "base64 string or array of numbers"
+					  : "array of numbers");
+			return -1;
+		}
+		if (!value || prov_embedding_add(call->data, at, value) < 0)
+			goto nomem;
+		i++;
+	}
+	take_usage(h, j);
+	return 0;
+nomem:
+	h->failed = true;
+	return err_nomem(h->e);
+}
+
+const struct phttp_ops prov_openai_embed_ops = {embed_event, embed_answer};
+
+int prov_openai_embed(const struct prov_embed_request *rq, struct prov_sink *sink,
+		      struct prov_result *res, cJSON **data, struct err *e)
+{
+	/* the transport's view: one non-streaming POST within rq's deadline */
+	struct prov_request http = {
+		.provider = rq->provider,
+		.model = rq->model,
+		.curl = rq->curl,
+		.started_ms = rq->started_ms,
+		.deadline_ms = rq->deadline_ms,
+	};
+	struct phttp_embed call = {rq, NULL};
+	int rc = phttp_post_ctx(&http, sink, res, e, &prov_openai_embed_ops, &call, "/embeddings",
+				prov_openai_embed_body(rq), "Authorization: Bearer ", NULL);
+
+	if (rc == 0 && !call.data)
+		rc = err_set(e, 502, ERR_UPSTREAM, "upstream sent no embeddings");
+	if (rc < 0) {
+		cJSON_Delete(call.data);
+		call.data = NULL;
+	}
+	*data = call.data;
+	return rc;
 }

@@ -11,13 +11,16 @@ transfer encoding, so a client can reuse the connection after either.
 
 Routes
   POST .../chat/completions   answers as scripted by the body's `model`
+  POST .../embeddings         embeddings, as scripted by the body's `model`
+                              (Embedding models, below)
   GET  .../stats              {"connections": TCP connections accepted,
-                               "requests": chat requests, "open": connections
-                               open now, "aborted": answers the client did not
-                               wait for}
+                               "requests": chat and embeddings requests,
+                               "open": connections open now, "aborted":
+                               answers the client did not wait for}
   GET  .../models             a models list (for completeness)
 
-Every chat request is appended to the log as one JSON line and flushed:
+Every chat (and embeddings) request is appended to the log as one JSON line
+and flushed:
   {"n": seq, "conn": connection number, "path": ..., "headers": {lower-cased
    name: value}, "body": parsed JSON (null when it was not JSON, then "raw")}
 
@@ -50,14 +53,33 @@ Models
   sse-json         an event stream even to a non-streaming request
   any model, n > 1 that many choices (choice i > 0 says "(choice i)")
   any model, logprobs: true  logprobs with each piece of content
+
+Embedding models (POST .../embeddings; the inputs are `input` as a list: a
+string or one token array is one input)
+  (anything else)  input i's vector is [i + 0.5, its length (characters of a
+                   string, ids of a token array), 0.25, -1.0], cut to
+                   `dimensions` or padded with 0.125 up to it; base64 of the
+                   little-endian float32 values when encoding_format is
+                   "base64"; usage prompt_tokens 9, total_tokens 9
+  embed-echo       what was asked, as each input's vector: [number of inputs,
+                   dimensions (0 when absent), encoding_format (1 "float",
+                   2 "base64", 0 absent), 1 if `user` was sent else 0], base64
+                   when asked
+  embed-float      as the default, but numbers even when base64 was asked
+  embed-short      one embedding fewer than the inputs
+  embed-fail       HTTP 500 with an OpenAI error body
+  embed-hang       waits up to 30 s (ends early on shutdown or when the client
+                   goes away), then answers normally
 """
 import argparse
+import base64
 import json
 import os
 import select
 import signal
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -286,6 +308,8 @@ class Handler(socketserver.StreamRequestHandler):
                 for m in ("gpt-test", "slow", "think", "drip", "hang", "cut", "garbage", "length")]})
         elif method == "POST" and route.endswith("/chat/completions"):
             return self.chat(path, headers, raw) and not self.close_after
+        elif method == "POST" and route.endswith("/embeddings"):
+            return self.chat(path, headers, raw, self.embeddings) and not self.close_after
         elif method == "POST" and route.endswith("/v1/messages"):
             return self.chat(path, headers, raw, self.anthropic) and not self.close_after
         else:
@@ -312,6 +336,41 @@ class Handler(socketserver.StreamRequestHandler):
                                       "type": "invalid_request_error"}})
             return True
         return (answer or self.answer)(body, n)
+
+    def embeddings(self, body, n):
+        """POST .../embeddings: the vectors of the embedding models above."""
+        model = body.get("model") if isinstance(body.get("model"), str) else ""
+        if model == "embed-fail":
+            self.send(500, {"error": {"message": "fake embeddings exploded",
+                                      "type": "server_error", "param": None, "code": None}})
+            return True
+        if model == "embed-hang":
+            self.pause(30)
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (isinstance(inputs, list) and inputs
+                                       and isinstance(inputs[0], int)):
+            inputs = [inputs]
+        inputs = inputs if isinstance(inputs, list) else []
+        dims = body.get("dimensions")
+        fmt = body.get("encoding_format")
+        data = []
+        for i, item in enumerate(inputs):
+            if model == "embed-echo":
+                vec = [len(inputs), dims or 0, {"float": 1, "base64": 2}.get(fmt, 0),
+                       1 if "user" in body else 0]
+            else:
+                vec = [i + 0.5, len(item), 0.25, -1.0]
+                if isinstance(dims, int):
+                    vec = (vec + [0.125] * dims)[:dims]
+            emb = vec
+            if fmt == "base64" and model != "embed-float":
+                emb = base64.b64encode(struct.pack("<%df" % len(vec), *vec)).decode()
+            data.append({"object": "embedding", "index": i, "embedding": emb})
+        if model == "embed-short":
+            data = data[:-1]
+        self.send(200, {"object": "list", "data": data, "model": model,
+                        "usage": {"prompt_tokens": 9, "total_tokens": 9}})
+        return True
 
     def anthropic(self, body, n):
         """The Messages API: "fake: " + the last user text block; models
