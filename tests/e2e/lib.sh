@@ -569,11 +569,11 @@ PY
 	echo "$status" >"$T/last.status"
 }
 
-# leave BODY WHEN: POST BODY to /v1/chat/completions as a client that closes its connection once WHEN is
+# leave BODY WHEN: POST BODY to $LEAVE_PATH (/v1/chat/completions unless set) as a client that closes its connection once WHEN is
 # "headers" (1 s after the headers), "content" (after the first delta) or
 # "after1" (1 s after sending, whatever came).
 leave() {
-	python3 - "$BASE/v1/chat/completions" "${OPENCLAW_GATEWAY_TOKEN:-}" "$1" "$2" <<'PY'
+	python3 - "$BASE${LEAVE_PATH:-/v1/chat/completions}" "${OPENCLAW_GATEWAY_TOKEN:-}" "$1" "$2" <<'PY'
 import socket, sys, time, urllib.parse
 url, tok, body, when = sys.argv[1:5]
 u = urllib.parse.urlparse(url)

@@ -9,7 +9,7 @@ start_upstream
 write_config "$T/clawcgi.json5" <<CONF
 {
   gateway: { auth: { token: "\${OPENCLAW_GATEWAY_TOKEN}" },
-             http: { endpoints: { chatCompletions: { enabled: true },
+             http: { endpoints: { chatCompletions: { enabled: true, keepAliveSeconds: 1 },
                                   responses: { enabled: true, maxBodyBytes: 65536 } } } },
   agents: { list: [
     { id: "main", default: true, model: "fake/gpt-test", systemPrompt: "You are the main test agent." },
@@ -24,6 +24,8 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "claudetools", model: "claude/tools" },
     { id: "cmd", model: "words/w1" },
     { id: "echo", model: "echo/echo" },
+    { id: "think", model: "fake/think" },
+    { id: "drip", model: "fake/drip" },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key", retries: 0 },
@@ -215,6 +217,21 @@ test_expect 'a failure mid-stream: response.failed with the error, last' '
 	check --terminal response.failed &&
 	grep "\"type\":\"response.failed\"" "$T/stream.txt" | grep "\"status\":\"failed\"" |
 		grep -q "\"error\":{\"code\":\"server_error\""
+'
+test_expect 'a silent model: ": keep-alive" comments before the first event after in_progress' '
+	stream /v1/responses "$tok" "$(q openclaw:think hmm ",\"stream\":true")" && expect_status 200 &&
+	n=$(awk -F "\t" "\$2 == \": keep-alive\"" "$T/stream.txt" | wc -l) && echo "# $n keep-alive comments" &&
+	test "$n" -ge 2 && check --text "fake: hmm" --status completed
+'
+test_expect 'the client leaving mid-stream: the upstream is cut, what it got is kept as cancelled' '
+	before=$(upstream_stat aborted) &&
+	LEAVE_PATH=/v1/responses leave "{\"model\":\"openclaw:drip\",\"stream\":true,\"user\":\"quitter\",\"input\":\"long\"}" after1 &&
+	i=0; while [ "$(db_value "$T/sessions.db" "select count(*) from responses where session_key like \"%quitter\"")" = 0 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&
+	body=$(db_value "$T/sessions.db" "select body from responses where session_key like \"%quitter\"") &&
+	case $body in *"\"status\":\"cancelled\""*"\"text\":\"w0 "*) ;; *) echo "# stored: $body"; false;; esac &&
+	case $body in *w23*) echo "# the whole answer was stored"; false;; esac &&
+	test "$(db_value "$T/sessions.db" "select interrupted from messages where role = \"assistant\" and session_key like \"%quitter\"")" = 1 &&
+	test "$(upstream_stat aborted)" -gt "$before"
 '
 bad() { # BODY PARAM-TEXT
 	post /v1/responses "$tok" "$1" && expect_status 400 &&
