@@ -495,9 +495,10 @@ static int sq_show(struct conn *s, const char *key,
 	return rc == SQLITE_DONE ? 0 : db_fail(s, e, "show");
 }
 
-static int sq_remove(struct conn *s, const char *key, long *deleted, struct err *e)
+/* Statement which (a DELETE by one text key); *deleted gets the rows. */
+static int delete_by(struct conn *s, int which, const char *key, long *deleted, struct err *e)
 {
-	sqlite3_stmt *st = stmt(s, ST_DELETE);
+	sqlite3_stmt *st = stmt(s, which);
 	int rc;
 
 	if (!st)
@@ -509,6 +510,11 @@ static int sq_remove(struct conn *s, const char *key, long *deleted, struct err 
 		return db_fail(s, e, "delete");
 	*deleted = (long)sqlite3_changes(s->db);
 	return 0;
+}
+
+static int sq_remove(struct conn *s, const char *key, long *deleted, struct err *e)
+{
+	return delete_by(s, ST_DELETE, key, deleted, e);
 }
 
 /* ---- Responses API ---- */
@@ -546,18 +552,7 @@ static int sq_get_response(struct conn *s, const char *id, struct store_response
 
 static int sq_delete_response(struct conn *s, const char *id, long *deleted, struct err *e)
 {
-	sqlite3_stmt *st = stmt(s, ST_RESPONSE_DELETE);
-	int rc;
-
-	if (!st)
-		return db_fail(s, e, "prepare response delete");
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(s, e, "deleting a response");
-	*deleted = (long)sqlite3_changes(s->db);
-	return 0;
+	return delete_by(s, ST_RESPONSE_DELETE, id, deleted, e);
 }
 
 static int sq_fork(struct conn *s, const char *agent_id, const char *from_key, long long upto,
