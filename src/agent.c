@@ -209,9 +209,8 @@ void agent_source_headers(struct agent_turn_source *src, agent_header_fn header,
 	src->session_key = header(ctx, "x-openclaw-session-key");
 }
 
-/* t->model from "provider/model-id", replacing the agent's. */
-static int override_model(struct agent_turn *t, const struct cfg *c, const char *ref,
-			  enum agent_caller caller, struct err *e)
+int agent_model_override(const struct cfg *c, const char *ref, enum agent_caller caller,
+			 struct cfg_model *out, struct err *e)
 {
 	const char *what = field_names[caller].model_override;
 	const struct cfg_provider *provider;
@@ -220,9 +219,8 @@ static int override_model(struct agent_turn *t, const struct cfg *c, const char 
 
 	switch (cfg_model_ref(c, ref, &provider, &model_id)) {
 	case 0:
-		t->model.provider = provider;
-		t->model.model = (char *)model_id; /* points into the caller's string */
-		t->model_override = true;
+		out->provider = provider;
+		out->model = (char *)model_id; /* points into the caller's string */
 		return 0;
 	case CFG_MODEL_MALFORMED:
 		return err_set(e, 400, ERR_INVALID_REQUEST,
@@ -244,9 +242,11 @@ int agent_turn_prepare(struct agent_turn *t, const struct cfg *c,
 		return -1;
 	t->cfg = c;
 	t->model = t->agent->model;
-	if (src->model_override && *src->model_override &&
-	    override_model(t, c, src->model_override, src->caller, e) < 0)
-		return -1;
+	if (src->model_override && *src->model_override) {
+		if (agent_model_override(c, src->model_override, src->caller, &t->model, e) < 0)
+			return -1;
+		t->model_override = true;
+	}
 	if (agent_session_key(src->session_key, src->user, t->agent->id, src->caller,
 			      &t->session_key, &t->stable, e) < 0)
 		return -1;

@@ -70,6 +70,15 @@ void agent_uuid4(char out[37]);
  */
 int agent_dedupe(const cJSON *history, const cJSON *req);
 
+/*
+ * The model an x-openclaw-model header (or --model) names:
+ * "provider/model-id" with a configured provider.  Returns 0 with *out
+ * (its model pointing into ref), or -1 with e: 400 naming the header (or
+ * option) for a malformed value or an unknown provider.
+ */
+int agent_model_override(const struct cfg *c, const char *ref, enum agent_caller caller,
+			 struct cfg_model *out, struct err *e);
+
 /* What a caller knows of the turn it wants; every field may be NULL. */
 struct agent_turn_source {
 	enum agent_caller caller;

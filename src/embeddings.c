@@ -179,9 +179,7 @@ static int choose_model(struct http_req *r, const struct cfg *c, const char *mod
 			const struct cfg_agent **agent, struct cfg_model *out, struct err *e)
 {
 	struct agent_turn_source src = {.caller = AGENT_CALLER_HTTP};
-	const struct cfg_provider *provider;
-	const char *model_id, *ref;
-	int plen;
+	const char *ref;
 
 	agent_source_headers(&src, request_header, r);
 	if (agent_select(c, src.agent_id, model, AGENT_CALLER_HTTP, agent, e) < 0)
@@ -197,23 +195,7 @@ static int choose_model(struct http_req *r, const struct cfg *c, const char *mod
 				       (*agent)->id);
 		return 0;
 	}
-	/* the messages agent.c gives a chat request for the same header */
-	switch (cfg_model_ref(c, ref, &provider, &model_id)) {
-	case 0:
-		out->provider = provider;
-		out->model = (char *)model_id; /* points into the header */
-		return 0;
-	case CFG_MODEL_MALFORMED:
-		return err_set(
-			e, 400, ERR_INVALID_REQUEST,
-			"Invalid `x-openclaw-model` header: expected \"provider/model-id\".");
-	default:
-		plen = (int)(strchr(ref, '/') - ref);
-		return err_set(e, 400, ERR_INVALID_REQUEST,
-			       "Invalid `x-openclaw-model` header: provider '%.*s' is not "
-			       "configured.",
-			       plen > 64 ? 64 : plen, ref);
-	}
+	return agent_model_override(c, ref, AGENT_CALLER_HTTP, out, e);
 }
 
 /* Nothing to write while waiting, but a client gone cancels (as chat's). */
