@@ -103,7 +103,59 @@ void cfg_free(struct cfg *c)
 		cfg_free_provider(&c->providers[i]);
 	free(c->providers);
 	free(c->session.store);
+	for (size_t i = 0; i < c->cors.n_allowed_origins; i++)
+		free(c->cors.allowed_origins[i]);
+	free(c->cors.allowed_origins);
 	free(c);
+}
+
+const char *cfg_cors_allow(const struct cfg *c, const char *origin)
+{
+	if (!origin || !*origin)
+		return NULL;
+	for (size_t i = 0; i < c->cors.n_allowed_origins; i++) {
+		const char *o = c->cors.allowed_origins[i];
+		if (!strcmp(o, "*"))
+			return "*";
+		if (!strcasecmp(o, origin))
+			return origin;
+	}
+	return NULL;
+}
+
+/* gateway.http.cors.allowedOrigins: "*" or origins "http(s)://host[:port]"
+ * (no path, no trailing slash: browsers send the origin so). */
+static int load_cors(struct cfg_reader *L, struct cfg_cors *cors, const cJSON *node)
+{
+	const cJSON *list = node ? cJSON_GetObjectItemCaseSensitive(node, "allowedOrigins") : NULL;
+	const cJSON *o;
+
+	if (!list || cJSON_IsNull(list))
+		return 0;
+	if (!cJSON_IsArray(list))
+		return cfgr_fail(L, list, "gateway.http.cors.allowedOrigins must be an array");
+	if (!(cors->allowed_origins =
+		      calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof *cors->allowed_origins)))
+		return cfgr_fail(L, list, "out of memory");
+	cJSON_ArrayForEach(o, list) {
+		const char *v = cJSON_IsString(o) ? o->valuestring : NULL;
+		const char *host = !v				    ? NULL
+				   : !strncasecmp(v, "https://", 8) ? v + 8
+				   : !strncasecmp(v, "http://", 7)  ? v + 7
+								    : NULL;
+		char *copy;
+		if (!v || (strcmp(v, "*") && (!host || !*host || strchr(host, '/'))))
+			return cfgr_fail(L, o,
+					 "gateway.http.cors.allowedOrigins: each entry is \"*\" or "
+					 "an origin like \"https://app.example\" (scheme and host, "
+					 "no path)");
+		if (!(copy = strdup(v)))
+			return cfgr_fail(L, o, "out of memory");
+		for (char *p = copy; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		cors->allowed_origins[cors->n_allowed_origins++] = copy;
+	}
+	return 0;
 }
 
 /* "provider/model-id" -> m.  Marks the provider used. */
@@ -416,7 +468,7 @@ static int load_responses(struct cfg_reader *L, struct cfg_responses *resp, cons
 /* gateway (auth, http.endpoints), session and server. */
 static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 {
-	const cJSON *gw, *auth, *http, *eps, *cc, *re, *server, *session;
+	const cJSON *gw, *auth, *http, *eps, *cc, *re, *cors, *server, *session;
 
 	if (cfgr_object(L, root, "gateway", "gateway", &gw) < 0 ||
 	    cfgr_object(L, gw, "auth", "gateway.auth", &auth) < 0 ||
@@ -425,11 +477,12 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	    cfgr_object(L, eps, "chatCompletions", "gateway.http.endpoints.chatCompletions", &cc) <
 		    0 ||
 	    cfgr_object(L, eps, "responses", "gateway.http.endpoints.responses", &re) < 0 ||
+	    cfgr_object(L, http, "cors", "gateway.http.cors", &cors) < 0 ||
 	    cfgr_object(L, root, "server", "server", &server) < 0 ||
 	    cfgr_object(L, root, "session", "session", &session) < 0)
 		return -1;
 	if (load_auth(L, &c->auth, auth) < 0 || load_chat(L, &c->chat, cc) < 0 ||
-	    load_responses(L, &c->responses, re) < 0 ||
+	    load_responses(L, &c->responses, re) < 0 || load_cors(L, &c->cors, cors) < 0 ||
 	    cfgr_int(L, server, "threads", "server.threads", 1, SERVE_MAX_THREADS,
 		     &c->server.threads) < 0 ||
 	    cfgr_string(L, session, "store", "session.store", &c->session.store, NULL) < 0 ||
@@ -609,6 +662,12 @@ void cfg_print(const struct cfg *c, FILE *out)
 		c->chat.keepalive_seconds, c->chat.body_timeout_seconds);
 	fprintf(out, "responses: %s, maxBodyBytes %ld\n",
 		c->responses.enabled ? "enabled" : "disabled (404)", c->responses.max_body_bytes);
+	fprintf(out, "cors: ");
+	if (!c->cors.n_allowed_origins)
+		fputs("off (no allowedOrigins)", out);
+	for (size_t i = 0; i < c->cors.n_allowed_origins; i++)
+		fprintf(out, "%s%s", i ? ", " : "", c->cors.allowed_origins[i]);
+	fputc('\n', out);
 	fprintf(out, "embeddings: %s\n",
 		c->chat.enabled ? "enabled (with chatCompletions)" : "DISABLED (404)");
 	fprintf(out, "session store: %s (ttlDays %d)\n", c->session.store, c->session.ttl_days);

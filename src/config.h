@@ -108,6 +108,12 @@ struct cfg_responses {
 	long max_body_bytes; /* maxBodyBytes */
 };
 
+/* gateway.http.cors */
+struct cfg_cors {
+	char **allowed_origins; /* allowedOrigins: "scheme://host[:port]" lower-cased, or "*" */
+	size_t n_allowed_origins;
+};
+
 /* session */
 struct cfg_session {
 	char *store;  /* store: the SQLite file */
@@ -126,6 +132,7 @@ struct cfg {
 	struct cfg_auth auth;		/* gateway.auth */
 	struct cfg_chat chat;		/* gateway.http.endpoints.chatCompletions */
 	struct cfg_responses responses; /* gateway.http.endpoints.responses */
+	struct cfg_cors cors;		/* gateway.http.cors */
 	struct cfg_agent *agents;	/* agents.list, or the one agent "main" */
 	size_t nagents;
 	size_t default_agent;		/* index into agents */
@@ -178,6 +185,14 @@ int cfg_agent_id(const char *s, size_t n, char id[CFG_AGENT_ID_MAX + 1]);
  */
 int cfg_model_ref(const struct cfg *c, const char *s, const struct cfg_provider **provider,
 		  const char **model_id);
+
+/*
+ * The Access-Control-Allow-Origin value for a request's Origin header
+ * (the Fetch standard's CORS protocol): "*" when allowedOrigins holds "*",
+ * origin itself when listed (compared case-insensitively), else NULL (also
+ * for a NULL origin).
+ */
+const char *cfg_cors_allow(const struct cfg *c, const char *origin);
 
 /* Lookup helpers; NULL when absent.  Agent ids are compared lower-cased. */
 const struct cfg_agent *cfg_find_agent(const struct cfg *c, const char *id);

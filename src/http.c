@@ -200,6 +200,10 @@ int http_send_headers(struct http_req *r, int status, const char *content_type, 
 	r->status = status;
 	if (buf_printf(&h, "Status: %d %s\r\n", status, http_reason(status)) < 0 ||
 	    (content_type && buf_printf(&h, "Content-Type: %s\r\n", content_type) < 0) ||
+	    (r->allow_origin && buf_printf(&h,
+					   "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+					   "Access-Control-Expose-Headers: Retry-After\r\n",
+					   r->allow_origin) < 0) ||
 	    (extra && buf_append_str(&h, extra) < 0) || buf_append_str(&h, "\r\n") < 0) {
 		buf_free(&h);
 		return -1;

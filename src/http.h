@@ -53,6 +53,9 @@ struct http_req {
 	bool headers_sent;
 	bool client_gone; /* a write or flush failed */
 	int status;	  /* the status sent, for the access line */
+	/* CORS: the Access-Control-Allow-Origin value every answer carries
+	 * (with Vary: Origin), or NULL; router.c sets it */
+	const char *allow_origin;
 };
 
 /*
@@ -81,8 +84,9 @@ int http_read_body(struct http_req *r, long long max, int timeout_s, struct buf 
 		   struct err *e);
 
 /*
- * Send "Status:" and the headers.  extra is NULL or more header lines, each
- * ending in "\r\n".  Returns -1 when the client is gone.
+ * Send "Status:" and the headers (and the CORS ones when r->allow_origin is
+ * set).  extra is NULL or more header lines, each ending in "\r\n".
+ * Returns -1 when the client is gone.
  */
 int http_send_headers(struct http_req *r, int status, const char *content_type, const char *extra);
 /* Write n bytes of the body (after the headers), or push what is buffered

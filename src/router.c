@@ -93,6 +93,48 @@ static void route_responses(struct http_req *r, const struct cfg *c, struct work
 	}
 }
 
+/* One of the paths router_handle serves (as it matches them below). */
+static bool endpoint_path(const char *path)
+{
+	const char *m = strstr(path, "/v1/models"), *re = strstr(path, "/v1/responses");
+
+	return ends_with(path, "/healthz") || ends_with(path, "/v1/chat/completions") ||
+	       ends_with(path, "/v1/embeddings") ||
+	       (re && (!re[13] || (re[13] == '/' && re[14] && !strchr(re + 14, '/')))) ||
+	       (m && (!m[10] || (m[10] == '/' && m[11] && !strchr(m + 11, '/'))));
+}
+
+#define CORS_METHODS "GET, HEAD, POST, DELETE, OPTIONS"
+
+/*
+ * OPTIONS: a CORS preflight (the Fetch standard) when the request has an
+ * Origin: 204 with the allowed methods, headers and a max age for a listed
+ * origin, 403 without CORS headers for another.  Without an Origin, 204
+ * with Allow.  Never authenticated, never counted as a failed attempt.
+ */
+static void preflight(struct http_req *r)
+{
+	const char *origin = http_header(r, "Origin");
+
+	if (!origin) {
+		http_send_headers(r, 204, NULL, "Allow: " CORS_METHODS "\r\n");
+	} else if (r->allow_origin) {
+		http_send_headers(
+			r, 204, NULL,
+			"Access-Control-Allow-Methods: " CORS_METHODS "\r\n"
+			"Access-Control-Allow-Headers: Authorization, Content-Type, "
+			"x-openclaw-agent-id, x-openclaw-session-key, x-openclaw-model\r\n"
+			"Access-Control-Max-Age: 600\r\n");
+	} else {
+		struct err e;
+		err_set(&e, 403, ERR_INVALID_REQUEST,
+			"Origin '%.200s' is not allowed here: list it in "
+			"gateway.http.cors.allowedOrigins.",
+			origin);
+		http_send_error(r, &e, NULL);
+	}
+}
+
 void router_handle(struct http_req *r, struct worker *w)
 {
 	struct cfg *c = cfg_acquire();
@@ -100,6 +142,15 @@ void router_handle(struct http_req *r, struct worker *w)
 	const char *models, *resp_id;
 	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 
+	if (c)
+		r->allow_origin = cfg_cors_allow(c, http_header(r, "Origin"));
+	if (!strcmp(r->method, "OPTIONS") && endpoint_path(path)) {
+		if (!c)
+			no_config(r);
+		else
+			preflight(r);
+		goto out;
+	}
 	if (ends_with(path, "/healthz")) {
 		if (!is_get) {
 			send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
