@@ -544,7 +544,7 @@ static cJSON *finished_response(const struct agent_turn *t, void *ctx)
 	const char *reason, *status = final_status(t, &reason);
 
 	if (!rs->nitems && !t->res.cancelled)
-		add_text(rs, ITEM_MESSAGE, "", 0); /* no output: still a message */
+		rs->open = item_open(rs, ITEM_MESSAGE, NULL); /* no output: an empty message */
 	close_all(rs);
 	return response_json(rs, status, reason, NULL);
 }
@@ -716,16 +716,17 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 		} else if (rc < 0) {
 			send_failed(rs, &e);
 		} else {
-			const char *reason, *status = final_status(&t, &reason);
+			const char *reason;
+			bool incomplete = !strcmp(final_status(&t, &reason), "incomplete");
 			cJSON *o = cJSON_CreateObject();
+			/* finished_response closed the items (in the turn when it
+			 * was stored, else now) */
 			cJSON *resp = t.response ? cJSON_Duplicate(t.response, 1)
 						 : finished_response(&t, rs);
-			close_all(rs);
 			if (o && resp &&
 			    cJSON_AddStringToObject(o, "type",
-						    !strcmp(status, "incomplete")
-							    ? "response.incomplete"
-							    : "response.completed")) {
+						    incomplete ? "response.incomplete"
+							       : "response.completed")) {
 				cJSON_AddItemToObject(o, "response", resp);
 				resp = NULL;
 				emit(rs, o);
@@ -733,7 +734,6 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 				cJSON_Delete(o);
 			}
 			cJSON_Delete(resp);
-			(void)reason;
 		}
 	} else if (rc < 0) {
 		http_send_error(r, &e, NULL);

@@ -26,11 +26,13 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "echo", model: "echo/echo" },
     { id: "think", model: "fake/think" },
     { id: "drip", model: "fake/drip" },
+    { id: "silent", model: "silent/x" },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key", retries: 0 },
     claude: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key" },
     words: { api: "command", command: ["/usr/bin/python3", "$cmds/words.py"] },
+    silent: { api: "command", command: ["true"] },
     echo: { api: "echo" },
   } },
   session: { store: "@T@/sessions.db" },
@@ -207,6 +209,14 @@ test_expect 'the Anthropic provider: a tool call as a function_call item' '
 test_expect 'the command provider behind /v1/responses, streamed word by word' '
 	stream /v1/responses "$tok" "$(q openclaw:cmd "one two" ",\"stream\":true")" && expect_status 200 &&
 	check --text "cmd: one two" --status completed
+'
+test_expect 'a model that says nothing: one empty message item, plain and streamed' '
+	post /v1/responses "$tok" "$(q openclaw:silent x)" && expect_status 200 &&
+	expect_json ".output[0].type" message && expect_json ".output[0].content[0].text" "" &&
+	expect_json ".output[1]" "(absent)" &&
+	stream /v1/responses "$tok" "$(q openclaw:silent x ",\"stream\":true")" &&
+	check --text "" --status completed &&
+	grep -q "	event: response.output_item.added\$" "$T/stream.txt"
 '
 test_expect 'an upstream failure before the stream: 502 in the error shape' '
 	post /v1/responses "$tok" "$(q openclaw:broken x)" && expect_status 502 &&
