@@ -51,6 +51,15 @@ Models
   reason, reason2  reasoning "thinking about it" before the answer, as
                    reasoning_content (reason2: "reasoning", as vLLM names it)
   sse-json         an event stream even to a non-streaming request
+  count            "seen N user messages: <their texts joined by " | ">": how
+                   much history reached the upstream (the chat page's test)
+  xss              a markdown answer (a heading, a list, a code block) that
+                   carries HTML and script a page must render inert: an img
+                   with onerror, a script element, javascript: links, an svg
+                   with onload, an iframe
+  calltool         with or without `tools`: a call of "lookup" with arguments
+                   {"q": "clawcgi"} streamed in two pieces, finish_reason
+                   "tool_calls"
   any model, n > 1 that many choices (choice i > 0 says "(choice i)")
   any model, logprobs: true  logprobs with each piece of content
 
@@ -96,6 +105,16 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            502: "Bad Gateway", 503: "Service Unavailable"}
 
 RICH_MODELS = ("tools", "tools2", "slowtools", "reason", "reason2", "sse-json")
+PAGE_MODELS = ("count", "xss", "calltool")
+XSS_ANSWER = (
+    "# Inert\n\nA list:\n\n- one\n- two\n\n"
+    "<img src=x onerror=\"window.__xss='img';alert(1)\">\n\n"
+    "<script>window.__xss='script';alert(2)</script>\n\n"
+    "[click me](javascript:window.__xss='link';alert(3))\n\n"
+    "<a href=\"javascript:alert(4)\">raw link</a>\n\n"
+    "<svg onload=\"window.__xss='svg';alert(5)\"><circle r=\"4\"/></svg>\n\n"
+    "<iframe src=\"javascript:alert(6)\"></iframe>\n\n"
+    "```python\nprint('hello')\n```\n")
 
 stats = {"connections": 0, "requests": 0, "open": 0, "aborted": 0}
 flaky = [0]
@@ -541,6 +560,51 @@ class Handler(socketserver.StreamRequestHandler):
             ev(i, {}, finish)
         return self.end_stream(body, cid, created, model)
 
+    def page_model(self, body, n, model, streaming):
+        """The models "count", "xss" and "calltool" (see the docstring)."""
+        cid = "chatcmpl-fake-%d" % n
+        created = int(time.time())
+        calls = []
+        if model == "count":
+            users = [text_of(m.get("content")) for m in body.get("messages") or []
+                     if isinstance(m, dict) and m.get("role") == "user"]
+            text = "seen %d user messages: %s" % (len(users), " | ".join(users))
+        elif model == "xss":
+            text = XSS_ANSWER
+        else:
+            text = ""
+            calls = [{"id": "call_fake_%d_0" % n, "name": "lookup", "arguments": '{"q": "clawcgi"}'}]
+        finish = "tool_calls" if calls else "stop"
+        if not streaming:
+            m = {"role": "assistant", "content": text or None}
+            if calls:
+                m["tool_calls"] = [{"id": c["id"], "type": "function",
+                                    "function": {"name": c["name"], "arguments": c["arguments"]}}
+                                   for c in calls]
+            self.send(200, {"id": cid, "object": "chat.completion", "created": created,
+                            "model": model, "choices": [{"index": 0, "message": m,
+                                                         "finish_reason": finish}],
+                            "usage": USAGE})
+            return True
+
+        def ev(delta, finish_reason=None):
+            self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
+                        "model": model, "choices": [{"index": 0, "delta": delta,
+                                                     "finish_reason": finish_reason}]})
+        self.start_chunked()
+        ev({"role": "assistant", "content": ""})
+        for c in calls:
+            ev({"tool_calls": [{"index": 0, "id": c["id"], "type": "function",
+                                "function": {"name": c["name"], "arguments": ""}}]})
+            half = len(c["arguments"]) // 2
+            for part in (c["arguments"][:half], c["arguments"][half:]):
+                ev({"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
+        step = 40
+        for i in range(0, len(text), step):
+            ev({"content": text[i:i + step]})
+        ev({}, finish)
+        return self.end_stream(body, cid, created, model)
+
     def anthropic_stream_start(self, n, model):
         """Start a Messages API stream with its message_start event; returns
         ev(name, obj), which sends one more event."""
@@ -621,6 +685,8 @@ class Handler(socketserver.StreamRequestHandler):
             msg, typ = ERRORS.get(code, ("fake upstream error %d" % code, "server_error"))
             self.send(code, {"error": {"message": msg, "type": typ, "param": None, "code": None}})
             return True
+        if model in PAGE_MODELS:
+            return self.page_model(body, n, model, streaming)
         if (model in RICH_MODELS or (isinstance(body.get("n"), int) and body.get("n") > 1)
                 or body.get("logprobs") is True):
             return self.rich(body, n, model, streaming)
