@@ -9,6 +9,7 @@
 #include "router.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
@@ -105,6 +106,32 @@ static bool endpoint_path(const char *path)
 }
 
 #define CORS_METHODS "GET, HEAD, POST, DELETE, OPTIONS"
+#define CORS_HEADERS                                                                               \
+	"Authorization, Content-Type, x-openclaw-agent-id, x-openclaw-session-key, "               \
+	"x-openclaw-model"
+
+/*
+ * The request headers a preflight allows: ours, and the ones it asks for
+ * (Access-Control-Request-Headers) when that is a plain list of header
+ * names, so clients that send headers of their own (the OpenAI SDKs'
+ * x-stainless-*, OpenAI-Organization) work from a browser; clawcgi reads
+ * only its own.  The answer then varies with that header too.
+ */
+static void allowed_headers(struct http_req *r, char *out, size_t n)
+{
+	const char *asked = http_header(r, "Access-Control-Request-Headers");
+	size_t len = asked ? strlen(asked) : 0;
+
+	snprintf(out, n, "Access-Control-Allow-Headers: " CORS_HEADERS "\r\n");
+	if (!len || len > 1024 ||
+	    strspn(asked, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			  "!#$%&'*+-.^_`|~, ") != len)
+		return;
+	snprintf(out, n,
+		 "Access-Control-Allow-Headers: " CORS_HEADERS ", %s\r\n"
+		 "Vary: Access-Control-Request-Headers\r\n",
+		 asked);
+}
 
 /*
  * OPTIONS: a CORS preflight (the Fetch standard) when the request has an
@@ -119,12 +146,13 @@ static void preflight(struct http_req *r)
 	if (!origin) {
 		http_send_headers(r, 204, NULL, "Allow: " CORS_METHODS "\r\n");
 	} else if (r->allow_origin) {
-		http_send_headers(
-			r, 204, NULL,
-			"Access-Control-Allow-Methods: " CORS_METHODS "\r\n"
-			"Access-Control-Allow-Headers: Authorization, Content-Type, "
-			"x-openclaw-agent-id, x-openclaw-session-key, x-openclaw-model\r\n"
-			"Access-Control-Max-Age: 600\r\n");
+		char headers[1400], extra[1600];
+		allowed_headers(r, headers, sizeof headers);
+		snprintf(extra, sizeof extra,
+			 "Access-Control-Allow-Methods: " CORS_METHODS "\r\n%s"
+			 "Access-Control-Max-Age: 600\r\n",
+			 headers);
+		http_send_headers(r, 204, NULL, extra);
 	} else {
 		struct err e;
 		err_set(&e, 403, ERR_INVALID_REQUEST,

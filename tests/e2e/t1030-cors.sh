@@ -61,6 +61,17 @@ test_expect 'a preflight from a listed origin: 204, methods, headers, max age, n
 	_curl OPTIONS /v1/responses/resp_x "" "" -H "Origin: $app" -H "Access-Control-Request-Method: DELETE" &&
 	expect_status 204 && expect_header Access-Control-Allow-Methods DELETE
 '
+test_expect 'a preflight allows the headers a client asks for (the OpenAI SDK sends x-stainless-*), unless they are not header names' '
+	_curl OPTIONS /v1/chat/completions "" "" -H "Origin: $app" -H "Access-Control-Request-Method: POST" \
+		-H "Access-Control-Request-Headers: authorization, x-stainless-os, x-stainless-retry-count" &&
+	expect_status 204 &&
+	expect_header Access-Control-Allow-Headers "x-openclaw-model, authorization, x-stainless-os, x-stainless-retry-count" &&
+	expect_header Vary Access-Control-Request-Headers &&
+	_curl OPTIONS /v1/chat/completions "" "" -H "Origin: $app" -H "Access-Control-Request-Method: POST" \
+		-H "Access-Control-Request-Headers: x-a;b=c" &&
+	expect_status 204 && expect_header Access-Control-Allow-Headers "x-openclaw-model" &&
+	! grep -qi "x-a;b" "$T/last.headers" && ! grep -qi "^Vary: Access-Control-Request-Headers" "$T/last.headers"
+'
 test_expect 'a preflight from an unlisted origin: 403 with no CORS headers' '
 	_curl OPTIONS /v1/chat/completions "" "" -H "Origin: https://other.example" -H "Access-Control-Request-Method: POST" &&
 	expect_status 403 && no_cors && expect_json .error.type invalid_request_error
