@@ -86,9 +86,23 @@ static char *history_text(struct store *s, const char *agent, const char *key, i
 	return buf_detach(&out);
 }
 
+/* A turn that cannot be stored (no answer: out of memory), to key. */
+static int append_broken(struct store *s, const char *key)
+{
+	cJSON *m = cJSON_Parse("[{\"role\":\"user\",\"content\":\"lost\"}]");
+	struct err e;
+	struct store_turn t = {
+		.session_key = key, .agent_id = "main", .run_id = "run-x", .new_messages = m};
+	int rc = store_append_turn(s, &t, &e);
+	cJSON_Delete(m);
+	return rc == -1 && e.status == 500 ? 0 : -1;
+}
+
 /* Threads sharing one store, more than its pool holds: each appends
  * turns to a session of its own and to one they all share, loading the
- * shared history before each turn as a chat request does. */
+ * shared history before each turn as a chat request does.  Their turns
+ * meet in group commits, and every third thread also sends a turn that
+ * fails in between, which must fail alone. */
 #define SHARERS 12
 #define SHARED_TURNS 25
 
@@ -114,6 +128,7 @@ static void *share_main(void *arg)
 		cJSON_Delete(h);
 		snprintf(text, sizeof text, "%d-%d", sh->id, i);
 		if (append(sh->s, "main", key, text, text) < 0 ||
+		    (sh->id % 3 == 0 && append_broken(sh->s, "shared") < 0) ||
 		    append(sh->s, "main", "shared", text, text) < 0)
 			sh->failures++;
 	}
@@ -136,7 +151,8 @@ static void check_shared_store(const char *path)
 		pthread_join(sh[i].thread, NULL);
 		failures += sh[i].failures;
 	}
-	CHECK(failures == 0, "12 threads on one store (a pool of 4): every call succeeds");
+	CHECK(failures == 0, "12 threads on one store (a pool of 4): every call succeeds, and "
+			     "each turn that cannot be stored fails with a 500");
 	for (int i = 0; i < SHARERS; i++) {
 		char key[32], want[64];
 		cJSON *h = NULL;
@@ -154,8 +170,16 @@ static void check_shared_store(const char *path)
 	{
 		cJSON *h = NULL;
 		store_load_history(s, "main", "shared", 100000, &h, &e);
-		CHECK(cJSON_GetArraySize(h) == 2 * SHARERS * SHARED_TURNS,
+		int pairs = 1, n = cJSON_GetArraySize(h);
+		CHECK(n == 2 * SHARERS * SHARED_TURNS,
 		      "the shared session holds every turn of every thread");
+		for (int i = 0; i + 1 < n; i += 2) {
+			const char *u = cJSON_GetArrayItem(h, i)->child->next->valuestring;
+			const char *a = cJSON_GetArrayItem(h, i + 1)->child->next->valuestring;
+			if (strcmp(u, a) != 0 || strcmp(u, "lost") == 0)
+				pairs = 0;
+		}
+		CHECK(pairs, "each turn whole (its question, then its answer), none of the failed");
 		cJSON_Delete(h);
 	}
 	store_close(s);
