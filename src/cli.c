@@ -9,23 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "config.h"
 #include "log.h"
 #include "message.h"
 #include "store.h"
+#ifdef HAVE_POSTGRESQL
+#include "store_copy.h"
+#endif
 
 int cli_check_config(const char *path)
 {
 	struct cfg *c;
-	char errbuf[CFG_ERR_MAX];
+	char errbuf[CFG_ERR_MAX], msg[600];
 
 	if (cfg_load(path, &c, errbuf, sizeof errbuf) < 0) {
 		fprintf(stderr, "%s\n", errbuf);
 		return 1;
 	}
 	cfg_print(c, stdout);
+	store_probe(c->session.store, msg, sizeof msg);
+	printf("session store check: %s\n", msg);
 	printf("configuration OK\n");
 	cfg_free(c);
 	return 0;
@@ -145,9 +151,11 @@ int cli_sessions(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "%s\n", errbuf);
 		return 1;
 	}
-	if (store_open_sqlite(c->session.store, &st, &e) < 0) {
-		fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n", c->session.store,
-			e.message);
+	if (store_open(c->session.store, &st, &e) < 0) {
+		char *shown = store_display(c->session.store);
+		fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n",
+			shown ? shown : "", e.message);
+		free(shown);
 		goto out;
 	}
 	if (!strcmp(argv[0], "list")) {
@@ -212,5 +220,94 @@ fail:
 out:
 	store_close(st);
 	cfg_free(c);
+	return status;
+}
+
+static const char store_usage[] =
+	"usage: clawcgi store migrate --from sqlite:PATH --to postgresql://...\n";
+
+int cli_store(int argc, char **argv)
+{
+	const char *from = NULL, *to = NULL;
+	char *from_path = NULL, *to_spec = NULL, *shown = NULL, why[512];
+	enum store_kind kind;
+	int status = 1;
+
+	if (argc < 1 || strcmp(argv[0], "migrate")) {
+		fputs(store_usage, stderr);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--from") && i + 1 < argc)
+			from = argv[++i];
+		else if (!strcmp(argv[i], "--to") && i + 1 < argc)
+			to = argv[++i];
+		else {
+			fputs(store_usage, stderr);
+			return 2;
+		}
+	}
+	if (!from || !to) {
+		fputs(store_usage, stderr);
+		return 2;
+	}
+	/* relative paths: against the working directory, as a shell user means */
+	if (store_resolve(from, NULL, &from_path, &kind, why, sizeof why) < 0) {
+		fprintf(stderr, "clawcgi: --from %s\n", why);
+		return 2;
+	}
+	if (kind != STORE_SQLITE) {
+		fprintf(stderr, "clawcgi: --from must be a SQLite store (sqlite:PATH)\n");
+		goto out;
+	}
+	if (store_resolve(to, NULL, &to_spec, &kind, why, sizeof why) < 0) {
+		fprintf(stderr, "clawcgi: --to %s\n", why);
+		status = 2;
+		goto out;
+	}
+	if (kind != STORE_POSTGRESQL) {
+		fprintf(stderr, "clawcgi: --to must be a PostgreSQL store (postgresql://...)\n");
+		status = 2;
+		goto out;
+	}
+#ifdef HAVE_POSTGRESQL
+	{
+		struct store *st = NULL;
+		struct store_copy_counts n;
+		struct err e;
+
+		err_clear(&e);
+		shown = store_display(to_spec);
+		if (access(from_path, R_OK) < 0) {
+			fprintf(stderr, "clawcgi: cannot read %s\n", from_path);
+			goto out;
+		}
+		if (store_open(to_spec, &st, &e) < 0) {
+			fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n",
+				shown ? shown : "", e.message);
+			goto out;
+		}
+		if (store_copy_from_sqlite(from_path, st, &n, &e) < 0) {
+			fprintf(stderr, "clawcgi: %s\n", e.message);
+			fprintf(stderr,
+				"clawcgi: stopped after %ld sessions; running again goes on from "
+				"there\n",
+				n.read.sessions);
+		} else {
+			printf("copied %ld sessions, %ld messages, %ld responses from %s to %s "
+			       "(%ld, %ld and %ld were already there)\n",
+			       n.added.sessions, n.added.messages, n.added.responses, from_path,
+			       shown ? shown : "", n.read.sessions - n.added.sessions,
+			       n.read.messages - n.added.messages,
+			       n.read.responses - n.added.responses);
+			status = 0;
+		}
+		store_close(st);
+	}
+#endif
+out:
+	free(shown);
+	free(from_path);
+	free(to_spec);
 	return status;
 }

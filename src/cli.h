@@ -20,4 +20,11 @@ int cli_agent(const char *config_path, const char *agent_id, const char *user,
  */
 int cli_sessions(const char *config_path, int argc, char **argv);
 
+/*
+ * clawcgi store migrate --from sqlite:PATH --to postgresql://...
+ * args are what follows "store".  Copies sessions, messages and response
+ * ids; idempotent; prints the counts.
+ */
+int cli_store(int argc, char **argv);
+
 #endif

@@ -26,6 +26,7 @@
 #include "json5.h"
 #include "log.h"
 #include "serve.h"
+#include "store.h"
 
 /* The defaults (README "Configuration"); the providers' are in
  * config_provider.c. */
@@ -465,6 +466,22 @@ static int load_responses(struct cfg_reader *L, struct cfg_responses *resp, cons
 #undef RE
 }
 
+/* session.store read strictly (store.h): a relative file against the
+ * config's folder, a PostgreSQL string checked by libpq, anything else an
+ * error naming the field.  The message never holds the password. */
+static int load_store(struct cfg_reader *L, struct cfg *c, const cJSON *session)
+{
+	const cJSON *node = session ? cJSON_GetObjectItemCaseSensitive(session, "store") : NULL;
+	char why[512], *resolved;
+	enum store_kind kind;
+
+	if (store_resolve(c->session.store, c->path, &resolved, &kind, why, sizeof why) < 0)
+		return cfgr_fail(L, node, "session.store %s", why);
+	free(c->session.store);
+	c->session.store = resolved;
+	return 0;
+}
+
 /* gateway (auth, http.endpoints), session and server. */
 static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 {
@@ -490,7 +507,7 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 		return -1;
 	if (!c->session.store && !(c->session.store = strdup(DEFAULT_STORE)))
 		return cfgr_fail(L, NULL, "out of memory");
-	return 0;
+	return load_store(L, c, session);
 }
 
 /* A new config holding every default; NULL when out of memory. */
@@ -646,6 +663,8 @@ static void print_masked(FILE *out, const char *s)
 
 void cfg_print(const struct cfg *c, FILE *out)
 {
+	char *shown;
+
 	fprintf(out, "config: %s\n", c->path);
 	fprintf(out, "auth: mode %s, secret ", cfg_auth_mode_name(c->auth.mode));
 	if (c->auth.mode == CFG_AUTH_NONE)
@@ -670,7 +689,11 @@ void cfg_print(const struct cfg *c, FILE *out)
 	fputc('\n', out);
 	fprintf(out, "embeddings: %s\n",
 		c->chat.enabled ? "enabled (with chatCompletions)" : "DISABLED (404)");
-	fprintf(out, "session store: %s (ttlDays %d)\n", c->session.store, c->session.ttl_days);
+	shown = store_display(c->session.store);
+	fprintf(out, "session store: %s %s (ttlDays %d)\n",
+		store_kind_of(c->session.store) == STORE_POSTGRESQL ? "PostgreSQL" : "SQLite",
+		shown ? shown : "(out of memory)", c->session.ttl_days);
+	free(shown);
 	fprintf(out, "agents:\n");
 	for (size_t i = 0; i < c->nagents; i++) {
 		const struct cfg_agent *a = &c->agents[i];

@@ -116,7 +116,8 @@ struct cfg_cors {
 
 /* session */
 struct cfg_session {
-	char *store;  /* store: the SQLite file */
+	char *store;  /* store: a SQLite file's absolute path or a PostgreSQL
+		       * connection string (store_resolve); may hold a password */
 	int ttl_days; /* ttlDays, 0 = never expire */
 };
 

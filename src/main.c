@@ -24,6 +24,7 @@ static const char usage[] =
 	"                     [--config FILE] --message TEXT\n"
 	"       clawcgi sessions [--config FILE] list [--agent ID] | show KEY | delete KEY\n"
 	"                        | purge --older-than DAYS\n"
+	"       clawcgi store migrate --from sqlite:PATH --to postgresql://...\n"
 	"       clawcgi check-config [FILE]\n"
 	"       clawcgi --version | --help\n"
 	"The config is FILE, else $CLAWCGI_CONFIG, else " CLAWCGI_SYSCONFDIR
@@ -65,14 +66,21 @@ static void check_store(void)
 	struct cfg *c = cfg_acquire();
 	struct store *st;
 	struct err e;
+	char *shown;
 
-	if (c && store_open_sqlite(c->session.store, &st, &e) == 0)
+	if (c && store_open(c->session.store, &st, &e) == 0) {
 		store_close(st);
-	else if (c)
+	} else if (c) {
+		shown = store_display(c->session.store);
 		log_error("session store %s cannot be used (requests with a session key "
-			  "will get 500): check that the directory exists and is writable by "
-			  "this user",
-			  c->session.store);
+			  "will get 500): %s",
+			  shown ? shown : "(out of memory)",
+			  store_kind_of(c->session.store) == STORE_POSTGRESQL
+				  ? "check that the database server is up and the connection "
+				    "string is right"
+				  : "check that the directory exists and is writable by this user");
+		free(shown);
+	}
 	cfg_release(c);
 }
 
@@ -191,6 +199,8 @@ int main(int argc, char **argv)
 			first = 4;
 		}
 		rc = cli_sessions(config, argc - first, argv + first);
+	} else if (argc > 1 && !strcmp(argv[1], "store")) {
+		rc = cli_store(argc - 2, argv + 2);
 	} else if (argc > 1 && !strcmp(argv[1], "check-config")) {
 		if (argc > 3)
 			return bad_arg(argv[3]);

@@ -3,11 +3,21 @@
  * load, turn append, expiry, the Responses API's stored responses, and the
  * failed-auth counters every worker process shares.
  *
- * A struct store may be used by every thread of a process at once (the
- * SQLite backend keeps a small pool of connections); worker.c shares one
- * per process.  Backends implement struct store_ops; store_sqlite.c is the
- * SQLite one.  Every function returns 0 or -1 with e set (500 api_error,
- * "Session store error: ..."), never a partial write.
+ * A struct store may be used by every thread of a process at once (each
+ * backend keeps a pool of connections); worker.c shares one per process.
+ * Backends implement struct store_ops: store_sqlite.c (a file) and
+ * store_pg.c (PostgreSQL, built when configure finds libpq).  store.c reads
+ * session.store strings and opens the backend they name.  Every function
+ * returns 0 or -1 with e set (500 api_error, "Session store error: ..."),
+ * never a partial write.
+ *
+ * Store strings (session.store, clawcgi store migrate):
+ *   /abs/file.db, rel/file.db      SQLite; relative to the config's folder
+ *   sqlite:PATH                    SQLite, said explicitly
+ *   postgresql://user@host:port/db?param=value...   (also postgres://)
+ *   host=... dbname=... user=...   PostgreSQL, libpq's keyword form
+ * Any other "scheme://" is refused.  A password in them is never shown:
+ * store_display masks it.
  */
 #ifndef CLAW_STORE_H
 #define CLAW_STORE_H
@@ -108,14 +118,60 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
-	char *path;
-	int refs; /* workers holding it (worker.c) */
+	char *path; /* the store string it was opened with (the SQLite file's
+		     * path; a PostgreSQL one may hold a password: never log it) */
+	int refs;   /* workers holding it (worker.c) */
 };
 
 /* Open (creating the file and its directory, migrating the schema): a
  * pool of up to 4 connections, the first opened now.  Safe to call from
  * several threads; close it once no thread uses it. */
 int store_open_sqlite(const char *path, struct store **out, struct err *e);
+
+enum store_kind { STORE_SQLITE, STORE_POSTGRESQL };
+
+/*
+ * Read a store string strictly.  config_path: the config file, whose
+ * folder a relative SQLite path is resolved against (NULL: the working
+ * directory).  On success *out is a new string (the caller frees it): the
+ * absolute file path of a SQLite store ("sqlite:" dropped), or the
+ * PostgreSQL connection string as given; *kind says which.  On failure -1
+ * with why (a sentence without the password) filled: empty, an unknown
+ * scheme, a connection string libpq cannot read, or PostgreSQL in a build
+ * without it.
+ */
+int store_resolve(const char *spec, const char *config_path, char **out, enum store_kind *kind,
+		  char *why, size_t whylen);
+
+/* The kind of a resolved store string (store_resolve's *out). */
+enum store_kind store_kind_of(const char *spec);
+
+/* spec fit to show (logs, check-config, errors): every password in it
+ * replaced by "******".  A new string (NULL: out of memory). */
+char *store_display(const char *spec);
+
+/* Whether this build has the PostgreSQL backend (configure found libpq). */
+bool store_postgresql_built(void);
+
+/* Open the store a resolved string names (store_open_sqlite or
+ * store_open_postgresql). */
+int store_open(const char *spec, struct store **out, struct err *e);
+
+/*
+ * For check-config, without changing anything: whether the store can be
+ * reached.  PostgreSQL: a connection is made and closed; SQLite: the file,
+ * or else its nearest existing folder, is writable.  0 or -1, with a
+ * sentence in msg either way (no password).
+ */
+int store_probe(const char *spec, char *msg, size_t msglen);
+
+/*
+ * PostgreSQL (store_pg.c): one connection per thread using it (a pool that
+ * grows to the number of threads), migrations under an advisory lock, a
+ * dropped connection replaced by the next call.  conninfo is a URL or
+ * libpq's keyword form.  Opening connects once and migrates the schema.
+ */
+int store_open_postgresql(const char *conninfo, struct store **out, struct err *e);
 
 #define store_load_history(s, ...) ((s)->ops->load_history((s), __VA_ARGS__))
 #define store_append_turn(s, ...) ((s)->ops->append_turn((s), __VA_ARGS__))

@@ -48,13 +48,13 @@ int worker_store(struct worker *w, const struct cfg *c, struct store **out, stru
 	}
 	pthread_mutex_lock(&shared_lock);
 	if (shared && stale(shared, path)) {
-		if (!strcmp(shared->path, path))
+		if (!strcmp(shared->path, path)) /* a file: a connection string never moves */
 			log_warn("session store %s was deleted or replaced while open: "
 				 "opening it again",
 				 path);
 		shared = NULL; /* closed by its last holder */
 	}
-	if (!shared && store_open_sqlite(path, &shared, e) < 0) {
+	if (!shared && store_open(path, &shared, e) < 0) {
 		pthread_mutex_unlock(&shared_lock);
 		return -1;
 	}

@@ -1,0 +1,314 @@
+/*
+ * store.c - store strings (session.store, clawcgi store migrate): read
+ * strictly, shown without their password, opened by the backend they name.
+ *
+ * The backends themselves are store_sqlite.c and store_pg.c; nothing here
+ * talks to a database except store_probe, which check-config uses to say
+ * whether the store can be reached.
+ */
+#include "store.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_pg.h"
+
+#define MASK "******"
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool is_pg_url(const char *s)
+{
+	return has_prefix(s, "postgresql://") || has_prefix(s, "postgres://");
+}
+
+/* "word =" at the start: libpq's keyword form (host=... dbname=...). */
+static bool is_pg_keywords(const char *s)
+{
+	const char *p = s;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!isalpha((unsigned char)*p))
+		return false;
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '=';
+}
+
+/* The length of "scheme://" at the start of s (RFC 3986 scheme), or 0. */
+static size_t url_scheme_len(const char *s)
+{
+	const char *p = s;
+
+	if (!isalpha((unsigned char)*p))
+		return 0;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	return has_prefix(p, "://") ? (size_t)(p - s) : 0;
+}
+
+enum store_kind store_kind_of(const char *spec)
+{
+	return is_pg_url(spec) || is_pg_keywords(spec) ? STORE_POSTGRESQL : STORE_SQLITE;
+}
+
+bool store_postgresql_built(void)
+{
+#ifdef HAVE_POSTGRESQL
+	return true;
+#else
+	return false;
+#endif
+}
+
+/* ---- masking ---- */
+
+/* Append spec to out with [from, to) of each password span masked.  The
+ * spans: a URL's "user:PASSWORD@", a URL's "password=VALUE" parameter, and
+ * the keyword form's password=VALUE (quoted or not). */
+static int mask_into(struct buf *out, const char *spec)
+{
+	const char *p = spec, *end = spec + strlen(spec);
+
+	if (is_pg_url(spec)) {
+		const char *auth = strstr(spec, "://") + 3, *q = auth, *colon = NULL;
+		while (*q && *q != '@' && *q != '/')
+			q++;
+		if (*q == '@') {
+			for (const char *c = auth; c < q; c++)
+				if (*c == ':') {
+					colon = c;
+					break;
+				}
+		}
+		if (colon) {
+			if (buf_append(out, spec, (size_t)(colon + 1 - spec)) < 0 ||
+			    buf_append_str(out, MASK) < 0)
+				return -1;
+			p = q;
+		}
+		/* query parameters: ?a=b&password=...&c=d */
+		for (const char *qm = strchr(p, '?'); qm && *qm;) {
+			const char *param = qm + 1, *stop = strchr(param, '&');
+			if (!stop)
+				stop = end;
+			if (has_prefix(param, "password=")) {
+				param += strlen("password=");
+				if (buf_append(out, p, (size_t)(param - p)) < 0 ||
+				    buf_append_str(out, MASK) < 0)
+					return -1;
+				p = stop;
+			}
+			qm = *stop ? stop : NULL;
+		}
+		return buf_append(out, p, (size_t)(end - p)) < 0 ? -1 : 0;
+	}
+	/* keyword form: key = value, value 'quoted with \' escapes' or bare */
+	while (*p) {
+		const char *key = p, *v;
+		size_t keylen;
+		while (isspace((unsigned char)*key))
+			key++;
+		v = key;
+		while (isalnum((unsigned char)*v) || *v == '_')
+			v++;
+		keylen = (size_t)(v - key);
+		while (isspace((unsigned char)*v))
+			v++;
+		if (*v != '=') /* not the keyword form after all: shown as is */
+			return buf_append(out, p, (size_t)(end - p)) < 0 ? -1 : 0;
+		v++;
+		while (isspace((unsigned char)*v))
+			v++;
+		const char *ve = v;
+		if (*ve == '\'') {
+			for (ve++; *ve && *ve != '\''; ve++)
+				if (*ve == '\\' && ve[1])
+					ve++;
+			if (*ve)
+				ve++;
+		} else {
+			while (*ve && !isspace((unsigned char)*ve))
+				ve++;
+		}
+		if (keylen == 8 && !strncmp(key, "password", 8)) {
+			if (buf_append(out, p, (size_t)(v - p)) < 0 ||
+			    buf_append_str(out, MASK) < 0)
+				return -1;
+		} else if (buf_append(out, p, (size_t)(ve - p)) < 0) {
+			return -1;
+		}
+		p = ve;
+	}
+	return 0;
+}
+
+char *store_display(const char *spec)
+{
+	struct buf out = BUF_INIT;
+
+	if (store_kind_of(spec) == STORE_SQLITE)
+		return strdup(spec);
+	if (mask_into(&out, spec) < 0 || buf_append(&out, "", 0) < 0) {
+		buf_free(&out);
+		return NULL;
+	}
+	return buf_detach(&out);
+}
+
+/* ---- reading a store string ---- */
+
+/* path made absolute against the folder of config_path (or the working
+ * directory). */
+static char *absolute(const char *path, const char *config_path)
+{
+	struct buf out = BUF_INIT;
+	char *copy = NULL, cwd[4096];
+	const char *dir;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (config_path && (copy = strdup(config_path)) == NULL)
+		return NULL;
+	dir = copy ? dirname(copy) : ".";
+	if (dir[0] != '/') {
+		if (!getcwd(cwd, sizeof cwd))
+			goto fail;
+		if (buf_append_str(&out, cwd) < 0 || buf_append_str(&out, "/") < 0)
+			goto fail;
+	}
+	if (strcmp(dir, ".") && (buf_append_str(&out, dir) < 0 || buf_append_str(&out, "/") < 0))
+		goto fail;
+	while (has_prefix(path, "./"))
+		path += 2;
+	if (buf_append_str(&out, path) < 0)
+		goto fail;
+	free(copy);
+	return buf_detach(&out);
+fail:
+	free(copy);
+	buf_free(&out);
+	return NULL;
+}
+
+int store_resolve(const char *spec, const char *config_path, char **out, enum store_kind *kind,
+		  char *why, size_t whylen)
+{
+	size_t scheme;
+
+	*out = NULL;
+	why[0] = '\0';
+	if (!spec[0]) {
+		snprintf(why, whylen, "is empty: give a file path or a postgresql:// URL");
+		return -1;
+	}
+	if (is_pg_url(spec) || is_pg_keywords(spec)) {
+		*kind = STORE_POSTGRESQL;
+		if (!store_postgresql_built()) {
+			snprintf(why, whylen,
+				 "names a PostgreSQL database, but this clawcgi was built without "
+				 "PostgreSQL (configure found no libpq, or --without-postgresql)");
+			return -1;
+		}
+		if (store_pg_check(spec, why, whylen) < 0)
+			return -1;
+		*out = strdup(spec);
+	} else if ((scheme = url_scheme_len(spec)) > 0) {
+		snprintf(why, whylen,
+			 "has an unknown scheme \"%.*s://\": use a file path, sqlite:PATH or "
+			 "postgresql://...",
+			 (int)(scheme > 20 ? 20 : scheme), spec);
+		return -1;
+	} else {
+		*kind = STORE_SQLITE;
+		if (has_prefix(spec, "sqlite:"))
+			spec += strlen("sqlite:");
+		if (!spec[0]) {
+			snprintf(why, whylen, "names no file after sqlite:");
+			return -1;
+		}
+		*out = absolute(spec, config_path);
+	}
+	if (!*out) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- opening ---- */
+
+int store_open(const char *spec, struct store **out, struct err *e)
+{
+	if (store_kind_of(spec) == STORE_POSTGRESQL)
+		return store_open_postgresql(spec, out, e);
+	if (has_prefix(spec, "sqlite:"))
+		spec += strlen("sqlite:");
+	return store_open_sqlite(spec, out, e);
+}
+
+int store_probe(const char *spec, char *msg, size_t msglen)
+{
+	char *dir, *copy;
+	int rc;
+
+	if (store_kind_of(spec) == STORE_POSTGRESQL)
+		return store_pg_probe(spec, msg, msglen);
+	if (has_prefix(spec, "sqlite:"))
+		spec += strlen("sqlite:");
+	if (access(spec, F_OK) == 0) {
+		rc = access(spec, R_OK | W_OK);
+		snprintf(msg, msglen,
+			 rc == 0 ? "the file exists and is writable"
+				 : "the file exists but is not writable by this user");
+		return rc == 0 ? 0 : -1;
+	}
+	/* not there yet: the first folder up that exists must let it be made */
+	if (!(copy = strdup(spec))) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	dir = dirname(copy);
+	while (access(dir, F_OK) < 0 && strcmp(dir, "/") && strcmp(dir, "."))
+		dir = dirname(dir);
+	rc = access(dir, W_OK | X_OK);
+	snprintf(msg, msglen,
+		 rc == 0 ? "not created yet; it will be (its folder is writable)"
+			 : "not created yet, and %s is not writable by this user",
+		 dir);
+	free(copy);
+	return rc == 0 ? 0 : -1;
+}
+
+#ifndef HAVE_POSTGRESQL
+/* A build without libpq: store_resolve refuses PostgreSQL strings first,
+ * so these are reached only by a string that skipped it. */
+int store_pg_check(const char *conninfo, char *why, size_t whylen)
+{
+	(void)conninfo;
+	snprintf(why, whylen, "this clawcgi was built without PostgreSQL");
+	return -1;
+}
+
+int store_pg_probe(const char *conninfo, char *msg, size_t msglen)
+{
+	return store_pg_check(conninfo, msg, msglen);
+}
+
+int store_open_postgresql(const char *conninfo, struct store **out, struct err *e)
+{
+	(void)conninfo;
+	*out = NULL;
+	return err_set(e, 500, ERR_API, "Session store error: built without PostgreSQL.");
+}
+#endif
