@@ -124,6 +124,7 @@ _cleanup() {
 	for _p in $_pids; do _all="$_all $_p $(_descendants "$_p" | tr '\n' ' ')"; done
 	# shellcheck disable=SC2086
 	_stop_pids 3 $_all
+	_pg_cleanup
 	if [ -n "${KEEP_TMP:-}" ]; then
 		echo "# kept $T"
 	else
@@ -201,6 +202,79 @@ db_value() {
 	python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$1" "$2"
 }
 
+# ---- the session store -----------------------------------------------------
+#
+# STORE picks the backend a file's "@STORE@" names: sqlite (default: the
+# file STORE_FILE, $T/sessions.db unless the test set it before sourcing
+# this) or postgresql: a database of its own (and a role with a made-up
+# password) on the run's server (CLAWCGI_PG_ADMIN_URL, started once by
+# tests/run), or on a server this file starts in $T and stops at the end.
+# STORE_URL is what @STORE@ becomes.  A file that runs under PostgreSQL too
+# says "# stores: sqlite postgresql"; tests/run runs the others under
+# SQLite only.  store_value SQL: the first column of the first row of SQL on
+# the store (booleans t/f under PostgreSQL); store_exec SQL: run it.
+# The database of this file dropped, and the server stopped if it was ours.
+_pg_cleanup() {
+	[ -n "$_pg_db" ] || return 0
+	psql -q -X "$CLAWCGI_PG_ADMIN_URL" >/dev/null 2>&1 <<SQL
+DROP DATABASE IF EXISTS $_pg_db WITH (FORCE);
+DROP ROLE IF EXISTS $_pg_db;
+SQL
+	_pg_db=""
+	[ -z "$_pg_own" ] || sh "$srcdir/tests/pg.sh" stop "$_pg_own"
+}
+
+STORE=${STORE:-sqlite}
+STORE_FILE=${STORE_FILE:-$T/sessions.db}
+STORE_URL=$STORE_FILE
+_pg_own=""
+_pg_db=""
+case $STORE in
+sqlite) ;;
+postgresql)
+	if [ -z "${CLAWCGI_PG_ADMIN_URL:-}" ]; then
+		CLAWCGI_PG_ADMIN_URL=$(sh "$srcdir/tests/pg.sh" start "$T/pg") ||
+			{ echo "not ok - a PostgreSQL server starts (tests/pg.sh)"; exit 1; }
+		_pg_own=$T/pg
+		export CLAWCGI_PG_ADMIN_URL
+	fi
+	_pg_db=claw_$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n')
+	_pg_pw=test-pw-$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n')
+	psql -q -X -v ON_ERROR_STOP=1 "$CLAWCGI_PG_ADMIN_URL" >"$T/pg-setup.log" 2>&1 <<SQL ||
+CREATE ROLE $_pg_db LOGIN PASSWORD '$_pg_pw';
+CREATE DATABASE $_pg_db OWNER $_pg_db;
+SQL
+		{ echo "not ok - a database for this file on the PostgreSQL server"; cat "$T/pg-setup.log"; exit 1; }
+	_pg_hostport=${CLAWCGI_PG_ADMIN_URL#*@}
+	_pg_hostport=${_pg_hostport%%/*}
+	STORE_URL=postgresql://$_pg_db:$_pg_pw@$_pg_hostport/$_pg_db
+	;;
+*) echo "not ok - STORE=$STORE: use sqlite or postgresql"; exit 1 ;;
+esac
+export STORE STORE_URL STORE_FILE
+
+# store_file PATH: the SQLite store is PATH instead (before write_config).
+store_file() {
+	STORE_FILE=$1
+	[ "$STORE" = postgresql ] || STORE_URL=$1
+}
+
+store_value() {
+	if [ "$STORE" = postgresql ]; then
+		psql -X -q -At -v ON_ERROR_STOP=1 -c "$1" "$STORE_URL" | head -n 1
+	else
+		db_value "$STORE_FILE" "$1"
+	fi
+}
+store_exec() {
+	if [ "$STORE" = postgresql ]; then
+		psql -X -q -v ON_ERROR_STOP=1 -c "$1" "$STORE_URL" >/dev/null
+	else
+		python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()" "$STORE_FILE" "$1"
+	fi
+}
+
+
 upstream_stats() { curl -sS --max-time 5 "http://127.0.0.1:$UPSTREAM_PORT/stats"; }
 upstream_stat() {
 	upstream_stats >"$T/upstream.stats" && _json "$T/upstream.stats" ".$1"
@@ -218,9 +292,11 @@ upstream_last_json() {
 	[ "$_got" = "$2" ] || { echo "# upstream $1 is '$_got', wanted '$2'"; return 1; }
 }
 
-# write_config FILE <<'CONF' ... CONF: @UPSTREAM@ and @T@ are replaced.
+# write_config FILE <<'CONF' ... CONF: @UPSTREAM@, @T@ and @STORE@ (the
+# session store this run tests, see "the session store" above) are replaced.
 write_config() {
 	sed -e "s|@UPSTREAM@|$(_sed_repl "${UPSTREAM_URL:-}")|g" \
+		-e "s|@STORE@|$(_sed_repl "$STORE_URL")|g" \
 		-e "s|@T@|$(_sed_repl "$T")|g" >"$1"
 }
 

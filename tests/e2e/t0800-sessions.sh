@@ -1,10 +1,12 @@
 #!/bin/sh
 test_description='sessions: history replay across processes, dedupe of resent history, the sessions CLI'
+# stores: sqlite postgresql
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-sessions
 tok=$OPENCLAW_GATEWAY_TOKEN
 start_upstream
+store_file "$T/state/sub/sessions.db"
 write_config "$T/clawcgi.json5" <<'CONF'
 {
   gateway: { auth: { token: "${OPENCLAW_GATEWAY_TOKEN}" },
@@ -14,7 +16,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
             { id: "beta", model: "fake/gpt-test", systemPrompt: "Beta." },
             { id: "short", model: "fake/gpt-test", historyLimit: 2 } ] },
   models: { providers: { fake: { api: "openai-completions", baseUrl: "@UPSTREAM@" } } },
-  session: { store: "@T@/state/sub/sessions.db" },
+  session: { store: "@STORE@" },
 }
 CONF
 start_stack "$T/clawcgi.json5"
@@ -31,19 +33,25 @@ def text(c):
     return c if isinstance(c, str) else "\n".join(p.get("text", "") for p in c or [])
 print("|".join(m["role"] + ":" + text(m.get("content")) for m in b["messages"]))'
 }
-rows() { db_value "$db" "$1"; }
+rows() { store_value "$1"; }
 cli() { CLAWCGI_CONFIG="$T/clawcgi.json5" "$CLAWCGI_BIN" sessions "$@"; }
 
-case $SERVER in
-fcgid | cgi)
-	test_skip 'the store and its directories are created at start' \
-		"$SERVER starts clawcgi with the first request (the next case checks the store then)" ;;
-*) test_expect 'the store and its directories are created at start' '
-	# (a process under valgrind may still be starting when the server answers)
-	for _i in $(seq 50); do test -f "$db" && break; sleep 0.2; done; test -f "$db"' ;;
-esac
+if [ "$STORE" = postgresql ]; then
+	test_expect 'the schema is made at start' '
+		for _i in $(seq 50); do [ "$(rows "select count(*) from clawcgi_schema" 2>/dev/null)" = 1 ] && break; sleep 0.2; done
+		test "$(rows "select count(*) from sessions")" = 0'
+else
+	case $SERVER in
+	fcgid | cgi)
+		test_skip 'the store and its directories are created at start' \
+			"$SERVER starts clawcgi with the first request (the next case checks the store then)" ;;
+	*) test_expect 'the store and its directories are created at start' '
+		# (a process under valgrind may still be starting when the server answers)
+		for _i in $(seq 50); do test -f "$db" && break; sleep 0.2; done; test -f "$db"' ;;
+	esac
+fi
 test_expect 'the first turn of a user reaches the upstream alone' '
-	ask Alice "my name is Alice" && expect_status 200 && test -f "$db" &&
+	ask Alice "my name is Alice" && expect_status 200 && { [ "$STORE" = postgresql ] || test -f "$db"; } &&
 	test "$(upstream_roles)" = "system:Sys.|user:my name is Alice"
 '
 test_expect 'the same user carries history: user and assistant turns as separate messages' '
@@ -117,7 +125,7 @@ test_expect 'sessions delete removes a session and its messages' '
 	test "$(upstream_roles)" = "system:Sys.|user:k3"
 '
 test_expect 'sessions purge --older-than removes idle sessions only' '
-	python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update sessions set last_used = last_used - 40*86400 where session_key like ?\", (\"%:bob\",)); c.commit()" "$db" &&
+	store_exec "update sessions set last_used = last_used - 40*86400 where session_key like '"'"'%:bob'"'"'" &&
 	cli purge --older-than 30 >"$T/out" && grep -q "deleted 1 session" "$T/out" &&
 	test "$(rows "select count(*) from sessions where session_key like '"'"'%:bob'"'"'")" = 0 &&
 	test "$(rows "select count(*) from sessions where session_key like '"'"'%:alice'"'"'")" = 2
@@ -125,6 +133,10 @@ test_expect 'sessions purge --older-than removes idle sessions only' '
 test_expect 'sessions with a bad command exits non-zero' '
 	! cli frobnicate >/dev/null 2>&1
 '
+if [ "$STORE" = postgresql ]; then
+	test_skip 'the store deleted or replaced while serving' 'a file of SQLite only'
+	test_done
+fi
 test_expect 'the store deleted while serving: every process notices and writes the new file' '
 	ask gone "before" && expect_status 200 &&
 	rm -f "$db" "$db-wal" "$db-shm" &&

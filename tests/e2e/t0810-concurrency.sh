@@ -1,18 +1,19 @@
 #!/bin/sh
 test_description='the store under concurrent writers: 8 processes x 200 turns on one session'
 # servers: lighttpd
+# stores: sqlite postgresql
 . ./lib.sh
 
 write_config "$T/clawcgi.json5" <<'CONF'
 {
   agents: { list: [ { id: "main", model: "echo/echo", historyLimit: 4 } ] },
   models: { providers: { echo: { api: "echo" } } },
-  session: { store: "@T@/sessions.db" },
+  session: { store: "@STORE@" },
 }
 CONF
 export CLAWCGI_CONFIG=$T/clawcgi.json5
 procs=8 turns=${CONCURRENCY_TURNS:-200}
-rows() { db_value "$T/sessions.db" "$1"; }
+rows() { store_value "$1"; }
 
 test_expect "$procs processes x $turns turns on one session: all stored, no error" '
 	start=$(date +%s.%N) &&
@@ -36,7 +37,7 @@ test_expect "$procs processes x $turns turns on one session: all stored, no erro
 test_expect 'every turn is whole and sequence numbers have no gaps' '
 	test "$(rows "select count(distinct run_id) from messages")" = $((procs * turns)) &&
 	test "$(rows "select max(seq) from messages")" = $((2 * procs * turns)) &&
-	test "$(rows "select count(*) from (select run_id from messages group by run_id having count(*) != 2)")" = 0
+	test "$(rows "select count(*) from (select run_id from messages group by run_id having count(*) != 2) t")" = 0
 '
 test_expect 'each turn is stored in order: the user message, then its answer' '
 	test "$(rows "select count(*) from messages u join messages a on a.run_id = u.run_id and a.seq = u.seq + 1 where u.role = '"'"'user'"'"' and a.role = '"'"'assistant'"'"'")" = $((procs * turns))

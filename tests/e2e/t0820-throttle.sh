@@ -1,5 +1,6 @@
 #!/bin/sh
 test_description='failed-auth throttling shared by every worker process'
+# stores: sqlite postgresql
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-throttle
@@ -12,7 +13,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
              http: { endpoints: { chatCompletions: { enabled: true } } } },
   agents: { list: [ { id: "main", model: "echo/echo" } ] },
   models: { providers: { echo: { api: "echo" } } },
-  session: { store: "@T@/sessions.db" },
+  session: { store: "@STORE@" },
 }
 CONF
 start_stack "$T/clawcgi.json5"
@@ -52,6 +53,6 @@ test_expect 'failures counted by several processes add up' '
 	post /v1/chat/completions "$tok" "$body" && expect_status 429
 '
 test_expect 'the throttle table stays small' '
-	test "$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from auth_failures\").fetchone()[0])" "$T/sessions.db")" -le 1
+	test "$(store_value "select count(*) from auth_failures")" -le 1
 '
 test_done
