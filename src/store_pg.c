@@ -262,7 +262,7 @@ static void pq_message(PGconn *db, char *out, size_t n)
 {
 	snprintf(out, n, "%s", db ? PQerrorMessage(db) : "out of memory");
 	for (char *p = out; *p; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\t')
 			*p = p[1] ? ' ' : '\0';
 }
 
