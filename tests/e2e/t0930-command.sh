@@ -5,6 +5,10 @@ test_description='the command provider: a local program as the model'
 export OPENCLAW_GATEWAY_TOKEN=test-token-command
 tok=$OPENCLAW_GATEWAY_TOKEN
 cmds=$srcdir/tests/commands
+# Under valgrind, on a loaded machine, forking the shell took over a second
+# once, and the timeout came before it had written its PID.
+sleepy_timeout=1
+[ -z "${CLAWCGI_WRAPPER:-}" ] || sleepy_timeout=3
 write_config "$T/clawcgi.json5" <<CONF
 {
   gateway: { auth: { token: "\${OPENCLAW_GATEWAY_TOKEN}" },
@@ -19,7 +23,7 @@ write_config "$T/clawcgi.json5" <<CONF
   models: { providers: {
     words: { api: "command", command: ["/usr/bin/python3", "$cmds/words.py"], env: { NAMED: "a-value" } },
     fail: { api: "command", command: ["$cmds/fail.sh"], retries: 0 },
-    sleepy: { api: "command", command: ["$cmds/sleepy.sh", "@T@/sleepy.pid"], timeoutSeconds: 1, retries: 0 },
+    sleepy: { api: "command", command: ["$cmds/sleepy.sh", "@T@/sleepy.pid"], timeoutSeconds: $sleepy_timeout, retries: 0 },
     missing: { api: "command", command: ["/nonexistent/llm"], retries: 0 },
     fds: { api: "command", retries: 0,
            command: ["sh", "-c", "cat >/dev/null; ls /proc/\$\$/fd; grep SigIgn /proc/\$\$/status"] },
