@@ -7,6 +7,7 @@
 #   sh tests/pg.sh start DIR   prints the admin URL, also in DIR/admin.url;
 #                              the server's PID is in DIR/postgres.pid
 #   sh tests/pg.sh stop DIR    stops that PID (fast shutdown), waits for it
+#   sh tests/pg.sh resume DIR  starts the stopped server again, same port
 #   sh tests/pg.sh available   exit 0 when the server binaries are installed
 #
 # tests/run starts one per run for everything that needs it and stops it at
@@ -50,35 +51,52 @@ start() {
 		--auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; return 1; }
 	for _try in 1 2 3; do
-		port=$(free_port)
-		# exec in a subshell: a redirected function call would leave the
-		# shell's saved copies of its descriptors (a caller's pipe) open
-		# in the server, and whoever reads that pipe would wait for it
-		(
-			exec </dev/null >>"$dir/postgres.log" 2>&1
-			# shellcheck disable=SC2086
-			exec $run_as "$bin/postgres" -D "$data" -p "$port" -c listen_addresses=127.0.0.1 \
-				-c unix_socket_directories= -c fsync="${PG_FSYNC:-off}" \
-				-c max_connections=200 -c log_min_messages=warning
-		) &
-		echo $! >"$dir/postgres.pid"
-		url=postgresql://claw_admin:$pw@127.0.0.1:$port/postgres
-		_i=0
-		while [ "$_i" -lt 100 ]; do
-			if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1; then
-				printf '%s\n' "$url" >"$dir/admin.url"
-				chmod 600 "$dir/admin.url"
-				echo "$url"
-				return 0
-			fi
-			kill -0 "$(cat "$dir/postgres.pid")" 2>/dev/null || break
-			sleep 0.1
-			_i=$((_i + 1))
-		done
+		run "$dir" "$bin" "$(free_port)" "postgresql://claw_admin:$pw@127.0.0.1:%s/postgres" && return 0
 		stop "$dir"
 	done
 	tail -n 20 "$dir/postgres.log" >&2
 	return 1
+}
+
+# run DIR BIN PORT URL-FORMAT: the server on PORT; ready: its URL printed
+# and in DIR/admin.url.
+run() {
+	dir=$1 bin=$2 port=$3
+	data=$dir/data
+	# exec in a subshell: a redirected function call would leave the
+	# shell's saved copies of its descriptors (a caller's pipe) open
+	# in the server, and whoever reads that pipe would wait for it
+	(
+		exec </dev/null >>"$dir/postgres.log" 2>&1
+		# shellcheck disable=SC2086
+		exec $run_as "$bin/postgres" -D "$data" -p "$port" -c listen_addresses=127.0.0.1 \
+			-c unix_socket_directories= -c fsync="${PG_FSYNC:-off}" \
+			-c max_connections=200 -c log_min_messages=warning
+	) &
+	echo $! >"$dir/postgres.pid"
+	# shellcheck disable=SC2059
+	url=$(printf "$4" "$port")
+	_i=0
+	while [ "$_i" -lt 100 ]; do
+		if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1; then
+			printf '%s\n' "$url" >"$dir/admin.url"
+			chmod 600 "$dir/admin.url"
+			echo "$url"
+			return 0
+		fi
+		kill -0 "$(cat "$dir/postgres.pid")" 2>/dev/null || break
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+resume() {
+	dir=$(cd "$1" && pwd)
+	url=$(cat "$dir/admin.url")
+	port=${url##*:}
+	port=${port%%/*}
+	run "$dir" "$(pg_bin)" "$port" "$(printf '%s' "$url" | sed "s/:$port\//:%s\//")" >/dev/null
 }
 
 stop() {
@@ -97,6 +115,7 @@ stop() {
 case ${1:-} in
 start) start "$2" ;;
 stop) stop "$2" ;;
+resume) resume "$2" ;;
 available) pg_bin >/dev/null ;;
-*) echo "usage: sh tests/pg.sh start DIR | stop DIR | available" >&2; exit 2 ;;
+*) echo "usage: sh tests/pg.sh start DIR | stop DIR | resume DIR | available" >&2; exit 2 ;;
 esac

@@ -248,10 +248,17 @@ SQL
 	_pg_hostport=${CLAWCGI_PG_ADMIN_URL#*@}
 	_pg_hostport=${_pg_hostport%%/*}
 	STORE_URL=postgresql://$_pg_db:$_pg_pw@$_pg_hostport/$_pg_db
+	STORE_DB=$_pg_db
 	;;
 *) echo "not ok - STORE=$STORE: use sqlite or postgresql"; exit 1 ;;
 esac
 export STORE STORE_URL STORE_FILE
+
+# pg_admin SQL: SQL as the PostgreSQL server's superuser (STORE_DB: the
+# database and role of this file).
+pg_admin() {
+	psql -X -q -At -v ON_ERROR_STOP=1 -c "$1" "$CLAWCGI_PG_ADMIN_URL"
+}
 
 # store_file PATH: the SQLite store is PATH instead (before write_config).
 store_file() {
@@ -493,6 +500,33 @@ start_stack() {
 	export BASE SERVER_PORT
 }
 
+# start_stack2 CONFIG: a second lighttpd + clawcgi ("another host"), from
+# the same shipped config, in $T/b with a port of its own; BASE2 is its
+# URL.  Stopped with everything else at the end.  on_stack2 CMD...: CMD
+# (post, get, stream ...) against it.
+start_stack2() {
+	[ "$SERVER" = lighttpd ] || _bail "start_stack2: lighttpd only"
+	mkdir -p "$T/b"
+	: >"$T/b/server-error.log"
+	_port2=$(free_port)
+	sh "$srcdir/scripts/lighttpd-conf" "$_port2" "$T/b" "$T/bin/clawcgi" "$1" >"$T/b/server.conf" ||
+		_bail "start_stack2: the lighttpd config"
+	( exec lighttpd -D -f "$T/b/server.conf" ) </dev/null >>"$T/b/server-error.log" 2>&1 &
+	SERVER2_PID=$!
+	remember_pid "$SERVER2_PID"
+	_wait_port "$_port2" "$SERVER2_PID" || _bail "start_stack2: lighttpd answers" "$T/b/server-error.log"
+	BASE2=http://127.0.0.1:$_port2
+	export BASE2
+}
+on_stack2() {
+	_base1=$BASE
+	BASE=$BASE2
+	"$@"
+	_rc=$?
+	BASE=$_base1
+	return $_rc
+}
+
 # stack_pids: the PIDs of the clawcgi processes serving the stack now,
 # sorted (under cgi, the ones answering a request at this moment).
 stack_pids() {
@@ -516,7 +550,7 @@ stop_stack() {
 }
 
 _check_sanitizers() {
-	for _f in "$SERVER_LOG" "$APP_LOG" "$T"/sanitizer*; do
+	for _f in "$SERVER_LOG" "$APP_LOG" "$T"/sanitizer* "$T/b/server-error.log"; do
 		[ -f "$_f" ] || continue
 		if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|==[0-9]+== (Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|.*are definitely lost)' "$_f"; then
 			echo "not ok - no sanitizer or memory errors in $(basename "$_f")"
