@@ -82,9 +82,6 @@ enum {
 	ST_RESPONSE_DELETE,
 	ST_FORK_SESSION,
 	ST_FORK_MESSAGES,
-	ST_SAVEPOINT,
-	ST_RELEASE,
-	ST_ROLLBACK_TO,
 	ST_COUNT
 };
 
@@ -140,10 +137,6 @@ static const char *const sql_text[ST_COUNT] = {
 		" SELECT agent_id, ?3, seq, role, message, run_id, created_at, prompt_tokens,"
 		" completion_tokens, interrupted FROM messages"
 		" WHERE agent_id = ?1 AND session_key = ?2 AND seq <= ?4",
-	/* one turn of a group commit (below) */
-	[ST_SAVEPOINT] = "SAVEPOINT turn",
-	[ST_RELEASE] = "RELEASE turn",
-	[ST_ROLLBACK_TO] = "ROLLBACK TO turn",
 };
 
 /*
@@ -194,16 +187,6 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
-/* A turn waiting for a group commit (pool_append_turn): its rc is set,
- * and done, once its transaction has ended. */
-struct pending_turn {
-	const struct store_turn *t;
-	struct err *e;
-	int rc;
-	bool done;
-	struct pending_turn *next;
-};
-
 /* One connection: its prepared statements, used by one thread at a time.
  */
 struct conn {
@@ -232,10 +215,6 @@ struct sqlite_store {
 	struct conn *idle;
 	int open;
 	pthread_mutex_t write_lock;
-	/* turns waiting for the group commit under way to end (under lock) */
-	struct pending_turn *queue, **queue_tail;
-	bool committing;
-	pthread_cond_t committed;
 	dev_t dev; /* the file opened, to notice it deleted or replaced */
 	ino_t ino;
 	/* the checkpointer thread, started on the first wake-up */
@@ -273,8 +252,7 @@ static int exec(struct conn *s, const char *sql)
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-/* BEGIN IMMEDIATE, COMMIT, ROLLBACK or a savepoint's (ST_BEGIN...),
- * prepared once. */
+/* BEGIN IMMEDIATE, COMMIT or ROLLBACK (ST_BEGIN...), prepared once. */
 static int txn(struct conn *s, int which)
 {
 	sqlite3_stmt *st = stmt(s, which);
@@ -395,95 +373,61 @@ static int purge_before(struct conn *s, long long cutoff, long *deleted)
 	return 0;
 }
 
-/* The rows of turn t, inside the caller's transaction. */
-static int write_turn(struct conn *s, const struct store_turn *t, long long now)
+static int sq_append_turn(struct conn *s, const struct store_turn *t, struct err *e)
 {
-	long long seq;
+	long long now = now_s(), seq;
 	sqlite3_stmt *st;
 	const cJSON *m;
+	int rc = -1;
 
+	if (txn(s, ST_BEGIN) < 0)
+		return db_fail(s, e, "cannot start a transaction");
 	if (!(st = stmt(s, ST_SESSION_UPSERT)))
-		return -1;
+		goto rollback;
 	sqlite3_bind_text(st, 1, t->agent_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		return -1;
+		goto rollback;
 	sqlite3_reset(st);
 
 	if (!(st = stmt(s, ST_NEXT_SEQ)))
-		return -1;
+		goto rollback;
 	sqlite3_bind_text(st, 1, t->agent_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
-		return -1;
+		goto rollback;
 	seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 
 	cJSON_ArrayForEach(m, t->new_messages) {
 		if (insert_message(s, t, seq++, m, now, false) < 0)
-			return -1;
+			goto rollback;
 	}
 	if (!t->answer || insert_message(s, t, seq, t->answer, now, true) < 0)
-		return -1;
+		goto rollback;
 	if (t->response_id && put_response(s, t, seq, now) < 0)
-		return -1;
-	return 0;
-}
-
-/*
- * The turns of a group commit, a list through next, in one transaction:
- * each turn's rc 0, or -1 with its e set.  With more than one, each turn
- * is a savepoint, so a turn that fails leaves the others whole.
- */
-static void sq_append_turns(struct conn *s, struct pending_turn *batch)
-{
-	long long now = now_s();
-	bool several = batch->next != NULL;
-	int ttl_days = 0;
-
-	if (txn(s, ST_BEGIN) < 0) {
-		for (struct pending_turn *q = batch; q; q = q->next)
-			q->rc = db_fail(s, q->e, "cannot start a transaction");
-		return;
-	}
-	for (struct pending_turn *q = batch; q; q = q->next) {
-		if (several && txn(s, ST_SAVEPOINT) < 0) {
-			q->rc = db_fail(s, q->e, "cannot save the turn");
-			continue;
-		}
-		q->rc = write_turn(s, q->t, now);
-		if (q->rc < 0) {
-			db_fail(s, q->e, "cannot save the turn");
-			if (!several) {
-				txn(s, ST_ROLLBACK);
-				return;
-			}
-			txn(s, ST_ROLLBACK_TO);
-		}
-		if (several && txn(s, ST_RELEASE) < 0 && q->rc == 0)
-			q->rc = db_fail(s, q->e, "cannot save the turn");
-		if (q->rc == 0 && q->t->ttl_days > ttl_days)
-			ttl_days = q->t->ttl_days;
-	}
-	if (txn(s, ST_COMMIT) < 0) {
-		for (struct pending_turn *q = batch; q; q = q->next)
-			if (q->rc == 0)
-				q->rc = db_fail(s, q->e, "cannot save the turn");
-		txn(s, ST_ROLLBACK);
-		return;
-	}
+		goto rollback;
+	if (txn(s, ST_COMMIT) < 0)
+		goto rollback;
+	rc = 0;
 
 	/* Expire idle sessions now and then: an indexed range delete, not a scan. */
-	if (ttl_days > 0 && now >= s->next_expire) {
+	if (t->ttl_days > 0 && now >= s->next_expire) {
 		long n = 0;
 		s->next_expire = now + EXPIRE_EVERY_S;
-		if (purge_before(s, now - (long long)ttl_days * 86400, &n) < 0)
+		if (purge_before(s, now - (long long)t->ttl_days * 86400, &n) < 0)
 			log_warn("session store %s: expiry failed: %s", s->path,
 				 sqlite3_errmsg(s->db));
 		else if (n)
 			log_info("session store: expired %ld idle sessions", n);
 	}
+	goto out;
+rollback:
+	db_fail(s, e, "cannot save the turn");
+	txn(s, ST_ROLLBACK);
+out:
+	return rc;
 }
 
 /* ---- admin ---- */
@@ -1019,54 +963,9 @@ static int pool_load_history(struct store *base, const char *agent_id, const cha
 	ON_CONN(base, e, false, sq_load_history(c, agent_id, key, limit, out, e));
 }
 
-/*
- * Group commit.  A turn joins the queue; if no thread of the process is
- * committing, it takes the whole queue and commits it as one transaction,
- * else it waits: the committing thread, or the next one to take the queue
- * after it, ends its transaction.  While one transaction is written the
- * next turns gather, so under load several turns share a commit (its
- * locks, its syscalls, the WAL frames of the pages they share), and alone
- * a turn commits at once, as before.
- */
 static int pool_append_turn(struct store *base, const struct store_turn *t, struct err *e)
 {
-	struct sqlite_store *p = POOL(base);
-	struct pending_turn me = {.t = t, .e = e, .rc = -1};
-	struct pending_turn *batch;
-	struct conn *c;
-
-	pthread_mutex_lock(&p->lock);
-	*p->queue_tail = &me;
-	p->queue_tail = &me.next;
-	while (!me.done && p->committing)
-		pthread_cond_wait(&p->committed, &p->lock);
-	if (me.done) {
-		pthread_mutex_unlock(&p->lock);
-		return me.rc;
-	}
-	p->committing = true;
-	batch = p->queue;
-	p->queue = NULL;
-	p->queue_tail = &p->queue;
-	pthread_mutex_unlock(&p->lock);
-
-	if ((c = conn_get(p, e))) {
-		pthread_mutex_lock(&p->write_lock);
-		sq_append_turns(c, batch);
-		pthread_mutex_unlock(&p->write_lock);
-		conn_put(p, c);
-	} else {
-		for (struct pending_turn *q = batch->next; q; q = q->next)
-			*q->e = *e;
-	}
-
-	pthread_mutex_lock(&p->lock);
-	for (struct pending_turn *q = batch; q; q = q->next)
-		q->done = true;
-	p->committing = false;
-	pthread_cond_broadcast(&p->committed);
-	pthread_mutex_unlock(&p->lock);
-	return me.rc;
+	ON_CONN(base, e, true, sq_append_turn(c, t, e));
 }
 
 static int pool_purge(struct store *base, double days, long *deleted, struct err *e)
@@ -1154,7 +1053,6 @@ static void pool_close(struct store *base)
 	pthread_cond_destroy(&p->idle_cond);
 	pthread_cond_destroy(&p->checkpoint_cond);
 	pthread_mutex_destroy(&p->write_lock);
-	pthread_cond_destroy(&p->committed);
 	free(p->base.path);
 	free(p);
 }
@@ -1192,8 +1090,6 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 	pthread_cond_init(&p->idle_cond, NULL);
 	pthread_cond_init(&p->checkpoint_cond, NULL);
 	pthread_mutex_init(&p->write_lock, NULL);
-	pthread_cond_init(&p->committed, NULL);
-	p->queue_tail = &p->queue;
 	if (make_parent(path) < 0)
 		log_error("session store %s: cannot create its directory: %s", path,
 			  strerror(errno));
