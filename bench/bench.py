@@ -469,6 +469,55 @@ def section_store(a, work):
         % (big["load_p50_ms"], small["load_p50_ms"]))
     row("store: WAL after the load, 1 M messages", big["wal_mib"], "MiB", "<= 64",
         big["wal_mib"] <= 64)
+    section_store_pg(a, out)
+
+
+def section_store_pg(a, sqlite):
+    """The same runs on the PostgreSQL store: a server of its own
+    (tests/pg.sh, durable commits: fsync on), a database per run, over
+    127.0.0.1.  Skipped when the server or the backend is not there."""
+    pg = os.path.join(TOP, "tests", "pg.sh")
+    if subprocess.run(["sh", pg, "available"]).returncode != 0:
+        print("# store: no PostgreSQL server (Debian package postgresql): skipped",
+              file=sys.stderr)
+        return
+    # its own folder: the server runs as nobody when we are root
+    work = tempfile.mkdtemp(prefix="clawcgi-bench-pg-")
+    os.chmod(work, 0o755)
+    env = dict(os.environ, PG_FSYNC="on")
+    try:
+        admin = subprocess.run(["sh", pg, "start", os.path.join(work, "pg")], env=env,
+                               check=True, capture_output=True, text=True).stdout.strip()
+        out = {}
+        for name, msgs, sessions in (("small", 10000, 1000),
+                                     ("1 M messages", 1000000, 100000)):
+            db = "bench_%d" % msgs
+            subprocess.run(["psql", "-q", "-X", "-c", "CREATE DATABASE " + db, admin],
+                           check=True)
+            r = subprocess.run([a.store_bin, admin.rsplit("/", 1)[0] + "/" + db, str(msgs),
+                                str(sessions), "4000", "1", "1"],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print("# store (PostgreSQL): %s" % r.stderr.strip(), file=sys.stderr)
+                return
+            out[name] = json.loads(r.stdout)
+        big, small = out["1 M messages"], out["small"]
+        # no target: a durable commit waits for the disk's flush, whatever the store
+        row("store (PostgreSQL): persist p99, 1 M messages", big["persist_p99_ms"], "ms",
+            note="p50 %.3f ms; small store p50 %.3f, p99 %.3f ms; SQLite's 1 M p50 %.3f ms"
+            % (big["persist_p50_ms"], small["persist_p50_ms"], small["persist_p99_ms"],
+               sqlite["1 M messages"]["persist_p50_ms"]))
+        row("store (PostgreSQL): history load p99, 1 M messages", big["load_p99_ms"], "ms",
+            note="p50 %.3f ms; small store p50 %.3f ms; SQLite's 1 M p50 %.3f ms"
+            % (big["load_p50_ms"], small["load_p50_ms"],
+               sqlite["1 M messages"]["load_p50_ms"]))
+        r = big["persist_p50_ms"] / small["persist_p50_ms"]
+        row("store (PostgreSQL): persist p50, 1 M / small", r, "x", "<= 2", r <= 2)
+        r = big["load_p50_ms"] / small["load_p50_ms"]
+        row("store (PostgreSQL): history load p50, 1 M / small", r, "x", "<= 2", r <= 2)
+    finally:
+        subprocess.run(["sh", pg, "stop", os.path.join(work, "pg")])
+        shutil.rmtree(work, ignore_errors=True)
 
 
 SECTIONS = {"throughput": section_throughput, "memory": section_memory,
