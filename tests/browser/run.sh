@@ -32,19 +32,10 @@ if ! [ -f "$srcdir/www/vendor/marked.min.js" ] || ! [ -f "$srcdir/www/vendor/pur
 	exit 1
 fi
 installed() {
-	[ -d "$BROWSER_DIR/node_modules/playwright-core" ] && [ -d "$BROWSER_DIR/node_modules/axe-core" ]
+	[ -d "$1/node_modules/playwright-core" ] && [ -d "$1/node_modules/axe-core" ]
 }
-if ! installed; then
-	# a copy of the folder when the source tree is read-only (make distcheck)
-	if ! [ -w "$BROWSER_DIR" ]; then
-		cp -R "$BROWSER_DIR" "$T/browser" && BROWSER_DIR=$T/browser
-	fi
-	# suites run side by side install once (see tests/node/run.sh)
-	( flock 9 && { installed || ( cd "$BROWSER_DIR" &&
-		npm install --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1 ); } ) \
-		9>"${TMPDIR:-/tmp}/clawcgi-npm-install.lock" || {
-		echo "not ok - npm install of playwright-core and axe-core"; sed 's/^/#   /' "$T/npm.log"; exit 1; }
-fi
+npm_install "$BROWSER_DIR" "playwright-core and axe-core" installed
+BROWSER_DIR=$NPM_DIR
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-browser-42
 ORIGIN2_PORT=$(free_port)

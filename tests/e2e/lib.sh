@@ -137,6 +137,25 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 trap 'exit 141' PIPE # output piped into head: still stop the stack
 
+# npm_install DIR WHAT CHECK: the npm packages of DIR/package.json into
+# DIR/node_modules, unless "CHECK DIR" (a function) says they are there.
+# Sets NPM_DIR: DIR, or a copy of it in $T when DIR cannot be written (make
+# distcheck's read-only tree).  Suites run side by side (scripts/test,
+# TEST_JOBS) install once: two npm installs into one folder at once break
+# each other.  A failed install is "not ok - npm install of WHAT" with
+# npm's log, and the test ends.
+npm_install() {
+	NPM_DIR=$1
+	"$3" "$NPM_DIR" && return 0
+	if ! [ -w "$NPM_DIR" ]; then
+		cp -R "$NPM_DIR" "$T/npm-copy" && NPM_DIR=$T/npm-copy
+	fi
+	( flock 9 && { "$3" "$NPM_DIR" || ( cd "$NPM_DIR" &&
+		npm install --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1 ); } ) \
+		9>"${TMPDIR:-/tmp}/clawcgi-npm-install.lock" || {
+		echo "not ok - npm install of $2"; sed 's/^/#   /' "$T/npm.log"; exit 1; }
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -13,21 +13,11 @@ if ! command -v node >/dev/null 2>&1; then
 	exit 1
 fi
 installed() {
-	[ -d "$NODE_DIR/node_modules/openai" ] && [ -d "$NODE_DIR/node_modules/ai" ] &&
-		[ -d "$NODE_DIR/node_modules/@ai-sdk/openai" ] && [ -x "$NODE_DIR/node_modules/.bin/node" ]
+	[ -d "$1/node_modules/openai" ] && [ -d "$1/node_modules/ai" ] &&
+		[ -d "$1/node_modules/@ai-sdk/openai" ] && [ -x "$1/node_modules/.bin/node" ]
 }
-if ! installed; then
-	# a copy of the folder when the source tree is read-only (make distcheck)
-	if ! [ -w "$NODE_DIR" ]; then
-		cp -R "$NODE_DIR" "$T/node" && NODE_DIR=$T/node
-	fi
-	# suites run side by side (scripts/test, TEST_JOBS) install once: two
-	# npm installs into one folder at once break each other
-	( flock 9 && { installed || ( cd "$NODE_DIR" &&
-		npm install --no-audit --no-fund --loglevel=error >"$T/npm.log" 2>&1 ); } ) \
-		9>"${TMPDIR:-/tmp}/clawcgi-npm-install.lock" || {
-		echo "not ok - npm install of the clients"; sed 's/^/#   /' "$T/npm.log"; exit 1; }
-fi
+npm_install "$NODE_DIR" "the clients" installed
+NODE_DIR=$NPM_DIR
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-node-123
 start_upstream
