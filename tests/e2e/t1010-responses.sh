@@ -1,5 +1,8 @@
 #!/bin/sh
 test_description='POST /v1/responses, GET and DELETE /v1/responses/{id}: items, events, continuing by id'
+# the mapping is clawcgi's own, the same behind every server: behind
+# lighttpd and CGI (the two ways clawcgi reads requests) and nginx
+# servers: lighttpd nginx cgi
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-responses

@@ -1,5 +1,8 @@
 #!/bin/sh
 test_description='POST /v1/embeddings: agents, inputs, encodings, the echo vectors, upstream failures, every 400'
+# the mapping is clawcgi's own, the same behind every server; nginx for
+# its client-leaves case, which only nginx reports for a non-streamed request
+# servers: lighttpd nginx cgi
 . ./lib.sh
 
 export OPENCLAW_GATEWAY_TOKEN=test-token-embeddings
