@@ -760,7 +760,9 @@ static void conn_close(struct conn *c)
 /*
  * Bring the schema up to date, on c, in one transaction under the
  * migration lock: a process that waited for another's finds the version
- * it left and has nothing to do.
+ * it left and has nothing to do.  A schema already up to date (versions
+ * only grow) is seen without the lock: one statement, not five, for each
+ * process that opens the store.
  */
 static int migrate(struct store *base, struct conn *c, struct err *e)
 {
@@ -769,6 +771,12 @@ static int migrate(struct store *base, struct conn *c, struct err *e)
 	char number[24], when[24];
 	const char *values[2] = {number, when};
 
+	r = PQexec(c->db, "SELECT max(version) FROM clawcgi_schema");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && col_int(r, 0, 0) == SCHEMA_VERSION) {
+		PQclear(r);
+		return 0;
+	}
+	PQclear(r);
 	if (txn(c, "BEGIN") < 0)
 		return db_fail(base, c, e, "cannot lock the schema");
 	r = PQexec(c->db, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")");
