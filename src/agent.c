@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "message.h"
 
 /* The names of a caller's inputs, for error messages. */
@@ -86,6 +87,7 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 				field_names[caller].agent_id);
 	} else if (!agent_model_alias(model, id)) {
 		*out = &c->agents[c->default_agent];
+		metrics_request_agent((*out)->id);
 		return 0;
 	}
 	a = cfg_find_agent(c, id);
@@ -99,6 +101,7 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 		return -1;
 	}
 	*out = a;
+	metrics_request_agent(a->id);
 	return 0;
 }
 
@@ -298,6 +301,7 @@ static int collect_start(struct prov_sink *s)
 static int collect_delta(struct prov_sink *s, const struct prov_delta *d)
 {
 	struct collect *c = s->ctx;
+	metrics_first_token();
 	if (answer_add(&c->turn->answer, d) < 0)
 		return -1;
 	return c->inner->delta ? c->inner->delta(c->inner, d) : 0;
@@ -484,6 +488,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		 t->run_id, t->agent->id, t->session_key, t->stable ? "stable" : "per-request",
 		 t->model.provider->name, t->model.model, nhistory, skip);
 	rc = prov_run(&rq, &col.sink, &t->res, e);
+	metrics_tokens(t->agent->id, t->res.usage.prompt_tokens, t->res.usage.completion_tokens);
 	if (rc < 0 && !t->res.cancelled)
 		log_warn("turn %s: agent %s, model %s/%s failed: %s", t->run_id, t->agent->id,
 			 t->model.provider->name, t->model.model, e->message);

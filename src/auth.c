@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 static bool is_space(char c)
 {
@@ -105,14 +106,18 @@ int auth_check_throttled(const struct cfg *c, struct store *store, const char *a
 	}
 	if (auth_check(c, authorization, e) == 0)
 		return 0;
+	if (e->status == 401)
+		metrics_note_auth_failure();
 	if (store && e->status == 401) {
 		if (store_auth_failed(store, addr, clock_wall_ms(), c->auth.rate_limit.max_attempts,
 				      c->auth.rate_limit.window_ms, c->auth.rate_limit.lockout_ms,
 				      &retry, &se) < 0)
 			log_error("auth throttling unavailable: %s", se.message);
-		else if (retry > 0)
+		else if (retry > 0) {
+			metrics_note_auth_lockout();
 			log_warn("auth: %s locked out for %ld s after %d failed attempts", addr,
 				 (long)((retry + 999) / 1000), c->auth.rate_limit.max_attempts);
+		}
 	}
 	return -1;
 }

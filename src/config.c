@@ -25,6 +25,7 @@
 #include "config_read.h"
 #include "json5.h"
 #include "log.h"
+#include "metrics.h"
 #include "serve.h"
 #include "store.h"
 
@@ -485,7 +486,7 @@ static int load_store(struct cfg_reader *L, struct cfg *c, const cJSON *session)
 /* gateway (auth, http.endpoints), session and server. */
 static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 {
-	const cJSON *gw, *auth, *http, *eps, *cc, *re, *cors, *server, *session;
+	const cJSON *gw, *auth, *http, *eps, *cc, *re, *me, *cors, *server, *session;
 
 	if (cfgr_object(L, root, "gateway", "gateway", &gw) < 0 ||
 	    cfgr_object(L, gw, "auth", "gateway.auth", &auth) < 0 ||
@@ -494,12 +495,16 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	    cfgr_object(L, eps, "chatCompletions", "gateway.http.endpoints.chatCompletions", &cc) <
 		    0 ||
 	    cfgr_object(L, eps, "responses", "gateway.http.endpoints.responses", &re) < 0 ||
+	    cfgr_object(L, eps, "metrics", "gateway.http.endpoints.metrics", &me) < 0 ||
 	    cfgr_object(L, http, "cors", "gateway.http.cors", &cors) < 0 ||
 	    cfgr_object(L, root, "server", "server", &server) < 0 ||
 	    cfgr_object(L, root, "session", "session", &session) < 0)
 		return -1;
 	if (load_auth(L, &c->auth, auth) < 0 || load_chat(L, &c->chat, cc) < 0 ||
-	    load_responses(L, &c->responses, re) < 0 || load_cors(L, &c->cors, cors) < 0 ||
+	    load_responses(L, &c->responses, re) < 0 ||
+	    cfgr_bool(L, me, "enabled", "gateway.http.endpoints.metrics.enabled",
+		      &c->metrics.enabled) < 0 ||
+	    load_cors(L, &c->cors, cors) < 0 ||
 	    cfgr_int(L, server, "threads", "server.threads", 1, SERVE_MAX_THREADS,
 		     &c->server.threads) < 0 ||
 	    cfgr_string(L, session, "store", "session.store", &c->session.store, NULL) < 0 ||
@@ -681,6 +686,14 @@ void cfg_print(const struct cfg *c, FILE *out)
 		c->chat.keepalive_seconds, c->chat.body_timeout_seconds);
 	fprintf(out, "responses: %s, maxBodyBytes %ld\n",
 		c->responses.enabled ? "enabled" : "disabled (404)", c->responses.max_body_bytes);
+	fprintf(out, "metrics: ");
+	if (c->metrics.enabled) {
+		char seg[4200];
+		metrics_path_for(c->path, seg, sizeof seg);
+		fprintf(out, "enabled, segment %s (%zu bytes)\n", seg, metrics_size());
+	} else {
+		fputs("disabled (404)\n", out);
+	}
 	fprintf(out, "cors: ");
 	if (!c->cors.n_allowed_origins)
 		fputs("off (no allowedOrigins)", out);

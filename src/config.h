@@ -108,6 +108,11 @@ struct cfg_responses {
 	long max_body_bytes; /* maxBodyBytes */
 };
 
+/* gateway.http.endpoints.metrics */
+struct cfg_metrics {
+	bool enabled; /* default false: 404 */
+};
+
 /* gateway.http.cors */
 struct cfg_cors {
 	char **allowed_origins; /* allowedOrigins: "scheme://host[:port]" lower-cased, or "*" */
@@ -133,6 +138,7 @@ struct cfg {
 	struct cfg_auth auth;		/* gateway.auth */
 	struct cfg_chat chat;		/* gateway.http.endpoints.chatCompletions */
 	struct cfg_responses responses; /* gateway.http.endpoints.responses */
+	struct cfg_metrics metrics;	/* gateway.http.endpoints.metrics */
 	struct cfg_cors cors;		/* gateway.http.cors */
 	struct cfg_agent *agents;	/* agents.list, or the one agent "main" */
 	size_t nagents;

@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "json_body.h"
 #include "log.h"
+#include "metrics.h"
 #include "provider.h"
 
 /* What `input` may be, for the messages that refuse it. */
@@ -268,6 +269,7 @@ void embeddings_handle(struct http_req *r, const struct cfg *c, struct worker *w
 	} else {
 		send_list(r, rq.model, data, &res.usage);
 	}
+	metrics_tokens(agent->id, res.usage.prompt_tokens, 0);
 	log_info("embeddings: agent %s, model %s/%s, %zu inputs, status %d", agent->id,
 		 model.provider->name, model.model, rq.ninputs, r->status);
 out:

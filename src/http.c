@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 static const char *param_or_empty(const struct http_io *io, const char *name)
 {
@@ -198,6 +199,8 @@ int http_send_headers(struct http_req *r, int status, const char *content_type, 
 	}
 	r->headers_sent = true;
 	r->status = status;
+	if (content_type && !strncmp(content_type, "text/event-stream", 17))
+		metrics_stream_opened();
 	if (buf_printf(&h, "Status: %d %s\r\n", status, http_reason(status)) < 0 ||
 	    (content_type && buf_printf(&h, "Content-Type: %s\r\n", content_type) < 0) ||
 	    (r->allow_origin && buf_printf(&h,

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 int prov_text(struct prov_sink *s, const char *text, size_t len)
 {
@@ -96,6 +97,17 @@ long long prov_attempt_ms(const struct prov_request *rq, int timeout_seconds)
 	return ms > 0 ? ms : 1;
 }
 
+/* A failed attempt's metrics: an upstream error (502/504: the upstream's
+ * fault, not the request's or the client's), and a timeout (504). */
+static void count_failure(const char *provider, const struct err *e, const struct prov_result *res)
+{
+	if (res->cancelled || (e->status != 502 && e->status != 504))
+		return;
+	metrics_upstream(METRICS_UPSTREAM_ERRORS, provider);
+	if (e->status == 504)
+		metrics_upstream(METRICS_UPSTREAM_TIMEOUTS, provider);
+}
+
 /* Worth another attempt or the next model: the upstream's fault, not ours. */
 static bool retryable(const struct err *e, const struct prov_result *res)
 {
@@ -138,10 +150,16 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 					       "upstream timed out after %d s (timeoutSeconds; "
 					       "every attempt and fallback included)",
 					       rq->provider->timeout_seconds);
+			if (a)
+				metrics_upstream(METRICS_UPSTREAM_RETRIES, model->provider->name);
+			else if (m)
+				metrics_upstream(METRICS_FALLBACKS, model->provider->name);
 			memset(res, 0, sizeof *res);
 			snprintf(res->finish_reason, sizeof res->finish_reason, "stop");
 			err_clear(e);
 			rc = run_once(&one, sink, res, e);
+			if (rc < 0)
+				count_failure(model->provider->name, e, res);
 			if (rc == 0) {
 				res->served_by = model;
 				if (m)
@@ -191,10 +209,13 @@ int prov_embed(const struct prov_embed_request *rq, struct prov_sink *sink, stru
 				       "upstream timed out after %d s (timeoutSeconds; every "
 				       "attempt included)",
 				       pv->timeout_seconds);
+		if (a)
+			metrics_upstream(METRICS_UPSTREAM_RETRIES, pv->name);
 		memset(res, 0, sizeof *res);
 		err_clear(e);
 		if (embedders[kind](&one, sink, res, data, e) == 0)
 			return 0;
+		count_failure(pv->name, e, res);
 		cJSON_Delete(*data); /* a backend leaves none, but to be sure */
 		*data = NULL;
 		if (!retryable(e, res))

@@ -1,7 +1,7 @@
 /*
  * router.c - routing on the path's suffix, so clawcgi works mounted at "/"
  * or under any prefix, to the handlers (chat.c, responses.c, embeddings.c,
- * models.c), and /healthz.
+ * models.c), /healthz and /metrics.
  *
  * Order (SPEC.md 2): path, endpoint enabled, method, auth, then the
  * handler.  The body is read by the handler, after auth.
@@ -17,6 +17,7 @@
 #include "config_live.h"
 #include "embeddings.h"
 #include "log.h"
+#include "metrics.h"
 #include "models.h"
 #include "responses.h"
 
@@ -92,6 +93,66 @@ static void route_responses(struct http_req *r, const struct cfg *c, struct work
 		else
 			responses_delete(r, c, w, id);
 	}
+}
+
+/*
+ * GET /metrics (metrics.h): 404 while gateway.http.endpoints.metrics is
+ * off; from loopback, or elsewhere with the operator's key (401 without
+ * it, 403 when gateway.auth.mode is none: there is no key to show); 503
+ * when this process could not attach the shared segment.
+ */
+static void route_metrics(struct http_req *r, const struct cfg *c, struct worker *w)
+{
+	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+	struct metrics_seg *seg;
+	struct buf body = BUF_INIT;
+	char why[600];
+
+	if (!c) {
+		no_config(r);
+	} else if (!c->metrics.enabled) {
+		send_simple_error(r, 404, ERR_NOT_FOUND, NULL, "Not found.", NULL);
+	} else if (!is_get) {
+		send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL, "Method not allowed: use GET.",
+				  "Allow: GET, HEAD\r\n");
+	} else if (!auth_is_loopback(r->remote_addr) && c->auth.mode == CFG_AUTH_NONE) {
+		send_simple_error(r, 403, ERR_INVALID_REQUEST, "permission_denied",
+				  "/metrics answers other addresses than loopback only with the "
+				  "operator's key, and gateway.auth.mode is none.",
+				  NULL);
+	} else if (!auth_is_loopback(r->remote_addr) && !authorized(r, c, w)) {
+		/* answered */
+	} else if (!(seg = metrics_process_seg(why, sizeof why))) {
+		struct err e;
+		err_set(&e, 503, ERR_API, "Metrics are unavailable in this process: %s.", why);
+		http_send_error(r, &e, "Cache-Control: no-store\r\n");
+	} else if (metrics_render(seg, &body) < 0) {
+		send_simple_error(r, 500, ERR_API, NULL, "Out of memory.", NULL);
+	} else if (http_send_headers(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+				     "Cache-Control: no-store\r\n") == 0) {
+		http_write(r, body.data, body.len);
+	}
+	buf_free(&body);
+}
+
+/* The endpoint label of a request's metrics. */
+static const char *endpoint_name(const char *path)
+{
+	const char *m = strstr(path, "/v1/models"), *re = strstr(path, "/v1/responses");
+
+	if (ends_with(path, "/v1/chat/completions"))
+		return "chat_completions";
+	if (re && (!re[13] || (re[13] == '/' && re[14] && !strchr(re + 14, '/'))))
+		return "responses";
+	if (ends_with(path, "/v1/embeddings"))
+		return "embeddings";
+	if (m && (!m[10] || (m[10] == '/' && m[11] && !strchr(m + 11, '/'))))
+		return "models";
+	if (ends_with(path, "/healthz"))
+		return "healthz";
+	if (ends_with(path, "/metrics"))
+		return "metrics";
+	return "other";
 }
 
 /* One of the paths router_handle serves (as it matches them below). */
@@ -170,6 +231,7 @@ void router_handle(struct http_req *r, struct worker *w)
 	const char *models, *resp_id;
 	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 
+	metrics_request_begin(c && c->metrics.enabled, c ? c->path : NULL);
 	if (c)
 		r->allow_origin = cfg_cors_allow(c, http_header(r, "Origin"));
 	if (!strcmp(r->method, "OPTIONS") && endpoint_path(path)) {
@@ -191,6 +253,10 @@ void router_handle(struct http_req *r, struct worker *w)
 			http_send_json(r, 200, ok, "Cache-Control: no-store\r\n");
 			cJSON_Delete(ok);
 		}
+		goto out;
+	}
+	if (ends_with(path, "/metrics")) {
+		route_metrics(r, c, w);
 		goto out;
 	}
 
@@ -254,5 +320,6 @@ void router_handle(struct http_req *r, struct worker *w)
 out:
 	if (!r->headers_sent)
 		send_simple_error(r, 500, ERR_API, NULL, "Internal error.", NULL);
+	metrics_request_end(endpoint_name(path), r->status);
 	cfg_release(c);
 }
