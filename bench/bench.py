@@ -11,7 +11,8 @@ target, ok) and writes the same rows as JSON.  Sections (all by default):
 
   throughput  echo agent behind lighttpd vs a minimal libfcgi responder
               (bench/hello.c) behind the same lighttpd config; stateless,
-              one session, distinct sessions
+              one session, distinct sessions; stateless with /metrics'
+              counters on against off (runs in A-B-B-A order)
   memory      a worker's RSS after 20 MiB bodies on every thread vs idle
 
 Each server, upstream and client the bench starts is stopped by PID at the
@@ -95,18 +96,18 @@ def write_upstream_config(work, name, port, agent, model, threads=0):
 
 
 def write_config(path, store, threads=0, extra_providers="", extra_agents="",
-                 endpoint_extra=""):
+                 endpoint_extra="", metrics=False):
     with open(path, "w") as f:
         f.write("""{
   gateway: { auth: { mode: "token", token: "%s" },
-    http: { endpoints: { chatCompletions: { enabled: true %s } } } },
+    http: { endpoints: { chatCompletions: { enabled: true %s }, metrics: { enabled: %s } } } },
   agents: { defaults: { historyLimit: 40 },
     list: [ { id: "main", default: true, model: "echo/echo" } %s ] },
   models: { providers: { echo: { api: "echo" } %s } },
   session: { store: "%s" },
   %s
 }
-""" % (TOKEN, endpoint_extra, extra_agents, extra_providers, store,
+""" % (TOKEN, endpoint_extra, "true" if metrics else "false", extra_agents, extra_providers, store,
        "server: { threads: %d }," % threads if threads else ""))
 
 
@@ -178,16 +179,31 @@ def section_throughput(a, work):
     store = os.path.join(work, "throughput.db")
     cfg = os.path.join(work, "throughput.json5")
     write_config(cfg, store)
+    # the same with gateway.http.endpoints.metrics on: every request counts
+    # into the shared segment (src/metrics.c)
+    cfg_m = os.path.join(work, "throughput-metrics.json5")
+    write_config(cfg_m, store, metrics=True)
     res = {}
-    for name, binary, mode in (("limit", a.hello, None),
-                               ("stateless", a.bin, "stateless"),
-                               ("one session", a.bin, "one"),
-                               ("distinct sessions", a.bin, "distinct"),
-                               ("limit again", a.hello, None)):
-        srv = Lighttpd(work, binary, cfg)
+    for name, binary, mode, conf in (("limit", a.hello, None, cfg),
+                                     ("stateless", a.bin, "stateless", cfg),
+                                     ("metrics on", a.bin, "stateless", cfg_m),
+                                     ("metrics on again", a.bin, "stateless", cfg_m),
+                                     ("stateless again", a.bin, "stateless", cfg),
+                                     ("one session", a.bin, "one", cfg),
+                                     ("distinct sessions", a.bin, "distinct", cfg),
+                                     ("limit again", a.hello, None, cfg)):
+        srv = Lighttpd(work, binary, conf)
         wrk(srv.url(), [TOKEN, mode or "stateless"], secs=1)  # warm-up
         res[name] = wrk(srv.url(), [TOKEN, mode or "stateless"], secs=a.secs)
         srv.stop()
+    seg = re.search(r"^metrics: enabled, segment (\S+)", subprocess.run(
+        [a.bin, "check-config"], env=dict(os.environ, CLAWCGI_CONFIG=cfg_m),
+        capture_output=True, text=True).stdout, re.M)
+    if seg and os.path.exists(seg.group(1)):
+        os.unlink(seg.group(1))
+    off = (res["stateless"]["rps"] + res["stateless again"]["rps"]) / 2
+    on = (res["metrics on"]["rps"] + res["metrics on again"]["rps"]) / 2
+    res["stateless"]["rps"] = off
     limit = (res["limit"]["rps"] + res["limit again"]["rps"]) / 2
     row("limit: libfcgi responder", limit, "req/s", note="bench/hello.c, 2 procs")
     for name, target in (("stateless", 0.85), ("one session", 0.5),
@@ -199,6 +215,9 @@ def section_throughput(a, work):
             p99 = res[name]["p99"]
             row("echo %s p99" % name, p99, "ms", "<= 10", p99 <= 10,
                 "max %.1f ms" % res[name]["max"])
+    r = on / off
+    row("echo stateless metrics on / off", r, "x", ">= 0.95", r >= 0.95,
+        "%.0f vs %.0f req/s" % (on, off))
     wal = store + "-wal"
     size = os.path.getsize(wal) / 2**20 if os.path.exists(wal) else 0
     row("store WAL after the session runs", size, "MiB", "<= 64", size <= 64)
