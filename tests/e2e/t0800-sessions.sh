@@ -134,9 +134,21 @@ test_expect 'sessions with a bad command exits non-zero' '
 	! cli frobnicate >/dev/null 2>&1
 '
 if [ "$STORE" = postgresql ]; then
-	test_skip 'the store deleted or replaced while serving' 'a file of SQLite only'
+	test_skip 'the store deleted or replaced while serving, a relative path' 'a file of SQLite only'
 	test_done
 fi
+test_expect 'a relative store path is taken from the config file'"'"'s folder, not the working directory' '
+	mkdir -p "$T/conf" && sed "s|store: \".*\"|store: \"rel/sessions.db\"|" "$T/clawcgi.json5" >"$T/conf/rel.json5" &&
+	( cd / && CLAWCGI_CONFIG="$T/conf/rel.json5" "$CLAWCGI_BIN" sessions list >/dev/null ) &&
+	test -f "$T/conf/rel/sessions.db" && test ! -e /rel &&
+	( cd / && "$CLAWCGI_BIN" check-config "$T/conf/rel.json5" ) | grep -q "session store: SQLite $T/conf/rel/sessions.db"
+'
+test_expect 'an unknown scheme is a config error naming session.store' '
+	sed "s|store: \".*\"|store: \"mysql://u:made-up-pw@h/db\"|" "$T/clawcgi.json5" >"$T/conf/bad.json5" &&
+	! "$CLAWCGI_BIN" check-config "$T/conf/bad.json5" >"$T/out" 2>&1 &&
+	grep -q "session.store has an unknown scheme" "$T/out" && ! grep -q "made-up-pw" "$T/out" && test ! -e "$T/conf/mysql:"
+'
+
 test_expect 'the store deleted while serving: every process notices and writes the new file' '
 	ask gone "before" && expect_status 200 &&
 	rm -f "$db" "$db-wal" "$db-shm" &&
