@@ -4,7 +4,8 @@
  *
  * The backends themselves are store_sqlite.c and store_pg.c; nothing here
  * talks to a database except store_probe, which check-config uses to say
- * whether the store can be reached.
+ * whether the store can be reached.  Also what the backends share: the
+ * failed-auth throttle's arithmetic.
  */
 #include "store.h"
 
@@ -18,6 +19,22 @@
 #include "store_pg.h"
 
 #define MASK "******"
+
+long long store_auth_step(long long v[3], long long now_ms, int max, long window_ms,
+			  long lockout_ms)
+{
+	if (v[0] + window_ms <= now_ms) { /* a new window */
+		v[0] = now_ms;
+		v[1] = 0;
+	}
+	v[1]++;
+	if (v[1] >= max && v[2] <= now_ms) {
+		v[2] = now_ms + lockout_ms;
+		v[0] = now_ms; /* counting starts afresh after the lockout */
+		v[1] = 0;
+	}
+	return v[2] > now_ms ? v[2] - now_ms : 0;
+}
 
 static bool has_prefix(const char *s, const char *prefix)
 {

@@ -128,6 +128,17 @@ struct store {
  * several threads; close it once no thread uses it. */
 int store_open_sqlite(const char *path, struct store **out, struct err *e);
 
+/*
+ * The failed-auth throttle's arithmetic, the same for every backend: one
+ * more failure at now_ms for an address whose row is v = {window_start,
+ * failures, locked_until} (ms; {0, 0, 0} for none), with at most max
+ * failures per window_ms before a lockout of lockout_ms.  Updates v in
+ * place to the row to store and returns the ms the address stays locked
+ * out (0: not locked).
+ */
+long long store_auth_step(long long v[3], long long now_ms, int max, long window_ms,
+			  long lockout_ms);
+
 enum store_kind { STORE_SQLITE, STORE_POSTGRESQL };
 
 /*

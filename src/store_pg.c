@@ -658,18 +658,7 @@ static int pg_auth_failed_on(struct store *base, struct conn *c, const char *add
 	for (int i = 0; i < 3; i++)
 		v[i] = col_int(r, 0, i);
 	PQclear(r);
-	if (v[0] + window_ms <= now_ms) { /* a new window */
-		v[0] = now_ms;
-		v[1] = 0;
-	}
-	v[1]++;
-	if (v[1] >= max && v[2] <= now_ms) {
-		v[2] = now_ms + lockout_ms;
-		v[0] = now_ms; /* counting starts afresh after the lockout */
-		v[1] = 0;
-	}
-	if (v[2] > now_ms)
-		*retry_ms = v[2] - now_ms;
+	*retry_ms = store_auth_step(v, now_ms, max, window_ms, lockout_ms);
 	for (int i = 0; i < 3; i++)
 		p_int(&p, v[i]);
 	if (run_cmd(c, ST_AUTH_PUT, &p, NULL) < 0)

@@ -632,18 +632,7 @@ static int sq_auth_failed(struct conn *s, const char *addr, long long now_ms, in
 		return db_fail(s, e, "cannot start a transaction");
 	if (auth_get(s, addr, v) < 0)
 		goto rollback;
-	if (v[0] + window_ms <= now_ms) { /* a new window */
-		v[0] = now_ms;
-		v[1] = 0;
-	}
-	v[1]++;
-	if (v[1] >= max && v[2] <= now_ms) {
-		v[2] = now_ms + lockout_ms;
-		v[0] = now_ms; /* counting starts afresh after the lockout */
-		v[1] = 0;
-	}
-	if (v[2] > now_ms)
-		*retry_ms = v[2] - now_ms;
+	*retry_ms = store_auth_step(v, now_ms, max, window_ms, lockout_ms);
 	if (!(st = stmt(s, ST_AUTH_PUT)))
 		goto rollback;
 	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
