@@ -149,6 +149,8 @@ struct serve_thread {
 	int id;
 };
 
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /*
  * After a large request (its parse trees, copies and answer may take many
  * times the body), give the freed memory back to the system.  glibc keeps
@@ -211,14 +213,9 @@ static void *worker_main(void *arg)
 		long long body_bytes = 0;
 		int rc;
 
-		/* No lock around it: Linux lets threads wait in accept() on one
-		 * socket at once and wakes one per connection, and libfcgi takes
-		 * no lock of its own there (its AcquireLock is for platforms
-		 * without that).  A process-wide mutex, as libfcgi's threaded
-		 * example has, handed the lock from thread to thread on every
-		 * request: a futex wake and a context switch more each time,
-		 * and the FastCGI params were read under it. */
+		pthread_mutex_lock(&accept_lock);
 		rc = FCGX_Accept_r(&rq);
+		pthread_mutex_unlock(&accept_lock);
 		if (rc < 0 && accept_retry(th->id, -rc))
 			continue;
 		if (rc < 0) {
