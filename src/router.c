@@ -135,7 +135,8 @@ static void route_metrics(struct http_req *r, const struct cfg *c, struct worker
 	buf_free(&body);
 }
 
-/* The endpoint label of a request's metrics. */
+/* The endpoint a path names, as router_handle matches it ("other": none):
+ * the endpoint label of a request's metrics. */
 static const char *endpoint_name(const char *path)
 {
 	const char *m = strstr(path, "/v1/models"), *re = strstr(path, "/v1/responses");
@@ -155,15 +156,13 @@ static const char *endpoint_name(const char *path)
 	return "other";
 }
 
-/* One of the paths router_handle serves (as it matches them below). */
+/* One of the endpoint paths a CORS preflight is answered for: every path
+ * router_handle serves but /metrics, which is not for browsers. */
 static bool endpoint_path(const char *path)
 {
-	const char *m = strstr(path, "/v1/models"), *re = strstr(path, "/v1/responses");
+	const char *name = endpoint_name(path);
 
-	return ends_with(path, "/healthz") || ends_with(path, "/v1/chat/completions") ||
-	       ends_with(path, "/v1/embeddings") ||
-	       (re && (!re[13] || (re[13] == '/' && re[14] && !strchr(re + 14, '/')))) ||
-	       (m && (!m[10] || (m[10] == '/' && m[11] && !strchr(m + 11, '/'))));
+	return strcmp(name, "other") != 0 && strcmp(name, "metrics") != 0;
 }
 
 #define CORS_METHODS "GET, HEAD, POST, DELETE, OPTIONS"
