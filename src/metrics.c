@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define MAGIC 0x636c61776d657431ULL /* "clawmet1" */
@@ -456,14 +457,6 @@ static _Thread_local struct {
 	char agent[64];
 } cur;
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void metrics_request_begin(bool enabled, const char *config_path)
 {
 	memset(&cur, 0, sizeof cur);
@@ -474,7 +467,7 @@ void metrics_request_begin(bool enabled, const char *config_path)
 	if (atomic_load(&attach_state) != ATTACH_OK)
 		return;
 	cur.seg = process_seg;
-	cur.start_us = now_us();
+	cur.start_us = clock_mono_us();
 	cur.first_us = -1;
 }
 
@@ -487,7 +480,7 @@ void metrics_request_agent(const char *agent_id)
 void metrics_first_token(void)
 {
 	if (cur.seg && cur.first_us < 0)
-		cur.first_us = now_us();
+		cur.first_us = clock_mono_us();
 }
 
 void metrics_stream_opened(void)
@@ -536,7 +529,7 @@ void metrics_note_auth_lockout(void)
 void metrics_request_end(const char *endpoint, int status)
 {
 	char labels[METRICS_LABELS_MAX] = "", code[16];
-	long long end = now_us();
+	long long end = clock_mono_us();
 
 	if (!cur.seg)
 		return;
