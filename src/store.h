@@ -1,7 +1,9 @@
 /*
  * store.h - the session store interface (SPEC.md sections 5 and 6): history
- * load, turn append, expiry, the Responses API's stored responses, and the
- * failed-auth counters every worker process shares.
+ * load, turn append, expiry, the Responses API's stored responses, the
+ * failed-auth counters every worker process shares, and (gateway.auth.mode
+ * "keys", remote-user, the usage log) client keys, per-client rate windows
+ * and usage rows.
  *
  * A struct store may be used by every thread of a process at once (each
  * backend keeps a pool of connections); worker.c shares one per process.
@@ -31,6 +33,7 @@
 #include "err.h"
 
 struct store;
+struct store_usage;
 
 /* One turn to persist: the request's new messages and the answer. */
 struct store_turn {
@@ -48,6 +51,57 @@ struct store_turn {
 	 * returns, stored as given. */
 	const char *response_id;
 	const cJSON *response;
+	/* The request's usage row, inserted in the turn's own transaction
+	 * (NULL: the usage log is off). */
+	const struct store_usage *usage;
+};
+
+/*
+ * A client key (clawcgi keys; gateway.auth.mode "keys").  The store keeps
+ * the SHA-256 of the secret, never the secret.  Times are ms since the
+ * epoch; 0 means never (expires, revoked, last used).
+ */
+struct store_key {
+	char name[65];	   /* [A-Za-z0-9._-]{1,64}, unique */
+	char hash[65];	   /* lower-case hex SHA-256 of the secret, unique */
+	char agents[1024]; /* agent ids joined by ',' ("" = every agent) */
+	long rpm;	   /* requests per minute, 0 = no limit */
+	long tpm;	   /* tokens per minute, 0 = no limit */
+	long long created;
+	long long expires;
+	long long revoked;
+	long long last_used;
+};
+
+/* One request's minute window of a rate-limited client ("key:NAME" or
+ * "user:NAME"), as rate_take left it. */
+struct store_rate {
+	bool allowed;  /* false: a limit was reached, nothing counted */
+	long requests; /* requests counted in the window, this one included */
+	long tokens;   /* tokens counted in the window */
+};
+
+/*
+ * A usage log row (one per request; usage.enabled).  Strings may be NULL
+ * where they do not apply (no agent, stateless, no model answered).
+ * auth_kind: "operator" (the gateway token or password), "key", "user"
+ * (remote-user) or "none" (auth mode none); auth_name: the key's or
+ * user's name.  Latencies in ms; ttft_ms < 0: no first token.
+ */
+struct store_usage {
+	long long time;	      /* ms since the epoch, when the request began */
+	const char *endpoint; /* "chat.completions", "responses", "embeddings", "models", ... */
+	const char *agent_id;
+	const char *auth_kind;
+	const char *auth_name;
+	const char *session_key;
+	const char *model; /* "provider/model" that served, after fallbacks */
+	int status;
+	long prompt_tokens;
+	long completion_tokens;
+	double latency_ms;
+	double ttft_ms;
+	bool interrupted;
 };
 
 /* A stored response: the turn it ended and the object as returned. */
@@ -113,6 +167,44 @@ struct store_ops {
 	 * response goes on in a branch of its own). */
 	int (*fork)(struct store *s, const char *agent_id, const char *from_key, long long upto,
 		    const char *to_key, struct err *e);
+	/*
+	 * Client keys.  key_put: insert k, or with replace overwrite the row
+	 * of k->name; 1 when inserting a name (or hash) that exists, or
+	 * replacing one that does not.  key_get: by name (hash NULL) or by
+	 * hash (name NULL); 0 with *out filled, 1 when there is none.
+	 * key_list: every key, by name.  key_touch: set last_used to now_ms.
+	 */
+	int (*key_put)(struct store *s, const struct store_key *k, bool replace, struct err *e);
+	int (*key_get)(struct store *s, const char *name, const char *hash, struct store_key *out,
+		       struct err *e);
+	int (*key_list)(struct store *s, int (*fn)(void *ctx, const struct store_key *k), void *ctx,
+			struct err *e);
+	int (*key_touch)(struct store *s, const char *name, long long now_ms, struct err *e);
+	/*
+	 * Per-client request and token counts in fixed one-minute windows,
+	 * shared by every process (and host) using the store.  window: the
+	 * window's start in ms (a multiple of 60000).  rate_take, in one
+	 * transaction: when rpm > 0 and the window holds rpm requests, or tpm
+	 * > 0 and it holds tpm tokens, out->allowed = false and nothing
+	 * changes; else one request is counted.  out gets the counts either
+	 * way.  rate_add_tokens adds tokens to the window (a row made if
+	 * needed).  Windows older than the previous one are pruned now and
+	 * then.
+	 */
+	int (*rate_take)(struct store *s, const char *client, long long window, long rpm, long tpm,
+			 struct store_rate *out, struct err *e);
+	int (*rate_add_tokens)(struct store *s, const char *client, long long window, long tokens,
+			       struct err *e);
+	/*
+	 * The usage log.  usage_add: n rows in one transaction.  usage_scan:
+	 * fn for each row with since <= time < until (ms), oldest first.
+	 * usage_purge: delete rows older than before (ms); *deleted the count.
+	 */
+	int (*usage_add)(struct store *s, const struct store_usage *rows, size_t n, struct err *e);
+	int (*usage_scan)(struct store *s, long long since, long long until,
+			  int (*fn)(void *ctx, const struct store_usage *row), void *ctx,
+			  struct err *e);
+	int (*usage_purge)(struct store *s, long long before, long *deleted, struct err *e);
 	void (*close)(struct store *s);
 };
 
@@ -195,6 +287,15 @@ int store_open_postgresql(const char *conninfo, struct store **out, struct err *
 #define store_fork(s, ...) ((s)->ops->fork((s), __VA_ARGS__))
 #define store_auth_locked(s, ...) ((s)->ops->auth_locked((s), __VA_ARGS__))
 #define store_auth_failed(s, ...) ((s)->ops->auth_failed((s), __VA_ARGS__))
+#define store_key_put(s, ...) ((s)->ops->key_put((s), __VA_ARGS__))
+#define store_key_get(s, ...) ((s)->ops->key_get((s), __VA_ARGS__))
+#define store_key_list(s, ...) ((s)->ops->key_list((s), __VA_ARGS__))
+#define store_key_touch(s, ...) ((s)->ops->key_touch((s), __VA_ARGS__))
+#define store_rate_take(s, ...) ((s)->ops->rate_take((s), __VA_ARGS__))
+#define store_rate_add_tokens(s, ...) ((s)->ops->rate_add_tokens((s), __VA_ARGS__))
+#define store_usage_add(s, ...) ((s)->ops->usage_add((s), __VA_ARGS__))
+#define store_usage_scan(s, ...) ((s)->ops->usage_scan((s), __VA_ARGS__))
+#define store_usage_purge(s, ...) ((s)->ops->usage_purge((s), __VA_ARGS__))
 static inline void store_close(struct store *s)
 {
 	if (s)
