@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "usage.h"
 #include "message.h"
 
 /* The names of a caller's inputs, for error messages. */
@@ -88,6 +89,7 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 	} else if (!agent_model_alias(model, id)) {
 		*out = &c->agents[c->default_agent];
 		metrics_request_agent((*out)->id);
+		usage_request_agent((*out)->id);
 		return 0;
 	}
 	a = cfg_find_agent(c, id);
@@ -102,6 +104,7 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 	}
 	*out = a;
 	metrics_request_agent(a->id);
+	usage_request_agent(a->id);
 	return 0;
 }
 
@@ -159,6 +162,21 @@ void agent_uuid4(char out[37])
 		*p++ = hex[b[i] & 15];
 	}
 	*p = '\0';
+}
+
+int agent_scope_key(const char *scope, char **key, struct err *e)
+{
+	struct buf b = BUF_INIT;
+
+	if (!scope || !*scope)
+		return 0;
+	if (buf_printf(&b, "%s:%s", scope, *key) < 0) {
+		buf_free(&b);
+		return err_nomem(e);
+	}
+	free(*key);
+	*key = buf_detach(&b);
+	return *key ? 0 : err_nomem(e);
 }
 
 int agent_session_key(const char *header_key, const char *user, const char *agent_id,
@@ -251,7 +269,8 @@ int agent_turn_prepare(struct agent_turn *t, const struct cfg *c,
 		t->model_override = true;
 	}
 	if (agent_session_key(src->session_key, src->user, t->agent->id, src->caller,
-			      &t->session_key, &t->stable, e) < 0)
+			      &t->session_key, &t->stable, e) < 0 ||
+	    agent_scope_key(src->scope, &t->session_key, e) < 0)
 		return -1;
 	/* the agent's prompt first, then the request's system/developer text */
 	buf_reset(&t->system_text);
@@ -302,6 +321,7 @@ static int collect_delta(struct prov_sink *s, const struct prov_delta *d)
 {
 	struct collect *c = s->ctx;
 	metrics_first_token();
+	usage_first_token();
 	if (answer_add(&c->turn->answer, d) < 0)
 		return -1;
 	return c->inner->delta ? c->inner->delta(c->inner, d) : 0;
@@ -489,6 +509,12 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		 t->model.provider->name, t->model.model, nhistory, skip);
 	rc = prov_run(&rq, &col.sink, &t->res, e);
 	metrics_tokens(t->agent->id, t->res.usage.prompt_tokens, t->res.usage.completion_tokens);
+	usage_request_tokens_add(t->res.usage.prompt_tokens, t->res.usage.completion_tokens);
+	usage_request_interrupted(rc < 0 && t->res.cancelled);
+	if (t->res.served_by)
+		usage_request_model(t->res.served_by->provider->name, t->res.served_by->model);
+	if (t->stable)
+		usage_request_session(t->session_key);
 	if (rc < 0 && !t->res.cancelled)
 		log_warn("turn %s: agent %s, model %s/%s failed: %s", t->run_id, t->agent->id,
 			 t->model.provider->name, t->model.model, e->message);
@@ -505,6 +531,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 			.prompt_tokens = t->res.usage.prompt_tokens,
 			.completion_tokens = t->res.usage.completion_tokens,
 			.ttl_days = t->cfg->session.ttl_days,
+			.usage = usage_turn_row(),
 		};
 		struct err se;
 		err_clear(&se);
@@ -522,9 +549,12 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 			st.response_id = t->response_id;
 			st.response = t->response;
 		}
-		if (store_append_turn(store, &st, &se) < 0 && rc == 0) {
-			*e = se;
-			rc = -1;
+		if (store_append_turn(store, &st, &se) < 0) {
+			usage_turn_row_lost();
+			if (rc == 0) {
+				*e = se;
+				rc = -1;
+			}
 		}
 	}
 out:

@@ -59,6 +59,14 @@ int agent_select(const struct cfg *c, const char *header_id, const char *model,
 int agent_session_key(const char *header_key, const char *user, const char *agent_id,
 		      enum agent_caller caller, char **out, bool *stable, struct err *e);
 
+/*
+ * A session key in a client's scope: "<scope>:<key>" (scope "key:NAME" or
+ * "user:NAME"), so the same session key or `user` under two clients names
+ * two sessions; key itself when scope is NULL or "" (the operator).  *key
+ * (heap) is replaced.  0, or -1 with e (out of memory).
+ */
+int agent_scope_key(const char *scope, char **key, struct err *e);
+
 /* A random UUID v4, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void agent_uuid4(char out[37]);
 
@@ -91,6 +99,8 @@ struct agent_turn_source {
 	const char *user;	    /* the OpenAI `user` field, --user */
 	const char *system_text;    /* the request's own system text, after the agent's */
 	bool stream;		    /* the client wants the answer streamed */
+	const char *scope;	    /* the client's session scope ("key:NAME", "user:NAME";
+				       NULL or "" for none): its sessions are its own */
 };
 
 /* The HTTP headers that steer a turn (SPEC.md sections 4 and 5). */
@@ -133,7 +143,7 @@ void agent_turn_free(struct agent_turn *t);
 /*
  * Prepare t (agent_turn_init'ed) from src: the agent (header, then model
  * alias, then default), the model (the agent's, or the override), the
- * session key, the system text (the agent's prompt, a blank line, src's)
+ * session key (in src's scope), the system text (the agent's prompt, a blank line, src's)
  * and the stream flag.  The caller then sets t->messages, t->params and
  * t->worker.  Returns 0, or -1 with e: 400 naming the malformed input,
  * 404 model_not_found for an unknown agent, 500 out of memory.

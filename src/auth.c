@@ -6,8 +6,11 @@
  */
 #include "auth.h"
 
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <strings.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "clock.h"
@@ -63,6 +66,8 @@ int auth_check(const struct cfg *c, const char *authorization, struct err *e)
 
 	if (c->auth.mode == CFG_AUTH_NONE)
 		return 0;
+	if (c->auth.mode == CFG_AUTH_KEYS && (!c->auth.secret || !c->auth.secret[0]))
+		return err_set(e, 401, ERR_UNAUTHORIZED, "Unauthorized");
 	if (!c->auth.secret || !c->auth.secret[0]) {
 		log_error("auth mode is %s but no secret is configured: set %s "
 			  "(refusing every request)",
@@ -87,37 +92,317 @@ bool auth_is_loopback(const char *addr)
 	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
 }
 
-int auth_check_throttled(const struct cfg *c, struct store *store, const char *addr,
-			 const char *authorization, long *retry_after, struct err *e)
+/* The throttle applies to this address (NULL store: it does not). */
+static struct store *throttle_store(const struct cfg *c, struct store *store, const char *addr)
+{
+	if (c->auth.mode == CFG_AUTH_NONE || !addr || !addr[0] ||
+	    (c->auth.rate_limit.exempt_loopback && auth_is_loopback(addr)))
+		return NULL;
+	return store;
+}
+
+/* 429 while addr is locked out. */
+static int throttle_check(const struct cfg *c, struct store *store, const char *addr,
+			  long *retry_after, struct err *e)
 {
 	long long retry = 0;
 	struct err se;
 
-	*retry_after = 0;
-	if (c->auth.mode == CFG_AUTH_NONE || !addr || !addr[0] ||
-	    (c->auth.rate_limit.exempt_loopback && auth_is_loopback(addr)))
-		store = NULL;
+	(void)c;
 	if (store && store_auth_locked(store, addr, clock_wall_ms(), &retry, &se) == 0 &&
 	    retry > 0) {
 		*retry_after = (long)((retry + 999) / 1000);
-		err_set(e, 429, ERR_RATE_LIMITED,
-			"Too many failed authentication attempts. Please try again later.");
-		return -1;
+		return err_set(e, 429, ERR_RATE_LIMITED,
+			       "Too many failed authentication attempts. Please try again later.");
 	}
+	return 0;
+}
+
+/* Count a failed attempt of addr (a 401). */
+static void throttle_failed(const struct cfg *c, struct store *store, const char *addr)
+{
+	long long retry = 0;
+	struct err se;
+
+	metrics_note_auth_failure();
+	if (!store)
+		return;
+	if (store_auth_failed(store, addr, clock_wall_ms(), c->auth.rate_limit.max_attempts,
+			      c->auth.rate_limit.window_ms, c->auth.rate_limit.lockout_ms, &retry,
+			      &se) < 0) {
+		log_error("auth throttling unavailable: %s", se.message);
+	} else if (retry > 0) {
+		metrics_note_auth_lockout();
+		log_warn("auth: %s locked out for %ld s after %d failed attempts", addr,
+			 (long)((retry + 999) / 1000), c->auth.rate_limit.max_attempts);
+	}
+}
+
+int auth_check_throttled(const struct cfg *c, struct store *store, const char *addr,
+			 const char *authorization, long *retry_after, struct err *e)
+{
+	*retry_after = 0;
+	store = throttle_store(c, store, addr);
+	if (throttle_check(c, store, addr, retry_after, e) < 0)
+		return -1;
 	if (auth_check(c, authorization, e) == 0)
 		return 0;
 	if (e->status == 401)
-		metrics_note_auth_failure();
-	if (store && e->status == 401) {
-		if (store_auth_failed(store, addr, clock_wall_ms(), c->auth.rate_limit.max_attempts,
-				      c->auth.rate_limit.window_ms, c->auth.rate_limit.lockout_ms,
-				      &retry, &se) < 0)
-			log_error("auth throttling unavailable: %s", se.message);
-		else if (retry > 0) {
-			metrics_note_auth_lockout();
-			log_warn("auth: %s locked out for %ld s after %d failed attempts", addr,
-				 (long)((retry + 999) / 1000), c->auth.rate_limit.max_attempts);
-		}
-	}
+		throttle_failed(c, store, addr);
 	return -1;
+}
+
+const char *auth_kind_name(enum auth_kind k)
+{
+	switch (k) {
+	case AUTH_OPERATOR:
+		return "operator";
+	case AUTH_KEY:
+		return "key";
+	case AUTH_USER:
+		return "user";
+	case AUTH_ANYONE:
+		break;
+	}
+	return "anyone";
+}
+
+void auth_key_hash(const char *secret, size_t len, char hash[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(secret, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		/* Never matches a stored hash (those are hex digits). */
+		snprintf(hash, 65, "%s", "-");
+		return;
+	}
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+}
+
+int auth_key_new(char secret[68])
+{
+	unsigned char raw[32];
+	size_t got = 0;
+
+	while (got < sizeof raw) {
+		ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	memcpy(secret, "ck-", 3);
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(secret + 3 + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+/* last_used is written at most once a minute per key. */
+#define KEY_TOUCH_MS 60000
+
+/* A client key's secret -> who; -1 with e (401 unknown, revoked, expired;
+ * 500 store). */
+static int identify_key(struct store *store, const char *secret, size_t len,
+			struct auth_client *who, struct err *e)
+{
+	struct store_key k;
+	char hash[65];
+	long long now = clock_wall_ms();
+	int rc;
+
+	if (len < 3 || strncmp(secret, "ck-", 3))
+		return err_set(e, 401, ERR_UNAUTHORIZED, "Unauthorized");
+	if (!store)
+		return err_set(e, 500, ERR_API, "Session store error: client keys cannot be read.");
+	auth_key_hash(secret, len, hash);
+	rc = store_key_get(store, NULL, hash, &k, e);
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return err_set(e, 401, ERR_UNAUTHORIZED, "Unauthorized");
+	if (k.revoked)
+		return err_set(e, 401, ERR_UNAUTHORIZED, "This API key was revoked.");
+	if (k.expires && k.expires <= now)
+		return err_set(e, 401, ERR_UNAUTHORIZED, "This API key has expired.");
+	who->kind = AUTH_KEY;
+	snprintf(who->name, sizeof who->name, "%s", k.name);
+	snprintf(who->scope, sizeof who->scope, "key:%s", k.name);
+	snprintf(who->agents, sizeof who->agents, "%s", k.agents);
+	who->rpm = k.rpm;
+	who->tpm = k.tpm;
+	if (now - k.last_used >= KEY_TOUCH_MS) {
+		struct err te;
+		if (store_key_touch(store, k.name, now, &te) < 0)
+			log_warn("client key %s: last use not recorded: %s", k.name, te.message);
+	}
+	return 0;
+}
+
+/* The web server's user -> who, with gateway.auth.users' entry. */
+static int identify_user(const struct cfg *c, const char *remote_user, struct auth_client *who,
+			 struct err *e)
+{
+	const struct cfg_user *u;
+	size_t len = remote_user ? strlen(remote_user) : 0;
+
+	if (!len) {
+		log_warn("auth: gateway.auth.mode is remote-user but the web server passed no "
+			 "REMOTE_USER: have it authenticate this path (README \"The web server's "
+			 "login\")");
+		return err_set(e, 401, ERR_UNAUTHORIZED,
+			       "Unauthorized: the web server did not authenticate this request.");
+	}
+	if (len > AUTH_NAME_MAX)
+		return err_set(e, 401, ERR_UNAUTHORIZED,
+			       "Unauthorized: the user name is too long.");
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)remote_user[i] < 0x20 || remote_user[i] == 0x7f)
+			return err_set(e, 401, ERR_UNAUTHORIZED,
+				       "Unauthorized: the user name has control characters.");
+	who->kind = AUTH_USER;
+	snprintf(who->name, sizeof who->name, "%s", remote_user);
+	snprintf(who->scope, sizeof who->scope, "user:%s", remote_user);
+	if ((u = cfg_find_user(c, remote_user))) {
+		snprintf(who->agents, sizeof who->agents, "%s", u->agents);
+		who->rpm = u->rpm;
+		who->tpm = u->tpm;
+	}
+	return 0;
+}
+
+int auth_identify(const struct cfg *c, struct store *store, const char *addr,
+		  const char *authorization, const char *remote_user, struct auth_client *who,
+		  long *retry_after, struct err *e)
+{
+	struct store *throttle = throttle_store(c, store, addr);
+	const char *secret;
+	size_t len;
+	int rc;
+
+	memset(who, 0, sizeof *who);
+	*retry_after = 0;
+	if (c->auth.mode == CFG_AUTH_REMOTE_USER) {
+		if (identify_user(c, remote_user, who, e) < 0) {
+			metrics_note_auth_failure();
+			return -1;
+		}
+		return 0;
+	}
+	if (throttle_check(c, throttle, addr, retry_after, e) < 0)
+		return -1;
+	rc = auth_check(c, authorization, e);
+	if (rc == 0)
+		who->kind = c->auth.mode == CFG_AUTH_NONE ? AUTH_ANYONE : AUTH_OPERATOR;
+	else if (c->auth.mode == CFG_AUTH_KEYS && e->status == 401 &&
+		 (secret = auth_bearer(authorization, &len)))
+		rc = identify_key(store, secret, len, who, e);
+	if (rc < 0 && e->status == 401)
+		throttle_failed(c, throttle, addr);
+	return rc;
+}
+
+bool auth_allows_agent(const struct auth_client *who, const char *agent_id)
+{
+	const char *p = who ? who->agents : "";
+	size_t n = strlen(agent_id);
+
+	if (!*p)
+		return true;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t m = end ? (size_t)(end - p) : strlen(p);
+		if (m == n && !strncasecmp(p, agent_id, n))
+			return true;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
+int auth_agent_check(const struct auth_client *who, const char *agent_id, struct err *e)
+{
+	if (auth_allows_agent(who, agent_id))
+		return 0;
+	err_set(e, 403, ERR_INVALID_REQUEST, "The %s '%s' may not use the agent '%s'.",
+		who->kind == AUTH_KEY ? "key" : "user", who->name, agent_id);
+	e->code = ERR_CODE_PERMISSION_DENIED;
+	return -1;
+}
+
+bool auth_owns_session(const struct auth_client *who, const char *session_key)
+{
+	size_t n;
+
+	if (!who || !who->scope[0])
+		return true;
+	n = strlen(who->scope);
+	return !strncmp(session_key, who->scope, n) && session_key[n] == ':';
+}
+
+#define RATE_WINDOW_MS 60000LL
+
+/* OpenAI's reset durations: "20ms", "34s". */
+static void duration(char *out, size_t n, long long ms)
+{
+	if (ms < 1000)
+		snprintf(out, n, "%lldms", ms);
+	else
+		snprintf(out, n, "%llds", (ms + 999) / 1000);
+}
+
+int auth_rate_take(const struct auth_client *who, struct store *store, long long now_ms,
+		   char *headers, size_t n, long *retry_after, struct err *e)
+{
+	long long window = now_ms - now_ms % RATE_WINDOW_MS;
+	long long reset_ms = window + RATE_WINDOW_MS - now_ms;
+	struct store_rate r;
+	char reset[32];
+	size_t used = 0;
+
+	headers[0] = '\0';
+	*retry_after = 0;
+	if (!who->rpm && !who->tpm)
+		return 0;
+	if (!store)
+		return err_set(e, 500, ERR_API,
+			       "Session store error: rate limits cannot be counted.");
+	if (store_rate_take(store, who->scope, window, who->rpm, who->tpm, &r, e) < 0)
+		return -1;
+	duration(reset, sizeof reset, reset_ms);
+	if (who->rpm)
+		used += (size_t)snprintf(headers, n,
+					 "x-ratelimit-limit-requests: %ld\r\n"
+					 "x-ratelimit-remaining-requests: %ld\r\n"
+					 "x-ratelimit-reset-requests: %s\r\n",
+					 who->rpm,
+					 r.requests >= who->rpm ? 0 : who->rpm - r.requests, reset);
+	if (who->tpm && used < n)
+		snprintf(headers + used, n - used,
+			 "x-ratelimit-limit-tokens: %ld\r\n"
+			 "x-ratelimit-remaining-tokens: %ld\r\n"
+			 "x-ratelimit-reset-tokens: %s\r\n",
+			 who->tpm, r.tokens >= who->tpm ? 0 : who->tpm - r.tokens, reset);
+	if (r.allowed)
+		return 0;
+	*retry_after = (long)((reset_ms + 999) / 1000);
+	err_set(e, 429, ERR_RATE_LIMITED,
+		"Rate limit reached for %s '%s': %s per minute. Please try again in %s.",
+		who->kind == AUTH_KEY ? "key" : "user", who->name,
+		who->rpm && r.requests >= who->rpm ? "requests" : "tokens", reset);
+	e->code = ERR_CODE_RATE_LIMIT_EXCEEDED;
+	return -1;
+}
+
+void auth_rate_tokens(const struct auth_client *who, struct store *store, long long now_ms,
+		      long tokens)
+{
+	struct err e;
+
+	if (!who->tpm || tokens <= 0 || !store)
+		return;
+	if (store_rate_add_tokens(store, who->scope, now_ms - now_ms % RATE_WINDOW_MS, tokens, &e) <
+	    0)
+		log_error("rate limit: tokens of %s not counted: %s", who->scope, e.message);
 }

@@ -2,6 +2,14 @@
  * auth.h - checking the gateway's credentials (SPEC.md section 3), and
  * throttling failed attempts per client address.  The throttle's state
  * lives in the session store, so every worker process shares it.
+ *
+ * gateway.auth.mode "keys" adds client keys (clawcgi keys; README "Client
+ * keys"): "ck-" and 64 hex digits, 256 bits from getrandom(2), kept in the
+ * store as their SHA-256 (OpenSSL's libcrypto).  "remote-user" trusts the
+ * web server's REMOTE_USER, a FastCGI/CGI parameter (never a header).
+ * Either gives a request a client (struct auth_client) with its agents and
+ * its per-minute limits, counted in the store across processes and hosts,
+ * and answered as OpenAI does (429 rate_limit_exceeded, x-ratelimit-*).
  */
 #ifndef CLAW_AUTH_H
 #define CLAW_AUTH_H
@@ -31,6 +39,76 @@ int auth_check(const struct cfg *c, const char *authorization, struct err *e);
  */
 int auth_check_throttled(const struct cfg *c, struct store *store, const char *addr,
 			 const char *authorization, long *retry_after, struct err *e);
+
+/* Who a request is from, once authenticated. */
+enum auth_kind {
+	AUTH_ANYONE,   /* gateway.auth.mode none */
+	AUTH_OPERATOR, /* the gateway token or password */
+	AUTH_KEY,      /* a client key */
+	AUTH_USER,     /* the web server's REMOTE_USER */
+};
+
+#define AUTH_NAME_MAX 255
+#define AUTH_SCOPE_MAX (AUTH_NAME_MAX + 6)
+
+struct auth_client {
+	enum auth_kind kind;
+	char name[AUTH_NAME_MAX + 1];	/* the key's or user's name; "" otherwise */
+	char scope[AUTH_SCOPE_MAX + 1]; /* "key:NAME", "user:NAME"; "" for the others:
+					 * its sessions' prefix, its rate windows' name */
+	char agents[1024];		/* agent ids joined by ','; "" = every agent */
+	long rpm;			/* requests per minute, 0 = no limit */
+	long tpm;			/* tokens per minute, 0 = no limit */
+};
+
+/* "anyone", "operator", "key", "user" (the usage log's auth_kind; anyone
+ * is stored as "none"). */
+const char *auth_kind_name(enum auth_kind k);
+
+/*
+ * Authenticate a request under every mode: auth_check_throttled for the
+ * secret (in keys mode the operator's secret when set, else a client key
+ * looked up by its hash: revoked or expired is a 401 saying so), or the
+ * remote user (remote_user: the REMOTE_USER parameter; absent or empty is
+ * a 401, and nothing is counted against the address, as the web server
+ * authenticates).  Returns 0 with *who filled, or -1 with e (401, 429 and
+ * *retry_after, 500 when the store cannot be read in keys mode).
+ */
+int auth_identify(const struct cfg *c, struct store *store, const char *addr,
+		  const char *authorization, const char *remote_user, struct auth_client *who,
+		  long *retry_after, struct err *e);
+
+/* Whether who may use agent_id (its list is empty, or names it; a NULL
+ * who may use every agent). */
+bool auth_allows_agent(const struct auth_client *who, const char *agent_id);
+/* The same as an error: 0, or -1 with e 403 permission_denied naming the
+ * agent. */
+int auth_agent_check(const struct auth_client *who, const char *agent_id, struct err *e);
+/* Whether a stored session key is who's to use: a client key's or user's
+ * own scope; every session for the operator (and a NULL who). */
+bool auth_owns_session(const struct auth_client *who, const char *session_key);
+
+/*
+ * Count a request of who in the current minute window of the store (no-op
+ * without limits).  Fills headers (size n, "" without limits) with the
+ * x-ratelimit-{limit,remaining,reset}-{requests,tokens} lines OpenAI sends
+ * (CRLF-ended).  Returns 0, or -1 with e: 429 rate_limit_exceeded with
+ * *retry_after seconds (nothing counted), 500 for a store error.
+ */
+int auth_rate_take(const struct auth_client *who, struct store *store, long long now_ms,
+		   char *headers, size_t n, long *retry_after, struct err *e);
+
+/* Add a finished request's tokens to who's window (no-op without tpm).
+ * A store error is logged. */
+void auth_rate_tokens(const struct auth_client *who, struct store *store, long long now_ms,
+		      long tokens);
+
+/* A new client key's secret: "ck-" and 64 lower-case hex digits from
+ * getrandom(2).  0, or -1 when the system gives no random bytes. */
+int auth_key_new(char secret[68]);
+
+/* The lower-case hex SHA-256 of a secret of len bytes (libcrypto's EVP). */
+void auth_key_hash(const char *secret, size_t len, char hash[65]);
 
 /* 127.0.0.0/8, ::1 and ::ffff:127.x.x.x */
 bool auth_is_loopback(const char *addr);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "auth.h"
 #include "chat_request.h"
 #include "log.h"
 
@@ -307,10 +308,12 @@ static int prepare_turn(struct http_req *r, const struct cfg *c, struct chat_req
 		.user = rq->user,
 		.system_text = buf_str(&rq->system_text),
 		.stream = rq->stream,
+		.scope = r->client ? r->client->scope : NULL,
 	};
 
 	agent_source_headers(&src, request_header, r);
 	if (agent_turn_prepare(t, c, &src, e) < 0 ||
+	    auth_agent_check(r->client, t->agent->id, e) < 0 ||
 	    prov_check_params(t->model.provider, rq->params, e) < 0)
 		return -1;
 	t->messages = rq->messages; /* the turn takes them */

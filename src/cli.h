@@ -27,4 +27,17 @@ int cli_sessions(const char *config_path, int argc, char **argv);
  */
 int cli_store(int argc, char **argv);
 
+/*
+ * clawcgi keys create --name NAME [--agents ID,ID] [--rpm N] [--tpm N]
+ *                     [--expires DAYS] | list | revoke NAME | rotate NAME
+ * (cli_keys.c).  args are what follows "keys" (and --config FILE).
+ */
+int cli_keys(const char *config_path, int argc, char **argv);
+
+/*
+ * clawcgi usage [--since DATE] [--until DATE] [--by agent|key|user|model|day]
+ * [--json] (cli_usage.c).  args are what follows "usage" (and --config FILE).
+ */
+int cli_usage(const char *config_path, int argc, char **argv);
+
 #endif

@@ -38,6 +38,7 @@
 #define DEFAULT_KEEPALIVE_SECONDS 10
 #define DEFAULT_BODY_TIMEOUT_SECONDS 30
 #define DEFAULT_TTL_DAYS 30
+#define DEFAULT_USAGE_RETENTION_DAYS 90
 #define DEFAULT_HISTORY_LIMIT 40
 #define DEFAULT_STORE CLAWCGI_LOCALSTATEDIR "/lib/clawcgi/clawcgi.db"
 
@@ -98,6 +99,11 @@ void cfg_free(struct cfg *c)
 		return;
 	free(c->path);
 	free(c->auth.secret);
+	for (size_t i = 0; i < c->auth.nusers; i++) {
+		free(c->auth.users[i].name);
+		free(c->auth.users[i].agents);
+	}
+	free(c->auth.users);
 	for (size_t i = 0; i < c->nagents; i++)
 		free_agent(&c->agents[i]);
 	free(c->agents);
@@ -377,7 +383,73 @@ static int take_secret(struct cfg_reader *L, struct cfg_auth *auth, char **from_
 	return 0;
 }
 
-/* gateway.auth: mode (given or inferred), the secret, rateLimit. */
+/* A list of agent ids (agents, --agents) joined by ','; "" for none. */
+static int agent_list(struct cfg_reader *L, const cJSON *arr, const char *path, char **out)
+{
+	struct buf b = BUF_INIT;
+	const cJSON *it;
+
+	if (!cJSON_IsArray(arr))
+		return cfgr_fail(L, arr, "%s must be an array of agent ids", path);
+	cJSON_ArrayForEach(it, arr) {
+		char id[CFG_AGENT_ID_MAX + 1];
+		if (!cJSON_IsString(it) ||
+		    !cfg_agent_id(it->valuestring, strlen(it->valuestring), id)) {
+			buf_free(&b);
+			return cfgr_fail(L, it, "%s: each entry must be an agent id", path);
+		}
+		if ((b.len && buf_append(&b, ",", 1) < 0) || buf_append_str(&b, id) < 0) {
+			buf_free(&b);
+			return cfgr_fail(L, NULL, "out of memory");
+		}
+	}
+	if (!(*out = b.len ? buf_detach(&b) : strdup(""))) {
+		buf_free(&b);
+		return cfgr_fail(L, NULL, "out of memory");
+	}
+	return 0;
+}
+
+/* gateway.auth.users: { "NAME": { agents: [...], rpm: N, tpm: N }, "*": ... } */
+static int load_users(struct cfg_reader *L, struct cfg_auth *auth, const cJSON *node)
+{
+	const cJSON *users, *u;
+	char path[200];
+
+	if (cfgr_object(L, node, "users", "gateway.auth.users", &users) < 0)
+		return -1;
+	if (!users)
+		return 0;
+	if (!(auth->users = calloc((size_t)cJSON_GetArraySize(users) + 1, sizeof *auth->users)))
+		return cfgr_fail(L, NULL, "out of memory");
+	cJSON_ArrayForEach(u, users) {
+		struct cfg_user *cu = &auth->users[auth->nusers];
+		const cJSON *agents;
+
+		snprintf(path, sizeof path, "gateway.auth.users.%.100s", u->string);
+		if (!cJSON_IsObject(u))
+			return cfgr_fail(L, u, "%s must be an object", path);
+		if (!u->string[0] || strlen(u->string) > 255)
+			return cfgr_fail(L, u, "gateway.auth.users: a user name is 1-255 bytes");
+		if (!(cu->name = strdup(u->string)))
+			return cfgr_fail(L, NULL, "out of memory");
+		auth->nusers++;
+		agents = cJSON_GetObjectItemCaseSensitive(u, "agents");
+		snprintf(path, sizeof path, "gateway.auth.users.%.100s.agents", u->string);
+		if (agents && !cJSON_IsNull(agents) ? agent_list(L, agents, path, &cu->agents) < 0
+						    : !(cu->agents = strdup("")))
+			return L->failed ? -1 : cfgr_fail(L, NULL, "out of memory");
+		snprintf(path, sizeof path, "gateway.auth.users.%.100s.rpm", u->string);
+		if (cfgr_long(L, u, "rpm", path, 0, 100000000, &cu->rpm) < 0)
+			return -1;
+		snprintf(path, sizeof path, "gateway.auth.users.%.100s.tpm", u->string);
+		if (cfgr_long(L, u, "tpm", path, 0, 1000000000000L, &cu->tpm) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* gateway.auth: mode (given or inferred), the secret, rateLimit, users. */
 static int load_auth(struct cfg_reader *L, struct cfg_auth *auth, const cJSON *node)
 {
 	char *mode = NULL, *token = NULL, *password = NULL;
@@ -404,12 +476,18 @@ static int load_auth(struct cfg_reader *L, struct cfg_auth *auth, const cJSON *n
 		auth->mode = CFG_AUTH_PASSWORD;
 	} else if (!strcmp(mode, "none")) {
 		auth->mode = CFG_AUTH_NONE;
+	} else if (!strcmp(mode, "keys")) {
+		auth->mode = CFG_AUTH_KEYS;
+	} else if (!strcmp(mode, "remote-user")) {
+		auth->mode = CFG_AUTH_REMOTE_USER;
 	} else {
 		cfgr_fail(L, cJSON_GetObjectItemCaseSensitive(node, "mode"),
-			  "unknown gateway.auth.mode '%s' (token, password or none)", mode);
+			  "unknown gateway.auth.mode '%s' (token, password, none, keys or "
+			  "remote-user)",
+			  mode);
 		goto out;
 	}
-	if ((auth->mode == CFG_AUTH_TOKEN &&
+	if (((auth->mode == CFG_AUTH_TOKEN || auth->mode == CFG_AUTH_KEYS) &&
 	     take_secret(L, auth, &token, "OPENCLAW_GATEWAY_TOKEN",
 			 "gateway.auth.token (or OPENCLAW_GATEWAY_TOKEN)") < 0) ||
 	    (auth->mode == CFG_AUTH_PASSWORD &&
@@ -424,7 +502,8 @@ static int load_auth(struct cfg_reader *L, struct cfg_auth *auth, const cJSON *n
 	    cfgr_long(L, rln, "lockoutMs", "gateway.auth.rateLimit.lockoutMs", 0, MAX_MS,
 		      &rl->lockout_ms) < 0 ||
 	    cfgr_bool(L, rln, "exemptLoopback", "gateway.auth.rateLimit.exemptLoopback",
-		      &rl->exempt_loopback) < 0)
+		      &rl->exempt_loopback) < 0 ||
+	    load_users(L, auth, node) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -486,7 +565,7 @@ static int load_store(struct cfg_reader *L, struct cfg *c, const cJSON *session)
 /* gateway (auth, http.endpoints), session and server. */
 static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 {
-	const cJSON *gw, *auth, *http, *eps, *cc, *re, *me, *cors, *server, *session;
+	const cJSON *gw, *auth, *http, *eps, *cc, *re, *me, *cors, *server, *session, *usage;
 
 	if (cfgr_object(L, root, "gateway", "gateway", &gw) < 0 ||
 	    cfgr_object(L, gw, "auth", "gateway.auth", &auth) < 0 ||
@@ -498,7 +577,8 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	    cfgr_object(L, eps, "metrics", "gateway.http.endpoints.metrics", &me) < 0 ||
 	    cfgr_object(L, http, "cors", "gateway.http.cors", &cors) < 0 ||
 	    cfgr_object(L, root, "server", "server", &server) < 0 ||
-	    cfgr_object(L, root, "session", "session", &session) < 0)
+	    cfgr_object(L, root, "session", "session", &session) < 0 ||
+	    cfgr_object(L, root, "usage", "usage", &usage) < 0)
 		return -1;
 	if (load_auth(L, &c->auth, auth) < 0 || load_chat(L, &c->chat, cc) < 0 ||
 	    load_responses(L, &c->responses, re) < 0 ||
@@ -508,7 +588,11 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	    cfgr_int(L, server, "threads", "server.threads", 1, SERVE_MAX_THREADS,
 		     &c->server.threads) < 0 ||
 	    cfgr_string(L, session, "store", "session.store", &c->session.store, NULL) < 0 ||
-	    cfgr_int(L, session, "ttlDays", "session.ttlDays", 0, 36500, &c->session.ttl_days) < 0)
+	    cfgr_int(L, session, "ttlDays", "session.ttlDays", 0, 36500, &c->session.ttl_days) <
+		    0 ||
+	    cfgr_bool(L, usage, "enabled", "usage.enabled", &c->usage.enabled) < 0 ||
+	    cfgr_int(L, usage, "retentionDays", "usage.retentionDays", 0, 36500,
+		     &c->usage.retention_days) < 0)
 		return -1;
 	if (!c->session.store && !(c->session.store = strdup(DEFAULT_STORE)))
 		return cfgr_fail(L, NULL, "out of memory");
@@ -533,6 +617,8 @@ static struct cfg *cfg_new(const char *path)
 	c->chat.keepalive_seconds = DEFAULT_KEEPALIVE_SECONDS;
 	c->chat.body_timeout_seconds = DEFAULT_BODY_TIMEOUT_SECONDS;
 	c->session.ttl_days = DEFAULT_TTL_DAYS;
+	c->usage.enabled = true;
+	c->usage.retention_days = DEFAULT_USAGE_RETENTION_DAYS;
 	c->refs = 1;
 	return c;
 }
@@ -651,9 +737,34 @@ const struct cfg_provider *cfg_find_provider(const struct cfg *c, const char *na
 	return NULL;
 }
 
+const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name)
+{
+	const struct cfg_user *any = NULL;
+
+	for (size_t i = 0; i < c->auth.nusers; i++) {
+		if (!strcmp(c->auth.users[i].name, name))
+			return &c->auth.users[i];
+		if (!strcmp(c->auth.users[i].name, "*"))
+			any = &c->auth.users[i];
+	}
+	return any;
+}
+
 const char *cfg_auth_mode_name(enum cfg_auth_mode m)
 {
-	return m == CFG_AUTH_TOKEN ? "token" : m == CFG_AUTH_PASSWORD ? "password" : "none";
+	switch (m) {
+	case CFG_AUTH_TOKEN:
+		return "token";
+	case CFG_AUTH_PASSWORD:
+		return "password";
+	case CFG_AUTH_KEYS:
+		return "keys";
+	case CFG_AUTH_REMOTE_USER:
+		return "remote-user";
+	case CFG_AUTH_NONE:
+		break;
+	}
+	return "none";
 }
 
 /* Secrets show only whether they are set and how long they are. */
@@ -671,14 +782,22 @@ void cfg_print(const struct cfg *c, FILE *out)
 	char *shown;
 
 	fprintf(out, "config: %s\n", c->path);
-	fprintf(out, "auth: mode %s, secret ", cfg_auth_mode_name(c->auth.mode));
-	if (c->auth.mode == CFG_AUTH_NONE)
+	fprintf(out, "auth: mode %s, %ssecret ", cfg_auth_mode_name(c->auth.mode),
+		c->auth.mode == CFG_AUTH_KEYS ? "client keys from the store, operator " : "");
+	if (c->auth.mode == CFG_AUTH_NONE || c->auth.mode == CFG_AUTH_REMOTE_USER)
 		fputs("not used", out);
+	else if (c->auth.mode == CFG_AUTH_KEYS && !c->auth.secret)
+		fputs("(not set: client keys only)", out);
 	else if (!c->auth.secret)
 		fprintf(out, "MISSING: set %s; every request gets 500", c->auth.setting);
 	else
 		print_masked(out, c->auth.secret);
 	fputc('\n', out);
+	for (size_t i = 0; i < c->auth.nusers; i++) {
+		const struct cfg_user *u = &c->auth.users[i];
+		fprintf(out, "  user %s: agents %s, rpm %ld, tpm %ld\n", u->name,
+			u->agents[0] ? u->agents : "(all)", u->rpm, u->tpm);
+	}
 	fprintf(out,
 		"chatCompletions: %s, maxBodyBytes %ld, keepAliveSeconds %d, "
 		"bodyTimeoutSeconds %d\n",
@@ -707,6 +826,10 @@ void cfg_print(const struct cfg *c, FILE *out)
 		store_kind_of(c->session.store) == STORE_POSTGRESQL ? "PostgreSQL" : "SQLite",
 		shown ? shown : "(out of memory)", c->session.ttl_days);
 	free(shown);
+	if (c->usage.enabled)
+		fprintf(out, "usage log: on (retentionDays %d)\n", c->usage.retention_days);
+	else
+		fputs("usage log: off\n", out);
 	fprintf(out, "agents:\n");
 	for (size_t i = 0; i < c->nagents; i++) {
 		const struct cfg_agent *a = &c->agents[i];

@@ -29,6 +29,8 @@ enum cfg_auth_mode {
 	CFG_AUTH_TOKEN,
 	CFG_AUTH_PASSWORD,
 	CFG_AUTH_NONE,
+	CFG_AUTH_KEYS,	      /* client keys from the store; the token, if set, is the operator's */
+	CFG_AUTH_REMOTE_USER, /* the web server's REMOTE_USER (FastCGI/CGI param) */
 };
 
 enum cfg_api {
@@ -84,12 +86,24 @@ struct cfg_rate_limit {
 	bool exempt_loopback; /* exemptLoopback */
 };
 
+/* gateway.auth.users.NAME (remote-user mode): a user's agents and
+ * limits; the entry "*" is every user not listed. */
+struct cfg_user {
+	char *name;
+	char *agents; /* agent ids joined by ',' ("" = every agent) */
+	long rpm;     /* requests per minute, 0 = no limit */
+	long tpm;     /* tokens per minute, 0 = no limit */
+};
+
 /* gateway.auth */
 struct cfg_auth {
 	enum cfg_auth_mode mode;
-	char *secret;	     /* token or password; NULL/"" = fail closed */
+	char *secret;	     /* token or password; NULL/"" = fail closed (in keys
+			      * mode: no operator key, client keys only) */
 	const char *setting; /* name of the setting the secret comes from */
 	struct cfg_rate_limit rate_limit;
+	struct cfg_user *users; /* users (remote-user mode) */
+	size_t nusers;
 };
 
 /* gateway.http.endpoints.chatCompletions */
@@ -126,6 +140,12 @@ struct cfg_session {
 	int ttl_days; /* ttlDays, 0 = never expire */
 };
 
+/* usage: the usage log */
+struct cfg_usage {
+	bool enabled;	    /* default true */
+	int retention_days; /* retentionDays, default 90; 0 = keep forever */
+};
+
 /* server */
 struct cfg_server {
 	int threads; /* worker threads per process, 0 = not set */
@@ -146,6 +166,7 @@ struct cfg {
 	struct cfg_provider *providers; /* models.providers */
 	size_t nproviders;
 	struct cfg_session session;
+	struct cfg_usage usage;
 	struct cfg_server server;
 	int refs; /* owned by cfg_acquire/cfg_release (config_live.c) */
 };
@@ -204,9 +225,12 @@ const char *cfg_cors_allow(const struct cfg *c, const char *origin);
 /* Lookup helpers; NULL when absent.  Agent ids are compared lower-cased. */
 const struct cfg_agent *cfg_find_agent(const struct cfg *c, const char *id);
 const struct cfg_provider *cfg_find_provider(const struct cfg *c, const char *name);
+/* gateway.auth.users' entry for a remote user: its own, else "*"'s, else
+ * NULL (every agent, no limits). */
+const struct cfg_user *cfg_find_user(const struct cfg *c, const char *name);
 
 /* The config names: "openai-completions", ... (config_provider.c's table;
- * "?" for a value outside it) and "token", "password", "none". */
+ * "?" for a value outside it) and "token", "password", "none", "keys", "remote-user". */
 const char *cfg_api_name(enum cfg_api api);
 const char *cfg_auth_mode_name(enum cfg_auth_mode m);
 

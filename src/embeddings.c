@@ -13,9 +13,11 @@
 #include <string.h>
 
 #include "agent.h"
+#include "auth.h"
 #include "json_body.h"
 #include "log.h"
 #include "metrics.h"
+#include "usage.h"
 #include "provider.h"
 
 /* What `input` may be, for the messages that refuse it. */
@@ -183,7 +185,8 @@ static int choose_model(struct http_req *r, const struct cfg *c, const char *mod
 	const char *ref;
 
 	agent_source_headers(&src, request_header, r);
-	if (agent_select(c, src.agent_id, model, AGENT_CALLER_HTTP, agent, e) < 0)
+	if (agent_select(c, src.agent_id, model, AGENT_CALLER_HTTP, agent, e) < 0 ||
+	    auth_agent_check(r->client, (*agent)->id, e) < 0)
 		return -1;
 	ref = src.model_override;
 	if (!ref || !*ref) {
@@ -270,6 +273,8 @@ void embeddings_handle(struct http_req *r, const struct cfg *c, struct worker *w
 		send_list(r, rq.model, data, &res.usage);
 	}
 	metrics_tokens(agent->id, res.usage.prompt_tokens, 0);
+	usage_request_tokens_add(res.usage.prompt_tokens, 0);
+	usage_request_model(model.provider->name, model.model);
 	log_info("embeddings: agent %s, model %s/%s, %zu inputs, status %d", agent->id,
 		 model.provider->name, model.model, rq.ninputs, r->status);
 out:

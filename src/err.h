@@ -28,6 +28,8 @@ enum err_type {
 
 /* The error codes clawcgi sends in "code" (NULL for none). */
 #define ERR_CODE_MODEL_NOT_FOUND "model_not_found"
+#define ERR_CODE_PERMISSION_DENIED "permission_denied"
+#define ERR_CODE_RATE_LIMIT_EXCEEDED "rate_limit_exceeded"
 
 struct err {
 	int status; /* HTTP status, 0 when unset */

@@ -31,6 +31,7 @@ int http_req_init(struct http_req *r, const struct http_io *io)
 	r->io = *io;
 	r->method = param_or_empty(io, "REQUEST_METHOD");
 	r->remote_addr = param_or_empty(io, "REMOTE_ADDR");
+	r->remote_user = param_or_empty(io, "REMOTE_USER");
 	script = param_or_empty(io, "SCRIPT_NAME");
 	info = param_or_empty(io, "PATH_INFO");
 	if (*script || *info) {
@@ -203,11 +204,16 @@ int http_send_headers(struct http_req *r, int status, const char *content_type, 
 		metrics_stream_opened();
 	if (buf_printf(&h, "Status: %d %s\r\n", status, http_reason(status)) < 0 ||
 	    (content_type && buf_printf(&h, "Content-Type: %s\r\n", content_type) < 0) ||
-	    (r->allow_origin && buf_printf(&h,
-					   "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
-					   "Access-Control-Expose-Headers: Retry-After\r\n",
-					   r->allow_origin) < 0) ||
-	    (extra && buf_append_str(&h, extra) < 0) || buf_append_str(&h, "\r\n") < 0) {
+	    (r->allow_origin &&
+	     buf_printf(&h,
+			"Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+			"Access-Control-Expose-Headers: Retry-After, x-ratelimit-limit-requests, "
+			"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
+			"x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, "
+			"x-ratelimit-reset-tokens\r\n",
+			r->allow_origin) < 0) ||
+	    buf_append_str(&h, r->extra_headers) < 0 || (extra && buf_append_str(&h, extra) < 0) ||
+	    buf_append_str(&h, "\r\n") < 0) {
 		buf_free(&h);
 		return -1;
 	}

@@ -49,6 +49,8 @@ struct http_req {
 	const char *method;	  /* REQUEST_METHOD, "" if absent */
 	char *path;		  /* the path routed on, without the query */
 	const char *remote_addr;  /* REMOTE_ADDR, "" if absent */
+	const char *remote_user;  /* REMOTE_USER (the web server's login), "" if absent:
+				   * a parameter, which no request header can set */
 	long long content_length; /* -1 when absent or not a number */
 	bool headers_sent;
 	bool client_gone; /* a write or flush failed */
@@ -56,6 +58,12 @@ struct http_req {
 	/* CORS: the Access-Control-Allow-Origin value every answer carries
 	 * (with Vary: Origin), or NULL; router.c sets it */
 	const char *allow_origin;
+	/* Who it is from, once authenticated (router.c; auth.h's struct
+	 * auth_client), NULL before */
+	const struct auth_client *client;
+	/* Header lines every answer carries from then on (router.c: the
+	 * x-ratelimit-* of a rate-limited client), CRLF-ended; "" for none */
+	char extra_headers[512];
 };
 
 /*

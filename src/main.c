@@ -25,6 +25,10 @@ static const char usage[] =
 	"       clawcgi sessions [--config FILE] list [--agent ID] | show KEY | delete KEY\n"
 	"                        | purge --older-than DAYS\n"
 	"       clawcgi store migrate --from sqlite:PATH --to postgresql://...\n"
+	"       clawcgi keys [--config FILE] create --name NAME [--agents ID,ID] [--rpm N]\n"
+	"                    [--tpm N] [--expires DAYS] | list | revoke NAME | rotate NAME\n"
+	"       clawcgi usage [--config FILE] [--since DATE] [--until DATE]\n"
+	"                     [--by agent|key|user|model|day] [--json]\n"
 	"       clawcgi check-config [FILE]\n"
 	"       clawcgi --version | --help\n"
 	"The config is FILE, else $CLAWCGI_CONFIG, else " CLAWCGI_SYSCONFDIR
@@ -191,14 +195,17 @@ int main(int argc, char **argv)
 		rc = cmd_serve(argc, argv);
 	} else if (argc > 1 && !strcmp(argv[1], "agent")) {
 		rc = cmd_agent(argc, argv);
-	} else if (argc > 1 && !strcmp(argv[1], "sessions")) {
+	} else if (argc > 1 && (!strcmp(argv[1], "sessions") || !strcmp(argv[1], "keys") ||
+				!strcmp(argv[1], "usage"))) {
 		const char *config = cfg_default_path();
 		int first = 2;
 		if (argc > 3 && !strcmp(argv[2], "--config")) {
 			config = argv[3];
 			first = 4;
 		}
-		rc = cli_sessions(config, argc - first, argv + first);
+		rc = (!strcmp(argv[1], "sessions") ? cli_sessions
+		      : !strcmp(argv[1], "keys")   ? cli_keys
+						   : cli_usage)(config, argc - first, argv + first);
 	} else if (argc > 1 && !strcmp(argv[1], "store")) {
 		rc = cli_store(argc - 2, argv + 2);
 	} else if (argc > 1 && !strcmp(argv[1], "check-config")) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "auth.h"
 
 /* {"id":"openclaw:<agent>","object":"model","created":0,"owned_by":"clawcgi"} */
 static cJSON *model_entry(const struct cfg_agent *a)
@@ -48,7 +49,10 @@ void models_list(struct http_req *r, const struct cfg *c)
 	bool complete = data && cJSON_AddStringToObject(o, "object", "list");
 
 	for (size_t i = 0; complete && i < c->nagents; i++) {
-		cJSON *m = model_entry(&c->agents[i]);
+		cJSON *m;
+		if (!auth_allows_agent(r->client, c->agents[i].id))
+			continue; /* a client key or user sees only its agents */
+		m = model_entry(&c->agents[i]);
 		complete = m != NULL;
 		cJSON_AddItemToArray(data, m);
 	}
@@ -68,6 +72,10 @@ void models_get(struct http_req *r, const struct cfg *c, const char *id)
 	if (!a) {
 		err_set(&e, 404, ERR_INVALID_REQUEST, "The model `%.100s` does not exist.", id);
 		e.code = ERR_CODE_MODEL_NOT_FOUND;
+		http_send_error(r, &e, NULL);
+		return;
+	}
+	if (auth_agent_check(r->client, a->id, &e) < 0) {
 		http_send_error(r, &e, NULL);
 		return;
 	}

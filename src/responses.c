@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "auth.h"
 #include "log.h"
 #include "responses_request.h"
 #include "store.h"
@@ -577,6 +578,7 @@ static int choose_session(struct response *rs, const struct cfg *c, struct worke
 	struct store *store;
 	struct store_response prev;
 	char key[sizeof prev.session_key];
+	const char *scope = rs->r->client ? rs->r->client->scope : "";
 	int rc;
 
 	if (rs->previous_id) {
@@ -585,9 +587,9 @@ static int choose_session(struct response *rs, const struct cfg *c, struct worke
 		rc = store_get_response(store, rs->previous_id, &prev, e);
 		if (rc < 0)
 			return -1;
-		if (rc > 0)
+		cJSON_Delete(rc == 0 ? prev.body : NULL);
+		if (rc > 0 || !auth_owns_session(rs->r->client, prev.session_key))
 			return no_response(e, rs->previous_id, "previous_response_id");
-		cJSON_Delete(prev.body);
 		if (strcmp(prev.agent_id, t->agent->id)) {
 			err_set(e, 400, ERR_INVALID_REQUEST,
 				"`previous_response_id` '%.100s' belongs to agent '%s', not '%s'.",
@@ -598,14 +600,15 @@ static int choose_session(struct response *rs, const struct cfg *c, struct worke
 		if (prev.latest) {
 			snprintf(key, sizeof key, "%s", prev.session_key);
 		} else {
-			snprintf(key, sizeof key, "agent:%s:openai-response:%s", t->agent->id,
-				 rs->hex);
+			snprintf(key, sizeof key, "%s%sagent:%s:openai-response:%s", scope,
+				 *scope ? ":" : "", t->agent->id, rs->hex);
 			if (store_fork(store, t->agent->id, prev.session_key, prev.last_seq, key,
 				       e) < 0)
 				return -1;
 		}
 	} else if (!t->stable && rs->rq->store) {
-		snprintf(key, sizeof key, "agent:%s:openai-response:%s", t->agent->id, rs->hex);
+		snprintf(key, sizeof key, "%s%sagent:%s:openai-response:%s", scope,
+			 *scope ? ":" : "", t->agent->id, rs->hex);
 	} else {
 		return 0;
 	}
@@ -626,10 +629,12 @@ static int prepare(struct http_req *r, const struct cfg *c, struct worker *w,
 		.user = rq->chat.user,
 		.system_text = buf_str(&rq->chat.system_text),
 		.stream = rq->stream,
+		.scope = r->client ? r->client->scope : NULL,
 	};
 
 	agent_source_headers(&src, request_header, r);
 	if (agent_turn_prepare(t, c, &src, e) < 0 ||
+	    auth_agent_check(r->client, t->agent->id, e) < 0 ||
 	    prov_check_params(t->model.provider, rq->chat.params, e) < 0 ||
 	    choose_session(rs, c, w, e) < 0)
 		return -1;
@@ -768,8 +773,33 @@ void responses_get(struct http_req *r, const struct cfg *c, struct worker *w, co
 		http_send_error(r, &e, NULL);
 		return;
 	}
+	if (!auth_owns_session(r->client, sr.session_key)) {
+		cJSON_Delete(sr.body);
+		no_response(&e, id, NULL); /* another client's: as if there were none */
+		http_send_error(r, &e, NULL);
+		return;
+	}
 	http_send_json(r, 200, sr.body, NULL);
 	cJSON_Delete(sr.body);
+}
+
+/* 0 when response id is the client's to see or delete; else -1 with e
+ * (404, as if there were none: another client's responses are not shown to
+ * exist). */
+static int check_owner(struct http_req *r, struct store *store, const char *id, struct err *e)
+{
+	struct store_response sr;
+	int rc;
+
+	if (!r->client || !r->client->scope[0])
+		return 0;
+	if ((rc = store_get_response(store, id, &sr, e)) < 0)
+		return -1;
+	if (rc == 0)
+		cJSON_Delete(sr.body);
+	if (rc > 0 || !auth_owns_session(r->client, sr.session_key))
+		return no_response(e, id, NULL);
+	return 0;
 }
 
 void responses_delete(struct http_req *r, const struct cfg *c, struct worker *w, const char *id)
@@ -780,7 +810,7 @@ void responses_delete(struct http_req *r, const struct cfg *c, struct worker *w,
 	cJSON *o;
 
 	err_clear(&e);
-	if (worker_store(w, c, &store, &e) < 0 ||
+	if (worker_store(w, c, &store, &e) < 0 || check_owner(r, store, id, &e) < 0 ||
 	    store_delete_response(store, id, &deleted, &e) < 0 ||
 	    (!deleted && no_response(&e, id, NULL) < 0)) {
 		http_send_error(r, &e, NULL);

@@ -14,12 +14,14 @@
 
 #include "auth.h"
 #include "chat.h"
+#include "clock.h"
 #include "config_live.h"
 #include "embeddings.h"
 #include "log.h"
 #include "metrics.h"
 #include "models.h"
 #include "responses.h"
+#include "usage.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -36,7 +38,13 @@ static void send_simple_error(struct http_req *r, int status, enum err_type type
 	http_send_error(r, &e, extra);
 }
 
-static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w)
+/*
+ * Authenticate r (auth.h) into who, which r->client then points to, and
+ * count it against its client's per-minute limits (the x-ratelimit-*
+ * headers go on every answer).  false: the error is sent.
+ */
+static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w,
+		       struct auth_client *who)
 {
 	struct store *store = NULL;
 	struct err e;
@@ -45,10 +53,16 @@ static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w
 
 	if (c->auth.mode != CFG_AUTH_NONE && worker_store(w, c, &store, &e) < 0)
 		store = NULL; /* logged by the store; auth itself still runs */
-	if (auth_check_throttled(c, store, r->remote_addr, http_header(r, "Authorization"),
-				 &retry_after, &e) == 0)
-		return true;
-	if (e.status == 401)
+	if (auth_identify(c, store, r->remote_addr, http_header(r, "Authorization"), r->remote_user,
+			  who, &retry_after, &e) == 0) {
+		r->client = who;
+		usage_request_client(who->kind == AUTH_ANYONE ? "none" : auth_kind_name(who->kind),
+				     who->name);
+		if (auth_rate_take(who, store, clock_wall_ms(), r->extra_headers,
+				   sizeof r->extra_headers, &retry_after, &e) == 0)
+			return true;
+	}
+	if (e.status == 401 && c->auth.mode != CFG_AUTH_REMOTE_USER)
 		snprintf(extra, sizeof extra, "WWW-Authenticate: Bearer\r\n");
 	else if (e.status == 429)
 		snprintf(extra, sizeof extra, "Retry-After: %ld\r\n", retry_after);
@@ -70,7 +84,7 @@ static void no_config(struct http_req *r)
 /* /v1/responses (POST) and /v1/responses/{id} (GET, DELETE): 404 while
  * gateway.http.endpoints.responses is off. */
 static void route_responses(struct http_req *r, const struct cfg *c, struct worker *w,
-			    const char *id)
+			    struct auth_client *who, const char *id)
 {
 	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 
@@ -85,7 +99,7 @@ static void route_responses(struct http_req *r, const struct cfg *c, struct work
 		send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
 				  "Method not allowed: use GET or DELETE.",
 				  "Allow: GET, HEAD, DELETE\r\n");
-	} else if (authorized(r, c, w)) {
+	} else if (authorized(r, c, w, who)) {
 		if (!id)
 			responses_handle(r, c, w);
 		else if (is_get)
@@ -98,10 +112,12 @@ static void route_responses(struct http_req *r, const struct cfg *c, struct work
 /*
  * GET /metrics (metrics.h): 404 while gateway.http.endpoints.metrics is
  * off; from loopback, or elsewhere with the operator's key (401 without
- * it, 403 when gateway.auth.mode is none: there is no key to show); 503
- * when this process could not attach the shared segment.
+ * it; 403 for a client key or user, and when gateway.auth.mode is none:
+ * there is no key to show); 503 when this process could not attach the
+ * shared segment.
  */
-static void route_metrics(struct http_req *r, const struct cfg *c, struct worker *w)
+static void route_metrics(struct http_req *r, const struct cfg *c, struct worker *w,
+			  struct auth_client *who)
 {
 	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
 	struct metrics_seg *seg;
@@ -120,8 +136,11 @@ static void route_metrics(struct http_req *r, const struct cfg *c, struct worker
 				  "/metrics answers other addresses than loopback only with the "
 				  "operator's key, and gateway.auth.mode is none.",
 				  NULL);
-	} else if (!auth_is_loopback(r->remote_addr) && !authorized(r, c, w)) {
+	} else if (!auth_is_loopback(r->remote_addr) && !authorized(r, c, w, who)) {
 		/* answered */
+	} else if (!auth_is_loopback(r->remote_addr) && who->kind != AUTH_OPERATOR) {
+		send_simple_error(r, 403, ERR_INVALID_REQUEST, "permission_denied",
+				  "/metrics needs the operator's key, not a client's.", NULL);
 	} else if (!(seg = metrics_process_seg(why, sizeof why))) {
 		struct err e;
 		err_set(&e, 503, ERR_API, "Metrics are unavailable in this process: %s.", why);
@@ -229,8 +248,10 @@ void router_handle(struct http_req *r, struct worker *w)
 	const char *path = r->path;
 	const char *models, *resp_id;
 	bool is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+	struct auth_client who = {.kind = AUTH_ANYONE};
 
 	metrics_request_begin(c && c->metrics.enabled, c ? c->path : NULL);
+	usage_request_begin(c && c->usage.enabled, endpoint_name(path));
 	if (c)
 		r->allow_origin = cfg_cors_allow(c, http_header(r, "Origin"));
 	if (!strcmp(r->method, "OPTIONS") && endpoint_path(path)) {
@@ -255,14 +276,14 @@ void router_handle(struct http_req *r, struct worker *w)
 		goto out;
 	}
 	if (ends_with(path, "/metrics")) {
-		route_metrics(r, c, w);
+		route_metrics(r, c, w, &who);
 		goto out;
 	}
 
 	resp_id = strstr(path, "/v1/responses");
 	if (resp_id && (resp_id[13] == '\0' ||
 			(resp_id[13] == '/' && resp_id[14] && !strchr(resp_id + 14, '/')))) {
-		route_responses(r, c, w, resp_id[13] ? resp_id + 14 : NULL);
+		route_responses(r, c, w, &who, resp_id[13] ? resp_id + 14 : NULL);
 		goto out;
 	}
 	if (ends_with(path, "/v1/embeddings")) {
@@ -273,7 +294,7 @@ void router_handle(struct http_req *r, struct worker *w)
 		else if (strcmp(r->method, "POST"))
 			send_simple_error(r, 405, ERR_INVALID_REQUEST, NULL,
 					  "Method not allowed: use POST.", "Allow: POST\r\n");
-		else if (authorized(r, c, w))
+		else if (authorized(r, c, w, &who))
 			embeddings_handle(r, c, w);
 		goto out;
 	}
@@ -300,7 +321,7 @@ void router_handle(struct http_req *r, struct worker *w)
 					  "Method not allowed: use POST.", "Allow: POST\r\n");
 			goto out;
 		}
-		if (authorized(r, c, w))
+		if (authorized(r, c, w, &who))
 			chat_handle(r, c, w);
 		goto out;
 	}
@@ -310,7 +331,7 @@ void router_handle(struct http_req *r, struct worker *w)
 				  "Allow: GET, HEAD\r\n");
 		goto out;
 	}
-	if (!authorized(r, c, w))
+	if (!authorized(r, c, w, &who))
 		goto out;
 	if (!models[10])
 		models_list(r, c);
@@ -320,5 +341,12 @@ out:
 	if (!r->headers_sent)
 		send_simple_error(r, 500, ERR_API, NULL, "Internal error.", NULL);
 	metrics_request_end(endpoint_name(path), r->status);
+	if (who.tpm) {
+		struct store *store;
+		struct err e;
+		if (worker_store(w, c, &store, &e) == 0)
+			auth_rate_tokens(&who, store, clock_wall_ms(), usage_request_tokens());
+	}
+	usage_request_end(r->status);
 	cfg_release(c);
 }

@@ -27,7 +27,9 @@
 #include "curl_load.h"
 #include "http.h"
 #include "log.h"
+#include "config_live.h"
 #include "router.h"
+#include "usage.h"
 #include "worker.h"
 
 int serve_max_threads(void)
@@ -281,6 +283,7 @@ int serve_fastcgi(int listen_fd, int threads)
 	 * request; without it only the HTTP providers fail (logged). */
 	curl_load();
 	malloc_tune();
+	usage_start();
 	th = calloc((size_t)threads, sizeof *th);
 	if (!th)
 		return -1;
@@ -400,6 +403,12 @@ int serve_cgi(void)
 		c.left = r.content_length >= 0 ? r.content_length : 0;
 		router_handle(&r, &w);
 		fflush(stdout);
+		{
+			/* One request a process: its usage row now. */
+			struct cfg *cf = cfg_acquire();
+			usage_flush(&w, cf);
+			cfg_release(cf);
+		}
 		/* A request refused before its body was read (401, 413): Apache
 		 * resets the connection unless the body is consumed; a body that
 		 * stalls (408) is left after a second without a byte. */

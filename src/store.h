@@ -107,15 +107,15 @@ struct store_usage {
 /* A stored response: the turn it ended and the object as returned. */
 struct store_response {
 	char agent_id[80];
-	char session_key[300];
-	long long last_seq; /* the seq of the turn's answer in its session */
-	bool latest;	    /* no message after it in its session */
-	cJSON *body;	    /* owned by the caller: cJSON_Delete */
+	char session_key[600]; /* up to a client's scope and ':' before 256 bytes */
+	long long last_seq;    /* the seq of the turn's answer in its session */
+	bool latest;	       /* no message after it in its session */
+	cJSON *body;	       /* owned by the caller: cJSON_Delete */
 };
 
 /* A row of `clawcgi sessions list`. */
 struct store_session {
-	char key[300];
+	char key[600];
 	char agent_id[80];
 	long long created;
 	long long last_used;

@@ -1,0 +1,76 @@
+/*
+ * usage.h - the usage log (README "Usage log"): one row per request in the
+ * store, kept usage.retentionDays.  A request's facts are noted in its
+ * thread's record as they happen (the agent, the session, the model that
+ * served after fallbacks, tokens, the first token's time); a turn's row
+ * goes into the turn's own transaction (usage_turn_row, agent.c); any
+ * other request's row is queued and written by a background thread within
+ * a second, in batches (FastCGI), or at once at the request's end (CGI,
+ * usage_flush).
+ *
+ * The record is also what per-client token limits count (router.c reads
+ * usage_request_tokens).  Noting is a no-op on a thread whose request did
+ * not begin; it never fails a request: a row that cannot be written is
+ * logged and dropped.
+ */
+#ifndef CLAW_USAGE_H
+#define CLAW_USAGE_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "store.h"
+#include "worker.h"
+
+/*
+ * Start this thread's record: enabled says whether its row is logged
+ * (usage.enabled); endpoint is the request's ("chat_completions",
+ * "responses", "embeddings", "models", ...; a string literal).
+ */
+void usage_request_begin(bool enabled, const char *endpoint);
+/* Who it is from: auth_kind "operator", "key", "user" or "none"; name the
+ * key's or user's (NULL or "" for none).  Both copied. */
+void usage_request_client(const char *auth_kind, const char *name);
+/* The agent it was given to (copied). */
+void usage_request_agent(const char *agent_id);
+/* The stable session it continued (copied). */
+void usage_request_session(const char *session_key);
+/* The model that answered: provider and model id (copied). */
+void usage_request_model(const char *provider, const char *model);
+/* Tokens used (added), and whether the client left before the end. */
+void usage_request_tokens_add(long prompt, long completion);
+void usage_request_interrupted(bool interrupted);
+/* The first piece of the answer came now. */
+void usage_first_token(void);
+/* Tokens counted so far (prompt + completion). */
+long usage_request_tokens(void);
+
+/*
+ * The row of this request as it stands, with status 200, for a turn's own
+ * transaction; the request is then logged (its end adds no row).  NULL
+ * when the log is off or no request began.  Valid until the next call on
+ * this thread.
+ */
+const struct store_usage *usage_turn_row(void);
+/* A turn row from usage_turn_row was not stored after all (its
+ * transaction failed): the request's end logs it. */
+void usage_turn_row_lost(void);
+
+/*
+ * The request ended with status: queue its row (unless its turn stored
+ * it).  A FastCGI process's writer thread (usage_start) writes queued rows
+ * within a second; without it, call usage_flush.
+ */
+void usage_request_end(int status);
+
+/* Start the process's writer thread (serve.c, FastCGI); idempotent. */
+void usage_start(void);
+
+/*
+ * Write every queued row now through w's store for c, and, now and then,
+ * delete rows older than c's usage.retentionDays.  For CGI (one request a
+ * process) and at a process's end.
+ */
+void usage_flush(struct worker *w, const struct cfg *c);
+
+#endif
