@@ -25,6 +25,133 @@ static int check(struct cfg *c, const char *hdr, int want_status)
 	return rc == 0 ? want_status == 0 : e.status == want_status;
 }
 
+static void test_keys_mode(void)
+{
+	struct auth_client who;
+	struct cfg *c;
+	struct err e;
+	char secret[68], again[68], hash[65];
+	long retry;
+
+	auth_key_hash("abc", 3, hash);
+	CHECK_STR(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		  "key hash: SHA-256, lower-case hex (FIPS 180-2's \"abc\")");
+	CHECK(auth_key_new(secret) == 0 && strlen(secret) == 67 && !strncmp(secret, "ck-", 3) &&
+		      strspn(secret + 3, "0123456789abcdef") == 64,
+	      "new key: ck- and 64 hex digits");
+	CHECK(auth_key_new(again) == 0 && strcmp(secret, again), "new keys differ");
+
+	c = load("{gateway:{auth:{mode:'keys', token:'op-token'}}, " PROVIDERS "}");
+	CHECK(c && c->auth.mode == CFG_AUTH_KEYS, "keys mode loads");
+	CHECK_STR(c ? cfg_auth_mode_name(c->auth.mode) : NULL, "keys", "keys mode's name");
+	CHECK(c &&
+		      auth_identify(c, NULL, "127.0.0.1", "Bearer op-token", NULL, &who, &retry,
+				    &e) == 0 &&
+		      who.kind == AUTH_OPERATOR && !who.scope[0],
+	      "keys: the token is the operator's");
+	err_clear(&e);
+	CHECK(c &&
+		      auth_identify(c, NULL, "127.0.0.1", "Bearer wrong", NULL, &who, &retry, &e) <
+			      0 &&
+		      e.status == 401,
+	      "keys: another secret 401");
+	err_clear(&e);
+	CHECK(c &&
+		      auth_identify(c, NULL, "127.0.0.1", "Bearer ck-0123", NULL, &who, &retry,
+				    &e) < 0 &&
+		      e.status == 500,
+	      "keys: a client key without a store 500 (cannot be checked)");
+	cfg_free(c);
+	c = load("{gateway:{auth:{mode:'keys'}}, " PROVIDERS "}");
+	err_clear(&e);
+	CHECK(c && auth_check(c, "Bearer anything", &e) < 0 && e.status == 401,
+	      "keys without a token: no operator key, 401 (not 500)");
+	cfg_free(c);
+}
+
+static void test_remote_user(void)
+{
+	struct auth_client who;
+	struct cfg *c;
+	struct err e;
+	long retry;
+
+	c = load("{gateway:{auth:{mode:'remote-user', users:{alice:{agents:['main'], rpm:5, "
+		 "tpm:100}, '*':{agents:['other']}}}}, " PROVIDERS
+		 " agents:{list:[{id:'main', default:true},{id:'other'}], "
+		 "defaults:{model:'echo/e'}}}");
+	CHECK(c && c->auth.mode == CFG_AUTH_REMOTE_USER && c->auth.nusers == 2,
+	      "remote-user mode and users load");
+	CHECK(c && auth_identify(c, NULL, "10.1.1.1", NULL, "alice", &who, &retry, &e) == 0 &&
+		      who.kind == AUTH_USER && !strcmp(who.name, "alice") &&
+		      !strcmp(who.scope, "user:alice") && !strcmp(who.agents, "main") &&
+		      who.rpm == 5 && who.tpm == 100,
+	      "remote-user: REMOTE_USER with its entry");
+	CHECK(c && auth_identify(c, NULL, "10.1.1.1", NULL, "bob", &who, &retry, &e) == 0 &&
+		      !strcmp(who.agents, "other") && who.rpm == 0,
+	      "remote-user: an unlisted user gets the \"*\" entry");
+	err_clear(&e);
+	CHECK(c && auth_identify(c, NULL, "10.1.1.1", "Bearer x", "", &who, &retry, &e) < 0 &&
+		      e.status == 401,
+	      "remote-user: no REMOTE_USER 401, whatever the Authorization");
+	err_clear(&e);
+	CHECK(c && auth_identify(c, NULL, "10.1.1.1", NULL, "al\nice", &who, &retry, &e) < 0 &&
+		      e.status == 401,
+	      "remote-user: control characters 401");
+	cfg_free(c);
+	c = load("{gateway:{auth:{mode:'remote-user'}}, " PROVIDERS "}");
+	CHECK(c && auth_identify(c, NULL, "10.1.1.1", NULL, "carol", &who, &retry, &e) == 0 &&
+		      !who.agents[0] && !who.rpm && !who.tpm,
+	      "remote-user without users: every agent, no limits");
+	cfg_free(c);
+	c = load("{gateway:{auth:{mode:'remote-user', users:{a:{agents:['Bad Id']}}}}, " PROVIDERS
+		 "}");
+	CHECK(c == NULL, "users: a malformed agent id is a config error");
+	c = load("{gateway:{auth:{mode:'remote-user', users:{a:{rpm:-1}}}}, " PROVIDERS "}");
+	CHECK(c == NULL, "users: a negative rpm is a config error");
+	c = load("{gateway:{auth:{mode:'trusted'}}, " PROVIDERS "}");
+	CHECK(c == NULL, "an unknown mode is a config error");
+}
+
+static void test_client_rules(void)
+{
+	struct auth_client k = {
+		.kind = AUTH_KEY, .name = "ci", .scope = "key:ci", .agents = "main,docs"};
+	struct auth_client op = {.kind = AUTH_OPERATOR};
+	struct err e;
+	char headers[512];
+	long retry;
+
+	CHECK(auth_allows_agent(&k, "main") && auth_allows_agent(&k, "docs") &&
+		      auth_allows_agent(&k, "DOCS"),
+	      "allowlist: listed agents, any case");
+	CHECK(!auth_allows_agent(&k, "mai") && !auth_allows_agent(&k, "main2") &&
+		      !auth_allows_agent(&k, "ocs"),
+	      "allowlist: no prefix or suffix matches");
+	CHECK(auth_allows_agent(&op, "anything") && auth_allows_agent(NULL, "x"),
+	      "allowlist: empty means every agent");
+	err_clear(&e);
+	CHECK(auth_agent_check(&k, "secret", &e) < 0 && e.status == 403 &&
+		      !strcmp(e.code, "permission_denied") && strstr(e.message, "'secret'") &&
+		      strstr(e.message, "'ci'"),
+	      "403 permission_denied names the agent and the key");
+	CHECK(auth_owns_session(&k, "key:ci:agent:main:openai-user:bob") &&
+		      !auth_owns_session(&k, "key:cibot:x") && !auth_owns_session(&k, "x") &&
+		      !auth_owns_session(&k, "key:ci"),
+	      "a key owns only its own scope's sessions");
+	CHECK(auth_owns_session(&op, "key:ci:x") && auth_owns_session(NULL, "y"),
+	      "the operator owns every session");
+	CHECK(auth_rate_take(&k, NULL, 1000, headers, sizeof headers, &retry, &e) == 0 &&
+		      !headers[0],
+	      "no limits: nothing counted, no headers, no store needed");
+	k.rpm = 3;
+	err_clear(&e);
+	CHECK(auth_rate_take(&k, NULL, 1000, headers, sizeof headers, &retry, &e) < 0 &&
+		      e.status == 500,
+	      "limits without a store: 500");
+	CHECK_STR(auth_kind_name(AUTH_KEY), "key", "kind names");
+}
+
 int main(void)
 {
 	struct cfg *c;
@@ -130,5 +257,9 @@ int main(void)
 	CHECK(!auth_is_loopback("10.0.0.1") && !auth_is_loopback("::2") && !auth_is_loopback("") &&
 		      !auth_is_loopback(NULL) && !auth_is_loopback("128.0.0.1"),
 	      "other addresses are not loopback");
+
+	test_keys_mode();
+	test_remote_user();
+	test_client_rules();
 	return check_done();
 }

@@ -61,6 +61,9 @@ int main(void)
 		CHECK_STR(c->agents[0].id, "main", "that agent is main");
 		CHECK_INT(c->agents[0].history_limit, 40, "historyLimit default 40");
 		CHECK_INT(c->session.ttl_days, 30, "ttlDays default 30");
+		CHECK(c->usage.enabled, "usage.enabled default true");
+		CHECK_INT(c->usage.retention_days, 90, "usage.retentionDays default 90");
+		CHECK_INT(c->auth.nusers, 0, "no gateway.auth.users by default");
 		CHECK_INT(c->auth.rate_limit.max_attempts, 10, "rateLimit.maxAttempts default 10");
 		CHECK_INT(c->auth.rate_limit.window_ms, 60000, "rateLimit.windowMs default 60000");
 		CHECK_INT(c->auth.rate_limit.lockout_ms, 300000,
@@ -257,5 +260,17 @@ int main(void)
 		unlink(path);
 		rmdir(dir);
 	}
+	c = load("{ usage: { enabled: false, retentionDays: 7 }, models: { providers: { echo: { "
+		 "api: "
+		 "'echo' } } }, agents: { defaults: { model: 'echo/echo' } } }");
+	CHECK(c && !c->usage.enabled && c->usage.retention_days == 7, "usage section read");
+	cfg_free(c);
+	c = load(
+		"{ usage: { retentionDays: -1 }, models: { providers: { echo: { api: 'echo' } } }, "
+		"agents: { defaults: { model: 'echo/echo' } } }");
+	CHECK(c == NULL, "usage.retentionDays below 0 is refused");
+	c = load("{ gateway: { auth: { mode: 'keys', users: [] } }, models: { providers: { echo: { "
+		 "api: 'echo' } } }, agents: { defaults: { model: 'echo/echo' } } }");
+	CHECK(c == NULL, "gateway.auth.users must be an object");
 	return check_done();
 }
