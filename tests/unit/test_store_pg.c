@@ -489,6 +489,11 @@ static struct store_usage usage_of(long long time, const char *endpoint, int sta
 	};
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a && !strcmp(a, b);
+}
+
 /* usage_scan's rows as "time:endpoint:status[:null][:nottft][:int]". */
 static int scan_row(void *ctx, const struct store_usage *u)
 {
@@ -496,9 +501,9 @@ static int scan_row(void *ctx, const struct store_usage *u)
 	buf_printf(b, "%s%lld:%s:%d", b->len ? "|" : "", u->time, u->endpoint, u->status);
 	if (!u->agent_id && !u->auth_name && !u->session_key && !u->model)
 		buf_printf(b, ":null");
-	else if (strcmp(u->agent_id, "main") || strcmp(u->auth_name, "bob") ||
-		 strcmp(u->session_key, "sess") || strcmp(u->model, "echo/echo") ||
-		 strcmp(u->auth_kind, "key") || u->prompt_tokens != 11 ||
+	else if (!same(u->agent_id, "main") || !same(u->auth_name, "bob") ||
+		 !same(u->session_key, "sess") || !same(u->model, "echo/echo") ||
+		 !same(u->auth_kind, "key") || u->prompt_tokens != 11 ||
 		 u->completion_tokens != 22 || u->latency_ms != 12.5 || u->ttft_ms != 3.25)
 		buf_printf(b, ":wrong");
 	if (u->ttft_ms == -1)
@@ -754,6 +759,17 @@ static void check_copy(void)
 	append(sq, "main", "copied", "one", "uno");
 	append_response(sq, "main", "copied", "two", "dos", "resp_copied");
 	append(sq, "beta", "other", "x", "y");
+	{
+		struct store_key k = key_of("copied-key", '7', 9);
+		struct store_key kept = key_of("v1", '8', 1); /* in the target */
+		struct store_usage u[2] = {usage_of(70000, "responses", 200),
+					   usage_of(80000, "models", 404)};
+		u[1].ttft_ms = -1;
+		u[1].agent_id = u[1].auth_name = u[1].session_key = u[1].model = NULL;
+		store_key_put(sq, &k, false, &e);
+		store_key_put(sq, &kept, false, &e);
+		store_usage_add(sq, u, 2, &e);
+	}
 	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0, "the copy runs");
 	CHECK(n.read.sessions == 2 && n.read.messages == 6 && n.read.responses == 1 &&
 		      n.added.sessions == 2 && n.added.messages == 6 && n.added.responses == 1,
@@ -767,12 +783,34 @@ static void check_copy(void)
 	CHECK_INT(value("SELECT count(*) FROM messages WHERE session_key = 'copied' AND"
 			" prompt_tokens = 3 AND run_id = 'two'"),
 		  1, "run ids and token counts kept");
+	{
+		struct store_key k;
+		CHECK(store_key_get(pg, "copied-key", NULL, &k, &e) == 0 && k.rpm == 9 &&
+			      k.hash[0] == '7' && !strcmp(k.agents, "main,beta"),
+		      "a client key copied");
+		CHECK(store_key_get(pg, "v1", NULL, &k, &e) == 0 && k.hash[0] == '1',
+		      "a key whose name the target has is kept");
+		h = scan_text(pg, 70000, 80001);
+		CHECK_STR(h, "70000:responses:200|80000:models:404:null:nottft",
+			  "the usage rows copied, NULLs and no ttft kept");
+		free(h);
+	}
+	{
+		struct store_usage later = usage_of(90000, "embeddings", 200);
+		store_usage_add(sq, &later, 1, &e);
+	}
 	append(sq, "main", "copied", "three", "tres");
 	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0 && n.added.sessions == 0 &&
 		      n.added.messages == 2 && n.added.responses == 0 && n.read.messages == 8,
 	      "a second copy adds only the later turn");
+	h = scan_text(pg, 70000, 90001);
+	CHECK_STR(h, "70000:responses:200|80000:models:404:null:nottft|90000:embeddings:200",
+		  "and only the later usage row");
+	free(h);
 	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0 && n.added.messages == 0,
 	      "a third adds nothing");
+	CHECK_INT(value("SELECT count(*) FROM usage WHERE time >= 70000"), 3,
+		  "not even a usage row");
 	CHECK(store_copy_from_sqlite("/nonexistent/x.db", pg, &n, &e) < 0, "a missing file fails");
 	store_close(sq);
 	store_close(pg);

@@ -481,6 +481,11 @@ static struct store_usage usage_of(long long time, const char *endpoint, int sta
 	};
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a && !strcmp(a, b);
+}
+
 /* usage_scan's rows as "time:endpoint:status[:null][:nottft][:int]". */
 static int scan_row(void *ctx, const struct store_usage *u)
 {
@@ -488,9 +493,9 @@ static int scan_row(void *ctx, const struct store_usage *u)
 	buf_printf(b, "%s%lld:%s:%d", b->len ? "|" : "", u->time, u->endpoint, u->status);
 	if (!u->agent_id && !u->auth_name && !u->session_key && !u->model)
 		buf_printf(b, ":null");
-	else if (strcmp(u->agent_id, "main") || strcmp(u->auth_name, "bob") ||
-		 strcmp(u->session_key, "sess") || strcmp(u->model, "echo/echo") ||
-		 strcmp(u->auth_kind, "key") || u->prompt_tokens != 11 ||
+	else if (!same(u->agent_id, "main") || !same(u->auth_name, "bob") ||
+		 !same(u->session_key, "sess") || !same(u->model, "echo/echo") ||
+		 !same(u->auth_kind, "key") || u->prompt_tokens != 11 ||
 		 u->completion_tokens != 22 || u->latency_ms != 12.5 || u->ttft_ms != 3.25)
 		buf_printf(b, ":wrong");
 	if (u->ttft_ms == -1)
