@@ -1,13 +1,18 @@
 /*
  * store_copy.c - clawcgi store migrate: a SQLite store copied into a
  * PostgreSQL one (sessions, their messages, response ids), session by
- * session, each in one transaction on the PostgreSQL side.
+ * session, each in one transaction on the PostgreSQL side; then the client
+ * keys and the usage log, through store.h's ops (rate windows are not
+ * copied: they last two minutes).
  *
  * The SQLite file is read here directly, read-only, with its own prepared
  * statements over store_sqlite.c's tables (the ops of store.h do not carry
  * run ids, timestamps and token counts); it may be in use while copied.
  * Rows already in the target are kept, so a copy run again (after an
- * interruption, or to pick up later turns) only adds what is missing.
+ * interruption, or to pick up later turns) only adds what is missing: a
+ * key whose name (or hash) is there is kept; usage rows, which have no key
+ * of their own, are copied from after the latest row the target holds in
+ * the file's time range.
  * Built with the PostgreSQL backend.
  */
 #include "store_copy.h"
@@ -79,6 +84,19 @@ static int room_for(void **arr, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
+/* The file's schema version (store_sqlite.c's PRAGMA user_version). */
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 /* The messages and responses of the session in s->in, read with msgs and
  * resps (bound here). */
 static int read_rows(struct copy_session *s, sqlite3_stmt *msgs, sqlite3_stmt *resps)
@@ -125,6 +143,136 @@ static int read_rows(struct copy_session *s, sqlite3_stmt *msgs, sqlite3_stmt *r
 	s->in.messages = s->messages;
 	s->in.responses = s->responses;
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- client keys and the usage log (schema 4) ---- */
+
+#define USAGE_BATCH 500
+
+static int copy_keys(sqlite3 *db, struct store *to, long *read, long *added, struct err *e)
+{
+	static const char *const sql = "SELECT name, hash, agents, rpm, tpm, created, expires,"
+				       " revoked, last_used FROM client_keys ORDER BY name";
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step, put;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_key k;
+		const unsigned char *text[3];
+		for (int i = 0; i < 3; i++)
+			text[i] = sqlite3_column_text(st, i);
+		snprintf(k.name, sizeof k.name, "%s", text[0] ? (const char *)text[0] : "");
+		snprintf(k.hash, sizeof k.hash, "%s", text[1] ? (const char *)text[1] : "");
+		snprintf(k.agents, sizeof k.agents, "%s", text[2] ? (const char *)text[2] : "");
+		k.rpm = (long)sqlite3_column_int64(st, 3);
+		k.tpm = (long)sqlite3_column_int64(st, 4);
+		k.created = sqlite3_column_int64(st, 5);
+		k.expires = sqlite3_column_int64(st, 6);
+		k.revoked = sqlite3_column_int64(st, 7);
+		k.last_used = sqlite3_column_int64(st, 8);
+		if ((put = store_key_put(to, &k, false, e)) < 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+		(*read)++;
+		*added += put == 0;
+	}
+	rc = step == SQLITE_DONE ? 0 : -1;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int latest_row(void *ctx, const struct store_usage *row)
+{
+	long long *latest = ctx;
+	if (row->time > *latest)
+		*latest = row->time;
+	return 0;
+}
+
+/* A text column kept in s, NULL kept NULL; -1 when out of memory. */
+static int keep_opt(struct copy_session *s, sqlite3_stmt *st, int col, const char **out)
+{
+	const unsigned char *text = sqlite3_column_text(st, col);
+	*out = text ? keep(s, text) : NULL;
+	return text && !*out ? -1 : 0;
+}
+
+/* Usage rows after the latest the target holds in the file's time range,
+ * oldest first, USAGE_BATCH to a transaction; s holds their strings. */
+static int copy_usage(sqlite3 *db, struct copy_session *s, struct store *to, long *added,
+		      struct err *e)
+{
+	static const char *const sql_range = "SELECT min(time), max(time) FROM usage";
+	static const char *const sql =
+		"SELECT time, endpoint, agent_id, auth_kind, auth_name, session_key, model,"
+		" status, prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted"
+		" FROM usage WHERE time > ?1 ORDER BY time, id";
+	struct store_usage batch[USAGE_BATCH];
+	long long first, last, latest;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(db, sql_range, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		rc = 0; /* no usage rows */
+		goto out;
+	}
+	first = sqlite3_column_int64(st, 0);
+	last = sqlite3_column_int64(st, 1);
+	latest = first - 1;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (store_usage_scan(to, first, last + 1, latest_row, &latest, e) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, latest);
+	session_reset(s);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_usage *u = &batch[n++];
+		u->time = sqlite3_column_int64(st, 0);
+		u->status = sqlite3_column_int(st, 7);
+		u->prompt_tokens = (long)sqlite3_column_int64(st, 8);
+		u->completion_tokens = (long)sqlite3_column_int64(st, 9);
+		u->latency_ms = sqlite3_column_double(st, 10);
+		u->ttft_ms = sqlite3_column_type(st, 11) == SQLITE_NULL
+				     ? -1
+				     : sqlite3_column_double(st, 11);
+		u->interrupted = sqlite3_column_int(st, 12) != 0;
+		if (keep_opt(s, st, 1, &u->endpoint) < 0 || keep_opt(s, st, 2, &u->agent_id) < 0 ||
+		    keep_opt(s, st, 3, &u->auth_kind) < 0 ||
+		    keep_opt(s, st, 4, &u->auth_name) < 0 ||
+		    keep_opt(s, st, 5, &u->session_key) < 0 || keep_opt(s, st, 6, &u->model) < 0)
+			goto out;
+		if (n == USAGE_BATCH) {
+			if (store_usage_add(to, batch, n, e) < 0) {
+				sqlite3_finalize(st);
+				return -1;
+			}
+			*added += (long)n;
+			n = 0;
+			session_reset(s);
+		}
+	}
+	if (step != SQLITE_DONE)
+		goto out;
+	if (n && store_usage_add(to, batch, n, e) < 0) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*added += (long)n;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	session_reset(s);
+	return rc;
 }
 
 int store_copy_from_sqlite(const char *sqlite_path, struct store *to, struct store_copy_counts *n,
@@ -182,6 +330,21 @@ int store_copy_from_sqlite(const char *sqlite_path, struct store *to, struct sto
 	if (step != SQLITE_DONE) {
 		err_set(e, 500, ERR_API, "reading %s: %s", sqlite_path, sqlite3_errmsg(db));
 		goto out;
+	}
+	if (user_version(db) >= 4) {
+		long keys = 0, keys_added = 0, usage = 0;
+		err_clear(e);
+		if (copy_keys(db, to, &keys, &keys_added, e) < 0 ||
+		    copy_usage(db, &s, to, &usage, e) < 0) {
+			if (!e->message[0])
+				err_set(e, 500, ERR_API, "reading %s: %s", sqlite_path,
+					sqlite3_errmsg(db));
+			goto out;
+		}
+		log_info(
+			"store migrate: %ld client keys copied (%ld already there), %ld usage rows "
+			"copied",
+			keys_added, keys - keys_added, usage);
 	}
 	rc = 0;
 out:

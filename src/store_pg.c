@@ -14,9 +14,11 @@
  * turns on one session, from any hosts, run one after the other, and the
  * second numbers its messages after the first's (no lost update, no
  * interleaving).  Turns on different sessions do not wait for each other.
- * The failed-auth counter of an address is locked the same way.  Deletes of
- * many rows (expiry, purge, the throttle's pruning) skip rows another
- * transaction holds, so they never deadlock with a turn.
+ * The failed-auth counter of an address is locked the same way, and a
+ * client's rate window is checked and counted by one upsert that holds its
+ * row (ST_RATE_TAKE).  Deletes of many rows (expiry, purge, the throttle's
+ * and the rate windows' pruning) skip rows another transaction holds, so
+ * they never deadlock with a turn.
  *
  * Connections.  A pool per store: a call takes an idle connection (or
  * opens one) and gives it back, so a process holds one per thread that
@@ -45,7 +47,7 @@
 #define CONNECT_TIMEOUT_S "10"
 /* pg_advisory_xact_lock key of the migrations: "claw" */
 #define MIGRATION_LOCK "1668047223"
-#define MAX_PARAMS 10
+#define MAX_PARAMS 13
 
 enum {
 	ST_HISTORY,
@@ -69,8 +71,26 @@ enum {
 	ST_IMPORT_SESSION,
 	ST_IMPORT_MESSAGE,
 	ST_IMPORT_RESPONSE,
+	ST_KEY_INSERT,
+	ST_KEY_REPLACE,
+	ST_KEY_BY_NAME,
+	ST_KEY_BY_HASH,
+	ST_KEY_LIST,
+	ST_KEY_TOUCH,
+	ST_RATE_TAKE,
+	ST_RATE_GET,
+	ST_RATE_TOKENS,
+	ST_RATE_PRUNE,
+	ST_USAGE_INSERT,
+	ST_USAGE_SCAN,
+	ST_USAGE_PURGE,
 	ST_COUNT
 };
+
+#define KEY_COLUMNS "name, hash, agents, rpm, tpm, created, expires, revoked, last_used"
+#define USAGE_COLUMNS                                                                              \
+	"time, endpoint, agent_id, auth_kind, auth_name, session_key, model, status,"              \
+	" prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted"
 
 static const char *const sql_text[ST_COUNT] = {
 	[ST_HISTORY] = "SELECT message FROM (SELECT seq, message FROM messages"
@@ -140,6 +160,44 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_IMPORT_RESPONSE] = "INSERT INTO responses (id, agent_id, session_key, last_seq,"
 			       " created_at, body) VALUES ($1, $2, $3, $4, $5, $6)"
 			       " ON CONFLICT DO NOTHING",
+	/* a name or a hash that exists: no row changed */
+	[ST_KEY_INSERT] = "INSERT INTO client_keys (" KEY_COLUMNS ")"
+			  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+	/* not onto another key's hash: no row changed (one inserted meanwhile
+	 * by another host: a unique violation, an error) */
+	[ST_KEY_REPLACE] = "UPDATE client_keys SET hash = $2, agents = $3, rpm = $4, tpm = $5,"
+			   " created = $6, expires = $7, revoked = $8, last_used = $9"
+			   " WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM client_keys k"
+			   " WHERE k.hash = $2 AND k.name <> $1)",
+	[ST_KEY_BY_NAME] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE name = $1",
+	[ST_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE hash = $1",
+	[ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM client_keys ORDER BY name",
+	[ST_KEY_TOUCH] = "UPDATE client_keys SET last_used = $2 WHERE name = $1",
+	/*
+	 * One statement, so one transaction: the window's row is locked by
+	 * the upsert, and the limits are checked against its latest version
+	 * (READ COMMITTED re-reads it after waiting), so hosts taking at once
+	 * never count past rpm.  No row returned: refused, nothing changed.
+	 */
+	[ST_RATE_TAKE] = "INSERT INTO rate_windows (client, window_start, requests, tokens)"
+			 " VALUES ($1, $2, 1, 0) ON CONFLICT (client, window_start)"
+			 " DO UPDATE SET requests = rate_windows.requests + 1"
+			 " WHERE ($3::bigint <= 0 OR rate_windows.requests < $3::bigint)"
+			 " AND ($4::bigint <= 0 OR rate_windows.tokens < $4::bigint)"
+			 " RETURNING requests, tokens",
+	[ST_RATE_GET] = "SELECT requests, tokens FROM rate_windows"
+			" WHERE client = $1 AND window_start = $2",
+	[ST_RATE_TOKENS] = "INSERT INTO rate_windows (client, window_start, requests, tokens)"
+			   " VALUES ($1, $2, 0, $3) ON CONFLICT (client, window_start)"
+			   " DO UPDATE SET tokens = rate_windows.tokens + excluded.tokens",
+	[ST_RATE_PRUNE] = "DELETE FROM rate_windows WHERE (client, window_start) IN"
+			  " (SELECT client, window_start FROM rate_windows WHERE window_start < $1"
+			  " FOR UPDATE SKIP LOCKED)",
+	[ST_USAGE_INSERT] = "INSERT INTO usage (" USAGE_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6,"
+			    " $7, $8, $9, $10, $11, $12, $13)",
+	[ST_USAGE_SCAN] = "SELECT " USAGE_COLUMNS " FROM usage WHERE time >= $1 AND time < $2"
+			  " ORDER BY time, id",
+	[ST_USAGE_PURGE] = "DELETE FROM usage WHERE time < $1",
 };
 
 /*
@@ -187,6 +245,40 @@ static const char *const migrations[] = {
 	"  FOREIGN KEY (agent_id, session_key) REFERENCES sessions (agent_id, session_key)"
 	"    ON DELETE CASCADE);"
 	"CREATE INDEX responses_session ON responses (agent_id, session_key);",
+	/* 1 -> 2: client keys, per-client minute windows, the usage log (no
+	 * foreign key: usage rows outlive their sessions) */
+	"CREATE TABLE client_keys ("
+	"  name text PRIMARY KEY,"
+	"  hash text NOT NULL UNIQUE," /* SHA-256 of the secret, hex */
+	"  agents text NOT NULL DEFAULT '',"
+	"  rpm bigint NOT NULL DEFAULT 0,"
+	"  tpm bigint NOT NULL DEFAULT 0,"
+	"  created bigint NOT NULL,"
+	"  expires bigint NOT NULL DEFAULT 0,"
+	"  revoked bigint NOT NULL DEFAULT 0,"
+	"  last_used bigint NOT NULL DEFAULT 0);"
+	"CREATE TABLE rate_windows ("
+	"  client text NOT NULL,"
+	"  window_start bigint NOT NULL,"
+	"  requests bigint NOT NULL DEFAULT 0,"
+	"  tokens bigint NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (client, window_start));"
+	"CREATE TABLE usage ("
+	"  id bigserial PRIMARY KEY,"
+	"  time bigint NOT NULL,"
+	"  endpoint text NOT NULL,"
+	"  agent_id text,"
+	"  auth_kind text NOT NULL,"
+	"  auth_name text,"
+	"  session_key text,"
+	"  model text,"
+	"  status integer NOT NULL,"
+	"  prompt_tokens bigint NOT NULL DEFAULT 0,"
+	"  completion_tokens bigint NOT NULL DEFAULT 0,"
+	"  latency_ms double precision NOT NULL,"
+	"  ttft_ms double precision," /* NULL: no first token */
+	"  interrupted boolean NOT NULL DEFAULT false);"
+	"CREATE INDEX usage_time ON usage (time);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -234,6 +326,20 @@ static void p_bool(struct params *p, bool b)
 static void p_null(struct params *p)
 {
 	p->v[p->n++] = NULL;
+}
+
+/* As many digits as give the same double back. */
+static void p_double(struct params *p, double d)
+{
+	snprintf(p->num[p->n], sizeof p->num[p->n], "%.17g", d);
+	p->v[p->n] = p->num[p->n];
+	p->n++;
+}
+
+/* A text column, or NULL for SQL's NULL. */
+static const char *col_text(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
 static long long col_int(const PGresult *r, int row, int col)
@@ -418,6 +524,30 @@ static int put_response(struct conn *c, const struct store_turn *t, long long se
 	return rc;
 }
 
+/* One usage row, inside the caller's transaction. */
+static int insert_usage(struct conn *c, const struct store_usage *u)
+{
+	struct params p = {.n = 0};
+
+	p_int(&p, u->time);
+	p_text(&p, u->endpoint);
+	p_text(&p, u->agent_id);
+	p_text(&p, u->auth_kind);
+	p_text(&p, u->auth_name);
+	p_text(&p, u->session_key);
+	p_text(&p, u->model);
+	p_int(&p, u->status);
+	p_int(&p, u->prompt_tokens);
+	p_int(&p, u->completion_tokens);
+	p_double(&p, u->latency_ms);
+	if (u->ttft_ms >= 0)
+		p_double(&p, u->ttft_ms);
+	else
+		p_null(&p);
+	p_bool(&p, u->interrupted);
+	return run_cmd(c, ST_USAGE_INSERT, &p, NULL);
+}
+
 /* The rows of turn t, inside the caller's transaction.  The session's row
  * first: from then on this transaction holds it, and max(seq) is final. */
 static int write_turn(struct conn *c, const struct store_turn *t, long long now)
@@ -444,6 +574,8 @@ static int write_turn(struct conn *c, const struct store_turn *t, long long now)
 	if (!t->answer || insert_message(c, t, seq, t->answer, now, true) < 0)
 		return -1;
 	if (t->response_id && put_response(c, t, seq, now) < 0)
+		return -1;
+	if (t->usage && insert_usage(c, t->usage) < 0)
 		return -1;
 	return 0;
 }
@@ -673,6 +805,219 @@ rollback:
 	db_fail(base, c, e, "recording an auth failure");
 	rollback(c);
 	return -1;
+}
+
+/* ---- client keys ---- */
+
+static void key_params(struct params *p, const struct store_key *k)
+{
+	p_text(p, k->name);
+	p_text(p, k->hash);
+	p_text(p, k->agents);
+	p_int(p, k->rpm);
+	p_int(p, k->tpm);
+	p_int(p, k->created);
+	p_int(p, k->expires);
+	p_int(p, k->revoked);
+	p_int(p, k->last_used);
+}
+
+/* Row i of KEY_COLUMNS. */
+static void read_key(const PGresult *r, int i, struct store_key *k)
+{
+	copy_col(k->name, sizeof k->name, r, i, 0);
+	copy_col(k->hash, sizeof k->hash, r, i, 1);
+	copy_col(k->agents, sizeof k->agents, r, i, 2);
+	k->rpm = (long)col_int(r, i, 3);
+	k->tpm = (long)col_int(r, i, 4);
+	k->created = col_int(r, i, 5);
+	k->expires = col_int(r, i, 6);
+	k->revoked = col_int(r, i, 7);
+	k->last_used = col_int(r, i, 8);
+}
+
+static int pg_key_put_on(struct store *base, struct conn *c, const struct store_key *k,
+			 bool replace, struct err *e)
+{
+	struct params p = {.n = 0};
+	long n = 0;
+
+	key_params(&p, k);
+	if (run_cmd(c, replace ? ST_KEY_REPLACE : ST_KEY_INSERT, &p, &n) < 0)
+		return db_fail(base, c, e, "cannot save the key");
+	return n == 1 ? 0 : 1;
+}
+
+static int pg_key_get_on(struct store *base, struct conn *c, const char *name, const char *hash,
+			 struct store_key *out, struct err *e)
+{
+	struct params p = {.n = 0};
+	PGresult *r;
+	int rc = 1;
+
+	memset(out, 0, sizeof *out);
+	p_text(&p, name ? name : hash);
+	if (!(r = run(c, name ? ST_KEY_BY_NAME : ST_KEY_BY_HASH, &p, PGRES_TUPLES_OK)))
+		return db_fail(base, c, e, "reading a key");
+	if (PQntuples(r) > 0) {
+		read_key(r, 0, out);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_key_list_on(struct store *base, struct conn *c,
+			  int (*fn)(void *ctx, const struct store_key *k), void *ctx, struct err *e)
+{
+	PGresult *r;
+
+	if (!(r = run(c, ST_KEY_LIST, NULL, PGRES_TUPLES_OK)))
+		return db_fail(base, c, e, "keys");
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct store_key k;
+		read_key(r, i, &k);
+		if (fn(ctx, &k) < 0)
+			break;
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int pg_key_touch_on(struct store *base, struct conn *c, const char *name, long long now_ms,
+			   struct err *e)
+{
+	struct params p = {.n = 0};
+
+	p_text(&p, name);
+	p_int(&p, now_ms);
+	if (run_cmd(c, ST_KEY_TOUCH, &p, NULL) < 0)
+		return db_fail(base, c, e, "cannot update the key");
+	return 0;
+}
+
+/* ---- per-client minute windows ---- */
+
+/* ST_RATE_TAKE does the check and the count; a refusal reads the counts
+ * after it.  The first request of a window prunes the windows before the
+ * previous one (skipping rows another transaction holds); a failed prune
+ * only logs, the request is counted by then. */
+static int pg_rate_take_on(struct store *base, struct conn *c, const char *client, long long window,
+			   long rpm, long tpm, struct store_rate *out, struct err *e)
+{
+	struct params p = {.n = 0};
+	PGresult *r;
+
+	memset(out, 0, sizeof *out);
+	p_text(&p, client);
+	p_int(&p, window);
+	p_int(&p, rpm);
+	p_int(&p, tpm);
+	if (!(r = run(c, ST_RATE_TAKE, &p, PGRES_TUPLES_OK)))
+		return db_fail(base, c, e, "counting a request");
+	out->allowed = PQntuples(r) > 0;
+	if (!out->allowed) {
+		PQclear(r);
+		p.n = 2;
+		if (!(r = run(c, ST_RATE_GET, &p, PGRES_TUPLES_OK)))
+			return db_fail(base, c, e, "reading a rate window");
+	}
+	if (PQntuples(r) > 0) {
+		out->requests = (long)col_int(r, 0, 0);
+		out->tokens = (long)col_int(r, 0, 1);
+	}
+	PQclear(r);
+	if (out->allowed && out->requests == 1) {
+		char why[256];
+		p.n = 0;
+		p_int(&p, window - 60000);
+		if (run_cmd(c, ST_RATE_PRUNE, &p, NULL) < 0) {
+			pq_message(c->db, why, sizeof why);
+			log_warn("session store %s: pruning rate windows failed: %s",
+				 display_of(base), why);
+		}
+	}
+	return 0;
+}
+
+static int pg_rate_add_tokens_on(struct store *base, struct conn *c, const char *client,
+				 long long window, long tokens, struct err *e)
+{
+	struct params p = {.n = 0};
+
+	p_text(&p, client);
+	p_int(&p, window);
+	p_int(&p, tokens);
+	if (run_cmd(c, ST_RATE_TOKENS, &p, NULL) < 0)
+		return db_fail(base, c, e, "counting tokens");
+	return 0;
+}
+
+/* ---- the usage log ---- */
+
+static int pg_usage_add_on(struct store *base, struct conn *c, const struct store_usage *rows,
+			   size_t n, struct err *e)
+{
+	if (txn(c, "BEGIN") < 0)
+		return db_fail(base, c, e, "cannot start a transaction");
+	for (size_t i = 0; i < n; i++)
+		if (insert_usage(c, &rows[i]) < 0)
+			goto rollback;
+	if (txn(c, "COMMIT") < 0)
+		goto rollback;
+	return 0;
+rollback:
+	db_fail(base, c, e, "cannot save usage");
+	rollback(c);
+	return -1;
+}
+
+/* The rows' strings are the result's, cleared after the last call of fn.
+ * The whole range is read at once (libpq's default). */
+static int pg_usage_scan_on(struct store *base, struct conn *c, long long since, long long until,
+			    int (*fn)(void *ctx, const struct store_usage *row), void *ctx,
+			    struct err *e)
+{
+	struct params p = {.n = 0};
+	PGresult *r;
+
+	p_int(&p, since);
+	p_int(&p, until);
+	if (!(r = run(c, ST_USAGE_SCAN, &p, PGRES_TUPLES_OK)))
+		return db_fail(base, c, e, "usage");
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct store_usage u = {
+			.time = col_int(r, i, 0),
+			.endpoint = col_text(r, i, 1),
+			.agent_id = col_text(r, i, 2),
+			.auth_kind = col_text(r, i, 3),
+			.auth_name = col_text(r, i, 4),
+			.session_key = col_text(r, i, 5),
+			.model = col_text(r, i, 6),
+			.status = (int)col_int(r, i, 7),
+			.prompt_tokens = (long)col_int(r, i, 8),
+			.completion_tokens = (long)col_int(r, i, 9),
+			.latency_ms = strtod(PQgetvalue(r, i, 10), NULL),
+			.ttft_ms = PQgetisnull(r, i, 11) ? -1 : strtod(PQgetvalue(r, i, 11), NULL),
+			.interrupted = col_bool(r, i, 12),
+		};
+		if (fn(ctx, &u) < 0)
+			break;
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int pg_usage_purge_on(struct store *base, struct conn *c, long long before, long *deleted,
+			     struct err *e)
+{
+	struct params p = {.n = 0};
+
+	*deleted = 0;
+	p_int(&p, before);
+	if (run_cmd(c, ST_USAGE_PURGE, &p, deleted) < 0)
+		return db_fail(base, c, e, "usage purge");
+	return 0;
 }
 
 /* ---- copying in (clawcgi store migrate) ---- */
@@ -979,6 +1324,57 @@ static int pg_auth_failed(struct store *base, const char *addr, long long now_ms
 		pg_auth_failed_on(base, c, addr, now_ms, max, window_ms, lockout_ms, retry_ms, e));
 }
 
+static int pg_key_put(struct store *base, const struct store_key *k, bool replace, struct err *e)
+{
+	ON_CONN(base, e, pg_key_put_on(base, c, k, replace, e));
+}
+
+static int pg_key_get(struct store *base, const char *name, const char *hash, struct store_key *out,
+		      struct err *e)
+{
+	ON_CONN(base, e, pg_key_get_on(base, c, name, hash, out, e));
+}
+
+static int pg_key_list(struct store *base, int (*fn)(void *ctx, const struct store_key *k),
+		       void *ctx, struct err *e)
+{
+	ON_CONN(base, e, pg_key_list_on(base, c, fn, ctx, e));
+}
+
+static int pg_key_touch(struct store *base, const char *name, long long now_ms, struct err *e)
+{
+	ON_CONN(base, e, pg_key_touch_on(base, c, name, now_ms, e));
+}
+
+static int pg_rate_take(struct store *base, const char *client, long long window, long rpm,
+			long tpm, struct store_rate *out, struct err *e)
+{
+	ON_CONN(base, e, pg_rate_take_on(base, c, client, window, rpm, tpm, out, e));
+}
+
+static int pg_rate_add_tokens(struct store *base, const char *client, long long window, long tokens,
+			      struct err *e)
+{
+	ON_CONN(base, e, pg_rate_add_tokens_on(base, c, client, window, tokens, e));
+}
+
+static int pg_usage_add(struct store *base, const struct store_usage *rows, size_t n, struct err *e)
+{
+	ON_CONN(base, e, pg_usage_add_on(base, c, rows, n, e));
+}
+
+static int pg_usage_scan(struct store *base, long long since, long long until,
+			 int (*fn)(void *ctx, const struct store_usage *row), void *ctx,
+			 struct err *e)
+{
+	ON_CONN(base, e, pg_usage_scan_on(base, c, since, until, fn, ctx, e));
+}
+
+static int pg_usage_purge(struct store *base, long long before, long *deleted, struct err *e)
+{
+	ON_CONN(base, e, pg_usage_purge_on(base, c, before, deleted, e));
+}
+
 int store_pg_import_session(struct store *base, const struct store_import_session *in,
 			    struct store_import_counts *added, struct err *e)
 {
@@ -1014,6 +1410,15 @@ static const struct store_ops pg_ops = {
 	.get_response = pg_get_response,
 	.delete_response = pg_delete_response,
 	.fork = pg_fork,
+	.key_put = pg_key_put,
+	.key_get = pg_key_get,
+	.key_list = pg_key_list,
+	.key_touch = pg_key_touch,
+	.rate_take = pg_rate_take,
+	.rate_add_tokens = pg_rate_add_tokens,
+	.usage_add = pg_usage_add,
+	.usage_scan = pg_usage_scan,
+	.usage_purge = pg_usage_purge,
 	.close = pg_close,
 };
 

@@ -82,8 +82,26 @@ enum {
 	ST_RESPONSE_DELETE,
 	ST_FORK_SESSION,
 	ST_FORK_MESSAGES,
+	ST_KEY_INSERT,
+	ST_KEY_REPLACE,
+	ST_KEY_BY_NAME,
+	ST_KEY_BY_HASH,
+	ST_KEY_LIST,
+	ST_KEY_TOUCH,
+	ST_RATE_GET,
+	ST_RATE_TAKE,
+	ST_RATE_TOKENS,
+	ST_RATE_PRUNE,
+	ST_USAGE_INSERT,
+	ST_USAGE_SCAN,
+	ST_USAGE_PURGE,
 	ST_COUNT
 };
+
+#define KEY_COLUMNS "name, hash, agents, rpm, tpm, created, expires, revoked, last_used"
+#define USAGE_COLUMNS                                                                              \
+	"time, endpoint, agent_id, auth_kind, auth_name, session_key, model, status,"              \
+	" prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted"
 
 static const char *const sql_text[ST_COUNT] = {
 	[ST_HISTORY] = "SELECT message FROM (SELECT seq, message FROM messages"
@@ -137,6 +155,32 @@ static const char *const sql_text[ST_COUNT] = {
 		" SELECT agent_id, ?3, seq, role, message, run_id, created_at, prompt_tokens,"
 		" completion_tokens, interrupted FROM messages"
 		" WHERE agent_id = ?1 AND session_key = ?2 AND seq <= ?4",
+	/* a name or a hash that exists: no row changed */
+	[ST_KEY_INSERT] = "INSERT INTO client_keys (" KEY_COLUMNS ")"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+	/* not onto another key's hash: no row changed */
+	[ST_KEY_REPLACE] = "UPDATE client_keys SET hash = ?2, agents = ?3, rpm = ?4, tpm = ?5,"
+			   " created = ?6, expires = ?7, revoked = ?8, last_used = ?9"
+			   " WHERE name = ?1 AND NOT EXISTS (SELECT 1 FROM client_keys"
+			   " WHERE hash = ?2 AND name <> ?1)",
+	[ST_KEY_BY_NAME] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE name = ?1",
+	[ST_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE hash = ?1",
+	[ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM client_keys ORDER BY name",
+	[ST_KEY_TOUCH] = "UPDATE client_keys SET last_used = ?2 WHERE name = ?1",
+	[ST_RATE_GET] = "SELECT requests, tokens FROM rate_windows"
+			" WHERE client = ?1 AND window_start = ?2",
+	[ST_RATE_TAKE] = "INSERT INTO rate_windows (client, window_start, requests, tokens)"
+			 " VALUES (?1, ?2, 1, 0) ON CONFLICT (client, window_start)"
+			 " DO UPDATE SET requests = requests + 1",
+	[ST_RATE_TOKENS] = "INSERT INTO rate_windows (client, window_start, requests, tokens)"
+			   " VALUES (?1, ?2, 0, ?3) ON CONFLICT (client, window_start)"
+			   " DO UPDATE SET tokens = tokens + excluded.tokens",
+	[ST_RATE_PRUNE] = "DELETE FROM rate_windows WHERE window_start < ?1",
+	[ST_USAGE_INSERT] = "INSERT INTO usage (" USAGE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+			    " ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_USAGE_SCAN] = "SELECT " USAGE_COLUMNS " FROM usage WHERE time >= ?1 AND time < ?2"
+			  " ORDER BY time, id",
+	[ST_USAGE_PURGE] = "DELETE FROM usage WHERE time < ?1",
 };
 
 /*
@@ -184,6 +228,40 @@ static const char *const migrations[] = {
 	"  FOREIGN KEY (agent_id, session_key) REFERENCES sessions (agent_id, session_key)"
 	"    ON DELETE CASCADE);"
 	"CREATE INDEX responses_session ON responses (agent_id, session_key);",
+	/* 3 -> 4: client keys, per-client minute windows, the usage log (no
+	 * foreign key: usage rows outlive their sessions) */
+	"CREATE TABLE client_keys ("
+	"  name TEXT PRIMARY KEY,"
+	"  hash TEXT NOT NULL UNIQUE," /* SHA-256 of the secret, hex */
+	"  agents TEXT NOT NULL DEFAULT '',"
+	"  rpm INTEGER NOT NULL DEFAULT 0,"
+	"  tpm INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  revoked INTEGER NOT NULL DEFAULT 0,"
+	"  last_used INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE rate_windows ("
+	"  client TEXT NOT NULL,"
+	"  window_start INTEGER NOT NULL,"
+	"  requests INTEGER NOT NULL DEFAULT 0,"
+	"  tokens INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (client, window_start));"
+	"CREATE TABLE usage ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  endpoint TEXT NOT NULL,"
+	"  agent_id TEXT,"
+	"  auth_kind TEXT NOT NULL,"
+	"  auth_name TEXT,"
+	"  session_key TEXT,"
+	"  model TEXT,"
+	"  status INTEGER NOT NULL,"
+	"  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  latency_ms REAL NOT NULL,"
+	"  ttft_ms REAL," /* NULL: no first token */
+	"  interrupted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX usage_time ON usage (time);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -356,6 +434,33 @@ static int put_response(struct conn *s, const struct store_turn *t, long long se
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* One usage row, inside the caller's transaction. */
+static int insert_usage(struct conn *s, const struct store_usage *u)
+{
+	sqlite3_stmt *st = stmt(s, ST_USAGE_INSERT);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, u->time);
+	sqlite3_bind_text(st, 2, u->endpoint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, u->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, u->auth_kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, u->auth_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, u->session_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, u->model, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, u->status);
+	sqlite3_bind_int64(st, 9, u->prompt_tokens);
+	sqlite3_bind_int64(st, 10, u->completion_tokens);
+	sqlite3_bind_double(st, 11, u->latency_ms);
+	if (u->ttft_ms >= 0)
+		sqlite3_bind_double(st, 12, u->ttft_ms);
+	sqlite3_bind_int(st, 13, u->interrupted);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int purge_before(struct conn *s, long long cutoff, long *deleted)
 {
 	sqlite3_stmt *st = stmt(s, ST_PURGE);
@@ -407,6 +512,8 @@ static int sq_append_turn(struct conn *s, const struct store_turn *t, struct err
 	if (!t->answer || insert_message(s, t, seq, t->answer, now, true) < 0)
 		goto rollback;
 	if (t->response_id && put_response(s, t, seq, now) < 0)
+		goto rollback;
+	if (t->usage && insert_usage(s, t->usage) < 0)
 		goto rollback;
 	if (txn(s, ST_COMMIT) < 0)
 		goto rollback;
@@ -655,6 +762,258 @@ rollback:
 	db_fail(s, e, "recording an auth failure");
 	txn(s, ST_ROLLBACK);
 	return -1;
+}
+
+/* ---- client keys ---- */
+
+static void bind_key(sqlite3_stmt *st, const struct store_key *k)
+{
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, k->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, k->agents, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, k->rpm);
+	sqlite3_bind_int64(st, 5, k->tpm);
+	sqlite3_bind_int64(st, 6, k->created);
+	sqlite3_bind_int64(st, 7, k->expires);
+	sqlite3_bind_int64(st, 8, k->revoked);
+	sqlite3_bind_int64(st, 9, k->last_used);
+}
+
+/* A row of KEY_COLUMNS. */
+static void read_key(sqlite3_stmt *st, struct store_key *k)
+{
+	copy_col(k->name, sizeof k->name, st, 0);
+	copy_col(k->hash, sizeof k->hash, st, 1);
+	copy_col(k->agents, sizeof k->agents, st, 2);
+	k->rpm = (long)sqlite3_column_int64(st, 3);
+	k->tpm = (long)sqlite3_column_int64(st, 4);
+	k->created = sqlite3_column_int64(st, 5);
+	k->expires = sqlite3_column_int64(st, 6);
+	k->revoked = sqlite3_column_int64(st, 7);
+	k->last_used = sqlite3_column_int64(st, 8);
+}
+
+static int sq_key_put(struct conn *s, const struct store_key *k, bool replace, struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, replace ? ST_KEY_REPLACE : ST_KEY_INSERT);
+	int rc;
+
+	if (!st)
+		return db_fail(s, e, "prepare key");
+	bind_key(st, k);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, e, "cannot save the key");
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+static int sq_key_get(struct conn *s, const char *name, const char *hash, struct store_key *out,
+		      struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, name ? ST_KEY_BY_NAME : ST_KEY_BY_HASH);
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!st)
+		return db_fail(s, e, "prepare key");
+	sqlite3_bind_text(st, 1, name ? name : hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_key(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 1;
+	return rc == SQLITE_ROW ? 0 : db_fail(s, e, "reading a key");
+}
+
+static int sq_key_list(struct conn *s, int (*fn)(void *ctx, const struct store_key *k), void *ctx,
+		       struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, ST_KEY_LIST);
+	int rc;
+
+	if (!st)
+		return db_fail(s, e, "prepare keys");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_key k;
+		read_key(st, &k);
+		if (fn(ctx, &k) < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(s, e, "keys");
+}
+
+static int sq_key_touch(struct conn *s, const char *name, long long now_ms, struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, ST_KEY_TOUCH);
+	int rc;
+
+	if (!st)
+		return db_fail(s, e, "prepare key");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, e, "cannot update the key");
+}
+
+/* ---- per-client minute windows ---- */
+
+/*
+ * One transaction (BEGIN IMMEDIATE: every writer of every process waits
+ * for it), so the check and the count cannot be split by another taker.
+ * The first request of a window also prunes the windows before the
+ * previous one: once a minute per client, an indexless delete of a small
+ * table.
+ */
+static int sq_rate_take(struct conn *s, const char *client, long long window, long rpm, long tpm,
+			struct store_rate *out, struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (txn(s, ST_BEGIN) < 0)
+		return db_fail(s, e, "cannot start a transaction");
+	if (!(st = stmt(s, ST_RATE_GET)))
+		goto rollback;
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, window);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->requests = (long)sqlite3_column_int64(st, 0);
+		out->tokens = (long)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto rollback;
+	if ((rpm > 0 && out->requests >= rpm) || (tpm > 0 && out->tokens >= tpm)) {
+		txn(s, ST_ROLLBACK); /* nothing was written */
+		return 0;
+	}
+	if (!(st = stmt(s, ST_RATE_TAKE)))
+		goto rollback;
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, window);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		goto rollback;
+	if (out->requests == 0) {
+		if (!(st = stmt(s, ST_RATE_PRUNE)))
+			goto rollback;
+		sqlite3_bind_int64(st, 1, window - 60000);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			goto rollback;
+	}
+	if (txn(s, ST_COMMIT) < 0)
+		goto rollback;
+	out->allowed = true;
+	out->requests++;
+	return 0;
+rollback:
+	db_fail(s, e, "counting a request");
+	txn(s, ST_ROLLBACK);
+	memset(out, 0, sizeof *out);
+	return -1;
+}
+
+static int sq_rate_add_tokens(struct conn *s, const char *client, long long window, long tokens,
+			      struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, ST_RATE_TOKENS);
+	int rc;
+
+	if (!st)
+		return db_fail(s, e, "prepare tokens");
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, window);
+	sqlite3_bind_int64(st, 3, tokens);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, e, "counting tokens");
+}
+
+/* ---- the usage log ---- */
+
+static int sq_usage_add(struct conn *s, const struct store_usage *rows, size_t n, struct err *e)
+{
+	if (txn(s, ST_BEGIN) < 0)
+		return db_fail(s, e, "cannot start a transaction");
+	for (size_t i = 0; i < n; i++)
+		if (insert_usage(s, &rows[i]) < 0)
+			goto rollback;
+	if (txn(s, ST_COMMIT) < 0)
+		goto rollback;
+	return 0;
+rollback:
+	db_fail(s, e, "cannot save usage");
+	txn(s, ST_ROLLBACK);
+	return -1;
+}
+
+/* A text column, NULL kept NULL. */
+static const char *text_col(sqlite3_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st, col);
+}
+
+/* Each row's strings are SQLite's until the next step: valid during fn. */
+static int sq_usage_scan(struct conn *s, long long since, long long until,
+			 int (*fn)(void *ctx, const struct store_usage *row), void *ctx,
+			 struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, ST_USAGE_SCAN);
+	int rc;
+
+	if (!st)
+		return db_fail(s, e, "prepare usage");
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_usage u = {
+			.time = sqlite3_column_int64(st, 0),
+			.endpoint = text_col(st, 1),
+			.agent_id = text_col(st, 2),
+			.auth_kind = text_col(st, 3),
+			.auth_name = text_col(st, 4),
+			.session_key = text_col(st, 5),
+			.model = text_col(st, 6),
+			.status = sqlite3_column_int(st, 7),
+			.prompt_tokens = (long)sqlite3_column_int64(st, 8),
+			.completion_tokens = (long)sqlite3_column_int64(st, 9),
+			.latency_ms = sqlite3_column_double(st, 10),
+			.ttft_ms = sqlite3_column_type(st, 11) == SQLITE_NULL
+					   ? -1
+					   : sqlite3_column_double(st, 11),
+			.interrupted = sqlite3_column_int(st, 12) != 0,
+		};
+		if (fn(ctx, &u) < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(s, e, "usage");
+}
+
+static int sq_usage_purge(struct conn *s, long long before, long *deleted, struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, ST_USAGE_PURGE);
+	int rc;
+
+	*deleted = 0;
+	if (!st)
+		return db_fail(s, e, "prepare usage purge");
+	sqlite3_bind_int64(st, 1, before);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, e, "usage purge");
+	*deleted = (long)sqlite3_changes(s->db);
+	return 0;
 }
 
 static void conn_close(struct conn *s)
@@ -1012,6 +1371,58 @@ static int pool_auth_failed(struct store *base, const char *addr, long long now_
 		sq_auth_failed(c, addr, now_ms, max, window_ms, lockout_ms, retry_ms, e));
 }
 
+static int pool_key_put(struct store *base, const struct store_key *k, bool replace, struct err *e)
+{
+	ON_CONN(base, e, true, sq_key_put(c, k, replace, e));
+}
+
+static int pool_key_get(struct store *base, const char *name, const char *hash,
+			struct store_key *out, struct err *e)
+{
+	ON_CONN(base, e, false, sq_key_get(c, name, hash, out, e));
+}
+
+static int pool_key_list(struct store *base, int (*fn)(void *ctx, const struct store_key *k),
+			 void *ctx, struct err *e)
+{
+	ON_CONN(base, e, false, sq_key_list(c, fn, ctx, e));
+}
+
+static int pool_key_touch(struct store *base, const char *name, long long now_ms, struct err *e)
+{
+	ON_CONN(base, e, true, sq_key_touch(c, name, now_ms, e));
+}
+
+static int pool_rate_take(struct store *base, const char *client, long long window, long rpm,
+			  long tpm, struct store_rate *out, struct err *e)
+{
+	ON_CONN(base, e, true, sq_rate_take(c, client, window, rpm, tpm, out, e));
+}
+
+static int pool_rate_add_tokens(struct store *base, const char *client, long long window,
+				long tokens, struct err *e)
+{
+	ON_CONN(base, e, true, sq_rate_add_tokens(c, client, window, tokens, e));
+}
+
+static int pool_usage_add(struct store *base, const struct store_usage *rows, size_t n,
+			  struct err *e)
+{
+	ON_CONN(base, e, true, sq_usage_add(c, rows, n, e));
+}
+
+static int pool_usage_scan(struct store *base, long long since, long long until,
+			   int (*fn)(void *ctx, const struct store_usage *row), void *ctx,
+			   struct err *e)
+{
+	ON_CONN(base, e, false, sq_usage_scan(c, since, until, fn, ctx, e));
+}
+
+static int pool_usage_purge(struct store *base, long long before, long *deleted, struct err *e)
+{
+	ON_CONN(base, e, true, sq_usage_purge(c, before, deleted, e));
+}
+
 /* The file at the path is gone or another one: writes would go to an
  * unlinked file, or a history be read from a stale one. */
 static bool pool_moved(struct store *base)
@@ -1059,6 +1470,15 @@ static const struct store_ops sqlite_ops = {
 	.get_response = pool_get_response,
 	.delete_response = pool_delete_response,
 	.fork = pool_fork,
+	.key_put = pool_key_put,
+	.key_get = pool_key_get,
+	.key_list = pool_key_list,
+	.key_touch = pool_key_touch,
+	.rate_take = pool_rate_take,
+	.rate_add_tokens = pool_rate_add_tokens,
+	.usage_add = pool_usage_add,
+	.usage_scan = pool_usage_scan,
+	.usage_purge = pool_usage_purge,
 	.close = pool_close,
 };
 

@@ -158,7 +158,7 @@ static void check_basics(void)
 	CHECK(store_open(store_url, &s, &e) == 0, "opens and migrates a new database");
 	if (!s)
 		return;
-	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 1, "schema version 1");
+	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 2, "schema version 2");
 	CHECK(append(s, "main", "k1", "hello", "hi there") == 0, "a turn is stored");
 	CHECK(append(s, "main", "k1", "again", "hi again") == 0, "a second turn");
 	h = history_text(s, "main", "k1", 40);
@@ -300,6 +300,335 @@ static void check_concurrent_turns(void)
 		store_close(hosts[h]);
 }
 
+/* A key named name whose hash is 64 times the digit c. */
+static struct store_key key_of(const char *name, char c, long rpm)
+{
+	struct store_key k = {.rpm = rpm, .tpm = 1000, .created = 1700000000000LL};
+	snprintf(k.name, sizeof k.name, "%s", name);
+	memset(k.hash, c, 64);
+	snprintf(k.agents, sizeof k.agents, "main,beta");
+	return k;
+}
+
+static int list_key(void *ctx, const struct store_key *k)
+{
+	struct buf *b = ctx;
+	buf_printf(b, "%s%s", b->len ? "," : "", k->name);
+	return 0;
+}
+
+/* Client keys: put, get by name and by hash, the 1s, list, touch. */
+static void check_keys(void)
+{
+	struct store *s = NULL;
+	struct store_key k, got;
+	struct buf names = BUF_INIT;
+	struct err e;
+
+	if (store_open(store_url, &s, &e) < 0)
+		return (void)CHECK(0, "open the store for keys");
+	k = key_of("bob", 'b', 5);
+	CHECK_INT(store_key_put(s, &k, false, &e), 0, "a key is inserted");
+	k = key_of("alice", 'a', 0);
+	CHECK_INT(store_key_put(s, &k, false, &e), 0, "a second key");
+	CHECK(store_key_get(s, "bob", NULL, &got, &e) == 0 && !strcmp(got.name, "bob") &&
+		      got.hash[0] == 'b' && strlen(got.hash) == 64 &&
+		      !strcmp(got.agents, "main,beta") && got.rpm == 5 && got.tpm == 1000 &&
+		      got.created == 1700000000000LL && got.expires == 0 && got.revoked == 0 &&
+		      got.last_used == 0,
+	      "get by name: every field");
+	memset(k.hash, 'b', 64);
+	CHECK(store_key_get(s, NULL, k.hash, &got, &e) == 0 && !strcmp(got.name, "bob"),
+	      "get by hash");
+	CHECK_INT(store_key_get(s, "carol", NULL, &got, &e), 1, "an unknown name: 1");
+	memset(k.hash, 'c', 64);
+	CHECK_INT(store_key_get(s, NULL, k.hash, &got, &e), 1, "an unknown hash: 1");
+	k = key_of("bob", 'c', 1);
+	CHECK_INT(store_key_put(s, &k, false, &e), 1, "inserting a name that exists: 1");
+	k = key_of("carol", 'a', 1);
+	CHECK_INT(store_key_put(s, &k, false, &e), 1, "inserting a hash that exists: 1");
+	CHECK_INT(store_key_get(s, "carol", NULL, &got, &e), 1, "and nothing was written");
+	k = key_of("dave", 'd', 1);
+	CHECK_INT(store_key_put(s, &k, true, &e), 1, "replacing a name that does not exist: 1");
+	k = key_of("bob", 'e', 7);
+	k.revoked = 1700000001000LL;
+	CHECK(store_key_put(s, &k, true, &e) == 0 && store_key_get(s, "bob", NULL, &got, &e) == 0 &&
+		      got.rpm == 7 && got.hash[0] == 'e' && got.revoked == 1700000001000LL,
+	      "a replace overwrites the row");
+	k = key_of("bob", 'a', 7);
+	CHECK_INT(store_key_put(s, &k, true, &e), 1, "a replace onto another key's hash: 1");
+	CHECK(store_key_list(s, list_key, &names, &e) == 0, "list the keys");
+	CHECK_STR(buf_str(&names), "alice,bob", "by name");
+	CHECK(store_key_touch(s, "alice", 1700000002000LL, &e) == 0 &&
+		      store_key_get(s, "alice", NULL, &got, &e) == 0 &&
+		      got.last_used == 1700000002000LL,
+	      "touch sets last_used");
+	buf_free(&names);
+	store_close(s);
+}
+
+/* Per-client minute windows: rpm, tpm, windows and clients apart, pruning. */
+static void check_rates(void)
+{
+	const long long w = 1700000040000LL; /* a multiple of 60000 */
+	struct store *s = NULL;
+	struct store_rate r;
+	struct err e;
+	int allowed = 0;
+
+	if (store_open(store_url, &s, &e) < 0)
+		return (void)CHECK(0, "open the store for rates");
+	for (int i = 0; i < 3; i++)
+		if (store_rate_take(s, "key:a", w, 3, 0, &r, &e) == 0 && r.allowed &&
+		    r.requests == i + 1)
+			allowed++;
+	CHECK_INT(allowed, 3, "rpm 3: three requests taken, counted 1, 2, 3");
+	CHECK(store_rate_take(s, "key:a", w, 3, 0, &r, &e) == 0 && !r.allowed && r.requests == 3 &&
+		      r.tokens == 0,
+	      "the fourth refused, with the window's counts");
+	CHECK(store_rate_take(s, "key:a", w, 3, 0, &r, &e) == 0 && !r.allowed && r.requests == 3,
+	      "a refusal counts nothing");
+	CHECK(store_rate_take(s, "key:b", w, 3, 0, &r, &e) == 0 && r.allowed && r.requests == 1,
+	      "another client has a window of its own");
+	CHECK(store_rate_take(s, "key:a", w + 60000, 3, 0, &r, &e) == 0 && r.allowed &&
+		      r.requests == 1,
+	      "the next minute is a new window");
+	CHECK(store_rate_take(s, "key:a", w, 0, 0, &r, &e) == 0 && r.allowed && r.requests == 4,
+	      "no limits: always taken");
+
+	CHECK(store_rate_add_tokens(s, "user:t", w, 60, &e) == 0, "tokens into a new window");
+	CHECK(store_rate_take(s, "user:t", w, 0, 100, &r, &e) == 0 && r.allowed &&
+		      r.requests == 1 && r.tokens == 60,
+	      "under tpm: taken, the tokens told");
+	CHECK(store_rate_add_tokens(s, "user:t", w, 40, &e) == 0 &&
+		      store_rate_take(s, "user:t", w, 0, 100, &r, &e) == 0 && !r.allowed &&
+		      r.requests == 1 && r.tokens == 100,
+	      "at tpm: refused, nothing counted");
+	CHECK(store_rate_take(s, "user:t", w, 10, 0, &r, &e) == 0 && r.allowed && r.requests == 2,
+	      "the same window without a tpm: taken");
+
+	/* a window two minutes later prunes those before the previous one */
+	CHECK(store_rate_take(s, "key:c", w + 120000, 0, 0, &r, &e) == 0 && r.allowed,
+	      "a take two minutes later");
+	CHECK_INT(value("SELECT count(*) FROM rate_windows WHERE window_start < 1700000100000"), 0,
+		  "the windows before the previous one are pruned");
+	CHECK(store_rate_take(s, "key:a", w + 60000, 3, 0, &r, &e) == 0 && r.requests == 2,
+	      "the previous window is kept");
+	store_close(s);
+}
+
+/* Two "hosts" x four threads taking from one window at once. */
+#define TAKES 25
+#define TAKE_RPM 60
+
+struct taker {
+	pthread_t thread;
+	struct store *s;
+	int allowed, failures;
+};
+
+static void *taker_main(void *arg)
+{
+	struct taker *t = arg;
+
+	for (int i = 0; i < TAKES; i++) {
+		struct store_rate r;
+		struct err e;
+		if (store_rate_take(t->s, "key:race", 60000, TAKE_RPM, 0, &r, &e) < 0)
+			t->failures++;
+		else
+			t->allowed += r.allowed;
+	}
+	return NULL;
+}
+
+static void check_rate_race(void)
+{
+	struct store *hosts[HOSTS] = {NULL};
+	struct taker t[HOSTS * THREADS];
+	struct err e;
+	int allowed = 0, failures = 0;
+
+	for (int h = 0; h < HOSTS; h++)
+		if (store_open(store_url, &hosts[h], &e) < 0)
+			return (void)CHECK(0, "the hosts' stores open");
+	for (int i = 0; i < HOSTS * THREADS; i++) {
+		t[i] = (struct taker){.s = hosts[i % HOSTS]};
+		pthread_create(&t[i].thread, NULL, taker_main, &t[i]);
+	}
+	for (int i = 0; i < HOSTS * THREADS; i++) {
+		pthread_join(t[i].thread, NULL);
+		allowed += t[i].allowed;
+		failures += t[i].failures;
+	}
+	CHECK_INT(failures, 0, "2 hosts x 4 threads x 25 takes of one window: no failure");
+	CHECK_INT(allowed, TAKE_RPM, "exactly rpm of them taken");
+	CHECK_INT(value("SELECT requests FROM rate_windows WHERE client = 'key:race'"), TAKE_RPM,
+		  "the window holds rpm requests");
+	for (int h = 0; h < HOSTS; h++)
+		store_close(hosts[h]);
+}
+
+/* A usage row with every field set (scan_row checks them). */
+static struct store_usage usage_of(long long time, const char *endpoint, int status)
+{
+	return (struct store_usage){
+		.time = time,
+		.endpoint = endpoint,
+		.agent_id = "main",
+		.auth_kind = "key",
+		.auth_name = "bob",
+		.session_key = "sess",
+		.model = "echo/echo",
+		.status = status,
+		.prompt_tokens = 11,
+		.completion_tokens = 22,
+		.latency_ms = 12.5,
+		.ttft_ms = 3.25,
+		.interrupted = false,
+	};
+}
+
+static bool same(const char *a, const char *b)
+{
+	return a && !strcmp(a, b);
+}
+
+/* usage_scan's rows as "time:endpoint:status[:null][:nottft][:int]". */
+static int scan_row(void *ctx, const struct store_usage *u)
+{
+	struct buf *b = ctx;
+	buf_printf(b, "%s%lld:%s:%d", b->len ? "|" : "", u->time, u->endpoint, u->status);
+	if (!u->agent_id && !u->auth_name && !u->session_key && !u->model)
+		buf_printf(b, ":null");
+	else if (!same(u->agent_id, "main") || !same(u->auth_name, "bob") ||
+		 !same(u->session_key, "sess") || !same(u->model, "echo/echo") ||
+		 !same(u->auth_kind, "key") || u->prompt_tokens != 11 ||
+		 u->completion_tokens != 22 || u->latency_ms != 12.5 || u->ttft_ms != 3.25)
+		buf_printf(b, ":wrong");
+	if (u->ttft_ms == -1)
+		buf_printf(b, ":nottft");
+	if (u->interrupted)
+		buf_printf(b, ":int");
+	return 0;
+}
+
+static char *scan_text(struct store *s, long long since, long long until)
+{
+	struct buf b = BUF_INIT;
+	struct err e;
+
+	buf_append(&b, "", 0);
+	if (store_usage_scan(s, since, until, scan_row, &b, &e) < 0) {
+		buf_free(&b);
+		return strdup("(error)");
+	}
+	return buf_detach(&b);
+}
+
+/* The usage log: rows added, scanned by time, purged; with a turn. */
+static void check_usage(void)
+{
+	struct store_usage rows[4] = {
+		usage_of(3000, "responses", 200),
+		usage_of(1000, "chat.completions", 200),
+		usage_of(2000, "embeddings", 502),
+		{.time = 4000,
+		 .endpoint = "models",
+		 .auth_kind = "none",
+		 .status = 200,
+		 .latency_ms = 0.5,
+		 .ttft_ms = -1,
+		 .interrupted = true},
+	};
+	struct store_usage turn_usage = usage_of(5000, "chat.completions", 200);
+	struct store *s = NULL;
+	struct err e;
+	long n = -1;
+	char *h;
+
+	if (store_open(store_url, &s, &e) < 0)
+		return (void)CHECK(0, "open the store for usage");
+	CHECK(store_usage_add(s, rows, 4, &e) == 0, "four usage rows added");
+	h = scan_text(s, 0, 10000);
+	CHECK_STR(h,
+		  "1000:chat.completions:200|2000:embeddings:502|3000:responses:200|"
+		  "4000:models:200:null:nottft:int",
+		  "scanned oldest first, every field back, NULLs and no ttft kept");
+	free(h);
+	h = scan_text(s, 2000, 4000);
+	CHECK_STR(h, "2000:embeddings:502|3000:responses:200", "since inclusive, until exclusive");
+	free(h);
+	{
+		struct store_usage bad = usage_of(1, NULL, 200);
+		CHECK(store_usage_add(s, (struct store_usage[]){usage_of(9000, "x", 1), bad}, 2,
+				      &e) < 0 &&
+			      e.status == 500,
+		      "a row without its endpoint fails");
+		h = scan_text(s, 5000, 10000);
+		CHECK_STR(h, "", "and the rows added with it are not kept");
+		free(h);
+	}
+
+	/* with a turn: both in its transaction, or neither */
+	{
+		cJSON *m = cJSON_Parse("[{\"role\":\"user\",\"content\":\"q\"}]");
+		cJSON *a = cJSON_Parse("{\"role\":\"assistant\",\"content\":\"a\"}");
+		struct store_turn t = {.session_key = "usage-sess",
+				       .agent_id = "main",
+				       .run_id = "run-u",
+				       .new_messages = m,
+				       .answer = a,
+				       .usage = &turn_usage};
+		CHECK(store_append_turn(s, &t, &e) == 0, "a turn with its usage row");
+		h = history_text(s, "main", "usage-sess", 40);
+		CHECK_STR(h, "user:q|assistant:a", "its messages stored");
+		free(h);
+		h = scan_text(s, 5000, 5001);
+		CHECK_STR(h, "5000:chat.completions:200", "its usage row stored");
+		free(h);
+		turn_usage.time = 6000;
+		t.answer = NULL; /* cannot be stored */
+		t.session_key = "usage-sess2";
+		CHECK(store_append_turn(s, &t, &e) < 0 && e.status == 500, "a turn that fails");
+		h = history_text(s, "main", "usage-sess2", 40);
+		CHECK_STR(h, "", "stores no message");
+		free(h);
+		h = scan_text(s, 6000, 6001);
+		CHECK_STR(h, "", "and no usage row");
+		free(h);
+		cJSON_Delete(m);
+		cJSON_Delete(a);
+	}
+	CHECK(store_usage_purge(s, 3000, &n, &e) == 0 && n == 2, "purge: the rows before, counted");
+	h = scan_text(s, 0, 10000);
+	CHECK_STR(h, "3000:responses:200|4000:models:200:null:nottft:int|5000:chat.completions:200",
+		  "the later rows stay");
+	free(h);
+	store_close(s);
+}
+
+/* A database at version 1 (the new tables dropped, the step forgotten)
+ * migrates to 2 on open. */
+static void check_migrate_1_to_2(void)
+{
+	struct store *s = NULL;
+	struct store_key k = key_of("v1", '1', 0);
+	struct err e;
+	PGconn *db = PQconnectdb(store_url);
+
+	PQclear(PQexec(db, "DROP TABLE client_keys, rate_windows, usage;"
+			   "DELETE FROM clawcgi_schema WHERE version = 2"));
+	PQfinish(db);
+	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 1, "a database at version 1");
+	CHECK(store_open(store_url, &s, &e) == 0, "it opens");
+	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 2, "and is migrated to 2");
+	CHECK(s && store_key_put(s, &k, false, &e) == 0, "with the keys table");
+	CHECK_INT(value("SELECT count(*) FROM sessions WHERE session_key = 'k1'"), 1,
+		  "its sessions kept");
+	store_close(s);
+}
+
 /* Processes starting at once on a new database: the schema is made once. */
 #define OPENERS 8
 
@@ -344,8 +673,8 @@ static void check_migration_race(void)
 	CHECK_INT(ok, OPENERS, "8 stores opening a new database at once all open");
 	db = PQconnectdb(url);
 	r = PQexec(db, "SELECT count(*), max(version) FROM clawcgi_schema");
-	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "1") &&
-		      !strcmp(PQgetvalue(r, 0, 1), "1"),
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "2") &&
+		      !strcmp(PQgetvalue(r, 0, 1), "2"),
 	      "each migration ran once");
 	PQclear(r);
 	PQfinish(db);
@@ -430,6 +759,17 @@ static void check_copy(void)
 	append(sq, "main", "copied", "one", "uno");
 	append_response(sq, "main", "copied", "two", "dos", "resp_copied");
 	append(sq, "beta", "other", "x", "y");
+	{
+		struct store_key k = key_of("copied-key", '7', 9);
+		struct store_key kept = key_of("v1", '8', 1); /* in the target */
+		struct store_usage u[2] = {usage_of(70000, "responses", 200),
+					   usage_of(80000, "models", 404)};
+		u[1].ttft_ms = -1;
+		u[1].agent_id = u[1].auth_name = u[1].session_key = u[1].model = NULL;
+		store_key_put(sq, &k, false, &e);
+		store_key_put(sq, &kept, false, &e);
+		store_usage_add(sq, u, 2, &e);
+	}
 	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0, "the copy runs");
 	CHECK(n.read.sessions == 2 && n.read.messages == 6 && n.read.responses == 1 &&
 		      n.added.sessions == 2 && n.added.messages == 6 && n.added.responses == 1,
@@ -443,12 +783,34 @@ static void check_copy(void)
 	CHECK_INT(value("SELECT count(*) FROM messages WHERE session_key = 'copied' AND"
 			" prompt_tokens = 3 AND run_id = 'two'"),
 		  1, "run ids and token counts kept");
+	{
+		struct store_key k;
+		CHECK(store_key_get(pg, "copied-key", NULL, &k, &e) == 0 && k.rpm == 9 &&
+			      k.hash[0] == '7' && !strcmp(k.agents, "main,beta"),
+		      "a client key copied");
+		CHECK(store_key_get(pg, "v1", NULL, &k, &e) == 0 && k.hash[0] == '1',
+		      "a key whose name the target has is kept");
+		h = scan_text(pg, 70000, 80001);
+		CHECK_STR(h, "70000:responses:200|80000:models:404:null:nottft",
+			  "the usage rows copied, NULLs and no ttft kept");
+		free(h);
+	}
+	{
+		struct store_usage later = usage_of(90000, "embeddings", 200);
+		store_usage_add(sq, &later, 1, &e);
+	}
 	append(sq, "main", "copied", "three", "tres");
 	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0 && n.added.sessions == 0 &&
 		      n.added.messages == 2 && n.added.responses == 0 && n.read.messages == 8,
 	      "a second copy adds only the later turn");
+	h = scan_text(pg, 70000, 90001);
+	CHECK_STR(h, "70000:responses:200|80000:models:404:null:nottft|90000:embeddings:200",
+		  "and only the later usage row");
+	free(h);
 	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0 && n.added.messages == 0,
 	      "a third adds nothing");
+	CHECK_INT(value("SELECT count(*) FROM usage WHERE time >= 70000"), 3,
+		  "not even a usage row");
 	CHECK(store_copy_from_sqlite("/nonexistent/x.db", pg, &n, &e) < 0, "a missing file fails");
 	store_close(sq);
 	store_close(pg);
@@ -483,6 +845,11 @@ int main(void)
 	}
 	check_basics();
 	check_concurrent_turns();
+	check_keys();
+	check_rates();
+	check_rate_race();
+	check_usage();
+	check_migrate_1_to_2();
 	check_migration_race();
 	check_reconnect();
 	check_secrets();

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -298,6 +299,306 @@ static void check_responses(const char *path)
 	store_close(s);
 }
 
+/* A key named name whose hash is 64 times the digit c. */
+static struct store_key key_of(const char *name, char c, long rpm)
+{
+	struct store_key k = {.rpm = rpm, .tpm = 1000, .created = 1700000000000LL};
+	snprintf(k.name, sizeof k.name, "%s", name);
+	memset(k.hash, c, 64);
+	snprintf(k.agents, sizeof k.agents, "main,beta");
+	return k;
+}
+
+static int list_key(void *ctx, const struct store_key *k)
+{
+	struct buf *b = ctx;
+	buf_printf(b, "%s%s", b->len ? "," : "", k->name);
+	return 0;
+}
+
+/* Client keys: put, get by name and by hash, the 1s, list, touch. */
+static void check_keys(const char *path)
+{
+	struct store *s;
+	struct store_key k, got;
+	struct buf names = BUF_INIT;
+	struct err e;
+
+	CHECK(store_open_sqlite(path, &s, &e) == 0, "open a store for keys");
+	k = key_of("bob", 'b', 5);
+	CHECK_INT(store_key_put(s, &k, false, &e), 0, "a key is inserted");
+	k = key_of("alice", 'a', 0);
+	CHECK_INT(store_key_put(s, &k, false, &e), 0, "a second key");
+	CHECK(store_key_get(s, "bob", NULL, &got, &e) == 0 && !strcmp(got.name, "bob") &&
+		      got.hash[0] == 'b' && strlen(got.hash) == 64 &&
+		      !strcmp(got.agents, "main,beta") && got.rpm == 5 && got.tpm == 1000 &&
+		      got.created == 1700000000000LL && got.expires == 0 && got.revoked == 0 &&
+		      got.last_used == 0,
+	      "get by name: every field");
+	memset(k.hash, 'b', 64);
+	CHECK(store_key_get(s, NULL, k.hash, &got, &e) == 0 && !strcmp(got.name, "bob"),
+	      "get by hash");
+	CHECK_INT(store_key_get(s, "carol", NULL, &got, &e), 1, "an unknown name: 1");
+	memset(k.hash, 'c', 64);
+	CHECK_INT(store_key_get(s, NULL, k.hash, &got, &e), 1, "an unknown hash: 1");
+	k = key_of("bob", 'c', 1);
+	CHECK_INT(store_key_put(s, &k, false, &e), 1, "inserting a name that exists: 1");
+	k = key_of("carol", 'a', 1);
+	CHECK_INT(store_key_put(s, &k, false, &e), 1, "inserting a hash that exists: 1");
+	CHECK_INT(store_key_get(s, "carol", NULL, &got, &e), 1, "and nothing was written");
+	k = key_of("dave", 'd', 1);
+	CHECK_INT(store_key_put(s, &k, true, &e), 1, "replacing a name that does not exist: 1");
+	k = key_of("bob", 'e', 7);
+	k.revoked = 1700000001000LL;
+	CHECK(store_key_put(s, &k, true, &e) == 0 && store_key_get(s, "bob", NULL, &got, &e) == 0 &&
+		      got.rpm == 7 && got.hash[0] == 'e' && got.revoked == 1700000001000LL,
+	      "a replace overwrites the row");
+	k = key_of("bob", 'a', 7);
+	CHECK_INT(store_key_put(s, &k, true, &e), 1, "a replace onto another key's hash: 1");
+	CHECK(store_key_list(s, list_key, &names, &e) == 0, "list the keys");
+	CHECK_STR(buf_str(&names), "alice,bob", "by name");
+	CHECK(store_key_touch(s, "alice", 1700000002000LL, &e) == 0 &&
+		      store_key_get(s, "alice", NULL, &got, &e) == 0 &&
+		      got.last_used == 1700000002000LL,
+	      "touch sets last_used");
+	buf_free(&names);
+	store_close(s);
+}
+
+/* Per-client minute windows: rpm, tpm, windows and clients apart, pruning. */
+static void check_rates(const char *path)
+{
+	const long long w = 1700000040000LL; /* a multiple of 60000 */
+	struct store *s;
+	struct store_rate r;
+	struct err e;
+	int allowed = 0;
+
+	CHECK(store_open_sqlite(path, &s, &e) == 0, "open a store for rates");
+	for (int i = 0; i < 3; i++)
+		if (store_rate_take(s, "key:a", w, 3, 0, &r, &e) == 0 && r.allowed &&
+		    r.requests == i + 1)
+			allowed++;
+	CHECK_INT(allowed, 3, "rpm 3: three requests taken, counted 1, 2, 3");
+	CHECK(store_rate_take(s, "key:a", w, 3, 0, &r, &e) == 0 && !r.allowed && r.requests == 3 &&
+		      r.tokens == 0,
+	      "the fourth refused, with the window's counts");
+	CHECK(store_rate_take(s, "key:a", w, 3, 0, &r, &e) == 0 && !r.allowed && r.requests == 3,
+	      "a refusal counts nothing");
+	CHECK(store_rate_take(s, "key:b", w, 3, 0, &r, &e) == 0 && r.allowed && r.requests == 1,
+	      "another client has a window of its own");
+	CHECK(store_rate_take(s, "key:a", w + 60000, 3, 0, &r, &e) == 0 && r.allowed &&
+		      r.requests == 1,
+	      "the next minute is a new window");
+	CHECK(store_rate_take(s, "key:a", w, 0, 0, &r, &e) == 0 && r.allowed && r.requests == 4,
+	      "no limits: always taken");
+
+	CHECK(store_rate_add_tokens(s, "user:t", w, 60, &e) == 0, "tokens into a new window");
+	CHECK(store_rate_take(s, "user:t", w, 0, 100, &r, &e) == 0 && r.allowed &&
+		      r.requests == 1 && r.tokens == 60,
+	      "under tpm: taken, the tokens told");
+	CHECK(store_rate_add_tokens(s, "user:t", w, 40, &e) == 0 &&
+		      store_rate_take(s, "user:t", w, 0, 100, &r, &e) == 0 && !r.allowed &&
+		      r.requests == 1 && r.tokens == 100,
+	      "at tpm: refused, nothing counted");
+	CHECK(store_rate_take(s, "user:t", w, 10, 0, &r, &e) == 0 && r.allowed && r.requests == 2,
+	      "the same window without a tpm: taken");
+
+	/* a window two minutes later prunes those before the previous one */
+	CHECK(store_rate_take(s, "key:c", w + 120000, 0, 0, &r, &e) == 0 && r.allowed,
+	      "a take two minutes later");
+	CHECK(store_rate_take(s, "key:a", w + 60000, 3, 0, &r, &e) == 0 && r.requests == 2,
+	      "the previous window is kept");
+	CHECK(store_rate_take(s, "key:b", w, 3, 0, &r, &e) == 0 && r.requests == 1,
+	      "the older one was pruned");
+	store_close(s);
+}
+
+/* Processes of their own taking from one window at once: exactly rpm taken. */
+#define TAKERS 6
+#define TAKES 20
+#define TAKE_RPM 50
+
+static void check_rate_race(const char *path)
+{
+	pid_t pids[TAKERS];
+	struct store *s;
+	struct store_rate r;
+	struct err e;
+	int total = 0, clean = 1;
+
+	CHECK(store_open_sqlite(path, &s, &e) == 0, "the store the takers share");
+	store_close(s);
+	for (int i = 0; i < TAKERS; i++) {
+		if ((pids[i] = fork()) == 0) {
+			int n = 0, failed = 0;
+			if (store_open_sqlite(path, &s, &e) < 0)
+				_exit(255);
+			for (int j = 0; j < TAKES; j++) {
+				if (store_rate_take(s, "key:race", 60000, TAKE_RPM, 0, &r, &e) < 0)
+					failed = 1;
+				else
+					n += r.allowed;
+			}
+			store_close(s);
+			_exit(failed ? 255 : n);
+		}
+	}
+	for (int i = 0; i < TAKERS; i++) {
+		int status = 0;
+		waitpid(pids[i], &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+			clean = 0;
+		else
+			total += WEXITSTATUS(status);
+	}
+	CHECK(clean, "6 processes x 20 takes: no failure");
+	CHECK_INT(total, TAKE_RPM, "exactly rpm of them taken");
+	CHECK(store_open_sqlite(path, &s, &e) == 0 &&
+		      store_rate_take(s, "key:race", 60000, TAKE_RPM, 0, &r, &e) == 0 &&
+		      !r.allowed && r.requests == TAKE_RPM,
+	      "the window holds rpm requests");
+	store_close(s);
+}
+
+/* A usage row with every field set (scan_row checks them). */
+static struct store_usage usage_of(long long time, const char *endpoint, int status)
+{
+	return (struct store_usage){
+		.time = time,
+		.endpoint = endpoint,
+		.agent_id = "main",
+		.auth_kind = "key",
+		.auth_name = "bob",
+		.session_key = "sess",
+		.model = "echo/echo",
+		.status = status,
+		.prompt_tokens = 11,
+		.completion_tokens = 22,
+		.latency_ms = 12.5,
+		.ttft_ms = 3.25,
+		.interrupted = false,
+	};
+}
+
+static bool same(const char *a, const char *b)
+{
+	return a && !strcmp(a, b);
+}
+
+/* usage_scan's rows as "time:endpoint:status[:null][:nottft][:int]". */
+static int scan_row(void *ctx, const struct store_usage *u)
+{
+	struct buf *b = ctx;
+	buf_printf(b, "%s%lld:%s:%d", b->len ? "|" : "", u->time, u->endpoint, u->status);
+	if (!u->agent_id && !u->auth_name && !u->session_key && !u->model)
+		buf_printf(b, ":null");
+	else if (!same(u->agent_id, "main") || !same(u->auth_name, "bob") ||
+		 !same(u->session_key, "sess") || !same(u->model, "echo/echo") ||
+		 !same(u->auth_kind, "key") || u->prompt_tokens != 11 ||
+		 u->completion_tokens != 22 || u->latency_ms != 12.5 || u->ttft_ms != 3.25)
+		buf_printf(b, ":wrong");
+	if (u->ttft_ms == -1)
+		buf_printf(b, ":nottft");
+	if (u->interrupted)
+		buf_printf(b, ":int");
+	return 0;
+}
+
+static char *scan_text(struct store *s, long long since, long long until)
+{
+	struct buf b = BUF_INIT;
+	struct err e;
+
+	buf_append(&b, "", 0);
+	if (store_usage_scan(s, since, until, scan_row, &b, &e) < 0) {
+		buf_free(&b);
+		return strdup("(error)");
+	}
+	return buf_detach(&b);
+}
+
+/* The usage log: rows added, scanned by time, purged; with a turn. */
+static void check_usage(const char *path)
+{
+	struct store_usage rows[4] = {
+		usage_of(3000, "responses", 200),
+		usage_of(1000, "chat.completions", 200),
+		usage_of(2000, "embeddings", 502),
+		{.time = 4000,
+		 .endpoint = "models",
+		 .auth_kind = "none",
+		 .status = 200,
+		 .latency_ms = 0.5,
+		 .ttft_ms = -1,
+		 .interrupted = true},
+	};
+	struct store_usage turn_usage = usage_of(5000, "chat.completions", 200);
+	struct store *s;
+	struct err e;
+	long n = -1;
+	char *h;
+
+	CHECK(store_open_sqlite(path, &s, &e) == 0, "open a store for usage");
+	CHECK(store_usage_add(s, rows, 4, &e) == 0, "four usage rows added");
+	h = scan_text(s, 0, 10000);
+	CHECK_STR(h,
+		  "1000:chat.completions:200|2000:embeddings:502|3000:responses:200|"
+		  "4000:models:200:null:nottft:int",
+		  "scanned oldest first, every field back, NULLs and no ttft kept");
+	free(h);
+	h = scan_text(s, 2000, 4000);
+	CHECK_STR(h, "2000:embeddings:502|3000:responses:200", "since inclusive, until exclusive");
+	free(h);
+	{
+		struct store_usage bad = usage_of(1, NULL, 200);
+		CHECK(store_usage_add(s, (struct store_usage[]){usage_of(9000, "x", 1), bad}, 2,
+				      &e) < 0 &&
+			      e.status == 500,
+		      "a row without its endpoint fails");
+		h = scan_text(s, 5000, 10000);
+		CHECK_STR(h, "", "and the rows added with it are not kept");
+		free(h);
+	}
+
+	/* with a turn: both in its transaction, or neither */
+	{
+		cJSON *m = cJSON_Parse("[{\"role\":\"user\",\"content\":\"q\"}]");
+		cJSON *a = cJSON_Parse("{\"role\":\"assistant\",\"content\":\"a\"}");
+		struct store_turn t = {.session_key = "sess",
+				       .agent_id = "main",
+				       .run_id = "run-u",
+				       .new_messages = m,
+				       .answer = a,
+				       .usage = &turn_usage};
+		CHECK(store_append_turn(s, &t, &e) == 0, "a turn with its usage row");
+		h = history_text(s, "main", "sess", 40);
+		CHECK_STR(h, "user:q|assistant:a", "its messages stored");
+		free(h);
+		h = scan_text(s, 5000, 5001);
+		CHECK_STR(h, "5000:chat.completions:200", "its usage row stored");
+		free(h);
+		turn_usage.time = 6000;
+		t.answer = NULL; /* cannot be stored */
+		t.session_key = "sess2";
+		CHECK(store_append_turn(s, &t, &e) < 0 && e.status == 500, "a turn that fails");
+		h = history_text(s, "main", "sess2", 40);
+		CHECK_STR(h, "", "stores no message");
+		free(h);
+		h = scan_text(s, 6000, 6001);
+		CHECK_STR(h, "", "and no usage row");
+		free(h);
+		cJSON_Delete(m);
+		cJSON_Delete(a);
+	}
+	CHECK(store_usage_purge(s, 3000, &n, &e) == 0 && n == 2, "purge: the rows before, counted");
+	h = scan_text(s, 0, 10000);
+	CHECK_STR(h, "3000:responses:200|4000:models:200:null:nottft:int|5000:chat.completions:200",
+		  "the later rows stay");
+	free(h);
+	store_close(s);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/clawcgi-store-XXXXXX";
@@ -309,7 +610,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof path, "%s/a/b/s.db", dir);
 	CHECK(store_open_sqlite(path, &s, &e) == 0, "open creates the file and its directories");
-	CHECK_INT(user_version(path), 3, "a new file is at the current schema version");
+	CHECK_INT(user_version(path), 4, "a new file is at the current schema version");
 
 	CHECK(append(s, "main", "k1", "u1", "a1") == 0 &&
 		      append(s, "main", "k1", "u2", "a2") == 0 &&
@@ -366,6 +667,14 @@ int main(void)
 	check_wal_bounded(old);
 	snprintf(old, sizeof old, "%s/responses.db", dir);
 	check_responses(old);
+	snprintf(old, sizeof old, "%s/keys.db", dir);
+	check_keys(old);
+	snprintf(old, sizeof old, "%s/rates.db", dir);
+	check_rates(old);
+	snprintf(old, sizeof old, "%s/race.db", dir);
+	check_rate_race(old);
+	snprintf(old, sizeof old, "%s/usage.db", dir);
+	check_usage(old);
 
 	/* migration from version 1 (sessions and messages, no auth table) */
 	snprintf(old, sizeof old, "%s/v1.db", dir);
@@ -396,10 +705,16 @@ int main(void)
 		sqlite3_close(db);
 	}
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "a version 1 file opens");
-	CHECK_INT(user_version(old), 3, "and is migrated to version 3");
+	CHECK_INT(user_version(old), 4, "and is migrated to version 4");
 	h = history_text(s, "main", "old", 40);
 	CHECK_STR(h, "user:kept", "its data survives the migration");
 	free(h);
+	{
+		struct store_key k = key_of("migrated", 'm', 0);
+		struct store_usage u = usage_of(1, "models", 200);
+		CHECK(store_key_put(s, &k, false, &e) == 0 && store_usage_add(s, &u, 1, &e) == 0,
+		      "the migrated file has the keys and the usage log");
+	}
 	store_close(s);
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "opening again changes nothing");
 	store_close(s);
