@@ -38,7 +38,7 @@ cli() { CLAWCGI_CONFIG="$T/clawcgi.json5" "$CLAWCGI_BIN" sessions "$@"; }
 
 if [ "$STORE" = postgresql ]; then
 	test_expect 'the schema is made at start' '
-		for _i in $(seq 50); do [ "$(rows "select count(*) from clawcgi_schema" 2>/dev/null)" = 1 ] && break; sleep 0.2; done
+		for _i in $(seq 50); do [ "$(rows "select count(*) from clawcgi_schema" 2>/dev/null)" = 2 ] && break; sleep 0.2; done
 		test "$(rows "select count(*) from sessions")" = 0'
 else
 	case $SERVER in
