@@ -511,8 +511,8 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 	metrics_tokens(t->agent->id, t->res.usage.prompt_tokens, t->res.usage.completion_tokens);
 	usage_request_tokens_add(t->res.usage.prompt_tokens, t->res.usage.completion_tokens);
 	usage_request_interrupted(rc < 0 && t->res.cancelled);
-	if (t->res.served_by)
-		usage_request_model(t->res.served_by->provider->name, t->res.served_by->model);
+	if (t->res.served_by.provider)
+		usage_request_model(t->res.served_by.provider->name, t->res.served_by.model);
 	if (t->stable)
 		usage_request_session(t->session_key);
 	if (rc < 0 && !t->res.cancelled)

@@ -161,7 +161,7 @@ int prov_run(const struct prov_request *rq, struct prov_sink *sink, struct prov_
 			if (rc < 0)
 				count_failure(model->provider->name, e, res);
 			if (rc == 0) {
-				res->served_by = model;
+				res->served_by = *model;
 				if (m)
 					log_warn("served by fallback %s/%s", model->provider->name,
 						 model->model);

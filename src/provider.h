@@ -101,10 +101,12 @@ struct prov_usage {
 struct prov_result {
 	char finish_reason[16]; /* "stop" unless the provider says otherwise */
 	struct prov_usage usage;
-	bool started;			   /* sink->start() was called and succeeded */
-	bool cancelled;			   /* a sink callback reported the client gone */
-	int upstream_status;		   /* the upstream's HTTP error status, 0 if none */
-	const struct cfg_model *served_by; /* set by prov_run: the model that answered */
+	bool started;		    /* sink->start() was called and succeeded */
+	bool cancelled;		    /* a sink callback reported the client gone */
+	int upstream_status;	    /* the upstream's HTTP error status, 0 if none */
+	struct cfg_model served_by; /* set by prov_run: the model that answered (its
+				     * provider NULL until one did; both point into
+				     * the config) */
 };
 
 /*
