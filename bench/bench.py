@@ -12,7 +12,8 @@ target, ok) and writes the same rows as JSON.  Sections (all by default):
   throughput  echo agent behind lighttpd vs a minimal libfcgi responder
               (bench/hello.c) behind the same lighttpd config; stateless,
               one session, distinct sessions; stateless with /metrics'
-              counters on against off (runs in A-B-B-A order)
+              counters on against off (runs in A-B-B-A order); stateless
+              and distinct sessions with the usage log off, against on
   memory      a worker's RSS after 20 MiB bodies on every thread vs idle
 
 Each server, upstream and client the bench starts is stopped by PID at the
@@ -96,7 +97,7 @@ def write_upstream_config(work, name, port, agent, model, threads=0):
 
 
 def write_config(path, store, threads=0, extra_providers="", extra_agents="",
-                 endpoint_extra="", metrics=False):
+                 endpoint_extra="", metrics=False, usage=True):
     with open(path, "w") as f:
         f.write("""{
   gateway: { auth: { mode: "token", token: "%s" },
@@ -105,10 +106,11 @@ def write_config(path, store, threads=0, extra_providers="", extra_agents="",
     list: [ { id: "main", default: true, model: "echo/echo" } %s ] },
   models: { providers: { echo: { api: "echo" } %s } },
   session: { store: "%s" },
+  usage: { enabled: %s },
   %s
 }
 """ % (TOKEN, endpoint_extra, "true" if metrics else "false", extra_agents, extra_providers, store,
-       "server: { threads: %d }," % threads if threads else ""))
+       "true" if usage else "false", "server: { threads: %d }," % threads if threads else ""))
 
 
 class Lighttpd:
@@ -183,6 +185,9 @@ def section_throughput(a, work):
     # into the shared segment (src/metrics.c)
     cfg_m = os.path.join(work, "throughput-metrics.json5")
     write_config(cfg_m, store, metrics=True)
+    # and with the usage log off (it is on by default: a row per request)
+    cfg_u = os.path.join(work, "throughput-nousage.json5")
+    write_config(cfg_u, store, usage=False)
     res = {}
     for name, binary, mode, conf in (("limit", a.hello, None, cfg),
                                      ("stateless", a.bin, "stateless", cfg),
@@ -191,6 +196,8 @@ def section_throughput(a, work):
                                      ("stateless again", a.bin, "stateless", cfg),
                                      ("one session", a.bin, "one", cfg),
                                      ("distinct sessions", a.bin, "distinct", cfg),
+                                     ("stateless no usage", a.bin, "stateless", cfg_u),
+                                     ("distinct no usage", a.bin, "distinct", cfg_u),
                                      ("limit again", a.hello, None, cfg)):
         srv = Lighttpd(work, binary, conf)
         wrk(srv.url(), [TOKEN, mode or "stateless"], secs=1)  # warm-up
@@ -218,6 +225,11 @@ def section_throughput(a, work):
     r = on / off
     row("echo stateless metrics on / off", r, "x", ">= 0.95", r >= 0.95,
         "%.0f vs %.0f req/s" % (on, off))
+    for name, base in (("stateless", "stateless no usage"),
+                       ("distinct sessions", "distinct no usage")):
+        r = res[name]["rps"] / res[base]["rps"]
+        row("echo %s usage log on / off" % name, r, "x",
+            note="%.0f vs %.0f req/s" % (res[name]["rps"], res[base]["rps"]))
     wal = store + "-wal"
     size = os.path.getsize(wal) / 2**20 if os.path.exists(wal) else 0
     row("store WAL after the session runs", size, "MiB", "<= 64", size <= 64)
