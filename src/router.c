@@ -251,7 +251,10 @@ void router_handle(struct http_req *r, struct worker *w)
 	struct auth_client who = {.kind = AUTH_ANYONE};
 
 	metrics_request_begin(c && c->metrics.enabled, c ? c->path : NULL);
-	usage_request_begin(c && c->usage.enabled, endpoint_name(path));
+	/* Health checks and scrapes are not usage: they leave no row. */
+	usage_request_begin(c && c->usage.enabled && !ends_with(path, "/healthz") &&
+				    !ends_with(path, "/metrics"),
+			    endpoint_name(path));
 	if (c)
 		r->allow_origin = cfg_cors_allow(c, http_header(r, "Origin"));
 	if (!strcmp(r->method, "OPTIONS") && endpoint_path(path)) {
