@@ -104,9 +104,10 @@ enum {
 	" prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted"
 
 static const char *const sql_text[ST_COUNT] = {
-	[ST_HISTORY] = "SELECT message FROM (SELECT seq, message FROM messages"
-		       " WHERE agent_id = ?1 AND session_key = ?2 ORDER BY seq DESC LIMIT ?3)"
-		       " ORDER BY seq ASC",
+	/* newest first, straight off the primary key; sq_load_history turns
+	 * them around (an outer ORDER BY made SQLite sort them again) */
+	[ST_HISTORY] = "SELECT message FROM messages"
+		       " WHERE agent_id = ?1 AND session_key = ?2 ORDER BY seq DESC LIMIT ?3",
 	[ST_SESSION_UPSERT] =
 		"INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
 		" VALUES (?1, ?2, ?3, ?3)"
@@ -367,11 +368,13 @@ static int sq_load_history(struct conn *s, const char *agent_id, const char *key
 	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, limit);
+	/* Rows come newest first: each goes in front of the ones read. */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *text = (const char *)sqlite3_column_text(st, 0);
-		cJSON *m = text ? cJSON_Parse(text) : NULL;
-		if (m)
-			cJSON_AddItemToArray(arr, m);
+		int len = sqlite3_column_bytes(st, 0);
+		cJSON *m = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
+		if (m && !cJSON_InsertItemInArray(arr, 0, m))
+			cJSON_Delete(m);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
