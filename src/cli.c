@@ -133,12 +133,33 @@ static int print_message(void *ctx, const char *agent_id, long seq, const cJSON 
 	return 0;
 }
 
+int cli_open(const char *config_path, struct cfg **c, struct store **st)
+{
+	char errbuf[CFG_ERR_MAX];
+	struct err e;
+
+	*st = NULL;
+	if (cfg_load(config_path, c, errbuf, sizeof errbuf) < 0) {
+		fprintf(stderr, "%s\n", errbuf);
+		return -1;
+	}
+	if (store_open((*c)->session.store, st, &e) < 0) {
+		char *shown = store_display((*c)->session.store);
+		fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n",
+			shown ? shown : "", e.message);
+		free(shown);
+		cfg_free(*c);
+		*c = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int cli_sessions(const char *config_path, int argc, char **argv)
 {
 	struct store *st = NULL;
 	struct cfg *c = NULL;
 	struct err e;
-	char errbuf[CFG_ERR_MAX];
 	int status = 1;
 
 	err_clear(&e);
@@ -147,17 +168,8 @@ int cli_sessions(const char *config_path, int argc, char **argv)
 				"delete KEY | purge --older-than DAYS\n");
 		return 2;
 	}
-	if (cfg_load(config_path, &c, errbuf, sizeof errbuf) < 0) {
-		fprintf(stderr, "%s\n", errbuf);
+	if (cli_open(config_path, &c, &st) < 0)
 		return 1;
-	}
-	if (store_open(c->session.store, &st, &e) < 0) {
-		char *shown = store_display(c->session.store);
-		fprintf(stderr, "clawcgi: cannot open the session store %s: %s\n",
-			shown ? shown : "", e.message);
-		free(shown);
-		goto out;
-	}
 	if (!strcmp(argv[0], "list")) {
 		const char *agent = NULL;
 		int n = 0;

@@ -5,6 +5,13 @@
 #ifndef CLAW_CLI_H
 #define CLAW_CLI_H
 
+/* For the commands that use the store: load the config at config_path and
+ * open its session store.  0 with both (the caller closes and frees them),
+ * or -1 with the reason printed on stderr (the store's password masked). */
+struct cfg;
+struct store;
+int cli_open(const char *config_path, struct cfg **c, struct store **st);
+
 /* clawcgi check-config [FILE] */
 int cli_check_config(const char *path);
 

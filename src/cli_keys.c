@@ -195,10 +195,10 @@ static int create(const struct cfg *c, struct store *st, int argc, char **argv)
 	}
 	printf("%s\n", secret);
 	fprintf(stderr,
-		"created key '%s' (agents %s, rpm %ld, tpm %ld, expires %s UTC): the secret above "
+		"created key '%s' (agents %s, rpm %ld, tpm %ld, expires %s%s): the secret above "
 		"is shown this once\n",
 		k.name, k.agents[0] ? k.agents : "(all)", k.rpm, k.tpm,
-		when(k.expires, x, sizeof x));
+		when(k.expires, x, sizeof x), k.expires ? " UTC" : "");
 	warn_mode(c);
 	return 0;
 }
@@ -253,7 +253,6 @@ int cli_keys(const char *config_path, int argc, char **argv)
 {
 	struct cfg *c = NULL;
 	struct store *st = NULL;
-	char errbuf[CFG_ERR_MAX];
 	struct err e;
 	int status = 1;
 
@@ -265,14 +264,8 @@ int cli_keys(const char *config_path, int argc, char **argv)
 		fputs(keys_usage, stderr);
 		return 2;
 	}
-	if (cfg_load(config_path, &c, errbuf, sizeof errbuf) < 0) {
-		fprintf(stderr, "%s\n", errbuf);
+	if (cli_open(config_path, &c, &st) < 0)
 		return 1;
-	}
-	if (store_open(c->session.store, &st, &e) < 0) {
-		fprintf(stderr, "clawcgi: cannot open the session store: %s\n", e.message);
-		goto out;
-	}
 	if (!strcmp(argv[0], "create")) {
 		status = create(c, st, argc, argv);
 	} else if (!strcmp(argv[0], "list")) {
@@ -286,7 +279,6 @@ int cli_keys(const char *config_path, int argc, char **argv)
 	} else {
 		status = change(st, argv[0], argv[1]);
 	}
-out:
 	store_close(st);
 	cfg_free(c);
 	return status;

@@ -182,7 +182,6 @@ int cli_usage(const char *config_path, int argc, char **argv)
 	struct tally t;
 	struct cfg *c = NULL;
 	struct store *st = NULL;
-	char errbuf[CFG_ERR_MAX];
 	long long since = 0, until = (long long)4e15;
 	bool json = false;
 	struct err e;
@@ -212,14 +211,8 @@ int cli_usage(const char *config_path, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (cfg_load(config_path, &c, errbuf, sizeof errbuf) < 0) {
-		fprintf(stderr, "%s\n", errbuf);
+	if (cli_open(config_path, &c, &st) < 0)
 		return 1;
-	}
-	if (store_open(c->session.store, &st, &e) < 0) {
-		fprintf(stderr, "clawcgi: cannot open the session store: %s\n", e.message);
-		goto out;
-	}
 	if (store_usage_scan(st, since, until, on_row, &t, &e) < 0) {
 		fprintf(stderr, "clawcgi: %s\n", t.nomem ? "out of memory" : e.message);
 		goto out;
