@@ -444,14 +444,63 @@ _start_app() {
 	esac
 }
 
-# _server_conf PORT APP-PORT: the server's config for this test on stdout.
+# _server_conf PORT APP-PORT: the server's config for this test on stdout
+# (with SERVER_CONF_EXTRA's file).
 _server_conf() {
 	case $SERVER in
-	lighttpd) sh "$srcdir/scripts/lighttpd-conf" "$1" "$T" "$T/bin/clawcgi" "$_conf" "$_prefix" ;;
+	lighttpd)
+		# before the shipped file, as Debian reads a lower-numbered
+		# conf-enabled/ file first: lighttpd runs its modules in the
+		# order they are loaded
+		[ -z "${SERVER_CONF_EXTRA:-}" ] || cat "$SERVER_CONF_EXTRA"
+		sh "$srcdir/scripts/lighttpd-conf" "$1" "$T" "$T/bin/clawcgi" "$_conf" "$_prefix" ;;
 	fcgid | cgi) sh "$srcdir/scripts/apache-conf" "$SERVER" "$1" "$T" "$T/bin/clawcgi" "$_conf" "$_prefix" ;;
 	proxy-fcgi) sh "$srcdir/scripts/apache-conf" proxy-fcgi "$1" "$T" "127.0.0.1:$2" "$_conf" "$_prefix" ;;
 	nginx) sh "$srcdir/scripts/nginx-conf" "$1" "$T" "127.0.0.1:$2" "$_prefix" ;;
+	esac || return 1
+	[ -z "${SERVER_CONF_EXTRA:-}" ] || [ "$SERVER" = lighttpd ] || cat "$SERVER_CONF_EXTRA"
+}
+
+# SERVER_CONF_EXTRA=FILE (set before start_stack): FILE goes into the
+# server's config, e.g. remote_user_conf's: for lighttpd before the shipped
+# file (its modules load first), for Apache after it (its sections merge
+# last); not for nginx, whose config ends inside http {}.
+#
+# remote_user_conf USERFILE: on stdout, the shipped example of the web
+# server's own login for SERVER (gateway.auth.mode "remote-user"; HTTP
+# Basic): etc/lighttpd/clawcgi-remote-user.conf, or for fcgid and
+# proxy-fcgi etc/apache/clawcgi-remote-user.conf with the LoadModule lines
+# Debian's a2enmod would add (for cgi its lines in a <Directory> of the
+# document root, as in a shared host's .htaccess, where its comment puts
+# them: the whole directory, /healthz too); its user file replaced by
+# USERFILE (htpasswd lines, readable by the server's user).  1 for nginx.
+remote_user_conf() {
+	case $SERVER in
+	lighttpd)
+		sed -e "s|/etc/lighttpd/clawcgi.htpasswd|$(_sed_repl "$1")|" \
+			"$srcdir/etc/lighttpd/clawcgi-remote-user.conf" >"$T/remote-user.conf.tmp" ;;
+	fcgid | proxy-fcgi | cgi)
+		for _m in auth_basic authn_core authn_file authz_user; do
+			printf 'LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n' "$_m" "$_m"
+		done >"$T/remote-user.conf.tmp"
+		sed -e "s|/etc/apache2/clawcgi.htpasswd|$(_sed_repl "$1")|" \
+			"$srcdir/etc/apache/clawcgi-remote-user.conf" >"$T/remote-user.conf.sed"
+		if [ "$SERVER" = cgi ]; then
+			# as the example says for a shared host: its lines for the
+			# directory of clawcgi.cgi and .htaccess (the whole directory)
+			{
+				printf '<Directory "%s/htdocs">\n' "$T"
+				sed -n '/^<LocationMatch /,/^<\/LocationMatch>/p' "$T/remote-user.conf.sed" | sed '1d;$d'
+				printf '</Directory>\n'
+			} >>"$T/remote-user.conf.tmp"
+		else
+			cat "$T/remote-user.conf.sed" >>"$T/remote-user.conf.tmp"
+		fi ;;
+	*) return 1 ;;
 	esac
+	grep -qF "$1" "$T/remote-user.conf.tmp" ||
+		_bail "remote_user_conf: the shipped $SERVER example no longer names the user file lib.sh substitutes"
+	cat "$T/remote-user.conf.tmp"
 }
 
 _server_run() { # the server in the foreground
@@ -615,6 +664,44 @@ _curl() { # _curl METHOD PATH TOKEN BODY [curl args]
 # BODY "@file" sends a file.  get PATH TOKEN [curl args].
 post() { _a=$1 _b=$2 _c=$3; shift 3; _curl POST "$_a" "$_b" "$_c" "$@"; }
 get() { _a=$1 _b=$2; shift 2; _curl GET "$_a" "$_b" "" "$@"; }
+
+# cgi_call METHOD PATH BODY [NAME=VALUE...]: one request answered by a
+# clawcgi process of its own, started by hand as a web server starts a CGI
+# program (CLAWCGI_BIN with the config CGI_CONFIG, else $T/clawcgi.json5,
+# and OPENCLAW_GATEWAY_TOKEN when set), from REMOTE_ADDR 127.0.0.1; each
+# NAME=VALUE adds or replaces a variable (HTTP_AUTHORIZATION="Bearer ...",
+# REMOTE_ADDR=..., REMOTE_USER=..., HTTP_X_OPENCLAW_SESSION_KEY=...).  Sets
+# $status, $T/last.headers and $T/last.body as post and get do; the
+# process's stderr is in $T/cgi.err.
+cgi_call() {
+	_m=$1 _path=$2 _body=$3
+	shift 3
+	{
+		printf '%s %s (CGI)\n' "$_m" "$_path"
+		for _v in "$@"; do printf '  %s\n' "$_v"; done
+		printf '%s\n' "$_body" | head -c 2000
+	} >"$T/last.request"
+	_len=$(printf '%s' "$_body" | wc -c | tr -d ' ')
+	printf '%s' "$_body" | env -i PATH="$PATH" GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD="$_m" \
+		SCRIPT_NAME="$_path" REMOTE_ADDR=127.0.0.1 CONTENT_LENGTH="$_len" \
+		CONTENT_TYPE=application/json CLAWCGI_CONFIG="${CGI_CONFIG:-$T/clawcgi.json5}" \
+		${OPENCLAW_GATEWAY_TOKEN:+OPENCLAW_GATEWAY_TOKEN="$OPENCLAW_GATEWAY_TOKEN"} \
+		"$@" "$CLAWCGI_BIN" >"$T/cgi.out" 2>"$T/cgi.err"
+	status=$(sed -n '1,/^\r*$/s/^Status: \([0-9]*\).*/\1/p' "$T/cgi.out" | head -n 1)
+	[ -n "$status" ] || status=000
+	{ printf 'HTTP/1.1 %s\r\n' "$status"; sed -n '1,/^\r*$/p' "$T/cgi.out"; } >"$T/last.headers"
+	sed '1,/^\r*$/d' "$T/cgi.out" >"$T/last.body"
+	echo "$status" >"$T/last.status"
+}
+
+# minute_room SECONDS: when fewer than SECONDS are left in the wall clock's
+# minute, wait for the next one (per-minute rate windows start at the
+# minute, so a case counting requests in one window starts with room).
+minute_room() {
+	_sec=$(date -u +%S)
+	_sec=${_sec#0}
+	[ $((60 - _sec)) -ge "$1" ] || sleep $((60 - _sec))
+}
 
 # raw_request TEXT: send TEXT (printf escapes) as is; status from the reply.
 raw_request() {
