@@ -239,6 +239,25 @@ static int identify_key(struct store *store, const char *secret, size_t len,
 	return 0;
 }
 
+/*
+ * "user:" and the name with '%' and ':' percent-encoded: the scope ends
+ * at its first ':' after "user:", so users "eve" and "eve:x" never share a
+ * session ("user:eve:x:KEY" would read both ways).  Names are at most
+ * AUTH_NAME_MAX bytes, so n = AUTH_SCOPE_MAX + 1 holds any encoded.
+ */
+static void scope_of_user(const char *name, char *out, size_t n)
+{
+	size_t o = (size_t)snprintf(out, n, "user:");
+
+	for (; *name && o + 4 < n; name++) {
+		if (*name == ':' || *name == '%')
+			o += (size_t)snprintf(out + o, n - o, "%%%02X", (unsigned char)*name);
+		else
+			out[o++] = *name;
+	}
+	out[o] = '\0';
+}
+
 /* The web server's user -> who, with gateway.auth.users' entry. */
 static int identify_user(const struct cfg *c, const char *remote_user, struct auth_client *who,
 			 struct err *e)
@@ -262,7 +281,7 @@ static int identify_user(const struct cfg *c, const char *remote_user, struct au
 				       "Unauthorized: the user name has control characters.");
 	who->kind = AUTH_USER;
 	snprintf(who->name, sizeof who->name, "%s", remote_user);
-	snprintf(who->scope, sizeof who->scope, "user:%s", remote_user);
+	scope_of_user(remote_user, who->scope, sizeof who->scope);
 	if ((u = cfg_find_user(c, remote_user))) {
 		snprintf(who->agents, sizeof who->agents, "%s", u->agents);
 		who->rpm = u->rpm;

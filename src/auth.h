@@ -48,8 +48,10 @@ enum auth_kind {
 	AUTH_USER,     /* the web server's REMOTE_USER */
 };
 
-#define AUTH_NAME_MAX 255
-#define AUTH_SCOPE_MAX (AUTH_NAME_MAX + 6)
+/* A remote user's name at most (a key's is at most 64), and a scope: "user:"
+ * and the name with ':' and '%' percent-encoded. */
+#define AUTH_NAME_MAX CFG_USER_NAME_MAX
+#define AUTH_SCOPE_MAX (5 + 3 * AUTH_NAME_MAX)
 
 struct auth_client {
 	enum auth_kind kind;

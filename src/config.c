@@ -429,8 +429,8 @@ static int load_users(struct cfg_reader *L, struct cfg_auth *auth, const cJSON *
 		snprintf(path, sizeof path, "gateway.auth.users.%.100s", u->string);
 		if (!cJSON_IsObject(u))
 			return cfgr_fail(L, u, "%s must be an object", path);
-		if (!u->string[0] || strlen(u->string) > 255)
-			return cfgr_fail(L, u, "gateway.auth.users: a user name is 1-255 bytes");
+		if (!u->string[0] || strlen(u->string) > CFG_USER_NAME_MAX)
+			return cfgr_fail(L, u, "gateway.auth.users: a user name is 1-128 bytes");
 		if (!(cu->name = strdup(u->string)))
 			return cfgr_fail(L, NULL, "out of memory");
 		auth->nusers++;

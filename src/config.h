@@ -87,7 +87,9 @@ struct cfg_rate_limit {
 };
 
 /* gateway.auth.users.NAME (remote-user mode): a user's agents and
- * limits; the entry "*" is every user not listed. */
+ * limits; the entry "*" is every user not listed.  A name is at most
+ * CFG_USER_NAME_MAX bytes (auth.c refuses a longer REMOTE_USER). */
+#define CFG_USER_NAME_MAX 128
 struct cfg_user {
 	char *name;
 	char *agents; /* agent ids joined by ',' ("" = every agent) */

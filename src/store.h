@@ -107,7 +107,7 @@ struct store_usage {
 /* A stored response: the turn it ended and the object as returned. */
 struct store_response {
 	char agent_id[80];
-	char session_key[600]; /* up to a client's scope and ':' before 256 bytes */
+	char session_key[700]; /* up to a client's scope (auth.h) and ':' before 256 bytes */
 	long long last_seq;    /* the seq of the turn's answer in its session */
 	bool latest;	       /* no message after it in its session */
 	cJSON *body;	       /* owned by the caller: cJSON_Delete */
@@ -115,7 +115,7 @@ struct store_response {
 
 /* A row of `clawcgi sessions list`. */
 struct store_session {
-	char key[600];
+	char key[700];
 	char agent_id[80];
 	long long created;
 	long long last_used;

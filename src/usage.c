@@ -33,7 +33,7 @@ struct record {
 	char auth_kind[10];
 	char auth_name[256];
 	char agent[72];
-	char session[600];
+	char session[700];
 	char model[300];
 	long prompt, completion;
 	bool interrupted;

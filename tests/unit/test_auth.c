@@ -90,6 +90,9 @@ static void test_remote_user(void)
 	CHECK(c && auth_identify(c, NULL, "10.1.1.1", NULL, "bob", &who, &retry, &e) == 0 &&
 		      !strcmp(who.agents, "other") && who.rpm == 0,
 	      "remote-user: an unlisted user gets the \"*\" entry");
+	CHECK(c && auth_identify(c, NULL, "10.1.1.1", NULL, "eve:x%", &who, &retry, &e) == 0 &&
+		      !strcmp(who.scope, "user:eve%3Ax%25") && !strcmp(who.name, "eve:x%"),
+	      "remote-user: ':' and '%' encoded in the scope (\"eve\" and \"eve:x\" apart)");
 	err_clear(&e);
 	CHECK(c && auth_identify(c, NULL, "10.1.1.1", "Bearer x", "", &who, &retry, &e) < 0 &&
 		      e.status == 401,
