@@ -217,10 +217,12 @@ int cli_usage(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "clawcgi: %s\n", t.nomem ? "out of memory" : e.message);
 		goto out;
 	}
-	qsort(t.groups, t.n, sizeof *t.groups, cmp_group);
+	if (t.n) /* qsort may not be given NULL, even for nothing */
+		qsort(t.groups, t.n, sizeof *t.groups, cmp_group);
 	for (size_t i = 0; i < t.n; i++)
 		qsort(t.groups[i].lat, t.groups[i].nlat, sizeof(double), cmp_double);
-	qsort(t.total.lat, t.total.nlat, sizeof(double), cmp_double);
+	if (t.total.nlat)
+		qsort(t.total.lat, t.total.nlat, sizeof(double), cmp_double);
 	if (json) {
 		cJSON *o = cJSON_CreateObject(), *arr;
 		char *text;
