@@ -106,6 +106,12 @@ test_expect 'a wrong password or none: the web server'"'"'s 401 (Basic), clawcgi
 	get /v1/models "" -u nobody:pw-nobody && expect_status 401 &&
 	sleep 2.5 && test "$(rows)" = "$n"
 '
+test_expect 'the chat page is behind the login too' '
+	get / "" && expect_status 401 && expect_header WWW-Authenticate Basic &&
+	get /chat.js "" && expect_status 401 &&
+	get / "" -u carol:pw-carol && expect_status 200 && expect_body_contains "<html" &&
+	get /chat.js "" -u carol:pw-carol && expect_status 200
+'
 if [ "$SERVER" = cgi ]; then
 	test_expect '/healthz is behind the login too (the .htaccess covers the directory)' '
 		get /healthz "" && expect_status 401 && get /healthz "" -u bob:pw-bob && expect_status 200
