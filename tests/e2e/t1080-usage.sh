@@ -199,4 +199,22 @@ else
 		rows_reach 1 "endpoint = $(q models) and time >= $(($(now_ms) - 60000))"
 	'
 fi
+# CGI: a process of its own per request.  Its pruning must not depend on
+# how long the host has been up: its monotonic clock is set to 10 minutes
+# since boot in a time namespace (unshare --time, root only).
+up=$(cut -d. -f1 /proc/uptime)
+if [ "$up" -gt 700 ] && unshare --time --monotonic 0 true 2>/dev/null; then
+	printf '#!/bin/sh\nexec unshare --time --monotonic -%s --boottime -%s %s "$@"\n' \
+		$((up - 600)) $((up - 600)) "$CLAWCGI_BIN" >"$T/young-host"
+	chmod 755 "$T/young-host"
+	test_expect 'CGI: rows older than retentionDays are deleted on a host up for 10 minutes too' '
+		insert 40 young40 && test "$(rows "agent_id = $(q young40)")" = 1 &&
+		CLAWCGI_BIN=$T/young-host CGI_CONFIG=$T/keep30.json5 cgi_call GET /v1/models "" \
+			HTTP_AUTHORIZATION="Bearer $tok" && expect_status 200 &&
+		{ test "$(rows "agent_id = $(q young40)")" = 0 || { echo "# the 40-day-old row is still there"; false; }; }
+	'
+else
+	test_skip 'CGI: rows older than retentionDays are deleted on a host up for 10 minutes too' \
+		'no time namespace here (unshare --time needs root and Linux 5.6)'
+fi
 test_done
