@@ -268,6 +268,16 @@ test_expect 'expiry: a key works until --expires, then 401 "This API key has exp
 	chat "$(key exp)" hi main && expect_status 401 && expect_json .error.message "This API key has expired." &&
 	row exp | grep -Eq "^exp +expired "
 '
+test_expect 'rotate of an expired key: refused, or its new secret works (never a secret that cannot)' '
+	row exp | grep -Eq "^exp +expired " &&
+	keys rotate exp >"$T/out" 2>"$T/err"; rc=$?
+	if [ "$rc" = 0 ]; then
+		grep -Eq "^ck-[0-9a-f]{64}\$" "$T/out" && chat "$(cat "$T/out")" hi main &&
+		{ expect_status 200 || { echo "# keys rotate exp: exit 0, printed a secret that gets:"; cat "$T/last.body"; false; }; }
+	else
+		[ "$rc" = 1 ] && [ ! -s "$T/out" ] && [ -s "$T/err" ]
+	fi
+'
 test_expect 'a forged Remote-User header changes nothing, in mode keys and in mode token' '
 	chat "" hi main -H "Remote-User: admin" && expect_status 401 &&
 	cgi_call POST /v1/chat/completions "$hello" HTTP_REMOTE_USER=admin && expect_status 401 &&
