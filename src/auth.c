@@ -118,14 +118,20 @@ static int throttle_check(const struct cfg *c, struct store *store, const char *
 	return 0;
 }
 
-/* Count a failed attempt of addr (a 401). */
-static void throttle_failed(const struct cfg *c, struct store *store, const char *addr)
+/*
+ * Count a failed attempt of addr (a 401).  A request without an
+ * Authorization header tried no secret: it is a failure for the metrics
+ * but not an attempt the throttle counts (the chat page asks once that
+ * way whether the web server has logged its user in).
+ */
+static void throttle_failed(const struct cfg *c, struct store *store, const char *addr,
+			    const char *authorization)
 {
 	long long retry = 0;
 	struct err se;
 
 	metrics_note_auth_failure();
-	if (!store)
+	if (!store || !authorization || !authorization[0])
 		return;
 	if (store_auth_failed(store, addr, clock_wall_ms(), c->auth.rate_limit.max_attempts,
 			      c->auth.rate_limit.window_ms, c->auth.rate_limit.lockout_ms, &retry,
@@ -148,7 +154,7 @@ int auth_check_throttled(const struct cfg *c, struct store *store, const char *a
 	if (auth_check(c, authorization, e) == 0)
 		return 0;
 	if (e->status == 401)
-		throttle_failed(c, store, addr);
+		throttle_failed(c, store, addr, authorization);
 	return -1;
 }
 
@@ -317,7 +323,7 @@ int auth_identify(const struct cfg *c, struct store *store, const char *addr,
 		 (secret = auth_bearer(authorization, &len)))
 		rc = identify_key(store, secret, len, who, e);
 	if (rc < 0 && e->status == 401)
-		throttle_failed(c, throttle, addr);
+		throttle_failed(c, throttle, addr, authorization);
 	return rc;
 }
 

@@ -33,7 +33,8 @@ int auth_check(const struct cfg *c, const char *authorization, struct err *e);
 /*
  * auth_check with throttling: an address locked out gets 429 rate_limited
  * (even with the right credentials) and *retry_after seconds; a failure is
- * counted in store (NULL: no throttling).  Loopback addresses are exempt
+ * counted in store (NULL: no throttling), unless the request had no
+ * Authorization header at all (it tried no secret).  Loopback addresses are exempt
  * unless the config says otherwise.  A store error does not lock anyone out
  * (logged; the check itself still runs).
  */

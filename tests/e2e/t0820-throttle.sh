@@ -47,6 +47,10 @@ test_expect 'the lockout ends after lockoutMs' '
 	wait_s=$(sed -n "s/^Retry-After: \([0-9]*\).*/\1/p" "$T/cgi.out") &&
 	test -n "$wait_s" && sleep "$wait_s.2" && post /v1/chat/completions "$tok" "$body" && expect_status 200
 '
+test_expect 'requests with no Authorization header are 401 but tried no secret: not counted' '
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do post /v1/chat/completions "" "$body" && expect_status 401 || return 1; done &&
+	post /v1/chat/completions "$tok" "$body" && expect_status 200
+'
 test_expect 'failures counted by several processes add up' '
 	for i in 1 2 3 4 5; do cgi wrong >/dev/null || return 1; done &&
 	for i in 1 2 3 4 5; do post /v1/chat/completions wrong "$body" || return 1; done &&
