@@ -4,6 +4,12 @@
  * conversations of this device.  No framework and no build step: the
  * operator's web server serves this file as it is.
  *
+ * Behind the web server's own login (gateway.auth.mode "remote-user",
+ * the remote-user examples in etc/) there is no token: at start, with none
+ * kept, the page asks whether it is let in without one (tokenless), and
+ * then goes on without a token, its requests carrying the browser's own
+ * credentials for this origin (an Authorization header would replace them).
+ *
  * What is kept where (README, "The chat page"):
  *   sessionStorage  the token, the chosen agent and the open conversation:
  *                   this tab only, gone when it closes; "Sign out" drops
@@ -347,8 +353,15 @@
 
   // ---- the endpoint ---------------------------------------------------------
 
-  function authHeaders() {
-    return { Authorization: 'Bearer ' + token };
+  // The token as a header; none behind the web server's login (token '').
+  function authHeaders(tok) {
+    return tok ? { Authorization: 'Bearer ' + tok } : {};
+  }
+
+  // With a token, no cookies or HTTP credentials go along; without one the
+  // browser's login to this origin does.
+  function credentialsFor(tok) {
+    return tok ? 'omit' : 'same-origin';
   }
 
   // errorOf(res): the OpenAI error object of a failed answer ({} when the
@@ -375,7 +388,11 @@
     const said = err.message ? ' The server said: “' + err.message + '”' : '';
     switch (status) {
     case 401:
-      return 'The server does not accept this token (401 Unauthorized). Sign in again.';
+      return token === ''
+        ? 'The server no longer lets this page in (401 Unauthorized). Reload the page to log in again.'
+        : 'The server does not accept this token (401 Unauthorized). Sign in again.';
+    case 403:
+      return 'You may not use this agent (403).' + said + ' Pick another agent.';
     case 404:
       if (err.code === 'model_not_found')
         return 'This agent does not exist on the server (any more) (404).' + said +
@@ -403,12 +420,13 @@
   const NETWORK = 'Could not reach the chat endpoint (' + api('v1/') +
     '): the network is down, the server is not running, or it does not allow this page\'s origin.';
 
-  // fetchAgents(): GET v1/models with the token; {ok} or {status, text}.
+  // fetchAgents(tok): GET v1/models with the token ('': the web server's
+  // login); {ok} or {status, text}.
   async function fetchAgents(tok) {
     let res;
     try {
       res = await fetch(api('v1/models'), {
-        headers: { Authorization: 'Bearer ' + tok }, cache: 'no-store', credentials: 'omit',
+        headers: authHeaders(tok), cache: 'no-store', credentials: credentialsFor(tok),
       });
     } catch (e) {
       return { status: 0, text: NETWORK };
@@ -430,6 +448,24 @@
     agents = (Array.isArray(body && body.data) ? body.data : [])
       .map((m) => m && m.id).filter((id) => typeof id === 'string');
     return { ok: true };
+  }
+
+  // tokenless(): whether this page may use the endpoint without a token,
+  // its agents then fetched: gateway.auth.mode "none", or the web server's
+  // own login.  First asked with no credentials at all (a request without
+  // a token is not counted as a failed attempt): clawcgi's own refusal
+  // challenges for a Bearer token, and then the page asks for one; a web
+  // server's login challenges otherwise (Basic, Digest, ...) or redirects,
+  // and the page asks again with the browser's login to this origin.
+  async function tokenless() {
+    let res = null;
+    try {
+      res = await fetch(api('v1/models'), { cache: 'no-store', credentials: 'omit' });
+    } catch (e) {
+    }
+    if (res && res.status === 401 && /^\s*bearer\b/i.test(res.headers.get('WWW-Authenticate') || ''))
+      return false;
+    return (await fetchAgents('')).ok;
   }
 
   function fillAgents() {
@@ -605,13 +641,13 @@
     try {
       res = await fetch(api('v1/chat/completions'), {
         method: 'POST',
-        headers: Object.assign(authHeaders(), {
+        headers: Object.assign(authHeaders(token), {
           'Content-Type': 'application/json',
           Accept: 'text/event-stream',
           'x-openclaw-session-key': mine.id,
         }),
         body: JSON.stringify({ model: agent, stream: true, messages: [{ role: 'user', content: text }] }),
-        signal, cache: 'no-store', credentials: 'omit',
+        signal, cache: 'no-store', credentials: credentialsFor(token),
       });
     } catch (e) {
       return finish(mine, user, answer, signal.aborted ? 'stopped-early' : 'failed', NETWORK);
@@ -745,7 +781,13 @@
     if (!haveLibraries)
       setStatus('The page\'s markdown libraries (vendor/) did not load: answers are shown as plain text.');
     if (!token) {
-      showSignin('');
+      if (await tokenless()) {
+        token = '';
+        el.signout.hidden = true; /* the browser holds that login */
+        showApp();
+      } else {
+        showSignin('');
+      }
       return;
     }
     const r = await fetchAgents(token);
