@@ -226,8 +226,9 @@ static int change(struct store *st, const char *what, const char *name)
 		}
 		k.revoked = clock_wall_ms();
 	} else {
-		if (k.revoked) {
-			fprintf(stderr, "clawcgi: key '%s' is revoked: create a new one\n", name);
+		if (k.revoked || (k.expires && k.expires <= clock_wall_ms())) {
+			fprintf(stderr, "clawcgi: key '%s' is %s: create a new one\n", name,
+				k.revoked ? "revoked" : "expired");
 			return 1;
 		}
 		if (new_secret(&k, secret) < 0)

@@ -50,6 +50,7 @@ static struct record *queue; /* USAGE_QUEUE_MAX rows, made on first use */
 static size_t queued;
 static long dropped;
 static bool writer_started;
+static bool purged; /* this process has pruned old rows at least once */
 static long long last_purge_ms;
 
 void usage_request_begin(bool enabled, const char *endpoint)
@@ -223,8 +224,9 @@ static void write_rows(struct worker *w, const struct cfg *c, struct record *row
 	if (worker_store(w, c, &s, &e) < 0 || (n && store_usage_add(s, out, n, &e) < 0)) {
 		log_error("usage log: %zu rows not written: %s", n, e.message);
 	} else if (c->usage.retention_days > 0 &&
-		   clock_mono_ms() - last_purge_ms >= USAGE_PURGE_MS) {
+		   (!purged || clock_mono_ms() - last_purge_ms >= USAGE_PURGE_MS)) {
 		long deleted = 0;
+		purged = true; /* at a process's first write, then hourly */
 		last_purge_ms = clock_mono_ms();
 		if (store_usage_purge(s, clock_wall_ms() - c->usage.retention_days * DAY_MS,
 				      &deleted, &e) < 0)
@@ -254,7 +256,6 @@ static void *writer(void *arg)
 	struct worker w = WORKER_INIT;
 
 	(void)arg;
-	last_purge_ms = clock_mono_ms() - USAGE_PURGE_MS; /* prune at the first round */
 	for (;;) {
 		struct timespec until;
 		struct cfg *c;
