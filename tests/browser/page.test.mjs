@@ -2,7 +2,12 @@
 // against lighttpd + clawcgi + tests/fake_upstream.py as run.sh starts them:
 //
 //   node page.test.mjs BASE TOKEN
+//   node page.test.mjs remote-user BASE
 //
+// The second: only the cases behind the web server's login (lighttpd's
+// Basic, gateway.auth.mode "remote-user"; users alice and bob, passwords
+// pw-alice and pw-bob; CONF_DIR then holds login.json5 and
+// login-noother.json5).
 // Environment (run.sh): CHROMIUM, CONF (the config clawcgi reads), CONF_DIR
 // (its variants: base, nogone, disabled, strict, nocors .json5, copied over
 // CONF to change the server between cases), WWW (the page's files, for the
@@ -19,7 +24,8 @@ import { check as check0, assert, done } from '../node/check.mjs';
 
 const check = (name, fn) => { current = name; return check0(name, fn); };
 
-const [BASE, TOKEN] = process.argv.slice(2);
+const REMOTE_USER = process.argv[2] === 'remote-user';
+const [BASE, TOKEN] = process.argv.slice(REMOTE_USER ? 3 : 2);
 const env = process.env;
 const PAGE = BASE + '/';
 const ART = env.ARTIFACTS;
@@ -99,6 +105,153 @@ async function runAxe(p, label) {
   const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert(bad.length === 0, label + ': ' + bad.map((v) => v.id + ' (' + v.impact + '): ' +
     v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')).join('; '));
+}
+
+// ---- behind the web server's login ------------------------------------------
+if (REMOTE_USER) {
+  const sessions = () => execFileSync(env.CLAWCGI_BIN, ['sessions', '--config', env.CONF, 'list'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const upstreamCount = () => fs.readFileSync(env.UPSTREAM_LOG, 'utf8').split('\n').filter(Boolean).length;
+  // loggedIn(user, password): a context whose browser answers the server's
+  // Basic challenge (no user: none), its page, what the page did, and every
+  // request with all its headers (the Authorization header among them).
+  async function loggedIn(user, password) {
+    const ctx = await browser.newContext(user ? { httpCredentials: { username: user, password } } : {});
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(10000);
+    const requests = [];
+    p.on('request', (r) => requests.push({
+      method: r.method(), url: r.url(), headers: r.allHeaders().catch(() => r.headers()),
+    }));
+    return { ctx, p, s: watch(p), requests };
+  }
+  // authOf(requests): "METHOD PATH AUTH-SCHEME" of each (AUTH-SCHEME
+  // "-" without an Authorization header, "?" when its headers never came)
+  const authOf = async (requests) => {
+    const out = [];
+    for (const r of requests) {
+      const h = await Promise.race([r.headers, new Promise((res) => setTimeout(() => res(null), 2000))]);
+      const scheme = h === null ? '?' : h.authorization ? h.authorization.split(' ')[0] : '-';
+      out.push(r.method + ' ' + new URL(r.url).pathname + ' ' + scheme);
+    }
+    return out;
+  };
+
+  const alice = await loggedIn('alice', 'pw-alice');
+  let aliceKey = null;
+  await check('behind the web server\'s login: the page goes straight to the app, no sign-in, no Sign out, only alice\'s agents, no Bearer', async () => {
+    const { p, requests } = alice;
+    const res = await p.goto(PAGE);
+    assert(res.status() === 200, 'status ' + res.status());
+    await p.waitForSelector('#app:not([hidden])');
+    assert(await p.isHidden('#signin'), 'the sign-in form is shown');
+    assert(await p.isHidden('#signout'), 'Sign out is shown');
+    const options = await p.$$eval('#agent option', (os) => os.map((o) => o.value));
+    assert(options.join(',') === 'openclaw:main', 'agents: ' + options);
+    assert(!('clawcgi.token' in (await storage(p)).session), 'a token kept: ' + JSON.stringify(await storage(p)));
+    // asked first without credentials, then with the browser's login (Basic)
+    const auth = await authOf(requests);
+    const models = auth.filter((a) => a.startsWith('GET /v1/models '));
+    assert(models.join(',') === 'GET /v1/models -,GET /v1/models Basic', 'GET v1/models: ' + auth.join(', '));
+    assert(!auth.some((a) => / bearer$/i.test(a)), 'Bearer on: ' + auth.join(', '));
+  });
+
+  await check('behind the login: a message streams its answer, stored in alice\'s scope (user:alice:...)', async () => {
+    const { p, requests } = alice;
+    const n = requests.length;
+    await say(p, 'hello from alice');
+    await waitIdle(p);
+    assert(await stateOf(p) !== 'error', 'state ' + await stateOf(p) + ': ' + await lastAnswer(p).innerText());
+    assert(await lastText(p) === 'fake: hello from alice', 'answer: ' + await lastText(p));
+    aliceKey = (await storage(p)).session['clawcgi.conversation'];
+    assert(aliceKey && /^clawcgi-page-[0-9a-f]{32}$/.test(aliceKey), 'key ' + aliceKey);
+    const posts = requests.slice(n).filter((r) => r.method === 'POST' && r.url.endsWith('/v1/chat/completions'));
+    assert(posts.length === 1, 'chat requests: ' + posts.length);
+    const auth = await authOf(requests.slice(n));
+    assert(auth.includes('POST /v1/chat/completions Basic') && !auth.some((a) => / bearer$/i.test(a)),
+      'requests: ' + auth.join(', '));
+    let list = '';
+    for (let i = 0; i < 40 && !list.includes(aliceKey); i++) {
+      list = sessions();
+      if (!list.includes(aliceKey)) await p.waitForTimeout(100);
+    }
+    const lines = list.split('\n').filter((l) => l.includes(aliceKey));
+    assert(lines.length === 1 && lines[0].includes('user:alice:' + aliceKey), 'sessions list: ' + list);
+    await shot(p, 'login-remote-user');
+  });
+  await alice.ctx.close();
+
+  await check('behind the login: no password or a wrong one gets the web server\'s 401 and no app; nothing stored', async () => {
+    const before = sessions();
+    const calls = upstreamCount();
+    // (lighttpd holds a refused login back for a second or two: one of them)
+    for (const [user, pw] of [[null], ['alice', 'wrong']]) {
+      const { ctx, p } = await loggedIn(user, pw);
+      const what = (user || 'no login') + (pw ? ':' + pw : '');
+      try {
+        // the server's 401 page, or chromium's own error page (headless,
+        // it has no login dialog to show)
+        let res = null;
+        try {
+          res = await p.goto(PAGE);
+        } catch (e) {
+          assert(/ERR_INVALID_AUTH_CREDENTIALS/.test(String(e)), what + ': ' + e);
+        }
+        if (res)
+          assert(res.status() === 401 && /^Basic/i.test(res.headers()['www-authenticate'] || ''),
+            what + ': ' + res.status() + ' ' + res.headers()['www-authenticate']);
+        await p.waitForTimeout(300);
+        assert(!(await p.isVisible('#app')), what + ': the app is shown');
+        // the same login outside the page: the web server's 401 for the API too
+        const api = await ctx.request.get(BASE + '/v1/models', { failOnStatusCode: false });
+        assert(api.status() === 401 && /^Basic/i.test(api.headers()['www-authenticate'] || ''),
+          what + ': GET v1/models ' + api.status() + ' ' + api.headers()['www-authenticate']);
+        if (user) continue;
+        const chat = await ctx.request.post(BASE + '/v1/chat/completions', { failOnStatusCode: false,
+          data: { model: 'openclaw:main', stream: true, messages: [{ role: 'user', content: 'let me in' }] } });
+        assert(chat.status() === 401 && /^Basic/i.test(chat.headers()['www-authenticate'] || ''),
+          what + ': POST v1/chat/completions ' + chat.status() + ' ' + chat.headers()['www-authenticate']);
+      } finally {
+        await ctx.close();
+      }
+    }
+    assert(sessions() === before, 'sessions now: ' + sessions() + '\nbefore: ' + before);
+    assert(upstreamCount() === calls, 'the upstream was asked');
+  });
+
+  await check('behind the login: bob sees only his agent; an agent he may no longer use is a 403 in words', async () => {
+    const bob = await loggedIn('bob', 'pw-bob');
+    const { p } = bob;
+    try {
+      await p.goto(PAGE);
+      await p.waitForSelector('#app:not([hidden])');
+      const options = await p.$$eval('#agent option', (os) => os.map((o) => o.value));
+      assert(options.join(',') === 'openclaw:other', 'agents: ' + options);
+      await say(p, 'echo me');
+      await waitIdle(p);
+      assert(await lastText(p) === 'echo me', 'answer: ' + await lastText(p));
+      const key = (await storage(p)).session['clawcgi.conversation'];
+      assert(sessions().includes('user:bob:' + key), 'sessions list: ' + sessions());
+      fs.copyFileSync(path.join(env.CONF_DIR, 'login-noother.json5'), env.CONF);
+      await say(p, 'and again');
+      await waitIdle(p);
+      const e = await lastError(p);
+      assert(/may not use this agent/.test(e) && /403/.test(e), 'error: ' + e);
+      assert(bob.s.errors.length === 0 && bob.s.csp.length === 0, 'page errors: ' + bob.s.errors.concat(bob.s.csp));
+    } finally {
+      fs.copyFileSync(path.join(env.CONF_DIR, 'login.json5'), env.CONF);
+      await bob.ctx.close();
+    }
+  });
+
+  await check('behind the login: the page broke no rule of its CSP and threw no error', async () => {
+    assert(alice.s.csp.length === 0, 'CSP: ' + alice.s.csp.join('; '));
+    assert(alice.s.errors.length === 0, 'errors: ' + alice.s.errors.join('; '));
+  });
+
+  await browser.close();
+  console.log(`# the browser test behind the login took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  done();
 }
 
 await check('the page loads under its CSP and asks for the token, with focus in the box', async () => {
@@ -351,6 +504,30 @@ await check('the endpoint disabled: 404 in words', async () => {
     await errorCase('main', 'hello', /turned off.*404/);
   } finally {
     useConf('base');
+  }
+});
+await check('at start the page asks once without a token, which the throttle does not count (strict: loopback not exempt)', async () => {
+  useConf('strict');
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  const asked = [];
+  p.on('response', (r) => {
+    if (r.url().endsWith('/v1/models')) asked.push(r.status() + ' ' + (r.headers()['www-authenticate'] || '-'));
+  });
+  try {
+    for (let i = 0; i < 3; i++) {  // maxAttempts is 2
+      await p.goto(PAGE);
+      await p.waitForSelector('#signin:not([hidden])');
+      assert(await p.isHidden('#app'), 'the app is shown');
+    }
+    assert(asked.length === 3 && asked.every((a) => /^401 Bearer/i.test(a)), 'v1/models answered: ' + asked);
+    await signIn(p, TOKEN);
+    await p.waitForSelector('#app:not([hidden])', { timeout: 5000 }).catch(async () => {
+      throw new Error('not signed in: ' + await p.innerText('#signin-error'));
+    });
+  } finally {
+    useConf('base');
+    await ctx.close();
   }
 });
 await check('rate limited: 429 with the Retry-After seconds', async () => {

@@ -4,9 +4,10 @@
 # the scripted upstream, with axe-core's accessibility check.  Installs the
 # two npm packages into tests/browser/node_modules on first use.  Without
 # /usr/bin/chromium (CHROMIUM names another) it fails under CI (CI set and
-# not "false") and is one SKIP by hand.  Screenshots go to
-# $builddir/test-artifacts/browser/.
-test_description='the chat page in chromium: sign in, stream, stop, conversations, errors, XSS, keyboard, phone, axe-core, CORS'
+# not "false") and is one SKIP by hand.  Then a second stack behind the web
+# server's own login (gateway.auth.mode "remote-user"; page.test.mjs
+# remote-user BASE).  Screenshots go to $builddir/test-artifacts/browser/.
+test_description='the chat page in chromium: sign in, stream, stop, conversations, errors, XSS, keyboard, phone, axe-core, CORS, behind the web server'"'"'s login'
 cd "$(dirname "$0")/../e2e" || exit 1
 . ./lib.sh
 
@@ -93,4 +94,44 @@ CONF=$T/clawcgi.json5 CONF_DIR=$T WWW=$srcdir/www \
 	node "$BROWSER_DIR/page.test.mjs" "$BASE" "$OPENCLAW_GATEWAY_TOKEN"
 rc=$?
 stop_stack
+
+# ---- behind the web server's login (gateway.auth.mode "remote-user"): a
+# second stack, after the first, with the shipped
+# etc/lighttpd/clawcgi-remote-user.conf (lib.sh's remote_user_conf) and a
+# store of its own.  alice may use "main", bob "other" (login.json5); in
+# login-noother.json5 bob may no longer use "other" (a 403).
+login_conf() { # login_conf FILE BOB-AGENT
+	write_config "$1" <<CONF
+{
+  gateway: { auth: { mode: "remote-user",
+                     users: { alice: { agents: ["main"] }, bob: { agents: ["$2"] } } },
+             http: { endpoints: { chatCompletions: { enabled: true } } } },
+  agents: { list: [ { id: "main", default: true, model: "fake/gpt-test" },
+                    { id: "other", model: "echo/echo" } ] },
+  models: { providers: {
+    fake: { api: "openai-completions", baseUrl: "@UPSTREAM@" },
+    echo: { api: "echo" },
+  } },
+  session: { store: "@T@/login-sessions.db" },
+}
+CONF
+}
+login_conf "$T/login.json5" other
+login_conf "$T/login-noother.json5" main
+cp "$T/login.json5" "$T/login-live.json5"
+for u in alice bob; do
+	printf '%s:%s\n' "$u" "$(openssl passwd -apr1 "pw-$u")"
+done >"$T/users.htpasswd" || { echo "not ok - openssl passwd -apr1 makes the user file"; exit 1; }
+chmod 644 "$T/users.htpasswd"
+if remote_user_conf "$T/users.htpasswd" >"$T/login.conf"; then
+	SERVER_CONF_EXTRA=$T/login.conf
+	start_stack "$T/login-live.json5"
+	CONF=$T/login-live.json5 CONF_DIR=$T \
+		node "$BROWSER_DIR/page.test.mjs" remote-user "$BASE"
+	rc2=$?
+	stop_stack
+	[ "$rc2" = 0 ] || rc=$rc2
+else
+	echo "ok - the chat page behind the web server's login # SKIP no example of its login for $SERVER"
+fi
 exit $rc
