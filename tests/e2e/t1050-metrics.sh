@@ -134,8 +134,11 @@ test_expect 'with the key from another address, in a process of its own: the sam
 	[ "$(value "$(req metrics "" 401)")" = 2 ] &&
 	[ "$(value clawcgi_auth_failures_total)" = 3 ]
 '
+# maxAttempts is 3; the request without a key tried no secret and was not
+# counted by the throttle (only by the metrics): wrong-key was the first.
 test_expect 'lockouts are counted' '
 	cgi "$T/clawcgi.json5" 192.0.2.7 wrong-again && [ "$status" = 401 ] &&
+	cgi "$T/clawcgi.json5" 192.0.2.7 wrong-third && [ "$status" = 401 ] &&
 	cgi "$T/clawcgi.json5" 192.0.2.7 "$tok" && [ "$status" = 429 ] &&
 	scrape && [ "$(value clawcgi_auth_lockouts_total)" = 1 ] &&
 	[ "$(value "$(req metrics "" 429)")" = 1 ]
