@@ -170,7 +170,7 @@ const char *auth_kind_name(enum auth_kind k)
 	case AUTH_ANYONE:
 		break;
 	}
-	return "anyone";
+	return "none";
 }
 
 void auth_key_hash(const char *secret, size_t len, char hash[65])

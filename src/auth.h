@@ -64,8 +64,8 @@ struct auth_client {
 	long tpm;			/* tokens per minute, 0 = no limit */
 };
 
-/* "anyone", "operator", "key", "user" (the usage log's auth_kind; anyone
- * is stored as "none"). */
+/* "none" (gateway.auth.mode none: anyone), "operator", "key", "user": the
+ * usage log's auth_kind. */
 const char *auth_kind_name(enum auth_kind k);
 
 /*

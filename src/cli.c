@@ -312,6 +312,9 @@ int cli_store(int argc, char **argv)
 			       shown ? shown : "", n.read.sessions - n.added.sessions,
 			       n.read.messages - n.added.messages,
 			       n.read.responses - n.added.responses);
+			printf("copied %ld client keys (%ld were already there) and %ld usage "
+			       "rows\n",
+			       n.keys_added, n.keys - n.keys_added, n.usage_added);
 			status = 0;
 		}
 		store_close(st);

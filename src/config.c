@@ -449,6 +449,32 @@ static int load_users(struct cfg_reader *L, struct cfg_auth *auth, const cJSON *
 	return 0;
 }
 
+/* Every agent gateway.auth.users names is configured (read after the
+ * agents; a typo would silently allow nothing). */
+static int check_user_agents(struct cfg_reader *L, const struct cfg *c, const cJSON *root)
+{
+	for (size_t i = 0; i < c->auth.nusers; i++) {
+		const char *p = c->auth.users[i].agents;
+		while (*p) {
+			char id[CFG_AGENT_ID_MAX + 1];
+			size_t n = strcspn(p, ",");
+			snprintf(id, sizeof id, "%.*s", (int)n, p);
+			if (!cfg_find_agent(c, id)) {
+				const cJSON *gw = cJSON_GetObjectItemCaseSensitive(root, "gateway");
+				const cJSON *au = cJSON_GetObjectItemCaseSensitive(gw, "auth");
+				const cJSON *us = cJSON_GetObjectItemCaseSensitive(au, "users");
+				return cfgr_fail(
+					L,
+					cJSON_GetObjectItemCaseSensitive(us, c->auth.users[i].name),
+					"gateway.auth.users.%s.agents: no agent '%s' is configured",
+					c->auth.users[i].name, id);
+			}
+			p += n + (p[n] == ',');
+		}
+	}
+	return 0;
+}
+
 /* gateway.auth: mode (given or inferred), the secret, rateLimit, users. */
 static int load_auth(struct cfg_reader *L, struct cfg_auth *auth, const cJSON *node)
 {
@@ -655,7 +681,7 @@ int cfg_load_text(const char *name, const char *text, size_t len, struct cfg **o
 		goto out;
 	}
 	if (load_sections(&L, c, root) < 0 || cfg_load_providers(&L, c, root, pending) < 0 ||
-	    load_agents(&L, c, root) < 0)
+	    load_agents(&L, c, root) < 0 || check_user_agents(&L, c, root) < 0)
 		goto out;
 	/* An unset ${VAR} matters only in a provider some agent uses. */
 	for (size_t i = 0; i < c->nproviders; i++) {

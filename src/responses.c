@@ -567,6 +567,25 @@ static int no_response(struct err *e, const char *id, const char *param)
 	return -1;
 }
 
+/* This response's own session, "agent:<id>:openai-response:<hex>" in the
+ * client's scope (agent_scope_key): a new string, or NULL with e. */
+static char *own_session(const struct response *rs, struct err *e)
+{
+	char *key = malloc(AGENT_SESSION_KEY_MAX + 1);
+
+	if (!key) {
+		err_nomem(e);
+		return NULL;
+	}
+	snprintf(key, AGENT_SESSION_KEY_MAX + 1, "agent:%s:openai-response:%s", rs->t->agent->id,
+		 rs->hex);
+	if (agent_scope_key(rs->r->client ? rs->r->client->scope : NULL, &key, e) < 0) {
+		free(key);
+		return NULL;
+	}
+	return key;
+}
+
 /*
  * The session the turn goes on: previous_response_id's conversation (a
  * branch of it when that response is not its latest turn); else, with
@@ -577,8 +596,7 @@ static int choose_session(struct response *rs, const struct cfg *c, struct worke
 	struct agent_turn *t = rs->t;
 	struct store *store;
 	struct store_response prev;
-	char key[sizeof prev.session_key];
-	const char *scope = rs->r->client ? rs->r->client->scope : "";
+	char *key;
 	int rc;
 
 	if (rs->previous_id) {
@@ -598,23 +616,25 @@ static int choose_session(struct response *rs, const struct cfg *c, struct worke
 			return -1;
 		}
 		if (prev.latest) {
-			snprintf(key, sizeof key, "%s", prev.session_key);
+			if (!(key = strdup(prev.session_key)))
+				return err_nomem(e);
 		} else {
-			snprintf(key, sizeof key, "%s%sagent:%s:openai-response:%s", scope,
-				 *scope ? ":" : "", t->agent->id, rs->hex);
-			if (store_fork(store, t->agent->id, prev.session_key, prev.last_seq, key,
-				       e) < 0)
+			if (!(key = own_session(rs, e)))
 				return -1;
+			if (store_fork(store, t->agent->id, prev.session_key, prev.last_seq, key,
+				       e) < 0) {
+				free(key);
+				return -1;
+			}
 		}
 	} else if (!t->stable && rs->rq->store) {
-		snprintf(key, sizeof key, "%s%sagent:%s:openai-response:%s", scope,
-			 *scope ? ":" : "", t->agent->id, rs->hex);
+		if (!(key = own_session(rs, e)))
+			return -1;
 	} else {
 		return 0;
 	}
 	free(t->session_key);
-	if (!(t->session_key = strdup(key)))
-		return err_nomem(e);
+	t->session_key = key;
 	t->stable = true;
 	return 0;
 }

@@ -56,8 +56,7 @@ static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w
 	if (auth_identify(c, store, r->remote_addr, http_header(r, "Authorization"), r->remote_user,
 			  who, &retry_after, &e) == 0) {
 		r->client = who;
-		usage_request_client(who->kind == AUTH_ANYONE ? "none" : auth_kind_name(who->kind),
-				     who->name);
+		usage_request_client(auth_kind_name(who->kind), who->name);
 		if (auth_rate_take(who, store, clock_wall_ms(), r->extra_headers,
 				   sizeof r->extra_headers, &retry_after, &e) == 0)
 			return true;

@@ -332,19 +332,14 @@ int store_copy_from_sqlite(const char *sqlite_path, struct store *to, struct sto
 		goto out;
 	}
 	if (user_version(db) >= 4) {
-		long keys = 0, keys_added = 0, usage = 0;
 		err_clear(e);
-		if (copy_keys(db, to, &keys, &keys_added, e) < 0 ||
-		    copy_usage(db, &s, to, &usage, e) < 0) {
+		if (copy_keys(db, to, &n->keys, &n->keys_added, e) < 0 ||
+		    copy_usage(db, &s, to, &n->usage_added, e) < 0) {
 			if (!e->message[0])
 				err_set(e, 500, ERR_API, "reading %s: %s", sqlite_path,
 					sqlite3_errmsg(db));
 			goto out;
 		}
-		log_info(
-			"store migrate: %ld client keys copied (%ld already there), %ld usage rows "
-			"copied",
-			keys_added, keys - keys_added, usage);
 	}
 	rc = 0;
 out:

@@ -11,6 +11,8 @@
 struct store_copy_counts {
 	struct store_import_counts read;  /* rows in the SQLite file */
 	struct store_import_counts added; /* of them, rows the target lacked */
+	long keys, keys_added;		  /* client keys in the file, and copied */
+	long usage_added;		  /* usage rows copied */
 };
 
 /*

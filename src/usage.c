@@ -46,7 +46,8 @@ static _Thread_local struct store_usage turn_row;
 
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
-static struct record *queue; /* USAGE_QUEUE_MAX rows, made on first use */
+static struct record *queue; /* room for USAGE_QUEUE_MAX rows, made when needed;
+			      * take_queue hands it over whole */
 static size_t queued;
 static long dropped;
 static bool writer_started;
@@ -188,40 +189,38 @@ void usage_request_end(int status)
 	cur.active = false;
 }
 
-/* Take the queue: its rows move to *rows (the caller frees). */
+/* Take the queue: the buffer and its rows go to *rows (the caller frees
+ * it; the next row makes a new one). */
 static size_t take_queue(struct record **rows, long *lost)
 {
 	size_t n;
 
 	pthread_mutex_lock(&queue_lock);
 	n = queued;
-	*rows = NULL;
+	*rows = queue;
+	queue = NULL;
+	queued = 0;
 	*lost = dropped;
 	dropped = 0;
-	if (n && (*rows = malloc(n * sizeof **rows))) {
-		memcpy(*rows, queue, n * sizeof **rows);
-		queued = 0;
-	} else if (n) {
-		n = 0; /* out of memory: the rows wait for the next round */
-	}
 	pthread_mutex_unlock(&queue_lock);
 	return n;
 }
 
-/* Write rows through w's store for c, and now and then prune old ones. */
+/* Write n (> 0) rows through w's store for c, and now and then prune old
+ * ones. */
 static void write_rows(struct worker *w, const struct cfg *c, struct record *rows, size_t n)
 {
-	struct store_usage *out = n ? calloc(n, sizeof *out) : NULL;
+	struct store_usage *out = calloc(n, sizeof *out);
 	struct store *s;
 	struct err e;
 
-	if (n && !out) {
+	if (!out) {
 		log_error("usage log: %zu rows dropped: out of memory", n);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		to_row(&rows[i], &out[i]);
-	if (worker_store(w, c, &s, &e) < 0 || (n && store_usage_add(s, out, n, &e) < 0)) {
+	if (worker_store(w, c, &s, &e) < 0 || store_usage_add(s, out, n, &e) < 0) {
 		log_error("usage log: %zu rows not written: %s", n, e.message);
 	} else if (c->usage.retention_days > 0 &&
 		   (!purged || clock_mono_ms() - last_purge_ms >= USAGE_PURGE_MS)) {
@@ -292,6 +291,7 @@ void usage_start(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	if (pthread_create(&t, &attr, writer, NULL) != 0)
-		log_error("usage log: no writer thread; rows are written by each request");
+		log_error("usage log: no writer thread: the rows of requests without a turn "
+			  "are not written");
 	pthread_attr_destroy(&attr);
 }

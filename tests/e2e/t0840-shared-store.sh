@@ -154,11 +154,14 @@ test_expect 'store migrate copies a SQLite store (sessions, turns, response ids)
 	sed "s|store: \".*\"|store: \"$T/old.db\"|" "$T/clawcgi.json5" >"$T/old.json5" &&
 	CLAWCGI_CONFIG="$T/old.json5" "$CLAWCGI_BIN" agent --agent echo --user zoe --message "old one" >/dev/null 2>&1 &&
 	CLAWCGI_CONFIG="$T/old.json5" "$CLAWCGI_BIN" agent --agent echo --user zoe --message "old two" >/dev/null 2>&1 &&
+	"$CLAWCGI_BIN" keys --config "$T/old.json5" create --name old-key >/dev/null 2>&1 &&
 	cli store migrate --from "sqlite:$T/old.db" --to "$STORE_URL" >"$T/mig.out" 2>&1 &&
 	grep -q "^copied 1 sessions, 4 messages, 0 responses from .* (0, 0 and 0 were already there)" "$T/mig.out" &&
+	grep -q "^copied 1 client keys (0 were already there) and 0 usage rows" "$T/mig.out" &&
 	! grep -q "test-pw-" "$T/mig.out" &&
 	cli store migrate --from "sqlite:$T/old.db" --to "$STORE_URL" >"$T/mig.out" 2>&1 &&
 	grep -q "^copied 0 sessions, 0 messages, 0 responses .* (1, 4 and 0 were already there)" "$T/mig.out" &&
+	grep -q "^copied 0 client keys (1 were already there) and 0 usage rows" "$T/mig.out" &&
 	on_stack2 ask zoe "new" openclaw:echo && expect_status 200 &&
 	test "$(rows "select count(*) from messages where session_key = '"'"'agent:echo:openai-user:zoe'"'"'")" = 6
 '

@@ -110,6 +110,9 @@ static void test_remote_user(void)
 	c = load("{gateway:{auth:{mode:'remote-user', users:{a:{agents:['Bad Id']}}}}, " PROVIDERS
 		 "}");
 	CHECK(c == NULL, "users: a malformed agent id is a config error");
+	c = load("{gateway:{auth:{mode:'remote-user', "
+		 "users:{a:{agents:['main','nope']}}}}, " PROVIDERS "}");
+	CHECK(c == NULL, "users: an agent that is not configured is a config error");
 	c = load("{gateway:{auth:{mode:'remote-user', users:{a:{rpm:-1}}}}, " PROVIDERS "}");
 	CHECK(c == NULL, "users: a negative rpm is a config error");
 	c = load("{gateway:{auth:{mode:'trusted'}}, " PROVIDERS "}");
@@ -153,6 +156,7 @@ static void test_client_rules(void)
 		      e.status == 500,
 	      "limits without a store: 500");
 	CHECK_STR(auth_kind_name(AUTH_KEY), "key", "kind names");
+	CHECK_STR(auth_kind_name(AUTH_ANYONE), "none", "auth mode none: the usage log's \"none\"");
 }
 
 int main(void)

@@ -774,6 +774,8 @@ static void check_copy(void)
 	CHECK(n.read.sessions == 2 && n.read.messages == 6 && n.read.responses == 1 &&
 		      n.added.sessions == 2 && n.added.messages == 6 && n.added.responses == 1,
 	      "every row copied");
+	CHECK(n.keys == 2 && n.keys_added == 1 && n.usage_added == 2,
+	      "counted: 2 keys, 1 copied (the other's name was there), 2 usage rows");
 	h = history_text(pg, "main", "copied", 40);
 	CHECK_STR(h, "user:one|assistant:uno|user:two|assistant:dos", "the history arrived whole");
 	free(h);
@@ -801,13 +803,15 @@ static void check_copy(void)
 	}
 	append(sq, "main", "copied", "three", "tres");
 	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0 && n.added.sessions == 0 &&
-		      n.added.messages == 2 && n.added.responses == 0 && n.read.messages == 8,
-	      "a second copy adds only the later turn");
+		      n.added.messages == 2 && n.added.responses == 0 && n.read.messages == 8 &&
+		      n.keys_added == 0 && n.usage_added == 1,
+	      "a second copy adds only the later turn and usage row, no key");
 	h = scan_text(pg, 70000, 90001);
 	CHECK_STR(h, "70000:responses:200|80000:models:404:null:nottft|90000:embeddings:200",
 		  "and only the later usage row");
 	free(h);
-	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0 && n.added.messages == 0,
+	CHECK(store_copy_from_sqlite(file, pg, &n, &e) == 0 && n.added.messages == 0 &&
+		      n.usage_added == 0,
 	      "a third adds nothing");
 	CHECK_INT(value("SELECT count(*) FROM usage WHERE time >= 70000"), 3,
 		  "not even a usage row");
