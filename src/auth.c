@@ -92,13 +92,17 @@ bool auth_is_loopback(const char *addr)
 	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
 }
 
-/* The throttle applies to this address (NULL store: it does not). */
+/* Whether the failed-auth throttle counts addr. */
+static bool throttled(const struct cfg *c, const char *addr)
+{
+	return c->auth.mode != CFG_AUTH_NONE && addr && addr[0] &&
+	       !(c->auth.rate_limit.exempt_loopback && auth_is_loopback(addr));
+}
+
+/* The store to throttle addr in; NULL: addr is not throttled. */
 static struct store *throttle_store(const struct cfg *c, struct store *store, const char *addr)
 {
-	if (c->auth.mode == CFG_AUTH_NONE || !addr || !addr[0] ||
-	    (c->auth.rate_limit.exempt_loopback && auth_is_loopback(addr)))
-		return NULL;
-	return store;
+	return throttled(c, addr) ? store : NULL;
 }
 
 /* 429 while addr is locked out. */
@@ -325,6 +329,12 @@ int auth_identify(const struct cfg *c, struct store *store, const char *addr,
 	if (rc < 0 && e->status == 401)
 		throttle_failed(c, throttle, addr, authorization);
 	return rc;
+}
+
+bool auth_needs_store(const struct cfg *c, const char *addr)
+{
+	return c->auth.mode == CFG_AUTH_KEYS ||
+	       (c->auth.mode != CFG_AUTH_REMOTE_USER && throttled(c, addr));
 }
 
 bool auth_allows_agent(const struct auth_client *who, const char *agent_id)

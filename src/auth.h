@@ -81,6 +81,11 @@ int auth_identify(const struct cfg *c, struct store *store, const char *addr,
 		  const char *authorization, const char *remote_user, struct auth_client *who,
 		  long *retry_after, struct err *e);
 
+/* Whether auth_identify for a request from addr reads or writes the store
+ * (the failed-auth throttle, client keys); when not, it may get NULL and
+ * the request opens no store to authenticate. */
+bool auth_needs_store(const struct cfg *c, const char *addr);
+
 /* Whether who may use agent_id (its list is empty, or names it; a NULL
  * who may use every agent). */
 bool auth_allows_agent(const struct auth_client *who, const char *agent_id);

@@ -51,12 +51,14 @@ static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w
 	long retry_after;
 	char extra[64] = "";
 
-	if (c->auth.mode != CFG_AUTH_NONE && worker_store(w, c, &store, &e) < 0)
+	if (auth_needs_store(c, r->remote_addr) && worker_store(w, c, &store, &e) < 0)
 		store = NULL; /* logged by the store; auth itself still runs */
 	if (auth_identify(c, store, r->remote_addr, http_header(r, "Authorization"), r->remote_user,
 			  who, &retry_after, &e) == 0) {
 		r->client = who;
 		usage_request_client(auth_kind_name(who->kind), who->name);
+		if ((who->rpm || who->tpm) && !store && worker_store(w, c, &store, &e) < 0)
+			store = NULL; /* auth_rate_take answers 500 */
 		if (auth_rate_take(who, store, clock_wall_ms(), r->extra_headers,
 				   sizeof r->extra_headers, &retry_after, &e) == 0)
 			return true;

@@ -65,28 +65,49 @@ int serve_limit_fds(int threads)
 
 /* ---- FastCGI transport ---- */
 
-/* SO_RCVTIMEO on fd: ms (0: none). */
-static void read_timeout(int fd, int ms)
+/* One FastCGI connection of a worker thread: the request, and the receive
+ * timeout (SO_RCVTIMEO, ms, 0: none) now set on its socket. */
+struct fcgi_conn {
+	FCGX_Request rq;
+	int rcv_timeout_ms;
+};
+
+/* The timeout a read may wait, ms (0: none): set on the socket only when it
+ * differs from what is set by more than a second (one system call a
+ * request, not two a read), so a read may overrun its deadline by at most
+ * that. */
+static void read_timeout(struct fcgi_conn *fc, int ms)
 {
+	int cur = fc->rcv_timeout_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (ms == cur || (ms > 0 && cur > 0 && ms <= cur && cur - ms <= 1000))
+		return;
+	if (setsockopt(fc->rq.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0)
+		fc->rcv_timeout_ms = ms;
 }
 
-/* libfcgi reads with a blocking read(): the socket's receive timeout bounds
+/*
+ * libfcgi reads with a blocking read(): the socket's receive timeout bounds
  * each read it makes, and a read that timed out leaves EAGAIN as the
- * stream's error. */
+ * stream's error.  Bytes libfcgi already holds of the current record are
+ * taken without a system call (fcgiapp.h's FCGX_Stream: rdNext..stop).
+ */
 static long fcgi_read(void *ctx, char *p, size_t n, int timeout_ms)
 {
-	FCGX_Request *rq = ctx;
+	struct fcgi_conn *fc = ctx;
+	FCGX_Stream *in = fc->rq.in;
+	long held = in ? (long)(in->stop - in->rdNext) : 0;
 	int got, err;
 
-	if (timeout_ms >= 0)
-		read_timeout(rq->ipcFd, timeout_ms > 0 ? timeout_ms : 1);
-	got = FCGX_GetStr(p, n > 65536 ? 65536 : (int)n, rq->in);
-	err = FCGX_GetError(rq->in);
-	if (timeout_ms >= 0)
-		read_timeout(rq->ipcFd, 0);
+	if (n > 65536)
+		n = 65536;
+	if (held > 0 && (size_t)held < n)
+		n = (size_t)held;
+	else if (held <= 0)
+		read_timeout(fc, timeout_ms < 0 ? 0 : timeout_ms > 0 ? timeout_ms : 1);
+	got = FCGX_GetStr(p, (int)n, in);
+	err = FCGX_GetError(in);
 	if (err == EAGAIN || err == EWOULDBLOCK)
 		return HTTP_READ_TIMEOUT;
 	if (got < 0 || err)
@@ -96,7 +117,7 @@ static long fcgi_read(void *ctx, char *p, size_t n, int timeout_ms)
 
 static int fcgi_write(void *ctx, const char *p, size_t n)
 {
-	FCGX_Request *rq = ctx;
+	FCGX_Request *rq = &((struct fcgi_conn *)ctx)->rq;
 	while (n > 0) {
 		int chunk = n > 65536 ? 65536 : (int)n;
 		if (FCGX_PutStr(p, chunk, rq->out) != chunk)
@@ -109,13 +130,13 @@ static int fcgi_write(void *ctx, const char *p, size_t n)
 
 static int fcgi_flush(void *ctx)
 {
-	FCGX_Request *rq = ctx;
+	FCGX_Request *rq = &((struct fcgi_conn *)ctx)->rq;
 	return FCGX_FFlush(rq->out) < 0 ? -1 : 0;
 }
 
 static const char *fcgi_param(void *ctx, const char *name)
 {
-	FCGX_Request *rq = ctx;
+	FCGX_Request *rq = &((struct fcgi_conn *)ctx)->rq;
 	return FCGX_GetParam(name, rq->envp);
 }
 
@@ -126,7 +147,7 @@ static const char *fcgi_param(void *ctx, const char *name)
  */
 static int fcgi_closed(void *ctx)
 {
-	FCGX_Request *rq = ctx;
+	FCGX_Request *rq = &((struct fcgi_conn *)ctx)->rq;
 	struct pollfd p = {rq->ipcFd, POLLRDHUP, 0};
 
 	if (rq->ipcFd < 0 || poll(&p, 1, 0) <= 0)
@@ -201,22 +222,23 @@ static bool accept_retry(int id, int err)
 static void *worker_main(void *arg)
 {
 	struct serve_thread *th = arg;
-	FCGX_Request rq;
+	struct fcgi_conn fc = {.rcv_timeout_ms = 0};
+	FCGX_Request *rq = &fc.rq;
 	struct worker w = WORKER_INIT; /* the curl handle and store on first use */
 
-	if (FCGX_InitRequest(&rq, th->listen_fd, 0) != 0) {
+	if (FCGX_InitRequest(rq, th->listen_fd, 0) != 0) {
 		log_error("worker %d: FCGX_InitRequest failed", th->id);
 		return NULL;
 	}
 	for (;;) {
 		struct http_io io = {fcgi_read,	 fcgi_write,  fcgi_flush,
-				     fcgi_param, fcgi_closed, &rq};
+				     fcgi_param, fcgi_closed, &fc};
 		struct http_req r;
 		long long body_bytes = 0;
 		int rc;
 
 		pthread_mutex_lock(&accept_lock);
-		rc = FCGX_Accept_r(&rq);
+		rc = FCGX_Accept_r(rq);
 		pthread_mutex_unlock(&accept_lock);
 		if (rc < 0 && accept_retry(th->id, -rc))
 			continue;
@@ -224,7 +246,7 @@ static void *worker_main(void *arg)
 			log_error("worker %d: accept failed (%d); thread stops", th->id, rc);
 			break;
 		}
-		log_set_sink(fcgi_log, &rq);
+		log_set_sink(fcgi_log, rq);
 		if (http_req_init(&r, &io) == 0) {
 			body_bytes = r.content_length;
 			router_handle(&r, &w);
@@ -233,10 +255,15 @@ static void *worker_main(void *arg)
 			log_error("out of memory reading a request");
 		}
 		log_set_sink(NULL, NULL);
-		FCGX_Finish_r(&rq);
+		/* a connection the server keeps (FCGI_KEEP_CONN) waits for its
+		 * next request without a timeout; any other closes now */
+		if (rq->keepConnection)
+			read_timeout(&fc, 0);
+		FCGX_Finish_r(rq);
+		fc.rcv_timeout_ms = 0;
 		trim_after(body_bytes);
 	}
-	FCGX_Free(&rq, 1);
+	FCGX_Free(rq, 1);
 	worker_free(&w);
 	return NULL;
 }
