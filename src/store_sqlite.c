@@ -98,6 +98,7 @@ enum {
 	ST_COUNT
 };
 
+#define USAGE_ID_PER_MS "1024"
 #define KEY_COLUMNS "name, hash, agents, rpm, tpm, created, expires, revoked, last_used"
 #define USAGE_COLUMNS                                                                              \
 	"time, endpoint, agent_id, auth_kind, auth_name, session_key, model, status,"              \
@@ -177,11 +178,18 @@ static const char *const sql_text[ST_COUNT] = {
 			   " VALUES (?1, ?2, 0, ?3) ON CONFLICT (client, window_start)"
 			   " DO UPDATE SET tokens = tokens + excluded.tokens",
 	[ST_RATE_PRUNE] = "DELETE FROM rate_windows WHERE window_start < ?1",
-	[ST_USAGE_INSERT] = "INSERT INTO usage (" USAGE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-			    " ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-	[ST_USAGE_SCAN] = "SELECT " USAGE_COLUMNS " FROM usage WHERE time >= ?1 AND time < ?2"
-			  " ORDER BY time, id",
-	[ST_USAGE_PURGE] = "DELETE FROM usage WHERE time < ?1",
+	/* a row's id is its time (ms) times USAGE_ID_PER_MS plus the rows
+	 * before it in that millisecond: the table is in time order, with no
+	 * index to write (past USAGE_ID_PER_MS rows in one millisecond, the
+	 * next rows take the following millisecond's first ids) */
+	[ST_USAGE_INSERT] = "INSERT INTO usage (id, " USAGE_COLUMNS ")"
+			    " VALUES ((SELECT coalesce(max(id) + 1, ?1 * " USAGE_ID_PER_MS ")"
+			    " FROM usage WHERE id >= ?1 * " USAGE_ID_PER_MS
+			    " AND id < (?1 + 1) * " USAGE_ID_PER_MS "),"
+			    " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_USAGE_SCAN] = "SELECT " USAGE_COLUMNS " FROM usage WHERE id >= ?1 * " USAGE_ID_PER_MS
+			  " AND id < ?2 * " USAGE_ID_PER_MS " ORDER BY id",
+	[ST_USAGE_PURGE] = "DELETE FROM usage WHERE id < ?1 * " USAGE_ID_PER_MS,
 };
 
 /*
@@ -263,6 +271,42 @@ static const char *const migrations[] = {
 	"  ttft_ms REAL," /* NULL: no first token */
 	"  interrupted INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX usage_time ON usage (time);",
+	/* 4 -> 5: fewer B-trees for a turn to write (each a 4 KiB WAL frame a
+	 * commit).  sessions: keyed by (session_key, agent_id) without a
+	 * rowid, which also serves lookups by key alone (was a rowid table,
+	 * its primary key's index and an index on session_key).  usage: ids
+	 * in time order (ST_USAGE_INSERT) instead of an index on time.  Run
+	 * with foreign keys off (migrate), so dropping the old sessions
+	 * table deletes no messages. */
+	"CREATE TABLE sessions_5 ("
+	"  agent_id TEXT NOT NULL,"
+	"  session_key TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL,"
+	"  PRIMARY KEY (session_key, agent_id)) WITHOUT ROWID;"
+	"INSERT INTO sessions_5 SELECT agent_id, session_key, created_at, last_used FROM sessions;"
+	"DROP TABLE sessions;"
+	"ALTER TABLE sessions_5 RENAME TO sessions;"
+	"CREATE INDEX sessions_last_used ON sessions (last_used);"
+	"CREATE TABLE usage_5 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  endpoint TEXT NOT NULL,"
+	"  agent_id TEXT,"
+	"  auth_kind TEXT NOT NULL,"
+	"  auth_name TEXT,"
+	"  session_key TEXT,"
+	"  model TEXT,"
+	"  status INTEGER NOT NULL,"
+	"  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  completion_tokens INTEGER NOT NULL DEFAULT 0,"
+	"  latency_ms REAL NOT NULL,"
+	"  ttft_ms REAL,"
+	"  interrupted INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO usage_5 SELECT time * " USAGE_ID_PER_MS " + row_number() OVER"
+	"  (PARTITION BY time ORDER BY id) - 1, " USAGE_COLUMNS " FROM usage;"
+	"DROP TABLE usage;"
+	"ALTER TABLE usage_5 RENAME TO usage;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -1047,7 +1091,37 @@ static int make_parent(const char *path)
 	return rc;
 }
 
+static int migrate_steps(struct conn *s, struct err *e);
+
+/* PRAGMA foreign_key_check finds a row (or cannot run). */
+static bool foreign_keys_broken(struct conn *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+		return true;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc != SQLITE_DONE;
+}
+
 static int migrate(struct conn *s, struct err *e)
+{
+	int rc;
+
+	/* A step may rebuild a table others refer to (4 -> 5): with foreign
+	 * keys on, dropping it would delete their rows.  The keys are checked
+	 * before the commit instead. */
+	if (exec(s, "PRAGMA foreign_keys = OFF") < 0)
+		return db_fail(s, e, "schema migration");
+	rc = migrate_steps(s, e);
+	if (exec(s, "PRAGMA foreign_keys = ON") < 0 && rc == 0)
+		rc = db_fail(s, e, "schema migration");
+	return rc;
+}
+
+static int migrate_steps(struct conn *s, struct err *e)
 {
 	sqlite3_stmt *st;
 	int version = 0;
@@ -1074,6 +1148,12 @@ static int migrate(struct conn *s, struct err *e)
 			txn(s, ST_ROLLBACK);
 			return -1;
 		}
+	}
+	if (foreign_keys_broken(s)) {
+		log_error("session store %s: rows without their session after migrating", s->path);
+		err_set(e, 500, ERR_API, "Session store error: schema migration.");
+		txn(s, ST_ROLLBACK);
+		return -1;
 	}
 	if (txn(s, ST_COMMIT) < 0) {
 		db_fail(s, e, "schema migration");

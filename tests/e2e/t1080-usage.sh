@@ -179,7 +179,10 @@ test_expect 'usage.enabled false: no rows, and clawcgi usage says so' '
 stop_stack
 day=86400000
 insert() { # insert AGE-DAYS AGENT
-	store_exec "insert into usage (time, endpoint, agent_id, auth_kind, auth_name, session_key, model, status, prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted) values ($(($(now_ms) - $1 * day)), $(q chat_completions), $(q "$2"), $(q operator), null, null, $(q echo/echo), 200, 1, 1, 5, null, false)"
+	t=$(($(now_ms) - $1 * day)) id= idv=
+	# SQLite keeps the log in id order, an id being its time (ms) x 1024
+	[ "$STORE" = postgresql ] || id="id, " idv="$((t * 1024)), "
+	store_exec "insert into usage (${id}time, endpoint, agent_id, auth_kind, auth_name, session_key, model, status, prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted) values ($idv$t, $(q chat_completions), $(q "$2"), $(q operator), null, null, $(q echo/echo), 200, 1, 1, 5, null, false)"
 }
 insert 40 old40 && insert 400 old400 && insert 10 old10 ||
 	_bail "old usage rows put in the store"

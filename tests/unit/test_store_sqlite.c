@@ -599,6 +599,146 @@ static void check_usage(const char *path)
 	store_close(s);
 }
 
+/*
+ * Migration 4 -> 5 on a file with data: sessions rebuilt without a rowid
+ * (their messages kept, not deleted by the rebuild, and still theirs by
+ * foreign key), usage ids put in time order (rows of one millisecond
+ * kept apart, in their order).
+ */
+static void check_migration_5(const char *path)
+{
+	struct store *s;
+	struct err e;
+	sqlite3 *db;
+	char *h;
+	long n = -1;
+
+	sqlite3_open(path, &db);
+	CHECK(sqlite3_exec(
+		      db,
+		      "CREATE TABLE sessions (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
+		      " created_at INTEGER NOT NULL, last_used INTEGER NOT NULL,"
+		      " PRIMARY KEY (agent_id, session_key));"
+		      "CREATE INDEX sessions_last_used ON sessions (last_used);"
+		      "CREATE INDEX sessions_key ON sessions (session_key);"
+		      "CREATE TABLE messages (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
+		      " seq INTEGER NOT NULL, role TEXT NOT NULL, message TEXT NOT NULL,"
+		      " run_id TEXT NOT NULL, created_at INTEGER NOT NULL, prompt_tokens INTEGER,"
+		      " completion_tokens INTEGER, interrupted INTEGER NOT NULL DEFAULT 0,"
+		      " PRIMARY KEY (agent_id, session_key, seq), FOREIGN KEY (agent_id,"
+		      " session_key) REFERENCES sessions (agent_id, session_key) ON DELETE "
+		      "CASCADE);"
+		      "CREATE TABLE auth_failures (addr TEXT PRIMARY KEY, window_start INTEGER NOT"
+		      " NULL, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL DEFAULT 0);"
+		      "CREATE TABLE responses (id TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
+		      " session_key TEXT NOT NULL, last_seq INTEGER NOT NULL, created_at INTEGER"
+		      " NOT NULL, body TEXT NOT NULL, FOREIGN KEY (agent_id, session_key)"
+		      " REFERENCES sessions (agent_id, session_key) ON DELETE CASCADE);"
+		      "CREATE INDEX responses_session ON responses (agent_id, session_key);"
+		      "CREATE TABLE client_keys (name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+		      " agents TEXT NOT NULL DEFAULT '', rpm INTEGER NOT NULL DEFAULT 0,"
+		      " tpm INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+		      " expires INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,"
+		      " last_used INTEGER NOT NULL DEFAULT 0);"
+		      "CREATE TABLE rate_windows (client TEXT NOT NULL, window_start INTEGER NOT"
+		      " NULL, requests INTEGER NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT"
+		      " 0, PRIMARY KEY (client, window_start));"
+		      "CREATE TABLE usage (id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+		      " endpoint TEXT NOT NULL, agent_id TEXT, auth_kind TEXT NOT NULL,"
+		      " auth_name TEXT, session_key TEXT, model TEXT, status INTEGER NOT NULL,"
+		      " prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT"
+		      " NULL DEFAULT 0, latency_ms REAL NOT NULL, ttft_ms REAL, interrupted"
+		      " INTEGER NOT NULL DEFAULT 0);"
+		      "CREATE INDEX usage_time ON usage (time);"
+		      "INSERT INTO sessions SELECT column1, column2, 1, CAST(strftime('%s', 'now') "
+		      "AS"
+		      " INTEGER) FROM (VALUES ('main', 'a'), ('main', 'b'), ('beta', 'a'));"
+		      "INSERT INTO messages VALUES"
+		      " ('main', 'a', 1, 'user', '{\"role\":\"user\",\"content\":\"qa\"}', 'r', 1,"
+		      " NULL, NULL, 0),"
+		      " ('main', 'a', 2, 'assistant', "
+		      "'{\"role\":\"assistant\",\"content\":\"xa\"}',"
+		      " 'r', 1, 1, 2, 0),"
+		      " ('main', 'b', 1, 'user', '{\"role\":\"user\",\"content\":\"qb\"}', 'r', 1,"
+		      " NULL, NULL, 0),"
+		      " ('beta', 'a', 1, 'user', '{\"role\":\"user\",\"content\":\"qc\"}', 'r', 1,"
+		      " NULL, NULL, 0);"
+		      "INSERT INTO responses VALUES ('resp_1', 'main', 'a', 2, 1, '{}');"
+		      "INSERT INTO usage VALUES"
+		      " (1, 3000, 'responses', 'main', 'key', 'bob', 'sess', 'echo/echo', 200, 11,"
+		      " 22, 12.5, 3.25, 0),"
+		      " (2, 1000, 'chat.completions', 'main', 'key', 'bob', 'sess', 'echo/echo',"
+		      " 200, 11, 22, 12.5, 3.25, 0),"
+		      " (3, 1000, 'embeddings', 'main', 'key', 'bob', 'sess', 'echo/echo', 502, 11,"
+		      " 22, 12.5, NULL, 1);"
+		      "PRAGMA user_version = 4;",
+		      NULL, NULL, NULL) == SQLITE_OK,
+	      "a version 4 file with sessions, messages, a response and usage rows");
+	sqlite3_close(db);
+
+	CHECK(store_open_sqlite(path, &s, &e) == 0, "a version 4 file opens");
+	CHECK_INT(user_version(path), 5, "and is migrated to version 5");
+	h = history_text(s, "main", "a", 40);
+	CHECK_STR(h, "user:qa|assistant:xa", "a session's messages survive the rebuild");
+	free(h);
+	h = history_text(s, "beta", "a", 40);
+	CHECK_STR(h, "user:qc", "the same key under another agent is still its own session");
+	free(h);
+	h = scan_text(s, 0, 10000);
+	CHECK_STR(
+		h,
+		"1000:chat.completions:200|1000:embeddings:502:wrong:nottft:int|3000:responses:200",
+		"usage rows in time order, two of one millisecond in their order");
+	free(h);
+	{
+		struct store_usage u = usage_of(1000, "models", 200);
+		CHECK(store_usage_add(s, &u, 1, &e) == 0,
+		      "a new row in a millisecond that has two");
+		h = scan_text(s, 1000, 1001);
+		CHECK_STR(h,
+			  "1000:chat.completions:200|1000:embeddings:502:wrong:nottft:int|1000:"
+			  "models:200",
+			  "goes after them");
+		free(h);
+	}
+	CHECK(append(s, "main", "b", "u2", "a2") == 0, "a turn on a migrated session");
+	h = history_text(s, "main", "b", 40);
+	CHECK_STR(h, "user:qb|user:u2|assistant:a2", "follows its old messages");
+	free(h);
+	CHECK(store_remove(s, "a", &n, &e) == 0,
+	      "removing a key removes its session under each agent");
+	h = history_text(s, "main", "a", 40);
+	CHECK_STR(h, "", "and their messages (the foreign key still cascades)");
+	free(h);
+	h = history_text(s, "beta", "a", 40);
+	CHECK_STR(h, "", "under the other agent too");
+	free(h);
+	CHECK_INT(n, 2, "two sessions removed");
+	store_close(s);
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	CHECK(sqlite3_exec(db,
+			   "INSERT INTO messages VALUES ('main', 'nobody', 1, 'user', '{}', 'r', 1,"
+			   " NULL, NULL, 0)",
+			   NULL, NULL, NULL) != SQLITE_OK,
+	      "a message of no session is refused (the foreign key holds)");
+	{
+		sqlite3_stmt *st;
+		int left = -1;
+		if (sqlite3_prepare_v2(
+			    db,
+			    "SELECT (SELECT count(*) FROM responses) + (SELECT count(*)"
+			    " FROM sqlite_master WHERE name IN ('sessions_key', 'usage_time'))",
+			    -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			left = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		CHECK_INT(left, 0,
+			  "the removed session's response went too; the old indexes are gone");
+	}
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/clawcgi-store-XXXXXX";
@@ -610,7 +750,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof path, "%s/a/b/s.db", dir);
 	CHECK(store_open_sqlite(path, &s, &e) == 0, "open creates the file and its directories");
-	CHECK_INT(user_version(path), 4, "a new file is at the current schema version");
+	CHECK_INT(user_version(path), 5, "a new file is at the current schema version");
 
 	CHECK(append(s, "main", "k1", "u1", "a1") == 0 &&
 		      append(s, "main", "k1", "u2", "a2") == 0 &&
@@ -675,6 +815,8 @@ int main(void)
 	check_rate_race(old);
 	snprintf(old, sizeof old, "%s/usage.db", dir);
 	check_usage(old);
+	snprintf(old, sizeof old, "%s/v4.db", dir);
+	check_migration_5(old);
 
 	/* migration from version 1 (sessions and messages, no auth table) */
 	snprintf(old, sizeof old, "%s/v1.db", dir);
@@ -705,7 +847,7 @@ int main(void)
 		sqlite3_close(db);
 	}
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "a version 1 file opens");
-	CHECK_INT(user_version(old), 4, "and is migrated to version 4");
+	CHECK_INT(user_version(old), 5, "and is migrated to version 5");
 	h = history_text(s, "main", "old", 40);
 	CHECK_STR(h, "user:kept", "its data survives the migration");
 	free(h);
