@@ -188,48 +188,65 @@ def section_throughput(a, work):
     # and with the usage log off (it is on by default: a row per request)
     cfg_u = os.path.join(work, "throughput-nousage.json5")
     write_config(cfg_u, store, usage=False)
-    res = {}
-    for name, binary, mode, conf in (("limit", a.hello, None, cfg),
-                                     ("stateless", a.bin, "stateless", cfg),
-                                     ("metrics on", a.bin, "stateless", cfg_m),
-                                     ("metrics on again", a.bin, "stateless", cfg_m),
-                                     ("stateless again", a.bin, "stateless", cfg),
-                                     ("one session", a.bin, "one", cfg),
-                                     ("distinct sessions", a.bin, "distinct", cfg),
-                                     ("stateless no usage", a.bin, "stateless", cfg_u),
-                                     ("distinct no usage", a.bin, "distinct", cfg_u),
-                                     ("limit again", a.hello, None, cfg)):
-        srv = Lighttpd(work, binary, conf)
-        wrk(srv.url(), [TOKEN, mode or "stateless"], secs=1)  # warm-up
-        res[name] = wrk(srv.url(), [TOKEN, mode or "stateless"], secs=a.secs)
+    # Every stack runs from the start; each round loads them one after the
+    # other for a.secs / 2 s (at least 2), the limit's responder first.  A
+    # figure is the median over the rounds of its ratio to the limit of its
+    # own round (or to its pair's), so a host that speeds up or slows down
+    # between runs moves both sides of a ratio alike.
+    stacks = (("limit", a.hello, None, cfg),
+              ("stateless", a.bin, "stateless", cfg),
+              ("metrics on", a.bin, "stateless", cfg_m),
+              ("one session", a.bin, "one", cfg),
+              ("distinct sessions", a.bin, "distinct", cfg),
+              ("stateless no usage", a.bin, "stateless", cfg_u),
+              ("distinct no usage", a.bin, "distinct", cfg_u))
+    srvs = {name: Lighttpd(work, binary, conf) for name, binary, _, conf in stacks}
+    secs = max(2, a.secs // 2)
+    for name, _, mode, _ in stacks:
+        wrk(srvs[name].url(), [TOKEN, mode or "stateless"], secs=1)  # warm-up
+    rounds = []
+    for _ in range(a.rounds):
+        rounds.append({name: wrk(srvs[name].url(), [TOKEN, mode or "stateless"], secs=secs)
+                       for name, _, mode, _ in stacks})
+    for srv in srvs.values():
         srv.stop()
+
+    def median(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+    def ratio(name, base):
+        return median([r[name]["rps"] / r[base]["rps"] for r in rounds])
+
+    def mid(name, key):
+        return median([r[name][key] for r in rounds])
+
+    limit = mid("limit", "rps")
+    row("limit: libfcgi responder", limit, "req/s",
+        note="bench/hello.c, 2 procs; median of %d rounds of %d s" % (a.rounds, secs))
+    for name, target in (("stateless", 0.85), ("one session", 0.5),
+                         ("distinct sessions", 0.5)):
+        r = ratio(name, "limit")
+        row("echo %s / limit" % name, r, "x", ">= %.2f" % target, r >= target,
+            "%.0f req/s; rounds %s" % (mid(name, "rps"), " ".join(
+                "%.2f" % (x[name]["rps"] / x["limit"]["rps"]) for x in rounds)))
+        if name != "stateless":
+            p99 = mid(name, "p99")
+            row("echo %s p99" % name, p99, "ms", "<= 10", p99 <= 10,
+                "max %.1f ms" % max(x[name]["max"] for x in rounds))
+    r = ratio("metrics on", "stateless")
+    row("echo stateless metrics on / off", r, "x", ">= 0.95", r >= 0.95,
+        "%.0f vs %.0f req/s" % (mid("metrics on", "rps"), mid("stateless", "rps")))
+    for name, base in (("stateless", "stateless no usage"),
+                       ("distinct sessions", "distinct no usage")):
+        r = ratio(name, base)
+        row("echo %s usage log on / off" % name, r, "x",
+            note="%.0f vs %.0f req/s" % (mid(name, "rps"), mid(base, "rps")))
     seg = re.search(r"^metrics: enabled, segment (\S+)", subprocess.run(
         [a.bin, "check-config"], env=dict(os.environ, CLAWCGI_CONFIG=cfg_m),
         capture_output=True, text=True).stdout, re.M)
     if seg and os.path.exists(seg.group(1)):
         os.unlink(seg.group(1))
-    off = (res["stateless"]["rps"] + res["stateless again"]["rps"]) / 2
-    on = (res["metrics on"]["rps"] + res["metrics on again"]["rps"]) / 2
-    res["stateless"]["rps"] = off
-    limit = (res["limit"]["rps"] + res["limit again"]["rps"]) / 2
-    row("limit: libfcgi responder", limit, "req/s", note="bench/hello.c, 2 procs")
-    for name, target in (("stateless", 0.85), ("one session", 0.5),
-                         ("distinct sessions", 0.5)):
-        r = res[name]["rps"] / limit
-        row("echo %s / limit" % name, r, "x", ">= %.2f" % target, r >= target,
-            "%.0f req/s" % res[name]["rps"])
-        if name != "stateless":
-            p99 = res[name]["p99"]
-            row("echo %s p99" % name, p99, "ms", "<= 10", p99 <= 10,
-                "max %.1f ms" % res[name]["max"])
-    r = on / off
-    row("echo stateless metrics on / off", r, "x", ">= 0.95", r >= 0.95,
-        "%.0f vs %.0f req/s" % (on, off))
-    for name, base in (("stateless", "stateless no usage"),
-                       ("distinct sessions", "distinct no usage")):
-        r = res[name]["rps"] / res[base]["rps"]
-        row("echo %s usage log on / off" % name, r, "x",
-            note="%.0f vs %.0f req/s" % (res[name]["rps"], res[base]["rps"]))
     wal = store + "-wal"
     size = os.path.getsize(wal) / 2**20 if os.path.exists(wal) else 0
     row("store WAL after the session runs", size, "MiB", "<= 64", size <= 64)
@@ -565,6 +582,8 @@ def main():
     ap.add_argument("--store-bin", default=os.path.join(TOP, "build/bench/bench-store"))
     ap.add_argument("--json", default="bench-results.json")
     ap.add_argument("--secs", type=int, default=5, help="seconds per load run")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="throughput: rounds over every stack (a.secs / 2 s each)")
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--stream-procs", type=int, default=9)
     ap.add_argument("--stream-threads", type=int, default=0,
