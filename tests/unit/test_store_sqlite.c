@@ -599,6 +599,20 @@ static void check_usage(const char *path)
 	store_close(s);
 }
 
+/* Schema version 1 as it was released: sessions and messages. */
+#define SCHEMA_V1                                                                                  \
+	"CREATE TABLE sessions (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"                \
+	" created_at INTEGER NOT NULL, last_used INTEGER NOT NULL,"                                \
+	" PRIMARY KEY (agent_id, session_key));"                                                   \
+	"CREATE INDEX sessions_last_used ON sessions (last_used);"                                 \
+	"CREATE INDEX sessions_key ON sessions (session_key);"                                     \
+	"CREATE TABLE messages (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"                \
+	" seq INTEGER NOT NULL, role TEXT NOT NULL, message TEXT NOT NULL,"                        \
+	" run_id TEXT NOT NULL, created_at INTEGER NOT NULL, prompt_tokens INTEGER,"               \
+	" completion_tokens INTEGER, interrupted INTEGER NOT NULL DEFAULT 0,"                      \
+	" PRIMARY KEY (agent_id, session_key, seq), FOREIGN KEY (agent_id, session_key)"           \
+	" REFERENCES sessions (agent_id, session_key) ON DELETE CASCADE);"
+
 /*
  * Migration 4 -> 5 on a file with data: sessions rebuilt without a rowid
  * (their messages kept, not deleted by the rebuild, and still theirs by
@@ -616,18 +630,7 @@ static void check_migration_5(const char *path)
 	sqlite3_open(path, &db);
 	CHECK(sqlite3_exec(
 		      db,
-		      "CREATE TABLE sessions (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
-		      " created_at INTEGER NOT NULL, last_used INTEGER NOT NULL,"
-		      " PRIMARY KEY (agent_id, session_key));"
-		      "CREATE INDEX sessions_last_used ON sessions (last_used);"
-		      "CREATE INDEX sessions_key ON sessions (session_key);"
-		      "CREATE TABLE messages (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
-		      " seq INTEGER NOT NULL, role TEXT NOT NULL, message TEXT NOT NULL,"
-		      " run_id TEXT NOT NULL, created_at INTEGER NOT NULL, prompt_tokens INTEGER,"
-		      " completion_tokens INTEGER, interrupted INTEGER NOT NULL DEFAULT 0,"
-		      " PRIMARY KEY (agent_id, session_key, seq), FOREIGN KEY (agent_id,"
-		      " session_key) REFERENCES sessions (agent_id, session_key) ON DELETE "
-		      "CASCADE);"
+		      SCHEMA_V1
 		      "CREATE TABLE auth_failures (addr TEXT PRIMARY KEY, window_start INTEGER NOT"
 		      " NULL, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL DEFAULT 0);"
 		      "CREATE TABLE responses (id TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
@@ -823,27 +826,13 @@ int main(void)
 	{
 		sqlite3 *db;
 		sqlite3_open(old, &db);
-		sqlite3_exec(
-			db,
-			"CREATE TABLE sessions (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
-			" created_at INTEGER NOT NULL, last_used INTEGER NOT NULL,"
-			" PRIMARY KEY (agent_id, session_key));"
-			"CREATE INDEX sessions_last_used ON sessions (last_used);"
-			"CREATE INDEX sessions_key ON sessions (session_key);"
-			"CREATE TABLE messages (agent_id TEXT NOT NULL, session_key TEXT NOT NULL,"
-			" seq INTEGER NOT NULL, role TEXT NOT NULL, message TEXT NOT NULL, run_id "
-			"TEXT NOT NULL,"
-			" created_at INTEGER NOT NULL, prompt_tokens INTEGER, completion_tokens "
-			"INTEGER,"
-			" interrupted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (agent_id, "
-			"session_key, seq),"
-			" FOREIGN KEY (agent_id, session_key) REFERENCES sessions (agent_id, "
-			"session_key) ON DELETE CASCADE);"
-			"INSERT INTO sessions VALUES ('main', 'old', 1, 1);"
-			"INSERT INTO messages VALUES ('main', 'old', 1, 'user', "
-			"'{\"role\":\"user\",\"content\":\"kept\"}', 'r', 1, NULL, NULL, 0);"
-			"PRAGMA user_version = 1;",
-			NULL, NULL, NULL);
+		sqlite3_exec(db,
+			     SCHEMA_V1
+			     "INSERT INTO sessions VALUES ('main', 'old', 1, 1);"
+			     "INSERT INTO messages VALUES ('main', 'old', 1, 'user', "
+			     "'{\"role\":\"user\",\"content\":\"kept\"}', 'r', 1, NULL, NULL, 0);"
+			     "PRAGMA user_version = 1;",
+			     NULL, NULL, NULL);
 		sqlite3_close(db);
 	}
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "a version 1 file opens");
