@@ -1091,7 +1091,19 @@ static int make_parent(const char *path)
 	return rc;
 }
 
-static int migrate_steps(struct conn *s, struct err *e);
+/* PRAGMA user_version: the schema's version (0 for a new file). */
+static int schema_version(struct conn *s)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	return version;
+}
 
 /* PRAGMA foreign_key_check finds a row (or cannot run). */
 static bool foreign_keys_broken(struct conn *s)
@@ -1106,39 +1118,25 @@ static bool foreign_keys_broken(struct conn *s)
 	return rc != SQLITE_DONE;
 }
 
-static int migrate(struct conn *s, struct err *e)
-{
-	int rc;
-
-	/* A step may rebuild a table others refer to (4 -> 5): with foreign
-	 * keys on, dropping it would delete their rows.  The keys are checked
-	 * before the commit instead. */
-	if (exec(s, "PRAGMA foreign_keys = OFF") < 0)
-		return db_fail(s, e, "schema migration");
-	rc = migrate_steps(s, e);
-	if (exec(s, "PRAGMA foreign_keys = ON") < 0 && rc == 0)
-		rc = db_fail(s, e, "schema migration");
-	return rc;
-}
-
+/* The steps from the file's version to SCHEMA_VERSION, in one transaction
+ * that holds the write lock (another process may be at it too). */
 static int migrate_steps(struct conn *s, struct err *e)
 {
-	sqlite3_stmt *st;
-	int version = 0;
+	int version;
 
 	if (txn(s, ST_BEGIN) < 0)
 		return db_fail(s, e, "cannot lock the schema");
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			version = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
+	version = schema_version(s);
 	if (version > SCHEMA_VERSION) {
 		txn(s, ST_ROLLBACK);
 		log_error("session store %s: schema version %d is newer than this clawcgi (%d)",
 			  s->path, version, SCHEMA_VERSION);
 		err_set(e, 500, ERR_API, "Session store error: schema too new.");
 		return -1;
+	}
+	if (version == SCHEMA_VERSION) { /* another process was first */
+		txn(s, ST_ROLLBACK);
+		return 0;
 	}
 	for (; version < SCHEMA_VERSION; version++) {
 		char pragma[48];
@@ -1161,6 +1159,27 @@ static int migrate_steps(struct conn *s, struct err *e)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Bring the schema up to date.  A store already at SCHEMA_VERSION (every
+ * open but the first: each CGI request opens it) is left without taking
+ * the write lock; versions only go up.  A step may rebuild a table others
+ * refer to (4 -> 5): with foreign keys on, dropping it would delete their
+ * rows, so the steps run with them off and are checked before the commit.
+ */
+static int migrate(struct conn *s, struct err *e)
+{
+	int rc;
+
+	if (schema_version(s) == SCHEMA_VERSION)
+		return 0;
+	if (exec(s, "PRAGMA foreign_keys = OFF") < 0)
+		return db_fail(s, e, "schema migration");
+	rc = migrate_steps(s, e);
+	if (exec(s, "PRAGMA foreign_keys = ON") < 0 && rc == 0)
+		rc = db_fail(s, e, "schema migration");
+	return rc;
 }
 
 /*
