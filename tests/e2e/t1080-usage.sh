@@ -57,7 +57,7 @@ ask() { # ask TOKEN TEXT [curl args]: a chat to agent up (the fake upstream: 11 
 	shift 2
 	post /v1/chat/completions "$_qk" "{\"model\":\"openclaw:up\",\"messages\":[{\"role\":\"user\",\"content\":\"$_qt\"}]}" "$@"
 }
-now_ms() { echo $(($(date +%s) * 1000)); }
+now_ms() { date +%s%3N; }
 today=$(date -u +%Y-%m-%d)
 t_start=$(now_ms)
 
@@ -178,10 +178,14 @@ test_expect 'usage.enabled false: no rows, and clawcgi usage says so' '
 # ---- retentionDays: 30 (old rows put in while no clawcgi runs)
 stop_stack
 day=86400000
+inserted=0
 insert() { # insert AGE-DAYS AGENT
-	t=$(($(now_ms) - $1 * day)) id= idv=
+	t=$(($(now_ms) - $1 * day)) id= idv= inserted=$((inserted + 1))
 	# SQLite keeps the log in id order, an id being its time (ms) x 1024
-	[ "$STORE" = postgresql ] || id="id, " idv="$((t * 1024)), "
+	# plus the rows before it in that ms (two rows put in one ms: seen on
+	# a host up for less than an hour, where old40 is not pruned before
+	# young40 goes in)
+	[ "$STORE" = postgresql ] || id="id, " idv="$((t * 1024 + inserted)), "
 	store_exec "insert into usage (${id}time, endpoint, agent_id, auth_kind, auth_name, session_key, model, status, prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted) values ($idv$t, $(q chat_completions), $(q "$2"), $(q operator), null, null, $(q echo/echo), 200, 1, 1, 5, null, false)"
 }
 insert 40 old40 && insert 400 old400 && insert 10 old10 ||
