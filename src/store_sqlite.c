@@ -5,7 +5,8 @@
  * timeout, foreign keys.  The schema is versioned with PRAGMA user_version
  * and migrated forward on open, one step per version, each in a
  * transaction.  Every statement is prepared once per connection and bound;
- * no SQL is built from strings.  A turn is one BEGIN IMMEDIATE transaction,
+ * no SQL is built from strings.  A turn is one BEGIN IMMEDIATE transaction
+ * (with the turns of other threads that came meanwhile: pool_append_turn),
  * so concurrent writers queue on the lock instead of failing, and a crash
  * leaves a session before or after a turn, never in between.
  */
@@ -77,6 +78,9 @@ enum {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_RESPONSE_PUT,
 	ST_RESPONSE_GET,
 	ST_RESPONSE_DELETE,
@@ -143,6 +147,10 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	/* one turn of a group commit (pool_append_turn) */
+	[ST_SAVEPOINT] = "SAVEPOINT turn",
+	[ST_RELEASE] = "RELEASE turn",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO turn",
 	[ST_RESPONSE_PUT] = "INSERT OR REPLACE INTO responses (id, agent_id, session_key, last_seq,"
 			    " created_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_RESPONSE_GET] = "SELECT r.agent_id, r.session_key, r.last_seq, r.body, r.last_seq >="
@@ -338,6 +346,12 @@ struct sqlite_store {
 	struct conn *idle;
 	int open;
 	pthread_mutex_t write_lock;
+	/* group commit (pool_append_turn), under lock: the turns waiting to
+	 * be written, and whether a thread is writing a group */
+	struct turn_wait *waiting;
+	struct turn_wait **waiting_end;
+	bool committing;
+	pthread_cond_t turn_done;
 	dev_t dev; /* the file opened, to notice it deleted or replaced */
 	ino_t ino;
 	/* the checkpointer thread, started on the first wake-up */
@@ -525,63 +539,114 @@ static int purge_before(struct conn *s, long long cutoff, long *deleted)
 	return 0;
 }
 
-static int sq_append_turn(struct conn *s, const struct store_turn *t, struct err *e)
+/* The rows of one turn, inside the caller's transaction: 0, or -1 with
+ * the statement that failed left to the caller to roll back. */
+static int turn_rows(struct conn *s, const struct store_turn *t, long long now)
 {
-	long long now = now_s(), seq;
 	sqlite3_stmt *st;
 	const cJSON *m;
-	int rc = -1;
+	long long seq;
 
-	if (txn(s, ST_BEGIN) < 0)
-		return db_fail(s, e, "cannot start a transaction");
 	if (!(st = stmt(s, ST_SESSION_UPSERT)))
-		goto rollback;
+		return -1;
 	sqlite3_bind_text(st, 1, t->agent_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		goto rollback;
+		return -1;
 	sqlite3_reset(st);
 
 	if (!(st = stmt(s, ST_NEXT_SEQ)))
-		goto rollback;
+		return -1;
 	sqlite3_bind_text(st, 1, t->agent_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
-		goto rollback;
+		return -1;
 	seq = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 
 	cJSON_ArrayForEach(m, t->new_messages) {
 		if (insert_message(s, t, seq++, m, now, false) < 0)
-			goto rollback;
+			return -1;
 	}
 	if (!t->answer || insert_message(s, t, seq, t->answer, now, true) < 0)
-		goto rollback;
+		return -1;
 	if (t->response_id && put_response(s, t, seq, now) < 0)
-		goto rollback;
+		return -1;
 	if (t->usage && insert_usage(s, t->usage) < 0)
-		goto rollback;
+		return -1;
+	return 0;
+}
+
+/*
+ * A turn waiting in a group commit: the thread that writes the group sets
+ * rc (and e, which it may write until done) for each turn of it.
+ */
+struct turn_wait {
+	const struct store_turn *t;
+	struct err *e;
+	int rc;
+	bool done;
+	struct turn_wait *next;
+};
+
+/*
+ * The turns of a group (a list from first), in one transaction: each turn
+ * between SAVEPOINT and RELEASE, so a turn that fails is rolled back alone
+ * (a group of one needs none).  Sets each one's rc and e; the commit's
+ * failure fails them all.
+ */
+static void sq_append_group(struct conn *s, struct turn_wait *first)
+{
+	long long now = now_s();
+	bool alone = !first->next;
+	int ttl_days = 0;
+	struct turn_wait *w;
+
+	if (txn(s, ST_BEGIN) < 0) {
+		for (w = first; w; w = w->next)
+			w->rc = db_fail(s, w->e, "cannot start a transaction");
+		return;
+	}
+	for (w = first; w; w = w->next) {
+		if (!alone && txn(s, ST_SAVEPOINT) < 0)
+			goto fail_all;
+		if ((w->rc = turn_rows(s, w->t, now)) == 0) {
+			if (!alone && txn(s, ST_RELEASE) < 0)
+				goto fail_all;
+			if (w->t->ttl_days > 0)
+				ttl_days = w->t->ttl_days;
+			continue;
+		}
+		db_fail(s, w->e, "cannot save the turn");
+		/* an I/O error, a full disk or no memory can end the whole
+		 * transaction (SQLite then rolls it back itself): the turns
+		 * before this one are gone too */
+		if (alone || sqlite3_get_autocommit(s->db) || txn(s, ST_ROLLBACK_TO) < 0 ||
+		    txn(s, ST_RELEASE) < 0)
+			goto fail_all;
+	}
 	if (txn(s, ST_COMMIT) < 0)
-		goto rollback;
-	rc = 0;
+		goto fail_all;
 
 	/* Expire idle sessions now and then: an indexed range delete, not a scan. */
-	if (t->ttl_days > 0 && now >= s->next_expire) {
+	if (ttl_days > 0 && now >= s->next_expire) {
 		long n = 0;
 		s->next_expire = now + EXPIRE_EVERY_S;
-		if (purge_before(s, now - (long long)t->ttl_days * 86400, &n) < 0)
+		if (purge_before(s, now - (long long)ttl_days * 86400, &n) < 0)
 			log_warn("session store %s: expiry failed: %s", s->path,
 				 sqlite3_errmsg(s->db));
 		else if (n)
 			log_info("session store: expired %ld idle sessions", n);
 	}
-	goto out;
-rollback:
-	db_fail(s, e, "cannot save the turn");
-	txn(s, ST_ROLLBACK);
-out:
-	return rc;
+	return;
+fail_all:
+	/* nothing of the group is stored */
+	for (w = first; w; w = w->next)
+		if (w->rc == 0)
+			w->rc = db_fail(s, w->e, "cannot save the turn");
+	if (!sqlite3_get_autocommit(s->db))
+		txn(s, ST_ROLLBACK);
 }
 
 /* ---- admin ---- */
@@ -1413,9 +1478,58 @@ static int pool_load_history(struct store *base, const char *agent_id, const cha
 	ON_CONN(base, e, false, sq_load_history(c, agent_id, key, limit, out, e));
 }
 
+/*
+ * Group commit.  A turn joins the waiting list; if no thread of the
+ * process is writing, its thread writes every turn waiting, its own and
+ * those that joined meanwhile, in one transaction (sq_append_group), and
+ * wakes their threads.  Writers of a process queued on write_lock anyway:
+ * now a commit, its locks and its pages (a usage leaf, a messages leaf
+ * that turns of new sessions share) are paid once per group, not once
+ * per turn.
+ */
 static int pool_append_turn(struct store *base, const struct store_turn *t, struct err *e)
 {
-	ON_CONN(base, e, true, sq_append_turn(c, t, e));
+	struct sqlite_store *p = POOL(base);
+	struct turn_wait self = {.t = t, .e = e}, *group, *w;
+	struct conn *c;
+
+	pthread_mutex_lock(&p->lock);
+	*p->waiting_end = &self;
+	p->waiting_end = &self.next;
+	while (!self.done && p->committing)
+		pthread_cond_wait(&p->turn_done, &p->lock);
+	if (self.done) {
+		pthread_mutex_unlock(&p->lock);
+		return self.rc;
+	}
+	/* this thread writes the group: every turn waiting, its own first or
+	 * later (the list keeps the order they came in) */
+	p->committing = true;
+	group = p->waiting;
+	p->waiting = NULL;
+	p->waiting_end = &p->waiting;
+	pthread_mutex_unlock(&p->lock);
+
+	if ((c = conn_get(p, e))) {
+		pthread_mutex_lock(&p->write_lock);
+		sq_append_group(c, group);
+		pthread_mutex_unlock(&p->write_lock);
+		conn_put(p, c);
+	} else {
+		for (w = group; w; w = w->next) {
+			w->rc = -1;
+			if (w != &self)
+				*w->e = *e;
+		}
+	}
+
+	pthread_mutex_lock(&p->lock);
+	for (w = group; w; w = w->next)
+		w->done = true;
+	p->committing = false;
+	pthread_cond_broadcast(&p->turn_done);
+	pthread_mutex_unlock(&p->lock);
+	return self.rc;
 }
 
 static int pool_purge(struct store *base, double days, long *deleted, struct err *e)
@@ -1555,6 +1669,7 @@ static void pool_close(struct store *base)
 	pthread_cond_destroy(&p->idle_cond);
 	pthread_cond_destroy(&p->checkpoint_cond);
 	pthread_mutex_destroy(&p->write_lock);
+	pthread_cond_destroy(&p->turn_done);
 	free(p->base.path);
 	free(p);
 }
@@ -1601,6 +1716,8 @@ int store_open_sqlite(const char *path, struct store **out, struct err *e)
 	pthread_cond_init(&p->idle_cond, NULL);
 	pthread_cond_init(&p->checkpoint_cond, NULL);
 	pthread_mutex_init(&p->write_lock, NULL);
+	pthread_cond_init(&p->turn_done, NULL);
+	p->waiting_end = &p->waiting;
 	if (make_parent(path) < 0)
 		log_error("session store %s: cannot create its directory: %s", path,
 			  strerror(errno));
