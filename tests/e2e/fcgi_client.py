@@ -8,7 +8,15 @@ Sends the parameters, then SEND-BYTES of a BODY-BYTES body ("x"s); when that
 is less than the whole body it then waits up to WAIT-SECONDS without sending
 more.  Prints what came on FCGI_STDOUT (the CGI response) and exits 0, or
 prints "(nothing)" when nothing came in time.
+
+FCGI_BODY=TEXT in the environment sends TEXT as the whole body instead
+(BODY-BYTES and SEND-BYTES are then its length).  FCGI_TRAILER=TEXT sends
+TEXT as one more FCGI_STDIN record after the end of stdin (bytes the
+application never reads).
+FCGI_HOLD=SECONDS keeps this end of the connection open that long after the
+answer (printed and flushed first) instead of closing it at once.
 """
+import os
 import socket
 import struct
 import sys
@@ -36,15 +44,19 @@ def pairs(params):
 def main():
     host, port = sys.argv[1].rsplit(":", 1)
     total, send, wait = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    body = os.environ.get("FCGI_BODY", "").encode() or b"x" * send
+    if os.environ.get("FCGI_BODY"):
+        total = send = len(body)
     params = [a.split("=", 1) for a in sys.argv[5:]] + [("CONTENT_LENGTH", str(total))]
     s = socket.create_connection((host, int(port)), 10)
     s.sendall(record(BEGIN_REQUEST, struct.pack(">HB5x", 1, 0)))
     s.sendall(record(PARAMS, pairs(params)) + record(PARAMS, b""))
-    body = b"x" * send
     for i in range(0, len(body), 65535):
         s.sendall(record(STDIN, body[i:i + 65535]))
     if send >= total:
         s.sendall(record(STDIN, b""))
+    if os.environ.get("FCGI_TRAILER"):
+        s.sendall(record(STDIN, os.environ["FCGI_TRAILER"].encode()))
     s.settimeout(wait)
     got, out, start = b"", b"", time.time()
     try:
@@ -65,6 +77,9 @@ def main():
     except (OSError, StopIteration):
         pass
     sys.stdout.write(out.decode("utf-8", "replace") if out else "(nothing)\n")
+    sys.stdout.flush()
+    time.sleep(float(os.environ.get("FCGI_HOLD", "0")))
+    s.close()
 
 
 main()
