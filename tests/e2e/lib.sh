@@ -629,6 +629,28 @@ _check_sanitizers() {
 	done
 }
 
+# start_serve CONFIG: `clawcgi serve` alone on a free 127.0.0.1 port (log
+# $T/serve.log), for a test that speaks FastCGI to it itself: sets
+# SERVE_PORT.
+start_serve() {
+	SERVE_PORT=$(free_port)
+	CLAWCGI_CONFIG=$1 "$CLAWCGI_BIN" serve --listen "127.0.0.1:$SERVE_PORT" >"$T/serve.log" 2>&1 &
+	_serve_pid=$!
+	remember_pid $_serve_pid
+	_wait_port "$SERVE_PORT" "$_serve_pid" || _bail "clawcgi serve listens" "$T/serve.log"
+}
+
+# fcgi_chat BODY-BYTES SEND-BYTES WAIT: POST /v1/chat/completions to
+# start_serve's clawcgi over FastCGI (tests/e2e/fcgi_client.py: its
+# arguments, and FCGI_BODY, FCGI_TRAILER, FCGI_HOLD from the environment),
+# with OPENCLAW_GATEWAY_TOKEN as the bearer token; the CGI response on
+# stdout.
+fcgi_chat() {
+	python3 "$srcdir/tests/e2e/fcgi_client.py" "127.0.0.1:$SERVE_PORT" "$1" "$2" "$3" \
+		REQUEST_METHOD=POST SCRIPT_NAME= PATH_INFO=/v1/chat/completions \
+		"HTTP_AUTHORIZATION=Bearer $OPENCLAW_GATEWAY_TOKEN" CONTENT_TYPE=application/json
+}
+
 # ---- HTTP ------------------------------------------------------------------
 
 _curl() { # _curl METHOD PATH TOKEN BODY [curl args]

@@ -15,16 +15,8 @@ write_config "$T/clawcgi.json5" <<'CONF'
   server: { threads: 1 },
 }
 CONF
-port=$(free_port)
-CLAWCGI_CONFIG=$T/clawcgi.json5 "$CLAWCGI_BIN" serve --listen "127.0.0.1:$port" >"$T/serve.log" 2>&1 &
-serve_pid=$!
-remember_pid $serve_pid
-_wait_port "$port" "$serve_pid" || _bail "clawcgi serve listens" "$T/serve.log"
-fcgi() { # fcgi BODY-BYTES SEND-BYTES WAIT: the answer's CGI response in $T/fcgi.out
-	python3 "$srcdir/tests/e2e/fcgi_client.py" "127.0.0.1:$port" "$1" "$2" "$3" \
-		REQUEST_METHOD=POST SCRIPT_NAME= PATH_INFO=/v1/chat/completions \
-		"HTTP_AUTHORIZATION=Bearer $tok" CONTENT_TYPE=application/json >"$T/fcgi.out"
-}
+start_serve "$T/clawcgi.json5"
+fcgi() { fcgi_chat "$@" >"$T/fcgi.out"; } # BODY-BYTES SEND-BYTES WAIT
 
 test_expect 'FastCGI: a body that stops coming is 408 after bodyTimeoutSeconds, naming it' '
 	t0=$(date +%s%N) && fcgi 1000 10 8 && t1=$(date +%s%N) &&
