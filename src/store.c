@@ -2,10 +2,10 @@
  * store.c - store strings (session.store, clawcgi store migrate): read
  * strictly, shown without their password, opened by the backend they name.
  *
- * The backends themselves are store_sqlite.c and store_pg.c; nothing here
- * talks to a database except store_probe, which check-config uses to say
- * whether the store can be reached.  Also what the backends share: the
- * failed-auth throttle's arithmetic.
+ * The backends themselves are store_sqlite_pool.c (with store_sqlite.c)
+ * and store_pg.c; nothing here talks to a database except store_probe,
+ * which check-config uses to say whether the store can be reached.  Also
+ * what the backends share: the failed-auth throttle's arithmetic.
  */
 #include "store.h"
 

@@ -7,11 +7,11 @@
  *
  * A struct store may be used by every thread of a process at once (each
  * backend keeps a pool of connections); worker.c shares one per process.
- * Backends implement struct store_ops: store_sqlite.c (a file) and
- * store_pg.c (PostgreSQL, built when configure finds libpq).  store.c reads
- * session.store strings and opens the backend they name.  Every function
- * returns 0 or -1 with e set (500 api_error, "Session store error: ..."),
- * never a partial write.
+ * Backends implement struct store_ops: store_sqlite_pool.c (a file; with
+ * store_sqlite.c) and store_pg.c (PostgreSQL, built when configure finds
+ * libpq).  store.c reads session.store strings and opens the backend they
+ * name.  Every function returns 0 or -1 with e set (500 api_error,
+ * "Session store error: ..."), never a partial write.
  *
  * Store strings (session.store, clawcgi store migrate):
  *   /abs/file.db, rel/file.db      SQLite; relative to the config's folder

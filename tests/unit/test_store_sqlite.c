@@ -1,4 +1,4 @@
-/* Unit tests for src/store_sqlite.c, the SQLite store. */
+/* Unit tests for the SQLite store: src/store_sqlite_pool.c and src/store_sqlite.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
