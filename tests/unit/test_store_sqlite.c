@@ -136,6 +136,15 @@ static void *share_main(void *arg)
 	return NULL;
 }
 
+/* Run under valgrind (tests/run sets CLAWCGI_WRAPPER then), which runs
+ * one thread at a time: the checks that need threads to meet are skipped. */
+static bool under_wrapper(void)
+{
+	const char *w = getenv("CLAWCGI_WRAPPER");
+
+	return w && *w;
+}
+
 static unsigned be32(const unsigned char *b)
 {
 	return (unsigned)b[0] << 24 | (unsigned)b[1] << 16 | (unsigned)b[2] << 8 | b[3];
@@ -191,7 +200,7 @@ static void check_shared_store(const char *path)
 	{
 		long commits = wal_commits(path), turns = 2L * SHARERS * SHARED_TURNS;
 		printf("# %ld turns stored in %ld commits\n", turns, commits);
-		if (getenv("CLAWCGI_WRAPPER") && *getenv("CLAWCGI_WRAPPER"))
+		if (under_wrapper())
 			printf("ok - turns that meet at the writer share a commit # SKIP under a "
 			       "wrapper: valgrind runs one thread at a time\n");
 		else
@@ -287,8 +296,7 @@ static void check_wal_bounded(const char *path)
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	CHECK(failures == 0 && r[0].loads > 0 && r[1].loads > 0,
 	      "4,000 big turns stored while two readers kept reading");
-	if (getenv("CLAWCGI_WRAPPER") && *getenv("CLAWCGI_WRAPPER")) {
-		/* tests/run sets it when the program runs under valgrind */
+	if (under_wrapper()) {
 		printf("ok - the WAL stays under 64 MB though readers never stop # SKIP under a "
 		       "wrapper: valgrind runs one thread at a time, and the checkpointer rarely "
 		       "finds the readers out\n");
