@@ -401,7 +401,7 @@ static bool same_message(const cJSON *a, const cJSON *b, struct buf *ta, struct 
 	return !strcmp(buf_str(ta), buf_str(tb));
 }
 
-int agent_dedupe(const cJSON *history, const cJSON *req)
+int agent_dedupe(cJSON *history, const cJSON *req)
 {
 	int n = cJSON_GetArraySize(history), r = cJSON_GetArraySize(req);
 	struct buf ta = BUF_INIT, tb = BUF_INIT;
@@ -411,9 +411,11 @@ int agent_dedupe(const cJSON *history, const cJSON *req)
 	for (int k = r - 1; k > 0 && !best; k--) {
 		int m = k < n ? k : n;
 		bool ok = m > 0;
-		for (int i = 0; ok && i < m; i++)
-			ok = same_message(cJSON_GetArrayItem(req, k - m + i),
-					  cJSON_GetArrayItem(history, n - m + i), &ta, &tb);
+		for (int i = 0; ok && i < m; i++) {
+			cJSON *h = cJSON_GetArrayItem(history, n - m + i);
+			ok = msg_open(h) == 0 &&
+			     same_message(cJSON_GetArrayItem(req, k - m + i), h, &ta, &tb);
+		}
 		if (ok)
 			best = k;
 	}
@@ -460,8 +462,8 @@ static void cut_at_user(cJSON *history)
 {
 	const char *role;
 
-	while (cJSON_GetArraySize(history) > 0 &&
-	       (!(role = msg_role(cJSON_GetArrayItem(history, 0))) || strcmp(role, "user")))
+	while (history->child && (msg_open(history->child) < 0 ||
+				  !(role = msg_role(history->child)) || strcmp(role, "user")))
 		cJSON_DeleteItemFromArray(history, 0);
 }
 

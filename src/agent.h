@@ -74,9 +74,10 @@ void agent_uuid4(char out[37]);
  * How many leading messages of req repeat the end of the stored history
  * (clients that resend the whole conversation): the largest k < len(req)
  * such that req[0..k) ends with the stored tail, compared by role and by
- * text with whitespace runs collapsed.  Those k are dropped.
+ * text with whitespace runs collapsed.  Those k are dropped.  The history
+ * messages compared are opened (message.h: msg_open).
  */
-int agent_dedupe(const cJSON *history, const cJSON *req);
+int agent_dedupe(cJSON *history, const cJSON *req);
 
 /*
  * The model an x-openclaw-model header (or --model) names:

@@ -80,14 +80,58 @@ fail:
 	return NULL;
 }
 
-const cJSON *msg_last_with_role(const cJSON *messages, const char *role)
+const cJSON *msg_last_with_role(cJSON *messages, const char *role)
 {
-	const cJSON *m, *last = NULL;
+	cJSON *first = messages ? messages->child : NULL;
+	cJSON *m = first ? first->prev : NULL; /* cJSON: the first item's prev is the last */
 
-	cJSON_ArrayForEach(m, messages) {
-		const char *r = msg_role(m);
+	for (; m; m = m == first ? NULL : m->prev) {
+		const char *r = msg_open(m) < 0 ? NULL : msg_role(m);
 		if (r && !strcmp(r, role))
-			last = m;
+			return m;
 	}
-	return last;
+	return NULL;
+}
+
+cJSON *msg_stored(const char *json)
+{
+	return cJSON_CreateRaw(json);
+}
+
+bool msg_is_stored(const cJSON *m)
+{
+	return cJSON_IsRaw(m) && !(m->type & cJSON_IsReference);
+}
+
+int msg_open(cJSON *m)
+{
+	cJSON *v;
+
+	if (!msg_is_stored(m))
+		return 0;
+	if (!(v = cJSON_Parse(m->valuestring)))
+		return -1;
+	/* v's value moves into m; m keeps its links and key */
+	cJSON_free(m->valuestring);
+	m->type = v->type | (m->type & cJSON_StringIsConst);
+	m->child = v->child;
+	m->valuestring = v->valuestring;
+	m->valueint = v->valueint;
+	m->valuedouble = v->valuedouble;
+	v->child = NULL;
+	v->valuestring = NULL;
+	cJSON_Delete(v);
+	return 0;
+}
+
+void msg_open_all(cJSON *messages)
+{
+	cJSON *m = messages ? messages->child : NULL;
+
+	while (m) {
+		cJSON *next = m->next;
+		if (msg_open(m) < 0)
+			cJSON_Delete(cJSON_DetachItemViaPointer(messages, m));
+		m = next;
+	}
 }

@@ -7,6 +7,13 @@
  * {"type":"image_url","image_url":{"url"}}, ...), as in the OpenAI API
  * reference, "Create chat completion", messages.
  *
+ * A stored message (msg_stored) is one the session store read back: its
+ * JSON text as written, in a cJSON_Raw node, not parsed yet.  A session's
+ * history comes so, because most turns need none of its fields: the
+ * openai-completions provider sends it on as text, the echo provider reads
+ * the last user message only.  Whatever reads a field of a message that
+ * may be stored opens it first (msg_open, msg_open_all).
+ *
  * Nothing here validates: the request parser (chat_request.c) does that
  * before a message reaches anyone else.  Returned trees belong to the
  * caller (cJSON_Delete); pointers into arguments live as long as those.
@@ -15,6 +22,7 @@
 #define CLAW_MESSAGE_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 
 #include "buf.h"
 
@@ -40,7 +48,33 @@ cJSON *msg_new(const char *role, const char *text);
  */
 cJSON *msg_copy(const cJSON *m, const char *role);
 
-/* The last message of array messages with that role, or NULL. */
-const cJSON *msg_last_with_role(const cJSON *messages, const char *role);
+/*
+ * The last message of array messages with that role, or NULL.  Looks from
+ * the end, opening each stored message it reads; one whose text does not
+ * parse is passed over.
+ */
+const cJSON *msg_last_with_role(cJSON *messages, const char *role);
+
+/*
+ * A stored message: a new cJSON_Raw node holding a copy of json (the
+ * message's JSON text, as the store wrote it).  NULL when out of memory.
+ */
+cJSON *msg_stored(const char *json);
+
+/* Whether m is a stored message not opened yet. */
+bool msg_is_stored(const cJSON *m);
+
+/*
+ * Parse stored message m in place: it becomes the parsed value and keeps
+ * its place in its array.  Any other m is left as it is.  Returns 0, or -1
+ * when the text does not parse or memory ran out (m is then unchanged).
+ */
+int msg_open(cJSON *m);
+
+/*
+ * msg_open every message of array messages.  One that does not parse is
+ * deleted from the array, as a stored row that is not JSON is no message.
+ */
+void msg_open_all(cJSON *messages);
 
 #endif

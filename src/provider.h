@@ -76,8 +76,10 @@ struct prov_request {
 	 * The conversation, OpenAI-shaped: an array of objects with "role"
 	 * ("user", "assistant" or "tool") and "content" (a string or an array
 	 * of parts), plus "tool_call_id"/"name" where the client sent them.
+	 * The session's history comes as stored messages (message.h): a
+	 * backend that reads a field of one opens it first.
 	 */
-	const cJSON *messages;
+	cJSON *messages;
 	const cJSON *params; /* pass-through parameters object, or NULL */
 	bool stream;	     /* the client asked for a stream */
 	CURL **curl;	     /* the worker thread's handle: made on first

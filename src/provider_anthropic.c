@@ -672,6 +672,7 @@ cJSON *prov_anthropic_body(const struct prov_request *rq, struct err *e)
 		err_nomem(e);
 		goto fail;
 	}
+	msg_open_all(rq->messages); /* every field of every message is read */
 	if (map_messages(msgs, rq->messages, e) < 0 || map_tools(body, rq->params, &forced, e) < 0)
 		goto fail;
 	if ((v = cJSON_GetObjectItemCaseSensitive(rq->params, "max_completion_tokens")) ||

@@ -172,7 +172,7 @@ cJSON *prov_openai_body(const struct prov_request *rq)
 {
 	cJSON *body = cJSON_CreateObject();
 	cJSON *msgs = cJSON_AddArrayToObject(body, "messages");
-	const cJSON *m;
+	cJSON *m;
 
 	if (!msgs)
 		goto fail;
@@ -184,8 +184,17 @@ cJSON *prov_openai_body(const struct prov_request *rq)
 		cJSON_AddItemToArray(msgs, sys);
 	}
 	cJSON_ArrayForEach(m, rq->messages) {
-		cJSON *dup = upstream_message(m);
-		if (!dup)
+		cJSON *dup;
+		/* A stored message with no array in its text has no parts to
+		 * rewrite: its text goes as it is, not parsed and printed again. */
+		if (msg_is_stored(m) && !strchr(m->valuestring, '[')) {
+			if (!cJSON_AddItemReferenceToArray(msgs, m))
+				goto fail;
+			continue;
+		}
+		if (msg_open(m) < 0)
+			continue; /* a stored row that is not JSON is no message */
+		if (!(dup = upstream_message(m)))
 			goto fail;
 		cJSON_AddItemToArray(msgs, dup);
 	}

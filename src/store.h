@@ -123,7 +123,12 @@ struct store_session {
 };
 
 struct store_ops {
-	/* The last limit messages of (agent, key), oldest first, as a new array. */
+	/*
+	 * The last limit messages of (agent, key), oldest first, as a new
+	 * array.  Each is valid JSON; it may come as a stored message, its
+	 * text not parsed yet (message.h: msg_stored; msg_open reads one), as
+	 * the SQLite backend gives them.  A row that is not JSON is left out.
+	 */
 	int (*load_history)(struct store *s, const char *agent_id, const char *key, int limit,
 			    cJSON **out, struct err *e);
 	/* The new messages and the answer, in one transaction. */

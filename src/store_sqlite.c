@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "message.h"
 
 #define BUSY_TIMEOUT_MS 15000
 #define EXPIRE_EVERY_S 600
@@ -76,9 +77,12 @@ enum {
 
 static const char *const sql_text[ST_COUNT] = {
 	/* newest first, straight off the primary key; sq_load_history turns
-	 * them around (an outer ORDER BY made SQLite sort them again) */
+	 * them around (an outer ORDER BY made SQLite sort them again).  A row
+	 * that is not JSON is no message: SQLite checks, so that the text can
+	 * go to a provider unparsed (store.h, load_history). */
 	[ST_HISTORY] = "SELECT message FROM messages"
-		       " WHERE agent_id = ?1 AND session_key = ?2 ORDER BY seq DESC LIMIT ?3",
+		       " WHERE agent_id = ?1 AND session_key = ?2 AND json_valid(message)"
+		       " ORDER BY seq DESC LIMIT ?3",
 	[ST_SESSION_UPSERT] =
 		"INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
 		" VALUES (?1, ?2, ?3, ?3)"
@@ -356,15 +360,24 @@ int sq_load_history(struct conn *s, const char *agent_id, const char *key, int l
 	sqlite3_bind_text(st, 1, agent_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, limit);
-	/* Rows come newest first: each goes in front of the ones read. */
+	/* Rows come newest first: each goes in front of the ones read.  Each
+	 * stays text until something reads it (message.h: msg_stored). */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *text = (const char *)sqlite3_column_text(st, 0);
-		int len = sqlite3_column_bytes(st, 0);
-		cJSON *m = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
-		if (m && !cJSON_InsertItemInArray(arr, 0, m))
+		cJSON *m;
+		if (!text)
+			continue;
+		if (!(m = msg_stored(text)) || !cJSON_InsertItemInArray(arr, 0, m)) {
 			cJSON_Delete(m);
+			rc = SQLITE_NOMEM;
+			break;
+		}
 	}
 	sqlite3_reset(st);
+	if (rc == SQLITE_NOMEM) {
+		cJSON_Delete(arr);
+		return err_nomem(e);
+	}
 	if (rc != SQLITE_DONE) {
 		cJSON_Delete(arr);
 		return db_fail(s, e, "reading history");

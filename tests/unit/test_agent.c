@@ -6,6 +6,7 @@
 
 #include "agent.h"
 #include "check.h"
+#include "message.h"
 
 static const char conf[] =
 	"{ models: { providers: { echo: { api: 'echo' } } },\n"
@@ -152,14 +153,23 @@ static void prepare_checks(void)
 	cfg_free(c);
 }
 
-/* agent_dedupe of two JSON arrays. */
+/* agent_dedupe of two JSON arrays, the history given as the store gives it
+ * (stored messages, message.h); the same count when it is given parsed. */
 static int dedupe(const char *hist, const char *req)
 {
-	cJSON *h = cJSON_Parse(hist), *r = cJSON_Parse(req);
-	int k = agent_dedupe(h, r);
+	cJSON *h = cJSON_Parse(hist), *r = cJSON_Parse(req), *stored = cJSON_CreateArray(), *m;
+	int k = agent_dedupe(h, r), ks;
+
+	cJSON_ArrayForEach(m, h) {
+		char *text = cJSON_PrintUnformatted(m);
+		cJSON_AddItemToArray(stored, msg_stored(text));
+		free(text);
+	}
+	ks = agent_dedupe(stored, r);
 	cJSON_Delete(h);
 	cJSON_Delete(r);
-	return k;
+	cJSON_Delete(stored);
+	return ks == k ? k : -100;
 }
 
 static void dedupe_checks(void)

@@ -72,5 +72,36 @@ int main(void)
 	CHECK(!cJSON_GetObjectItem(copy, "extra"), "other fields dropped");
 	cJSON_Delete(copy);
 	cJSON_Delete(m);
+
+	/* stored messages: text until opened, opened in place */
+	msgs = cJSON_CreateArray();
+	cJSON_AddItemToArray(msgs, msg_stored("{\"role\":\"user\",\"content\":\"one\"}"));
+	cJSON_AddItemToArray(msgs, msg_stored("not json"));
+	cJSON_AddItemToArray(msgs, msg_stored("{\"role\":\"assistant\",\"content\":\"two\"}"));
+	cJSON_AddItemToArray(msgs, msg_stored("{\"role\":\"tool\",\"content\":\"three\"}"));
+	CHECK(msg_is_stored(cJSON_GetArrayItem(msgs, 0)) &&
+		      msg_role(cJSON_GetArrayItem(msgs, 0)) == NULL,
+	      "a stored message is text: no role before it is opened");
+	m = (cJSON *)msg_last_with_role(msgs, "assistant");
+	CHECK(m == cJSON_GetArrayItem(msgs, 2) && !msg_is_stored(m) &&
+		      msg_is_stored(cJSON_GetArrayItem(msgs, 0)),
+	      "msg_last_with_role opens from the end up to the one it finds, no further");
+	CHECK(msg_is_stored(cJSON_GetArrayItem(msgs, 3)) == false,
+	      "the message after it was read on the way");
+	CHECK(msg_open(cJSON_GetArrayItem(msgs, 1)) < 0 &&
+		      msg_is_stored(cJSON_GetArrayItem(msgs, 1)),
+	      "msg_open of text that is not JSON: -1, the message unchanged");
+	m = cJSON_GetArrayItem(msgs, 0);
+	CHECK(msg_open(m) == 0 && m == cJSON_GetArrayItem(msgs, 0) && cJSON_IsObject(m) &&
+		      !strcmp(msg_role(m), "user") && msg_open(m) == 0,
+	      "msg_open parses in place; opening again changes nothing");
+	msg_last_with_role(msgs, "user");
+	CHECK(msg_last_with_role(msgs, "system") == NULL, "no message with that role among stored");
+	msg_open_all(msgs);
+	CHECK_INT(cJSON_GetArraySize(msgs), 3, "msg_open_all drops the text that is not JSON");
+	CHECK(!strcmp(msg_role(cJSON_GetArrayItem(msgs, 1)), "assistant") &&
+		      !strcmp(msg_role(cJSON_GetArrayItem(msgs, 2)), "tool"),
+	      "msg_open_all keeps the order");
+	cJSON_Delete(msgs);
 	return check_done();
 }

@@ -7,6 +7,7 @@
 
 #include "answer.h"
 #include "check.h"
+#include "message.h"
 #include "provider_http.h"
 
 static struct cfg_provider anthropic = {.name = "claude", .api = CFG_API_ANTHROPIC};
@@ -476,6 +477,60 @@ static void openai_body(void)
 	cJSON_Delete(b);
 }
 
+/*
+ * A session's history reaches a provider as stored messages (message.h),
+ * each the JSON text the store wrote.  The body built from them is the body
+ * built from the same messages parsed.
+ */
+static void stored_history(const struct cfg_provider *p, const char *label)
+{
+	static const char history[] =
+		"[{\"role\":\"user\",\"content\":\"what is [x]?\"},"
+		"{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\","
+		"\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+		"{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"sun\"},"
+		"{\"role\":\"assistant\",\"content\":\"It is sunny.\"},"
+		"{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"and\"},"
+		"{\"type\":\"text\",\"text\":\"tomorrow?\"}]}]";
+	cJSON *parsed = cJSON_Parse(history), *stored = cJSON_CreateArray(), *m;
+	struct prov_request rq = {.provider = p, .model = "m", .system_text = "Be brief."};
+	cJSON *b1, *b2;
+	char *t1, *t2;
+	struct err e;
+	char name[200];
+	int nstored = 0;
+
+	cJSON_ArrayForEach(m, parsed) {
+		char *text = cJSON_PrintUnformatted(m);
+		cJSON_AddItemToArray(stored, msg_stored(text));
+		free(text);
+	}
+	cJSON_ArrayForEach(m, stored) {
+		nstored += msg_is_stored(m);
+	}
+	snprintf(name, sizeof name, "%s: stored messages are text until opened", label);
+	CHECK_INT(nstored, 5, name);
+	err_clear(&e);
+	rq.messages = parsed;
+	b1 = p->api == CFG_API_ANTHROPIC ? prov_anthropic_body(&rq, &e) : prov_openai_body(&rq);
+	rq.messages = stored;
+	b2 = p->api == CFG_API_ANTHROPIC ? prov_anthropic_body(&rq, &e) : prov_openai_body(&rq);
+	t1 = b1 ? cJSON_PrintUnformatted(b1) : NULL;
+	t2 = b2 ? cJSON_PrintUnformatted(b2) : NULL;
+	snprintf(name, sizeof name,
+		 "%s: the body from stored history is the body from the same messages parsed",
+		 label);
+	CHECK(t1 && t2 && !strcmp(t1, t2), name);
+	if (t1 && t2 && strcmp(t1, t2))
+		fprintf(stderr, "# parsed: %s\n# stored: %s\n", t1, t2);
+	free(t1);
+	free(t2);
+	cJSON_Delete(b1);
+	cJSON_Delete(b2);
+	cJSON_Delete(parsed);
+	cJSON_Delete(stored);
+}
+
 static void openai_answers(void)
 {
 	const struct phttp_ops *ops = &prov_openai_ops;
@@ -518,6 +573,8 @@ int main(void)
 	anthropic_thinking();
 	anthropic_answers();
 	openai_body();
+	stored_history(&openai, "openai");
+	stored_history(&anthropic, "anthropic");
 	openai_answers();
 	return check_done();
 }

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "message.h"
 #include "store.h"
 
 static int user_version(const char *path)
@@ -78,8 +79,14 @@ static char *history_text(struct store *s, const char *agent, const char *key, i
 	if (store_load_history(s, agent, key, limit, &h, &e) < 0)
 		return strdup("(error)");
 	buf_append(&out, "", 0);
+	/* history comes as stored messages, each parsed when opened */
 	cJSON_ArrayForEach(m, h) {
-		buf_printf(&out, "%s%s:%s", out.len ? "|" : "",
+		bool stored = msg_is_stored(m);
+		if (msg_open(m) < 0) {
+			buf_printf(&out, "%s(not JSON)", out.len ? "|" : "");
+			continue;
+		}
+		buf_printf(&out, "%s%s%s:%s", out.len ? "|" : "", stored ? "" : "(parsed already)",
 			   cJSON_GetObjectItem(m, "role")->valuestring,
 			   cJSON_GetObjectItem(m, "content")->valuestring);
 	}
@@ -213,6 +220,7 @@ static void check_shared_store(const char *path)
 
 		snprintf(key, sizeof key, "own-%d", i);
 		store_load_history(s, "main", key, 1000, &h, &e);
+		msg_open_all(h);
 		snprintf(want, sizeof want, "%d-%d", i, SHARED_TURNS - 1);
 		if (cJSON_GetArraySize(h) != 2 * SHARED_TURNS ||
 		    strcmp(cJSON_GetArrayItem(h, 2 * SHARED_TURNS - 1)->child->next->valuestring,
@@ -224,6 +232,7 @@ static void check_shared_store(const char *path)
 	{
 		cJSON *h = NULL;
 		store_load_history(s, "main", "shared", 100000, &h, &e);
+		msg_open_all(h);
 		int pairs = 1, n = cJSON_GetArraySize(h);
 		CHECK(n == 2 * SHARERS * SHARED_TURNS,
 		      "the shared session holds every turn of every thread");
@@ -830,6 +839,21 @@ int main(void)
 	h = history_text(s, "main", "k1", 0);
 	CHECK_STR(h, "", "historyLimit 0 loads nothing");
 	free(h);
+	{
+		/* history goes to a provider unparsed: a row edited into
+		 * something that is not JSON must not reach it */
+		sqlite3 *db;
+		sqlite3_open(path, &db);
+		sqlite3_exec(db,
+			     "UPDATE messages SET message = '{\"role\":\"user\",\"con' WHERE "
+			     "session_key = 'k1' AND seq = 3",
+			     NULL, NULL, NULL);
+		sqlite3_close(db);
+		h = history_text(s, "main", "k1", 40);
+		CHECK_STR(h, "user:u1|assistant:a1|assistant:a2|user:u3|assistant:a3",
+			  "a row that is not JSON is left out of the history");
+		free(h);
+	}
 	{
 		long n = -1;
 		CHECK(store_remove(s, "k1", &n, &e) == 0 && n == 1, "remove an existing session");
