@@ -166,9 +166,9 @@ static void prefill(const char *path, long messages, long sessions)
 			       " VALUES ('main', ?1, strftime('%s'), strftime('%s'))",
 			       -1, &ss, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-			       "INSERT INTO messages (agent_id, session_key, seq, role, message,"
-			       " run_id, created_at) VALUES ('main', ?1, ?2, ?3, ?4, 'prefill',"
-			       " strftime('%s'))",
+			       /* the schema's message ids: the session's id * 2^24 + seq */
+			       "INSERT INTO message_rows (id, role, message, run_id, created_at)"
+			       " VALUES (?1 * 16777216 + ?2, ?3, ?4, 'prefill', strftime('%s'))",
 			       -1, &ms, NULL) != SQLITE_OK) {
 		fprintf(stderr, "prefill: %s\n", sqlite3_errmsg(db));
 		exit(1);
@@ -180,13 +180,14 @@ static void prefill(const char *path, long messages, long sessions)
 		sqlite3_bind_text(ss, 1, key, -1, SQLITE_STATIC);
 		sqlite3_step(ss);
 		sqlite3_reset(ss);
+		sqlite3_int64 sid = sqlite3_last_insert_rowid(db);
 		for (long i = 1; i <= per; i++) {
 			const char *role = i % 2 ? "user" : "assistant";
 			snprintf(msg, sizeof msg,
 				 "{\"role\":\"%s\",\"content\":\"Message %ld of session %ld, "
 				 "about as long as a short chat message.\"}",
 				 role, i, s);
-			sqlite3_bind_text(ms, 1, key, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(ms, 1, sid);
 			sqlite3_bind_int64(ms, 2, i);
 			sqlite3_bind_text(ms, 3, role, -1, SQLITE_STATIC);
 			sqlite3_bind_text(ms, 4, msg, -1, SQLITE_STATIC);

@@ -25,6 +25,19 @@
 #include "log.h"
 #include "message.h"
 
+/*
+ * A message's row id is its session's id times SEQ_SPAN plus its number in
+ * the session (schema 6): a session's messages are one range of the table
+ * message_rows, in order, and a new session's go at its end.
+ */
+#define SEQ_SPAN 16777216 /* 2^24 messages a session */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define SPAN STR(SEQ_SPAN)
+/* in SQL: message_rows m is of sessions s; m's number in s */
+#define M_OF_S "m.id > s.id * " SPAN " AND m.id < (s.id + 1) * " SPAN
+#define M_SEQ "(m.id - s.id * " SPAN ")"
+
 #define BUSY_TIMEOUT_MS 15000
 #define EXPIRE_EVERY_S 600
 #define WAL_LIMIT_BYTES "33554432" /* 32 MiB */
@@ -80,31 +93,31 @@ static const char *const sql_text[ST_COUNT] = {
 	 * them around (an outer ORDER BY made SQLite sort them again).  A row
 	 * that is not JSON is no message: SQLite checks, so that the text can
 	 * go to a provider unparsed (store.h, load_history). */
-	[ST_HISTORY] = "SELECT message FROM messages"
-		       " WHERE agent_id = ?1 AND session_key = ?2 AND json_valid(message)"
-		       " ORDER BY seq DESC LIMIT ?3",
+	[ST_HISTORY] = "SELECT m.message FROM sessions s, message_rows m"
+		       " WHERE s.agent_id = ?1 AND s.session_key = ?2 AND " M_OF_S
+		       " AND json_valid(m.message) ORDER BY m.id DESC LIMIT ?3",
 	[ST_SESSION_UPSERT] =
 		"INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
 		" VALUES (?1, ?2, ?3, ?3)"
 		" ON CONFLICT (agent_id, session_key) DO UPDATE SET last_used = excluded.last_used"
 		" WHERE last_used <> excluded.last_used", /* no index write within a second */
-	[ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE agent_id = ?1 AND "
-			"session_key = ?2",
-	[ST_INSERT_MSG] = "INSERT INTO messages (agent_id, session_key, seq, role, message, run_id,"
-			  " created_at, prompt_tokens, completion_tokens, interrupted)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	/* the session's id and the number its next message takes */
+	[ST_NEXT_SEQ] = "SELECT s.id, coalesce((SELECT max(m.id) FROM message_rows m"
+			" WHERE " M_OF_S ") - s.id * " SPAN ", 0) + 1"
+			" FROM sessions s WHERE s.agent_id = ?1 AND s.session_key = ?2",
+	[ST_INSERT_MSG] = "INSERT INTO message_rows (id, role, message, run_id, created_at,"
+			  " prompt_tokens, completion_tokens, interrupted)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_PURGE] = "DELETE FROM sessions WHERE last_used < ?1",
 	[ST_LIST_ALL] = "SELECT s.session_key, s.agent_id, s.created_at, s.last_used,"
-			" (SELECT count(*) FROM messages m WHERE m.agent_id = s.agent_id AND "
-			"m.session_key = s.session_key)"
+			" (SELECT count(*) FROM message_rows m WHERE " M_OF_S ")"
 			" FROM sessions s ORDER BY s.last_used DESC",
 	[ST_LIST_AGENT] = "SELECT s.session_key, s.agent_id, s.created_at, s.last_used,"
-			  " (SELECT count(*) FROM messages m WHERE m.agent_id = s.agent_id AND "
-			  "m.session_key = s.session_key)"
+			  " (SELECT count(*) FROM message_rows m WHERE " M_OF_S ")"
 			  " FROM sessions s WHERE s.agent_id = ?1 ORDER BY s.last_used DESC",
-	[ST_SHOW] =
-		"SELECT agent_id, seq, message, interrupted FROM messages WHERE session_key = ?1"
-		" ORDER BY agent_id, seq",
+	[ST_SHOW] = "SELECT s.agent_id, " M_SEQ ", m.message, m.interrupted"
+		    " FROM sessions s, message_rows m WHERE s.session_key = ?1 AND " M_OF_S
+		    " ORDER BY s.agent_id, m.id",
 	[ST_DELETE] = "DELETE FROM sessions WHERE session_key = ?1",
 	[ST_AUTH_GET] =
 		"SELECT window_start, failures, locked_until FROM auth_failures WHERE addr = ?1",
@@ -124,17 +137,21 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_RESPONSE_PUT] = "INSERT OR REPLACE INTO responses (id, agent_id, session_key, last_seq,"
 			    " created_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_RESPONSE_GET] = "SELECT r.agent_id, r.session_key, r.last_seq, r.body, r.last_seq >="
-			    " (SELECT max(seq) FROM messages m WHERE m.agent_id = r.agent_id AND"
-			    " m.session_key = r.session_key) FROM responses r WHERE r.id = ?1",
+			    " (SELECT max(" M_SEQ ") FROM sessions s, message_rows m"
+			    " WHERE s.agent_id = r.agent_id AND s.session_key = r.session_key"
+			    " AND " M_OF_S ") FROM responses r WHERE r.id = ?1",
 	[ST_RESPONSE_DELETE] = "DELETE FROM responses WHERE id = ?1",
 	[ST_FORK_SESSION] = "INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
 			    " VALUES (?1, ?2, ?3, ?3)",
+	/* session ?2's messages up to number ?4, copied into session ?3 (d) */
 	[ST_FORK_MESSAGES] =
-		"INSERT INTO messages (agent_id, session_key, seq, role, message, run_id,"
-		" created_at, prompt_tokens, completion_tokens, interrupted)"
-		" SELECT agent_id, ?3, seq, role, message, run_id, created_at, prompt_tokens,"
-		" completion_tokens, interrupted FROM messages"
-		" WHERE agent_id = ?1 AND session_key = ?2 AND seq <= ?4",
+		"INSERT INTO message_rows (id, role, message, run_id, created_at, prompt_tokens,"
+		" completion_tokens, interrupted)"
+		" SELECT d.id * " SPAN " + " M_SEQ ", m.role, m.message, m.run_id, m.created_at,"
+		" m.prompt_tokens, m.completion_tokens, m.interrupted"
+		" FROM sessions s, sessions d, message_rows m"
+		" WHERE s.agent_id = ?1 AND s.session_key = ?2 AND d.agent_id = ?1"
+		" AND d.session_key = ?3 AND " M_OF_S " AND " M_SEQ " <= ?4",
 	/* a name or a hash that exists: no row changed */
 	[ST_KEY_INSERT] = "INSERT INTO client_keys (" KEY_COLUMNS ")"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
@@ -285,6 +302,49 @@ static const char *const migrations[] = {
 	"  (PARTITION BY time ORDER BY id) - 1, " USAGE_COLUMNS " FROM usage;"
 	"DROP TABLE usage;"
 	"ALTER TABLE usage_5 RENAME TO usage;",
+	/* 5 -> 6: a session's messages in one range of ids (SEQ_SPAN), in a
+	 * table of their own, message_rows: its B-tree is their index, so a
+	 * turn writes no index of messages, a new session's rows go at the
+	 * table's end, and a history is read from a page or two instead of a
+	 * row here and there.  sessions gets a row id to number them; a
+	 * trigger deletes a session's rows with it (a foreign key did).  The
+	 * view messages shows the rows as the table of that name was, with
+	 * their session's agent, key and number, for reading.  Run with
+	 * foreign keys off (migrate): responses keep theirs to sessions. */
+	"CREATE TABLE sessions_6 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  agent_id TEXT NOT NULL,"
+	"  session_key TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL,"
+	"  UNIQUE (session_key, agent_id));"
+	"INSERT INTO sessions_6 (agent_id, session_key, created_at, last_used)"
+	"  SELECT agent_id, session_key, created_at, last_used FROM sessions"
+	"  ORDER BY created_at, session_key, agent_id;"
+	"CREATE TABLE message_rows ("
+	"  id INTEGER PRIMARY KEY," /* the session's id * SEQ_SPAN + its number */
+	"  role TEXT NOT NULL,"
+	"  message TEXT NOT NULL," /* the OpenAI message as JSON: parts survive */
+	"  run_id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  prompt_tokens INTEGER,"
+	"  completion_tokens INTEGER,"
+	"  interrupted INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO message_rows SELECT s.id * " SPAN " + m.seq, m.role, m.message, m.run_id,"
+	"  m.created_at, m.prompt_tokens, m.completion_tokens, m.interrupted"
+	"  FROM messages m JOIN sessions_6 s"
+	"  ON s.agent_id = m.agent_id AND s.session_key = m.session_key"
+	"  WHERE m.seq > 0 AND m.seq < " SPAN " ORDER BY 1;"
+	"DROP TABLE messages;"
+	"DROP TABLE sessions;"
+	"ALTER TABLE sessions_6 RENAME TO sessions;"
+	"CREATE INDEX sessions_last_used ON sessions (last_used);"
+	"CREATE TRIGGER sessions_delete AFTER DELETE ON sessions BEGIN"
+	"  DELETE FROM message_rows WHERE id > old.id * " SPAN " AND id < (old.id + 1) * " SPAN ";"
+	"END;"
+	"CREATE VIEW messages AS SELECT s.agent_id, s.session_key, " M_SEQ " AS seq, m.role,"
+	"  m.message, m.run_id, m.created_at, m.prompt_tokens, m.completion_tokens,"
+	"  m.interrupted FROM sessions s JOIN message_rows m ON " M_OF_S ";",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -388,7 +448,7 @@ int sq_load_history(struct conn *s, const char *agent_id, const char *key, int l
 
 /* ---- turns ---- */
 
-static int insert_message(struct conn *s, const struct store_turn *t, long long seq,
+static int insert_message(struct conn *s, const struct store_turn *t, long long id,
 			  const cJSON *msg, long long now, bool assistant)
 {
 	sqlite3_stmt *st = stmt(s, ST_INSERT_MSG);
@@ -398,19 +458,17 @@ static int insert_message(struct conn *s, const struct store_turn *t, long long 
 
 	if (!st || !(json = cJSON_PrintUnformatted(msg)))
 		return -1;
-	sqlite3_bind_text(st, 1, t->agent_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, seq);
-	sqlite3_bind_text(st, 4, cJSON_IsString(role) ? role->valuestring : "user", -1,
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, cJSON_IsString(role) ? role->valuestring : "user", -1,
 			  SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, json, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, t->run_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, t->run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
 	if (assistant) {
-		sqlite3_bind_int64(st, 8, t->prompt_tokens);
-		sqlite3_bind_int64(st, 9, t->completion_tokens);
+		sqlite3_bind_int64(st, 6, t->prompt_tokens);
+		sqlite3_bind_int64(st, 7, t->completion_tokens);
 	}
-	sqlite3_bind_int(st, 10, assistant && t->interrupted);
+	sqlite3_bind_int(st, 8, assistant && t->interrupted);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	free(json);
@@ -488,7 +546,7 @@ static int turn_rows(struct conn *s, const struct store_turn *t, long long now)
 {
 	sqlite3_stmt *st;
 	const cJSON *m;
-	long long seq;
+	long long sid, seq;
 
 	if (!(st = stmt(s, ST_SESSION_UPSERT)))
 		return -1;
@@ -505,14 +563,18 @@ static int turn_rows(struct conn *s, const struct store_turn *t, long long now)
 	sqlite3_bind_text(st, 2, t->session_key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return -1;
-	seq = sqlite3_column_int64(st, 0);
+	sid = sqlite3_column_int64(st, 0);
+	seq = sqlite3_column_int64(st, 1);
 	sqlite3_reset(st);
+	/* a session holds up to SEQ_SPAN - 1 messages */
+	if (seq + cJSON_GetArraySize(t->new_messages) >= SEQ_SPAN)
+		return -1;
 
 	cJSON_ArrayForEach(m, t->new_messages) {
-		if (insert_message(s, t, seq++, m, now, false) < 0)
+		if (insert_message(s, t, sid * SEQ_SPAN + seq++, m, now, false) < 0)
 			return -1;
 	}
-	if (!t->answer || insert_message(s, t, seq, t->answer, now, true) < 0)
+	if (!t->answer || insert_message(s, t, sid * SEQ_SPAN + seq, t->answer, now, true) < 0)
 		return -1;
 	if (t->response_id && put_response(s, t, seq, now) < 0)
 		return -1;

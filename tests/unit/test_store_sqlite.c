@@ -13,20 +13,35 @@
 #include "message.h"
 #include "store.h"
 
-static int user_version(const char *path)
+/* An sqlite3_exec callback for a query that must return no row: a row
+ * aborts it. */
+static int must_be_empty(void *ctx, int n, char **values, char **names)
+{
+	(void)ctx, (void)n, (void)values, (void)names;
+	return 1;
+}
+
+/* The integer the first row of sql holds in the file at path; -1 when the
+ * query fails. */
+static int int_query(const char *path, const char *sql)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int v = -1;
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int(st, 0);
 		sqlite3_finalize(st);
 	}
 	sqlite3_close(db);
 	return v;
+}
+
+static int user_version(const char *path)
+{
+	return int_query(path, "PRAGMA user_version");
 }
 
 /* A turn of key; with response_id, the answer is also kept as a response
@@ -746,7 +761,7 @@ static void check_migration_5(const char *path)
 	sqlite3_close(db);
 
 	CHECK(store_open_sqlite(path, &s, &e) == 0, "a version 4 file opens");
-	CHECK_INT(user_version(path), 5, "and is migrated to version 5");
+	CHECK_INT(user_version(path), 6, "and is migrated to version 6");
 	h = history_text(s, "main", "a", 40);
 	CHECK_STR(h, "user:qa|assistant:xa", "a session's messages survive the rebuild");
 	free(h);
@@ -777,7 +792,7 @@ static void check_migration_5(const char *path)
 	CHECK(store_remove(s, "a", &n, &e) == 0,
 	      "removing a key removes its session under each agent");
 	h = history_text(s, "main", "a", 40);
-	CHECK_STR(h, "", "and their messages (the foreign key still cascades)");
+	CHECK_STR(h, "", "and their messages (the trigger that replaced the foreign key)");
 	free(h);
 	h = history_text(s, "beta", "a", 40);
 	CHECK_STR(h, "", "under the other agent too");
@@ -786,11 +801,11 @@ static void check_migration_5(const char *path)
 	store_close(s);
 	sqlite3_open(path, &db);
 	sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
-	CHECK(sqlite3_exec(db,
-			   "INSERT INTO messages VALUES ('main', 'nobody', 1, 'user', '{}', 'r', 1,"
-			   " NULL, NULL, 0)",
-			   NULL, NULL, NULL) != SQLITE_OK,
-	      "a message of no session is refused (the foreign key holds)");
+	CHECK(sqlite3_exec(db, "DELETE FROM sessions WHERE session_key = 'b'", NULL, NULL, NULL) ==
+			      SQLITE_OK &&
+		      sqlite3_exec(db, "SELECT 1 FROM message_rows LIMIT 1", must_be_empty, NULL,
+				   NULL) == SQLITE_OK,
+	      "a session deleted in SQL takes its messages (the sessions_delete trigger)");
 	{
 		sqlite3_stmt *st;
 		int left = -1;
@@ -819,7 +834,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof path, "%s/a/b/s.db", dir);
 	CHECK(store_open_sqlite(path, &s, &e) == 0, "open creates the file and its directories");
-	CHECK_INT(user_version(path), 5, "a new file is at the current schema version");
+	CHECK_INT(user_version(path), 6, "a new file is at the current schema version");
 
 	CHECK(append(s, "main", "k1", "u1", "a1") == 0 &&
 		      append(s, "main", "k1", "u2", "a2") == 0 &&
@@ -829,6 +844,15 @@ int main(void)
 	CHECK_STR(h, "user:u1|assistant:a1|user:u2|assistant:a2|user:u3|assistant:a3",
 		  "history in order");
 	free(h);
+	CHECK_INT(int_query(path, "SELECT count(*) FROM messages WHERE agent_id = 'main' AND"
+				  " session_key = 'k1' AND role = CASE seq % 2 WHEN 1 THEN 'user'"
+				  " ELSE 'assistant' END AND seq BETWEEN 1 AND 6"
+				  " AND message LIKE '%\"content\":\"' || substr(role, 1, 1) || "
+				  "((seq + 1) / 2)"
+				  " || '\"}'"),
+		  6, "the view messages shows each row with its session's agent, key and number");
+	CHECK_INT(int_query(path, "SELECT count(*) FROM message_rows"), 6,
+		  "message_rows holds them, one row each");
 	h = history_text(s, "main", "k1", 3);
 	CHECK_STR(h, "assistant:a2|user:u3|assistant:a3",
 		  "history limit keeps the last, oldest first");
@@ -844,10 +868,11 @@ int main(void)
 		 * something that is not JSON must not reach it */
 		sqlite3 *db;
 		sqlite3_open(path, &db);
-		sqlite3_exec(db,
-			     "UPDATE messages SET message = '{\"role\":\"user\",\"con' WHERE "
-			     "session_key = 'k1' AND seq = 3",
-			     NULL, NULL, NULL);
+		sqlite3_exec(
+			db,
+			"UPDATE message_rows SET message = '{\"role\":\"user\",\"con' WHERE id = "
+			"(SELECT id * 16777216 + 3 FROM sessions WHERE session_key = 'k1')",
+			NULL, NULL, NULL);
 		sqlite3_close(db);
 		h = history_text(s, "main", "k1", 40);
 		CHECK_STR(h, "user:u1|assistant:a1|assistant:a2|user:u3|assistant:a3",
@@ -917,7 +942,7 @@ int main(void)
 		sqlite3_close(db);
 	}
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "a version 1 file opens");
-	CHECK_INT(user_version(old), 5, "and is migrated to version 5");
+	CHECK_INT(user_version(old), 6, "and is migrated to version 6");
 	h = history_text(s, "main", "old", 40);
 	CHECK_STR(h, "user:kept", "its data survives the migration");
 	free(h);
