@@ -151,15 +151,25 @@ static double pct(double *v, long n, double p)
 	return n ? v[(long)((double)(n - 1) * p)] : 0;
 }
 
+/*
+ * The rows as a store gets them: every session made, then turn after turn
+ * across them (a user message and its answer per session, round after
+ * round), so each session's range of message_rows grows among the others'
+ * as it does while serving, and its pages are as full as that leaves them
+ * (filled one session after another, each page would be full and the
+ * first turn of the run on every session would split one).
+ */
 static void prefill(const char *path, long messages, long sessions)
 {
 	sqlite3 *db;
 	sqlite3_stmt *ss, *ms;
 	long per = sessions ? messages / sessions : 0;
+	sqlite3_int64 *sid;
 
 	if (!sessions)
 		return;
-	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	if (!(sid = calloc((size_t)sessions, sizeof *sid)) ||
+	    sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 			       "INSERT INTO sessions (agent_id, session_key, created_at, last_used)"
@@ -170,24 +180,28 @@ static void prefill(const char *path, long messages, long sessions)
 			       "INSERT INTO message_rows (id, role, message, run_id, created_at)"
 			       " VALUES (?1 * 16777216 + ?2, ?3, ?4, 'prefill', strftime('%s'))",
 			       -1, &ms, NULL) != SQLITE_OK) {
-		fprintf(stderr, "prefill: %s\n", sqlite3_errmsg(db));
+		fprintf(stderr, "prefill: %s\n", sid ? sqlite3_errmsg(db) : "out of memory");
 		exit(1);
 	}
 	for (long s = 0; s < sessions; s++) {
-		char key[64], msg[200];
+		char key[64];
 
 		snprintf(key, sizeof key, "pre-%ld", s);
 		sqlite3_bind_text(ss, 1, key, -1, SQLITE_STATIC);
 		sqlite3_step(ss);
 		sqlite3_reset(ss);
-		sqlite3_int64 sid = sqlite3_last_insert_rowid(db);
-		for (long i = 1; i <= per; i++) {
-			const char *role = i % 2 ? "user" : "assistant";
+		sid[s] = sqlite3_last_insert_rowid(db);
+	}
+	for (long i = 1; i <= per; i++) {
+		const char *role = i % 2 ? "user" : "assistant";
+		for (long s = 0; s < sessions; s++) {
+			char msg[200];
+
 			snprintf(msg, sizeof msg,
 				 "{\"role\":\"%s\",\"content\":\"Message %ld of session %ld, "
 				 "about as long as a short chat message.\"}",
 				 role, i, s);
-			sqlite3_bind_int64(ms, 1, sid);
+			sqlite3_bind_int64(ms, 1, sid[s]);
 			sqlite3_bind_int64(ms, 2, i);
 			sqlite3_bind_text(ms, 3, role, -1, SQLITE_STATIC);
 			sqlite3_bind_text(ms, 4, msg, -1, SQLITE_STATIC);
@@ -200,6 +214,7 @@ static void prefill(const char *path, long messages, long sessions)
 	}
 	sqlite3_finalize(ss);
 	sqlite3_finalize(ms);
+	free(sid);
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
 		    SQLITE_OK) {
