@@ -1198,7 +1198,7 @@ static int migrate_steps(struct conn *s, struct err *e)
  * Bring the schema up to date.  A store already at SCHEMA_VERSION (every
  * open but the first: each CGI request opens it) is left without taking
  * the write lock; versions only go up.  A step may rebuild a table others
- * refer to (4 -> 5): with foreign keys on, dropping it would delete their
+ * refer to (4 -> 5, 5 -> 6): with foreign keys on, dropping it would delete their
  * rows, so the steps run with them off and are checked before the commit.
  */
 static int migrate(struct conn *s, struct err *e)
