@@ -359,9 +359,17 @@ struct conn {
 	int busy_limit_ms;    /* it gives up after this long */
 };
 
+/* Log what failed, with SQLite's message when SQLite failed (a turn with no
+ * answer, or no memory to print a message, is no SQLite error), and set e
+ * (500).  Returns -1. */
 static int db_fail(struct conn *s, struct err *e, const char *what)
 {
-	log_error("session store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	int code = sqlite3_errcode(s->db);
+
+	if (code == SQLITE_OK || code == SQLITE_ROW || code == SQLITE_DONE)
+		log_error("session store %s: %s", s->path, what);
+	else
+		log_error("session store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 	err_set(e, 500, ERR_API, "Session store error: %s.", what);
 	return -1;
 }
@@ -567,8 +575,11 @@ static int turn_rows(struct conn *s, const struct store_turn *t, long long now)
 	seq = sqlite3_column_int64(st, 1);
 	sqlite3_reset(st);
 	/* a session holds up to SEQ_SPAN - 1 messages */
-	if (seq + cJSON_GetArraySize(t->new_messages) >= SEQ_SPAN)
+	if (seq + cJSON_GetArraySize(t->new_messages) >= SEQ_SPAN) {
+		log_error("session store %s: session %s of agent %s is full (%d messages)", s->path,
+			  t->session_key, t->agent_id, SEQ_SPAN - 1);
 		return -1;
+	}
 
 	cJSON_ArrayForEach(m, t->new_messages) {
 		if (insert_message(s, t, sid * SEQ_SPAN + seq++, m, now, false) < 0)

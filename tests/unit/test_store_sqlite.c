@@ -880,6 +880,23 @@ int main(void)
 		free(h);
 	}
 	{
+		/* a session's numbers end at 2^24 - 1: its answer moved to the
+		 * last one, the next turn is refused and stores nothing */
+		sqlite3 *db;
+		CHECK(append(s, "main", "full", "u1", "a1") == 0, "a session to fill");
+		sqlite3_open(path, &db);
+		sqlite3_exec(db,
+			     "UPDATE message_rows SET id = id + 16777213 WHERE id ="
+			     " (SELECT id * 16777216 + 2 FROM sessions WHERE session_key = 'full')",
+			     NULL, NULL, NULL);
+		sqlite3_close(db);
+		CHECK(append(s, "main", "full", "u2", "a2") < 0,
+		      "a turn on a session at its last number is refused");
+		h = history_text(s, "main", "full", 40);
+		CHECK_STR(h, "user:u1|assistant:a1", "and nothing of it is stored");
+		free(h);
+	}
+	{
 		long n = -1;
 		CHECK(store_remove(s, "k1", &n, &e) == 0 && n == 1, "remove an existing session");
 		h = history_text(s, "main", "k1", 40);
