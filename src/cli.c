@@ -215,8 +215,8 @@ int cli_sessions(const char *config_path, int argc, char **argv)
 		}
 		if (store_purge(st, days, &n, &e) < 0)
 			goto fail;
-		printf("deleted %ld session%s idle for more than %s days\n", n, n == 1 ? "" : "s",
-		       argv[2]);
+		printf("deleted %ld session%s idle for more than %s day%s\n", n, n == 1 ? "" : "s",
+		       argv[2], days == 1 ? "" : "s");
 		status = 0;
 	} else {
 		goto usage;

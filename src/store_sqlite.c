@@ -1166,7 +1166,8 @@ static bool foreign_keys_broken(struct conn *s)
  * that holds the write lock (another process may be at it too). */
 static int migrate_steps(struct conn *s, struct err *e)
 {
-	int version;
+	long long started = clock_mono_ms();
+	int version, from;
 
 	if (txn(s, ST_BEGIN) < 0)
 		return db_fail(s, e, "cannot lock the schema");
@@ -1182,7 +1183,7 @@ static int migrate_steps(struct conn *s, struct err *e)
 		txn(s, ST_ROLLBACK);
 		return 0;
 	}
-	for (; version < SCHEMA_VERSION; version++) {
+	for (from = version; version < SCHEMA_VERSION; version++) {
 		char pragma[48];
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
 		if (exec(s, migrations[version]) < 0 || exec(s, pragma) < 0) {
@@ -1202,6 +1203,11 @@ static int migrate_steps(struct conn *s, struct err *e)
 		txn(s, ST_ROLLBACK);
 		return -1;
 	}
+	/* a new file is no news; an upgraded one is: older releases refuse it */
+	if (from > 0)
+		log_warn("session store %s: upgraded from schema version %d to %d in %lld ms; "
+			 "an older clawcgi cannot open it now",
+			 s->path, from, SCHEMA_VERSION, clock_mono_ms() - started);
 	return 0;
 }
 

@@ -10,8 +10,15 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "log.h"
 #include "message.h"
 #include "store.h"
+
+/* A log sink keeping the lines in a struct buf. */
+static int keep_line(void *ctx, const char *line, size_t n)
+{
+	return buf_append(ctx, line, n) == 0 ? 0 : -1;
+}
 
 /* An sqlite3_exec callback for a query that must return no row: a row
  * aborts it. */
@@ -760,7 +767,17 @@ static void check_migration_5(const char *path)
 	      "a version 4 file with sessions, messages, a response and usage rows");
 	sqlite3_close(db);
 
-	CHECK(store_open_sqlite(path, &s, &e) == 0, "a version 4 file opens");
+	{
+		struct buf logged = BUF_INIT;
+		log_set_sink(keep_line, &logged);
+		CHECK(store_open_sqlite(path, &s, &e) == 0, "a version 4 file opens");
+		log_set_sink(NULL, NULL);
+		CHECK(logged.len && strstr(buf_str(&logged), "warning: session store ") &&
+			      strstr(buf_str(&logged), "upgraded from schema version 4 to 6 in ") &&
+			      strstr(buf_str(&logged), "an older clawcgi cannot open it now"),
+		      "the log says the file was upgraded, and that older releases refuse it now");
+		buf_free(&logged);
+	}
 	CHECK_INT(user_version(path), 6, "and is migrated to version 6");
 	h = history_text(s, "main", "a", 40);
 	CHECK_STR(h, "user:qa|assistant:xa", "a session's messages survive the rebuild");
