@@ -284,10 +284,27 @@ int store_probe(const char *spec, char *msg, size_t msglen)
 	if (has_prefix(spec, "sqlite:"))
 		spec += strlen("sqlite:");
 	if (access(spec, F_OK) == 0) {
+		int have = store_sqlite_file_schema(spec), want = STORE_SQLITE_SCHEMA;
 		rc = access(spec, R_OK | W_OK);
-		snprintf(msg, msglen,
-			 rc == 0 ? "the file exists and is writable"
-				 : "the file exists but is not writable by this user");
+		if (rc < 0)
+			snprintf(msg, msglen, "the file exists but is not writable by this user");
+		else if (have > want) {
+			snprintf(msg, msglen,
+				 "the file's schema version %d is newer than this clawcgi's (%d): "
+				 "it will refuse the file",
+				 have, want);
+			rc = -1;
+		} else if (have > 0 && have < want)
+			snprintf(msg, msglen,
+				 "the file exists and is writable, at schema version %d: opening "
+				 "it upgrades it to %d, which older releases refuse (README, "
+				 "Sessions: copy it first)",
+				 have, want);
+		else if (have == want)
+			snprintf(msg, msglen,
+				 "the file exists and is writable, at schema version %d", have);
+		else
+			snprintf(msg, msglen, "the file exists and is writable");
 		return rc == 0 ? 0 : -1;
 	}
 	/* not there yet: the first folder up that exists must let it be made */

@@ -225,6 +225,12 @@ struct store {
  * several threads; close it once no thread uses it. */
 int store_open_sqlite(const char *path, struct store **out, struct err *e);
 
+/* The schema version (PRAGMA user_version) of the SQLite file at path,
+ * read without changing it; -1 when it cannot be read as a database.
+ * STORE_SQLITE_SCHEMA: this build's, what opening brings a file to. */
+int store_sqlite_file_schema(const char *path);
+extern const int STORE_SQLITE_SCHEMA;
+
 /*
  * The failed-auth throttle's arithmetic, the same for every backend: one
  * more failure at now_ms for an address whose row is v = {window_start,

@@ -33,6 +33,19 @@ test_expect 'check-config on an invalid file exits non-zero with file:line: reas
 	! "$CLAWCGI_BIN" check-config "$T/bad.json5" >"$T/out" 2>&1 &&
 	grep -q "bad.json5:2: agent .a.: model .ghost/m. names unknown provider .ghost." "$T/out"
 '
+test_expect 'check-config names the store file'"'"'s schema: its own, an older one opening upgrades (left as it is), a newer one it refuses' '
+	"$CLAWCGI_BIN" agent --config "$T/ok.json5" --agent echo --user schema-check --message "make the store" >/dev/null 2>&1 &&
+	"$CLAWCGI_BIN" check-config "$T/ok.json5" >"$T/out" 2>&1 &&
+	grep -q "session store check: the file exists and is writable, at schema version 6$" "$T/out" &&
+	python3 -c "import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); d.execute(\"pragma user_version = 5\"); d.commit()" "$T/sessions.db" &&
+	"$CLAWCGI_BIN" check-config "$T/ok.json5" >"$T/out" 2>&1 &&
+	grep -q "at schema version 5: opening it upgrades it to 6, which older releases refuse" "$T/out" &&
+	test "$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"pragma user_version\").fetchone()[0])" "$T/sessions.db")" = 5 &&
+	python3 -c "import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); d.execute(\"pragma user_version = 99\"); d.commit()" "$T/sessions.db" &&
+	"$CLAWCGI_BIN" check-config "$T/ok.json5" >"$T/out" 2>&1 &&
+	grep -q "schema version 99 is newer than this clawcgi.s (6): it will refuse the file" "$T/out" &&
+	rm -f "$T/sessions.db" "$T/sessions.db-wal" "$T/sessions.db-shm"
+'
 test_expect 'check-config on a missing file exits non-zero' '
 	! "$CLAWCGI_BIN" check-config "$T/none.json5" >/dev/null 2>&1
 '
