@@ -75,14 +75,19 @@ static void check_store(void)
 	if (c && store_open(c->session.store, &st, &e) == 0) {
 		store_close(st);
 	} else if (c) {
+		char why[600];
+		/* what check-config would say of it: a folder, a permission, a
+		 * schema too new (not always the folder) */
+		if (store_kind_of(c->session.store) == STORE_POSTGRESQL)
+			snprintf(why, sizeof why,
+				 "check that the database server is up and the connection "
+				 "string is right");
+		else
+			store_probe(c->session.store, why, sizeof why);
 		shown = store_display(c->session.store);
 		log_error("session store %s cannot be used (requests with a session key "
-			  "will get 500): %s",
-			  shown ? shown : "(out of memory)",
-			  store_kind_of(c->session.store) == STORE_POSTGRESQL
-				  ? "check that the database server is up and the connection "
-				    "string is right"
-				  : "check that the directory exists and is writable by this user");
+			  "will get 500): %s (%s)",
+			  shown ? shown : "(out of memory)", e.message, why);
 		free(shown);
 	}
 	cfg_release(c);

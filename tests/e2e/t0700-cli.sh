@@ -70,4 +70,14 @@ test_expect 'serve refuses a thread count that cannot fit under 1024 descriptors
 	! "$CLAWCGI_BIN" serve --listen 127.0.0.1:$(free_port) --threads 500 >/dev/null 2>"$T/err" &&
 	grep -q "threads" "$T/err"
 '
+test_expect 'serve with a store too new for it logs why, not a folder hint' '
+	sed "s|@T@/sessions.db|$T/new.db|; s|\"$T/sessions.db\"|\"$T/new.db\"|" "$T/ok.json5" >"$T/new.json5" &&
+	grep -q "new.db" "$T/new.json5" &&
+	python3 -c "import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); d.execute(\"pragma user_version = 99\"); d.commit()" "$T/new.db" &&
+	start_serve "$T/new.json5" &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "cannot be used" "$T/serve.log" && break; sleep 0.5; done &&
+	kill $_serve_pid &&
+	grep -q "cannot be used (requests with a session key will get 500): Session store error: schema too new. (the file.s schema version 99 is newer than this clawcgi.s (6): it will refuse the file)" "$T/serve.log" &&
+	! grep -q "directory exists" "$T/serve.log"
+'
 test_done
