@@ -51,6 +51,19 @@ static int user_version(const char *path)
 	return int_query(path, "PRAGMA user_version");
 }
 
+/* Run sql on the file at path, as a hand edit would: 0 or -1. */
+static int edit_file(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	int rc = -1;
+
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		rc = 0;
+	sqlite3_close(db);
+	return rc;
+}
+
 /* A turn of key; with response_id, the answer is also kept as a response
  * {"id": response_id, "text": answer}. */
 static int append_response(struct store *s, const char *agent, const char *key, const char *user,
@@ -883,14 +896,11 @@ int main(void)
 	{
 		/* history goes to a provider unparsed: a row edited into
 		 * something that is not JSON must not reach it */
-		sqlite3 *db;
-		sqlite3_open(path, &db);
-		sqlite3_exec(
-			db,
-			"UPDATE message_rows SET message = '{\"role\":\"user\",\"con' WHERE id = "
-			"(SELECT id * 16777216 + 3 FROM sessions WHERE session_key = 'k1')",
-			NULL, NULL, NULL);
-		sqlite3_close(db);
+		CHECK(edit_file(path, "UPDATE message_rows SET message = "
+				      "'{\"role\":\"user\",\"con' WHERE id = "
+				      "(SELECT id * 16777216 + 3 FROM sessions WHERE session_key = "
+				      "'k1')") == 0,
+		      "a row edited by hand");
 		h = history_text(s, "main", "k1", 40);
 		CHECK_STR(h, "user:u1|assistant:a1|assistant:a2|user:u3|assistant:a3",
 			  "a row that is not JSON is left out of the history");
@@ -899,14 +909,10 @@ int main(void)
 	{
 		/* a session's numbers end at 2^24 - 1: its answer moved to the
 		 * last one, the next turn is refused and stores nothing */
-		sqlite3 *db;
 		CHECK(append(s, "main", "full", "u1", "a1") == 0, "a session to fill");
-		sqlite3_open(path, &db);
-		sqlite3_exec(db,
-			     "UPDATE message_rows SET id = id + 16777213 WHERE id ="
-			     " (SELECT id * 16777216 + 2 FROM sessions WHERE session_key = 'full')",
-			     NULL, NULL, NULL);
-		sqlite3_close(db);
+		edit_file(path,
+			  "UPDATE message_rows SET id = id + 16777213 WHERE id ="
+			  " (SELECT id * 16777216 + 2 FROM sessions WHERE session_key = 'full')");
 		CHECK(append(s, "main", "full", "u2", "a2") < 0,
 		      "a turn on a session at its last number is refused");
 		h = history_text(s, "main", "full", 40);
@@ -923,15 +929,10 @@ int main(void)
 	}
 	{
 		/* ttlDays: a turn expires sessions idle longer (at most every 10 min) */
-		sqlite3 *db;
 		char *h2;
 		CHECK(append(s, "main", "idle", "old", "x") == 0, "a session to age");
-		sqlite3_open(path, &db);
-		sqlite3_exec(db,
-			     "UPDATE sessions SET last_used = last_used - 31 * 86400 WHERE "
-			     "session_key = 'idle'",
-			     NULL, NULL, NULL);
-		sqlite3_close(db);
+		edit_file(path, "UPDATE sessions SET last_used = last_used - 31 * 86400 WHERE "
+				"session_key = 'idle'");
 		store_close(s); /* a new connection runs its first expiry at once */
 		CHECK(store_open_sqlite(path, &s, &e) == 0, "reopen");
 		CHECK(append(s, "main", "fresh", "new", "y") == 0, "another turn");
