@@ -366,6 +366,78 @@ int auth_agent_check(const struct auth_client *who, const char *agent_id, struct
 	return -1;
 }
 
+static bool same_model(const struct cfg_model *a, const struct cfg_model *b)
+{
+	return a->provider && b->provider && a->model && b->model &&
+	       (a->provider == b->provider || !strcmp(a->provider->name, b->provider->name)) &&
+	       !strcmp(a->model, b->model);
+}
+
+/* m is one of a's models: its model, a fallback, its embeddingModel. */
+static bool agent_has_model(const struct cfg_agent *a, const struct cfg_model *m)
+{
+	if (same_model(&a->model, m) || same_model(&a->embedding_model, m))
+		return true;
+	for (size_t i = 0; i < a->nfallbacks; i++)
+		if (same_model(&a->fallbacks[i], m))
+			return true;
+	return false;
+}
+
+bool auth_allows_model(const struct auth_client *who, const struct cfg *c,
+		       const struct cfg_model *m)
+{
+	if (!who || !who->agents[0])
+		return true;
+	for (size_t i = 0; i < c->nagents; i++)
+		if (auth_allows_agent(who, c->agents[i].id) && agent_has_model(&c->agents[i], m))
+			return true;
+	return false;
+}
+
+/* Top-level fields an upstream may take as the model to call (compared in
+ * any case: some servers read JSON keys so). */
+static const char *const model_fields[] = {"model", "models", "fallbacks"};
+
+/* e (set) as 403 permission_denied naming param (a string literal). */
+static int denied(struct err *e, const char *param)
+{
+	e->code = ERR_CODE_PERMISSION_DENIED;
+	e->param = param;
+	return -1;
+}
+
+int auth_reach_check(const struct auth_client *who, const struct cfg *c, const char *agent_id,
+		     const struct cfg_model *m, const cJSON *params, struct err *e)
+{
+	const char *kind = who && who->kind == AUTH_KEY ? "key" : "user";
+	const cJSON *v;
+
+	if (auth_agent_check(who, agent_id, e) < 0)
+		return -1;
+	if (!who || !who->agents[0])
+		return 0;
+	if (!auth_allows_model(who, c, m)) {
+		err_set(e, 403, ERR_INVALID_REQUEST,
+			"The %s '%s' may not use the model '%s/%.100s': only its agents' models "
+			"(their model, fallbacks and embeddingModel).",
+			kind, who->name, m->provider ? m->provider->name : "", m->model);
+		return denied(e, "x-openclaw-model");
+	}
+	cJSON_ArrayForEach(v, params) {
+		for (size_t i = 0; i < sizeof model_fields / sizeof *model_fields; i++) {
+			if (!v->string || strcasecmp(v->string, model_fields[i]))
+				continue;
+			err_set(e, 403, ERR_INVALID_REQUEST,
+				"The %s '%s' may not send `%.64s`: the provider would choose the "
+				"model by it, and the %s may use only its agents' models.",
+				kind, who->name, v->string, kind);
+			return denied(e, model_fields[i]);
+		}
+	}
+	return 0;
+}
+
 bool auth_owns_session(const struct auth_client *who, const char *session_key)
 {
 	size_t n;

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <cjson/cJSON.h>
 
 #include "buf.h"
 #include "err.h"
@@ -92,6 +93,29 @@ bool auth_allows_agent(const struct auth_client *who, const char *agent_id);
 /* The same as an error: 0, or -1 with e 403 permission_denied naming the
  * agent. */
 int auth_agent_check(const struct auth_client *who, const char *agent_id, struct err *e);
+/*
+ * Whether who may use model m: a client with an agent list only the models
+ * of its own agents (each one's model, fallbacks and embeddingModel, the
+ * same provider and the same model id); every model for the others (and a
+ * NULL who).
+ */
+bool auth_allows_model(const struct auth_client *who, const struct cfg *c,
+		       const struct cfg_model *m);
+
+/*
+ * Everything a request is about to reach, held to who's agents in the one
+ * place every endpoint that calls a model goes through (chat, responses,
+ * embeddings): the agent (auth_agent_check), the model it will call
+ * (auth_allows_model: an x-openclaw-model header's, or the agent's own),
+ * and, when params (the fields passed to the provider as sent; may be
+ * NULL) has one, a field that would have the upstream pick another model
+ * ("model" in another case, OpenRouter's "models", LiteLLM's
+ * "fallbacks").  0, or -1 with e 403 permission_denied naming the agent,
+ * the model (param "x-openclaw-model") or the field (param the field).
+ */
+int auth_reach_check(const struct auth_client *who, const struct cfg *c, const char *agent_id,
+		     const struct cfg_model *m, const cJSON *params, struct err *e);
+
 /* Whether a stored session key is who's to use: a client key's or user's
  * own scope; every session for the operator (and a NULL who). */
 bool auth_owns_session(const struct auth_client *who, const char *session_key);

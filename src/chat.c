@@ -313,7 +313,7 @@ static int prepare_turn(struct http_req *r, const struct cfg *c, struct chat_req
 
 	agent_source_headers(&src, request_header, r);
 	if (agent_turn_prepare(t, c, &src, e) < 0 ||
-	    auth_agent_check(r->client, t->agent->id, e) < 0 ||
+	    auth_reach_check(r->client, c, t->agent->id, &t->model, rq->params, e) < 0 ||
 	    prov_check_params(t->model.provider, rq->params, e) < 0)
 		return -1;
 	t->messages = rq->messages; /* the turn takes them */

@@ -176,7 +176,9 @@ static const char *request_header(const void *r, const char *name)
  * The agent (x-openclaw-agent-id, else x-openclaw-agent; then the model
  * alias; then the default, as for chat) and the embedding model: the
  * x-openclaw-model header's "provider/model-id", else the agent's
- * embeddingModel.  0, or -1 with e (404 unknown agent, 400 otherwise).
+ * embeddingModel; both held to the client's agents (auth_reach_check).
+ * 0, or -1 with e (404 unknown agent, 403 permission_denied, 400
+ * otherwise).
  */
 static int choose_model(struct http_req *r, const struct cfg *c, const char *model,
 			const struct cfg_agent **agent, struct cfg_model *out, struct err *e)
@@ -197,9 +199,10 @@ static int choose_model(struct http_req *r, const struct cfg *c, const char *mod
 				       "`embeddingModel` (\"provider/model-id\") in the config, "
 				       "or send an `x-openclaw-model` header.",
 				       (*agent)->id);
-		return 0;
+	} else if (agent_model_override(c, ref, AGENT_CALLER_HTTP, out, e) < 0) {
+		return -1;
 	}
-	return agent_model_override(c, ref, AGENT_CALLER_HTTP, out, e);
+	return auth_reach_check(r->client, c, (*agent)->id, out, NULL, e);
 }
 
 /* Nothing to write while waiting, but a client gone cancels (as chat's). */

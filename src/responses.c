@@ -654,7 +654,7 @@ static int prepare(struct http_req *r, const struct cfg *c, struct worker *w,
 
 	agent_source_headers(&src, request_header, r);
 	if (agent_turn_prepare(t, c, &src, e) < 0 ||
-	    auth_agent_check(r->client, t->agent->id, e) < 0 ||
+	    auth_reach_check(r->client, c, t->agent->id, &t->model, rq->chat.params, e) < 0 ||
 	    prov_check_params(t->model.provider, rq->chat.params, e) < 0 ||
 	    choose_session(rs, c, w, e) < 0)
 		return -1;
@@ -799,13 +799,18 @@ void responses_get(struct http_req *r, const struct cfg *c, struct worker *w, co
 		http_send_error(r, &e, NULL);
 		return;
 	}
+	if (auth_agent_check(r->client, sr.agent_id, &e) < 0) {
+		cJSON_Delete(sr.body); /* its own, of an agent it may no longer use */
+		http_send_error(r, &e, NULL);
+		return;
+	}
 	http_send_json(r, 200, sr.body, NULL);
 	cJSON_Delete(sr.body);
 }
 
 /* 0 when response id is the client's to see or delete; else -1 with e
  * (404, as if there were none: another client's responses are not shown to
- * exist). */
+ * exist; 403 permission_denied for its own of an agent it may not use). */
 static int check_owner(struct http_req *r, struct store *store, const char *id, struct err *e)
 {
 	struct store_response sr;
@@ -819,7 +824,7 @@ static int check_owner(struct http_req *r, struct store *store, const char *id, 
 		cJSON_Delete(sr.body);
 	if (rc > 0 || !auth_owns_session(r->client, sr.session_key))
 		return no_response(e, id, NULL);
-	return 0;
+	return auth_agent_check(r->client, sr.agent_id, e);
 }
 
 void responses_delete(struct http_req *r, const struct cfg *c, struct worker *w, const char *id)

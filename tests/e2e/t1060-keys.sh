@@ -16,7 +16,8 @@ conf() {
                                   metrics: { enabled: $3 } } } },
   agents: { list: [
     { id: "main", default: true, model: "echo/echo", embeddingModel: "echo/echo" },
-    { id: "beta", model: "echo/echo", embeddingModel: "echo/echo" },
+    { id: "beta", model: { primary: "echo/echo", fallbacks: ["fake/gpt-fallback"] },
+      embeddingModel: "fake/text-embedding-3-small" },
     { id: "up", model: "fake/gpt-test" },
   ] },
   models: { providers: {
@@ -164,6 +165,74 @@ test_expect 'a key may use only its agents: 403 permission_denied naming the age
 test_expect 'GET /v1/models lists only the key'"'"'s agents' '
 	get /v1/models "$(key mainonly)" && expect_status 200 &&
 	test "$(json_get .data | python3 -c "import json,sys; print(\" \".join(m[\"id\"] for m in json.load(sys.stdin)))")" = openclaw:main
+'
+# override KEY PATH BODY MODEL [curl args]: PATH with x-openclaw-model MODEL
+override() {
+	_ok=$1 _op=$2 _ob=$3 _om=$4
+	shift 4
+	post "$_op" "$_ok" "$_ob" -H "x-openclaw-model: $_om" "$@"
+}
+emb='{"input":"abc"}'
+resp='{"input":"hi"}'
+# denied_model MODEL: the last answer is 403 permission_denied naming MODEL
+denied_model() {
+	expect_status 403 && expect_json .error.code permission_denied &&
+	expect_json .error.param x-openclaw-model && expect_json_match .error.message "$1"
+}
+test_expect 'x-openclaw-model beyond a key'"'"'s agents: 403 permission_denied naming the model on chat, responses and embeddings; the upstream gets nothing' '
+	n=$(upstream_count) &&
+	override "$(key mainonly)" /v1/chat/completions "$hello" fake/gpt-test && denied_model fake/gpt-test &&
+	override "$(key mainonly)" /v1/chat/completions 		"{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" fake/gpt-test &&
+	denied_model fake/gpt-test &&
+	override "$(key mainonly)" /v1/responses "$resp" fake/gpt-test && denied_model fake/gpt-test &&
+	override "$(key mainonly)" /v1/responses "{\"input\":\"hi\",\"stream\":true}" fake/gpt-test &&
+	denied_model fake/gpt-test &&
+	override "$(key mainonly)" /v1/embeddings "$emb" fake/text-embedding-3-small &&
+	denied_model fake/text-embedding-3-small &&
+	override "$(key mainonly)" /v1/chat/completions "$hello" fake/gpt-fallback && denied_model fake/gpt-fallback &&
+	cgi_call POST /v1/chat/completions "$hello" HTTP_AUTHORIZATION="Bearer $(key mainonly)" \
+		HTTP_X_OPENCLAW_MODEL=fake/gpt-test && denied_model fake/gpt-test &&
+	cgi_call POST /v1/embeddings "$emb" HTTP_AUTHORIZATION="Bearer $(key mainonly)" \
+		HTTP_X_OPENCLAW_MODEL=fake/gpt-test && denied_model fake/gpt-test &&
+	test "$(upstream_count)" = "$n"
+'
+mk betaonly --agents beta
+test_expect 'x-openclaw-model naming a key'"'"'s own agents'"'"' models (model, fallback, embeddingModel) is served, another agent'"'"'s is not' '
+	override "$(key mainonly)" /v1/chat/completions "$hello" echo/echo && expect_status 200 &&
+	override "$(key mainonly)" /v1/embeddings "$emb" echo/echo && expect_status 200 &&
+	n=$(upstream_count) &&
+	override "$(key betaonly)" /v1/chat/completions "{\"model\":\"openclaw:beta\",\"messages\":[{\"role\":\"user\",\"content\":\"fb\"}]}" \
+		fake/gpt-fallback && expect_status 200 && expect_json .choices[0].message.content "fake: fb" &&
+	test "$(upstream_count)" = $((n + 1)) && upstream_last_json .body.model gpt-fallback &&
+	override "$(key betaonly)" /v1/responses "{\"model\":\"openclaw:beta\",\"input\":\"fb\"}" fake/gpt-fallback &&
+	expect_status 200 && upstream_last_json .body.model gpt-fallback &&
+	override "$(key betaonly)" /v1/embeddings "{\"model\":\"openclaw:beta\",\"input\":\"e\"}" \
+		fake/text-embedding-3-small && expect_status 200 && upstream_last_json .body.model text-embedding-3-small &&
+	override "$(key betaonly)" /v1/embeddings "{\"model\":\"openclaw:beta\",\"input\":\"e\"}" fake/gpt-fallback &&
+	expect_status 200 && upstream_last_json .body.model gpt-fallback &&
+	override "$(key betaonly)" /v1/chat/completions "{\"model\":\"openclaw:beta\",\"messages\":[{\"role\":\"user\",\"content\":\"fb\"}]}" \
+		fake/gpt-test && denied_model fake/gpt-test
+'
+test_expect 'the operator and a key without agents may still name any model' '
+	n=$(upstream_count) &&
+	override "$tok" /v1/chat/completions "$hello" fake/gpt-test && expect_status 200 &&
+	upstream_last_json .body.model gpt-test &&
+	override "$(key all)" /v1/chat/completions "$hello" fake/gpt-other && expect_status 200 &&
+	upstream_last_json .body.model gpt-other &&
+	cgi_call POST /v1/chat/completions "$hello" HTTP_AUTHORIZATION="Bearer $tok" \
+		HTTP_X_OPENCLAW_MODEL=fake/gpt-test && expect_status 200 &&
+	test "$(upstream_count)" = $((n + 3))
+'
+mk uponly --agents up
+test_expect 'a key with agents may not send a field that has the upstream pick the model (model in another case, models, fallbacks)' '
+	n=$(upstream_count) &&
+	for f in "\"Model\":\"gpt-4o\"" "\"models\":[\"gpt-4o\"]" "\"FALLBACKS\":[\"gpt-4o\"]"; do
+		post /v1/chat/completions "$(key uponly)" "{\"model\":\"openclaw:up\",$f,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
+		expect_status 403 && expect_json .error.code permission_denied || return 1
+	done &&
+	test "$(upstream_count)" = "$n" &&
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:up\",\"models\":[\"gpt-4o\"],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
+	expect_status 200 && upstream_last_json .body.models[0] gpt-4o
 '
 mk rpm4 --rpm 4
 test_expect 'rpm: exactly rpm requests a minute across the worker processes, then 429 rate_limit_exceeded' '

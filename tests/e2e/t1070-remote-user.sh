@@ -13,6 +13,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
                      users: { alice: { agents: ["main", "up"] },
                               bob: {},
                               dave: { rpm: 3 },
+                              erin: { agents: ["main"] },
                               "*": { agents: ["beta", "up"] } } },
              http: { endpoints: { chatCompletions: { enabled: true }, responses: { enabled: true } } } },
   agents: { list: [
@@ -28,7 +29,7 @@ write_config "$T/clawcgi.json5" <<'CONF'
 }
 CONF
 # the users' passwords (apr1 hashes, which lighttpd and Apache both read)
-for u in alice bob carol dave; do
+for u in alice bob carol dave erin; do
 	printf '%s:%s\n' "$u" "$(openssl passwd -apr1 "pw-$u")"
 done >"$T/users.htpasswd" || _bail "openssl passwd -apr1 makes the user file"
 chmod 644 "$T/users.htpasswd"
@@ -135,6 +136,36 @@ test_expect 'gateway.auth.users: a user may use only its agents (403 permission_
 	models alice /openclaw:beta && expect_status 403 && expect_json .error.code permission_denied &&
 	models alice /openclaw:main && expect_status 200 &&
 	models alice && expect_status 200 && test "$(ids)" = "openclaw:main openclaw:up"
+'
+# as USER: PATH with x-openclaw-model MODEL
+override() { # override USER PATH BODY MODEL
+	post "$2" "" "$3" -u "$1:pw-$1" -H "x-openclaw-model: $4"
+}
+denied_model() {
+	expect_status 403 && expect_json .error.code permission_denied &&
+	expect_json .error.param x-openclaw-model && expect_json_match .error.message "$1"
+}
+test_expect 'x-openclaw-model beyond a user'"'"'s agents: 403 permission_denied naming the model on chat, responses and embeddings; the upstream gets nothing' '
+	n=$(upstream_count) &&
+	override erin /v1/chat/completions "$hello" fake/gpt-test && denied_model fake/gpt-test &&
+	expect_json_match .error.message erin &&
+	override erin /v1/responses "{\"input\":\"hi\"}" fake/gpt-test && denied_model fake/gpt-test &&
+	override erin /v1/embeddings "{\"input\":\"hi\"}" fake/gpt-test && denied_model fake/gpt-test &&
+	cgi_call POST /v1/chat/completions "$hello" REMOTE_USER=erin HTTP_X_OPENCLAW_MODEL=fake/gpt-test &&
+	denied_model fake/gpt-test &&
+	cgi_call POST /v1/chat/completions "{\"model\":\"openclaw:beta\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" \
+		REMOTE_USER=nobody-listed HTTP_X_OPENCLAW_MODEL=fake/gpt-other &&
+	denied_model fake/gpt-other &&
+	test "$(upstream_count)" = "$n"
+'
+test_expect 'x-openclaw-model naming one of the user'"'"'s agents'"'"' models is served; a user without agents names any' '
+	override erin /v1/chat/completions "$hello" echo/echo && expect_status 200 &&
+	n=$(upstream_count) &&
+	override alice /v1/chat/completions "$hello" fake/gpt-test && expect_status 200 &&
+	upstream_last_json .body.model gpt-test &&
+	override bob /v1/chat/completions "$hello" fake/gpt-other && expect_status 200 &&
+	upstream_last_json .body.model gpt-other &&
+	test "$(upstream_count)" = $((n + 2))
 '
 test_expect 'gateway.auth.users "*": every user not listed' '
 	chat carol hi main && expect_status 403 && expect_json .error.code permission_denied &&

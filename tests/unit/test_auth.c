@@ -159,6 +159,58 @@ static void test_client_rules(void)
 	CHECK_STR(auth_kind_name(AUTH_ANYONE), "none", "auth mode none: the usage log's \"none\"");
 }
 
+/* auth_reach_check: a client with agents reaches only their models. */
+static void test_reach(void)
+{
+	struct cfg *c =
+		load("{models:{providers:{echo:{api:'echo'},"
+		     "up:{api:'openai-completions',baseUrl:'http://127.0.0.1:9/v1'}}},"
+		     "agents:{list:[{id:'main',model:{primary:'echo/e',fallbacks:['up/fb']},"
+		     "embeddingModel:'up/emb'},{id:'other',model:'up/big'}]}}");
+	struct auth_client k = {
+		.kind = AUTH_KEY, .name = "ci", .scope = "key:ci", .agents = "main"};
+	struct auth_client all = {.kind = AUTH_KEY, .name = "all", .scope = "key:all"};
+	struct cfg_model m = {0};
+	cJSON *params = cJSON_Parse("{\"temperature\":1,\"MODELS\":[\"x\"]}");
+	struct err e;
+
+	if (!c || !params) {
+		CHECK(0, "reach: the config loads");
+		cJSON_Delete(params);
+		return;
+	}
+	m.provider = c->agents[0].fallbacks[0].provider;
+	m.model = "fb";
+	CHECK(auth_allows_model(&k, c, &m), "reach: an agent's fallback");
+	m.model = "emb";
+	CHECK(auth_allows_model(&k, c, &m), "reach: an agent's embeddingModel");
+	m.model = "big";
+	CHECK(!auth_allows_model(&k, c, &m), "reach: another agent's model is not the key's");
+	CHECK(auth_allows_model(&all, c, &m) && auth_allows_model(NULL, c, &m),
+	      "reach: no agent list, every model");
+	m.model = "Fb";
+	CHECK(!auth_allows_model(&k, c, &m), "reach: model ids compare exactly");
+	err_clear(&e);
+	m.model = "big";
+	CHECK(auth_reach_check(&k, c, "main", &m, NULL, &e) < 0 && e.status == 403 &&
+		      !strcmp(e.code, "permission_denied") &&
+		      !strcmp(e.param, "x-openclaw-model") && strstr(e.message, "'up/big'"),
+	      "reach: 403 permission_denied names the model");
+	m = c->agents[0].model;
+	err_clear(&e);
+	CHECK(auth_reach_check(&k, c, "main", &m, params, &e) < 0 && e.status == 403 &&
+		      !strcmp(e.param, "models") && strstr(e.message, "`MODELS`"),
+	      "reach: a field that picks the model, in any case, is refused");
+	err_clear(&e);
+	CHECK(auth_reach_check(&all, c, "main", &m, params, &e) == 0,
+	      "reach: passed on for a key without agents");
+	err_clear(&e);
+	CHECK(auth_reach_check(&k, c, "other", &m, NULL, &e) < 0 && strstr(e.message, "'other'"),
+	      "reach: the agent is checked first");
+	cJSON_Delete(params);
+	cfg_free(c);
+}
+
 int main(void)
 {
 	struct cfg *c;
@@ -268,5 +320,6 @@ int main(void)
 	test_keys_mode();
 	test_remote_user();
 	test_client_rules();
+	test_reach();
 	return check_done();
 }
