@@ -36,7 +36,8 @@ int cli_store(int argc, char **argv);
 
 /*
  * clawcgi keys create --name NAME [--agents ID,ID] [--rpm N] [--tpm N]
- *                     [--expires DAYS] | list | revoke NAME | rotate NAME
+ *                     [--expires DAYS] | list | revoke NAME
+ *                     | rotate NAME [--expires DAYS]
  * (cli_keys.c).  args are what follows "keys" (and --config FILE).
  */
 int cli_keys(const char *config_path, int argc, char **argv);

@@ -2,9 +2,13 @@
  * cli_keys.c - clawcgi keys: client keys (gateway.auth.mode "keys") made,
  * listed, revoked and rotated in the session store.  A secret is printed
  * once, on stdout, at create and rotate; the store keeps its SHA-256.
+ * Names are lower-cased (canonical_name) and looked up in any case; a
+ * revoked or expired key's name can be taken again by create (reuse), and
+ * an expired key renewed by rotate --expires.
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +26,7 @@
 static const char keys_usage[] =
 	"usage: clawcgi keys [--config FILE] create --name NAME [--agents ID,ID] [--rpm N]\n"
 	"                                    [--tpm N] [--expires DAYS]\n"
-	"       clawcgi keys [--config FILE] list | revoke NAME | rotate NAME\n";
+	"       clawcgi keys [--config FILE] list | revoke NAME | rotate NAME [--expires DAYS]\n";
 
 /* [A-Za-z0-9._-]{1,64} */
 static int valid_name(const char *s)
@@ -31,6 +35,35 @@ static int valid_name(const char *s)
 
 	return n >= 1 && n <= 64 &&
 	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/*
+ * A key's name in its one form, lower case, as agent ids are: names
+ * compare in any case (the store looks them up so, and refuses a second
+ * "CI-Bot" beside "ci-bot"), and the name is the key's session scope
+ * ("key:NAME", auth.c), which must not depend on how it was typed.
+ */
+static void canonical_name(const char *in, char out[65])
+{
+	size_t i = 0;
+
+	for (; in[i] && i < 64; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	out[i] = '\0';
+}
+
+/* --expires DAYS: a number of days > 0 (fractions allowed) into *days;
+ * -1 (said on stderr) otherwise. */
+static int days_arg(const char *v, double *days)
+{
+	char *end;
+
+	*days = strtod(v, &end);
+	if (!*v || *end || !(*days > 0) || *days > 36500 || !isfinite(*days)) {
+		fprintf(stderr, "clawcgi: --expires needs a number of days > 0\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* "ID,ID" -> the configured agents' ids joined by ','; -1 naming the
@@ -132,6 +165,25 @@ static void warn_mode(const struct cfg *c)
 			cfg_auth_mode_name(c->auth.mode), c->path);
 }
 
+/*
+ * keys create over a key of that name (in any case) that was revoked or
+ * has expired: k replaces its row, whose name keeps its spelling, so the
+ * sessions of that name ("key:NAME:...") are the new key's.  0 when
+ * replaced; 1 when the key is active (or changed meanwhile); -1 with e.
+ */
+static int reuse(struct store *st, struct store_key *k, struct err *e)
+{
+	struct store_key old;
+	int rc = store_key_get(st, k->name, NULL, &old, e);
+
+	if (rc != 0)
+		return rc;
+	if (!old.revoked && !(old.expires && old.expires <= k->created))
+		return 1;
+	snprintf(k->name, sizeof k->name, "%s", old.name);
+	return store_key_put(st, k, true, e);
+}
+
 static int create(const struct cfg *c, struct store *st, int argc, char **argv)
 {
 	struct store_key k;
@@ -154,7 +206,7 @@ static int create(const struct cfg *c, struct store *st, int argc, char **argv)
 						"or '-'\n");
 				return 2;
 			}
-			snprintf(k.name, sizeof k.name, "%s", v);
+			canonical_name(v, k.name);
 		} else if (!strcmp(o, "--agents")) {
 			if (agent_ids(c, v, k.agents, sizeof k.agents) < 0)
 				return 2;
@@ -165,12 +217,8 @@ static int create(const struct cfg *c, struct store *st, int argc, char **argv)
 			if ((k.tpm = limit_arg(o, v)) < 0)
 				return 2;
 		} else if (!strcmp(o, "--expires")) {
-			char *end;
-			days = strtod(v, &end);
-			if (!*v || *end || !(days > 0) || days > 36500 || !isfinite(days)) {
-				fprintf(stderr, "clawcgi: --expires needs a number of days > 0\n");
+			if (days_arg(v, &days) < 0)
 				return 2;
-			}
 		} else {
 			fputs(keys_usage, stderr);
 			return 2;
@@ -185,7 +233,9 @@ static int create(const struct cfg *c, struct store *st, int argc, char **argv)
 		k.expires = k.created + (long long)(days * DAY_MS);
 	if (new_secret(&k, secret) < 0)
 		return 1;
-	if ((rc = store_key_put(st, &k, false, &e)) < 0) {
+	if ((rc = store_key_put(st, &k, false, &e)) > 0)
+		rc = reuse(st, &k, &e);
+	if (rc < 0) {
 		fprintf(stderr, "clawcgi: %s\n", e.message);
 		return 1;
 	}
@@ -203,12 +253,13 @@ static int create(const struct cfg *c, struct store *st, int argc, char **argv)
 	return 0;
 }
 
-/* revoke or rotate NAME */
-static int change(struct store *st, const char *what, const char *name)
+/* revoke NAME, or rotate NAME with days (> 0: --expires DAYS) */
+static int change(struct store *st, const char *what, const char *name, double days)
 {
 	struct store_key k;
-	char secret[68];
+	char secret[68], x[32];
 	struct err e;
+	long long now = clock_wall_ms();
 	int rc = store_key_get(st, name, NULL, &k, &e);
 
 	if (rc < 0) {
@@ -221,14 +272,24 @@ static int change(struct store *st, const char *what, const char *name)
 	}
 	if (!strcmp(what, "revoke")) {
 		if (k.revoked) {
-			printf("key '%s' was already revoked\n", name);
+			printf("key '%s' was already revoked\n", k.name);
 			return 0;
 		}
-		k.revoked = clock_wall_ms();
+		k.revoked = now;
 	} else {
-		if (k.revoked || (k.expires && k.expires <= clock_wall_ms())) {
-			fprintf(stderr, "clawcgi: key '%s' is %s: create a new one\n", name,
-				k.revoked ? "revoked" : "expired");
+		if (k.revoked) {
+			fprintf(stderr,
+				"clawcgi: key '%s' was revoked: create a new key with its name\n",
+				k.name);
+			return 1;
+		}
+		if (days > 0)
+			k.expires = now + (long long)(days * DAY_MS);
+		else if (k.expires && k.expires <= now) {
+			fprintf(stderr,
+				"clawcgi: key '%s' has expired: renew it with rotate %s --expires "
+				"DAYS\n",
+				k.name, k.name);
 			return 1;
 		}
 		if (new_secret(&k, secret) < 0)
@@ -239,13 +300,13 @@ static int change(struct store *st, const char *what, const char *name)
 		return 1;
 	}
 	if (!strcmp(what, "revoke")) {
-		printf("revoked key '%s'\n", name);
+		printf("revoked key '%s'\n", k.name);
 	} else {
 		printf("%s\n", secret);
 		fprintf(stderr,
-			"rotated key '%s': the secret above replaces the old one, which no "
-			"longer works; it is shown this once\n",
-			name);
+			"rotated key '%s' (expires %s%s): the secret above replaces the old one, "
+			"which no longer works; it is shown this once\n",
+			k.name, when(k.expires, x, sizeof x), k.expires ? " UTC" : "");
 	}
 	return 0;
 }
@@ -255,16 +316,20 @@ int cli_keys(const char *config_path, int argc, char **argv)
 	struct cfg *c = NULL;
 	struct store *st = NULL;
 	struct err e;
+	double days = 0;
 	int status = 1;
 
 	if (argc < 1 ||
 	    (strcmp(argv[0], "create") && strcmp(argv[0], "list") && strcmp(argv[0], "revoke") &&
 	     strcmp(argv[0], "rotate")) ||
-	    (!strcmp(argv[0], "list") && argc != 1) ||
-	    ((!strcmp(argv[0], "revoke") || !strcmp(argv[0], "rotate")) && argc != 2)) {
+	    (!strcmp(argv[0], "list") && argc != 1) || (!strcmp(argv[0], "revoke") && argc != 2) ||
+	    (!strcmp(argv[0], "rotate") &&
+	     !(argc == 2 || (argc == 4 && !strcmp(argv[2], "--expires"))))) {
 		fputs(keys_usage, stderr);
 		return 2;
 	}
+	if (argc == 4 && days_arg(argv[3], &days) < 0)
+		return 2;
 	if (cli_open(config_path, &c, &st) < 0)
 		return 1;
 	if (!strcmp(argv[0], "create")) {
@@ -278,7 +343,7 @@ int cli_keys(const char *config_path, int argc, char **argv)
 		else
 			status = 0;
 	} else {
-		status = change(st, argv[0], argv[1]);
+		status = change(st, argv[0], argv[1], days);
 	}
 	store_close(st);
 	cfg_free(c);

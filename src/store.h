@@ -62,7 +62,8 @@ struct store_turn {
  * epoch; 0 means never (expires, revoked, last used).
  */
 struct store_key {
-	char name[65];	   /* [A-Za-z0-9._-]{1,64}, unique */
+	char name[65];	   /* [a-z0-9._-]{1,64} (capitals in a key made before names were
+			      lower-cased), unique in any case */
 	char hash[65];	   /* lower-case hex SHA-256 of the secret, unique */
 	char agents[1024]; /* agent ids joined by ',' ("" = every agent) */
 	long rpm;	   /* requests per minute, 0 = no limit */
@@ -174,9 +175,11 @@ struct store_ops {
 		    const char *to_key, struct err *e);
 	/*
 	 * Client keys.  key_put: insert k, or with replace overwrite the row
-	 * of k->name; 1 when inserting a name (or hash) that exists, or
-	 * replacing one that does not.  key_get: by name (hash NULL) or by
-	 * hash (name NULL); 0 with *out filled, 1 when there is none.
+	 * of k->name (exactly as stored); 1 when inserting a name that exists
+	 * in any case (or a hash that exists), or replacing one that does
+	 * not.  key_get: by name in any case (hash NULL; of two names that
+	 * differ only in case, one not revoked first) or by hash (name NULL);
+	 * 0 with *out filled, 1 when there is none.
 	 * key_list: every key, by name.  key_touch: set last_used to now_ms.
 	 */
 	int (*key_put)(struct store *s, const struct store_key *k, bool replace, struct err *e);

@@ -160,16 +160,23 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_IMPORT_RESPONSE] = "INSERT INTO responses (id, agent_id, session_key, last_seq,"
 			       " created_at, body) VALUES ($1, $2, $3, $4, $5, $6)"
 			       " ON CONFLICT DO NOTHING",
-	/* a name or a hash that exists: no row changed */
+	/* a name (in any case: one made before names were lower-cased) or a
+	 * hash that exists: no row changed */
 	[ST_KEY_INSERT] = "INSERT INTO client_keys (" KEY_COLUMNS ")"
-			  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+			  " SELECT $1::text, $2::text, $3::text, $4::bigint, $5::bigint,"
+			  " $6::bigint, $7::bigint, $8::bigint, $9::bigint WHERE NOT EXISTS"
+			  " (SELECT 1 FROM client_keys WHERE lower(name) = lower($1))"
+			  " ON CONFLICT DO NOTHING",
 	/* not onto another key's hash: no row changed (one inserted meanwhile
 	 * by another host: a unique violation, an error) */
 	[ST_KEY_REPLACE] = "UPDATE client_keys SET hash = $2, agents = $3, rpm = $4, tpm = $5,"
 			   " created = $6, expires = $7, revoked = $8, last_used = $9"
 			   " WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM client_keys k"
 			   " WHERE k.hash = $2 AND k.name <> $1)",
-	[ST_KEY_BY_NAME] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE name = $1",
+	/* in any case; of two that differ only in case (made before names
+	 * were lower-cased), one not revoked first */
+	[ST_KEY_BY_NAME] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE lower(name) = lower($1)"
+			   " ORDER BY revoked <> 0, name <> $1, name LIMIT 1",
 	[ST_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE hash = $1",
 	[ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM client_keys ORDER BY name",
 	[ST_KEY_TOUCH] = "UPDATE client_keys SET last_used = $2 WHERE name = $1",

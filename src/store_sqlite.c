@@ -152,15 +152,21 @@ static const char *const sql_text[ST_COUNT] = {
 		" FROM sessions s, sessions d, message_rows m"
 		" WHERE s.agent_id = ?1 AND s.session_key = ?2 AND d.agent_id = ?1"
 		" AND d.session_key = ?3 AND " M_OF_S " AND " M_SEQ " <= ?4",
-	/* a name or a hash that exists: no row changed */
+	/* a name (in any case: one made before names were lower-cased) or a
+	 * hash that exists: no row changed */
 	[ST_KEY_INSERT] = "INSERT INTO client_keys (" KEY_COLUMNS ")"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+			  " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE NOT EXISTS"
+			  " (SELECT 1 FROM client_keys WHERE lower(name) = lower(?1))"
+			  " ON CONFLICT DO NOTHING",
 	/* not onto another key's hash: no row changed */
 	[ST_KEY_REPLACE] = "UPDATE client_keys SET hash = ?2, agents = ?3, rpm = ?4, tpm = ?5,"
 			   " created = ?6, expires = ?7, revoked = ?8, last_used = ?9"
 			   " WHERE name = ?1 AND NOT EXISTS (SELECT 1 FROM client_keys"
 			   " WHERE hash = ?2 AND name <> ?1)",
-	[ST_KEY_BY_NAME] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE name = ?1",
+	/* in any case; of two that differ only in case (made before names
+	 * were lower-cased), one not revoked first */
+	[ST_KEY_BY_NAME] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE lower(name) = lower(?1)"
+			   " ORDER BY revoked <> 0, name <> ?1, name LIMIT 1",
 	[ST_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM client_keys WHERE hash = ?1",
 	[ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM client_keys ORDER BY name",
 	[ST_KEY_TOUCH] = "UPDATE client_keys SET last_used = ?2 WHERE name = ?1",

@@ -347,6 +347,74 @@ test_expect 'rotate of an expired key: refused, or its new secret works (never a
 		[ "$rc" = 1 ] && [ ! -s "$T/out" ] && [ -s "$T/err" ]
 	fi
 '
+test_expect 'rotate --expires renews an expired key: a new secret that works, a new expiry, list says active' '
+	row exp | grep -Eq "^exp +expired " && old=$(key exp) &&
+	keys rotate exp --expires 1 >"$T/out" 2>"$T/err" && grep -Eq "^ck-[0-9a-f]{64}\$" "$T/out" &&
+	! grep -q ck- "$T/err" && grep -q "expires 20" "$T/err" && cp "$T/out" "$T/key.exp" &&
+	chat "$(key exp)" hi main && expect_status 200 &&
+	chat "$old" hi main && expect_status 401 &&
+	row exp | grep -Eq "^exp +active " &&
+	rc=$(keys rotate exp --expires 0 >"$T/out" 2>"$T/err"; echo $?) &&
+	[ "$rc" = 2 ] && [ ! -s "$T/out" ] &&
+	rc=$(keys rotate exp --rpm 3 >"$T/out" 2>"$T/err"; echo $?) &&
+	[ "$rc" = 2 ] && [ ! -s "$T/out" ]
+'
+test_expect 'keys create takes a revoked key'"'"'s name again; the new key reaches the sessions of that name' '
+	row sb | grep -Eq "^sb +revoked " && old=$(key sb) &&
+	mk sb --agents up && row sb | grep -Eq "^sb +active +up " &&
+	test "$(row sb | wc -l)" = 1 &&
+	ask "$(key sb)" B3 && expect_status 200 &&
+	test "$(upstream_roles)" = "user:B1|assistant:fake: B1|user:B2|assistant:fake: B2|user:B3" &&
+	ask "$old" B4 && expect_status 401 &&
+	rc=$(keys create --name sb >"$T/out" 2>"$T/err"; echo $?) &&
+	[ "$rc" = 1 ] && [ ! -s "$T/out" ] && grep -q exists "$T/err"
+'
+test_expect 'keys create takes an expired key'"'"'s name again' '
+	mk gone --expires 0.00002 && t0=$(date +%s) &&
+	d=$((t0 + 3 - $(date +%s))) && { [ "$d" -le 0 ] || sleep "$d"; } &&
+	row gone | grep -Eq "^gone +expired " &&
+	mk gone && row gone | grep -Eq "^gone +active " && chat "$(key gone)" hi main && expect_status 200
+'
+test_expect 'key names compare in any case: create, list, revoke, rotate, the sessions'"'"' scope' '
+	mk MiXed && row mixed | grep -Eq "^mixed +active " && ! keys list | grep -q "^MiXed " &&
+	grep -q "created key .mixed." "$T/key.MiXed.err" &&
+	rc=$(keys create --name MIXED >"$T/out" 2>"$T/err"; echo $?) &&
+	[ "$rc" = 1 ] && [ ! -s "$T/out" ] && grep -q exists "$T/err" &&
+	chat "$(key MiXed)" M1 up -H "x-openclaw-session-key: mx" && expect_status 200 &&
+	"$CLAWCGI_BIN" sessions --config "$T/clawcgi.json5" list >"$T/out" && grep -q "key:mixed:mx" "$T/out" &&
+	keys rotate MIXED >"$T/key.MiXed" 2>/dev/null && grep -Eq "^ck-[0-9a-f]{64}\$" "$T/key.MiXed" &&
+	chat "$(key MiXed)" M2 up -H "x-openclaw-session-key: mx" && expect_status 200 &&
+	test "$(upstream_roles)" = "user:M1|assistant:fake: M1|user:M2" &&
+	keys revoke Mixed >"$T/out" && grep -q "revoked key .mixed." "$T/out" && row mixed | grep -Eq "^mixed +revoked " &&
+	mk mIxEd && chat "$(key mIxEd)" M3 up -H "x-openclaw-session-key: mx" && expect_status 200 &&
+	test "$(upstream_roles)" = "user:M1|assistant:fake: M1|user:M2|assistant:fake: M2|user:M3" &&
+	test "$(keys list | grep -ci "^mixed ")" = 1
+'
+test_expect 'a key made with capitals before names were lower-cased: found in any case, its name and sessions kept' '
+	mk legacy && store_exec "update client_keys set name = '"'"'LeGacy'"'"' where name = '"'"'legacy'"'"'" &&
+	chat "$(key legacy)" L1 up -H "x-openclaw-session-key: lg" && expect_status 200 &&
+	rc=$(keys create --name legacy >"$T/out" 2>"$T/err"; echo $?) &&
+	[ "$rc" = 1 ] && grep -q exists "$T/err" &&
+	keys revoke LEGACY >"$T/out" && row LeGacy | grep -Eq "^LeGacy +revoked " &&
+	mk legacy && row LeGacy | grep -Eq "^LeGacy +active " &&
+	chat "$(key legacy)" L2 up -H "x-openclaw-session-key: lg" && expect_status 200 &&
+	test "$(upstream_roles)" = "user:L1|assistant:fake: L1|user:L2"
+'
+test_expect 'a name taken again with fewer agents: its stored responses of another agent are 403, the others its own' '
+	mk re --agents main,beta &&
+	post /v1/responses "$(key re)" "{\"model\":\"openclaw:main\",\"input\":\"m\"}" && expect_status 200 &&
+	idm=$(json_get .id) &&
+	post /v1/responses "$(key re)" "{\"model\":\"openclaw:beta\",\"input\":\"b\"}" && expect_status 200 &&
+	idb=$(json_get .id) &&
+	keys revoke re >/dev/null && mk re --agents main &&
+	get "/v1/responses/$idm" "$(key re)" && expect_status 200 && expect_json .id "$idm" &&
+	get "/v1/responses/$idb" "$(key re)" && expect_status 403 && expect_json .error.code permission_denied &&
+	expect_json_match .error.message beta &&
+	_curl DELETE "/v1/responses/$idb" "$(key re)" "" && expect_status 403 &&
+	get "/v1/responses/$idb" "$tok" && expect_status 200 &&
+	post /v1/responses "$(key re)" "{\"model\":\"openclaw:main\",\"input\":\"m2\",\"previous_response_id\":\"$idm\"}" &&
+	expect_status 200
+'
 test_expect 'a forged Remote-User header changes nothing, in mode keys and in mode token' '
 	chat "" hi main -H "Remote-User: admin" && expect_status 401 &&
 	cgi_call POST /v1/chat/completions "$hello" HTTP_REMOTE_USER=admin && expect_status 401 &&
