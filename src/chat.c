@@ -49,6 +49,13 @@ static cJSON *completion_head(const struct completion *cmpl, const char *object)
 	return o;
 }
 
+/*
+ * The usage object.  prompt_tokens_details and completion_tokens_details are
+ * optional in CompletionUsage: each is sent when the upstream gave any of
+ * its fields, with exactly the fields it gave (a 0 for a count it did not
+ * give would say what no one counted: an Anthropic model's thinking tokens
+ * are in completion_tokens, uncounted apart).
+ */
 static cJSON *usage_json(const struct prov_usage *u)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -58,6 +65,15 @@ static cJSON *usage_json(const struct prov_usage *u)
 	add_int(o, "completion_tokens", u->completion_tokens);
 	add_int(o, "total_tokens",
 		u->total_tokens ? u->total_tokens : u->prompt_tokens + u->completion_tokens);
+	for (int d = 0; d < PROV_USAGE_DETAILS; d++) {
+		const struct prov_usage_field *f = &prov_usage_fields[d];
+		cJSON *details = cJSON_GetObjectItemCaseSensitive(o, f->object);
+		if (!(u->given & (1u << d)))
+			continue;
+		if (!details && !(details = cJSON_AddObjectToObject(o, f->object)))
+			break;
+		add_int(details, f->field, u->detail[d]);
+	}
 	return o;
 }
 

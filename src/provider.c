@@ -23,6 +23,32 @@ int prov_text(struct prov_sink *s, const char *text, size_t len)
 	return len ? s->delta(s, &d) : 0;
 }
 
+const struct prov_usage_field prov_usage_fields[PROV_USAGE_DETAILS] = {
+	[PROV_CACHED_TOKENS] = {"prompt_tokens_details", "cached_tokens"},
+	[PROV_PROMPT_AUDIO_TOKENS] = {"prompt_tokens_details", "audio_tokens"},
+	[PROV_CACHE_WRITE_TOKENS] = {"prompt_tokens_details", "cache_write_tokens"},
+	[PROV_PROMPT_TEXT_TOKENS] = {"prompt_tokens_details", "text_tokens"},
+	[PROV_PROMPT_IMAGE_TOKENS] = {"prompt_tokens_details", "image_tokens"},
+	[PROV_REASONING_TOKENS] = {"completion_tokens_details", "reasoning_tokens"},
+	[PROV_COMPLETION_AUDIO_TOKENS] = {"completion_tokens_details", "audio_tokens"},
+	[PROV_ACCEPTED_PREDICTION_TOKENS] = {"completion_tokens_details",
+					     "accepted_prediction_tokens"},
+	[PROV_REJECTED_PREDICTION_TOKENS] = {"completion_tokens_details",
+					     "rejected_prediction_tokens"},
+	[PROV_COMPLETION_TEXT_TOKENS] = {"completion_tokens_details", "text_tokens"},
+};
+
+void prov_usage_detail_set(struct prov_usage *u, enum prov_usage_detail d, long v)
+{
+	u->detail[d] = v;
+	u->given |= 1u << d;
+}
+
+long prov_usage_detail(const struct prov_usage *u, enum prov_usage_detail d)
+{
+	return u->given & (1u << d) ? u->detail[d] : 0;
+}
+
 /* The backends, by provider kind: the one place that maps a kind to code. */
 static int (*const backends[])(const struct prov_request *, struct prov_sink *,
 			       struct prov_result *, struct err *) = {

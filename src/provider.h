@@ -94,11 +94,47 @@ struct prov_request {
  * timeout_seconds, in milliseconds (at least 1). */
 long long prov_attempt_ms(const struct prov_request *rq, int timeout_seconds);
 
+/*
+ * The breakdowns of an answer's token counts, as OpenAI's CompletionUsage
+ * names them: the first PROV_PROMPT_DETAILS are fields of
+ * prompt_tokens_details, the rest of completion_tokens_details (the names in
+ * prov_usage_fields).
+ */
+enum prov_usage_detail {
+	PROV_CACHED_TOKENS, /* prompt tokens read from the provider's cache */
+	PROV_PROMPT_AUDIO_TOKENS,
+	PROV_CACHE_WRITE_TOKENS, /* prompt tokens written to the cache */
+	PROV_PROMPT_TEXT_TOKENS,
+	PROV_PROMPT_IMAGE_TOKENS,
+	PROV_PROMPT_DETAILS,
+	PROV_REASONING_TOKENS = PROV_PROMPT_DETAILS,
+	PROV_COMPLETION_AUDIO_TOKENS,
+	PROV_ACCEPTED_PREDICTION_TOKENS,
+	PROV_REJECTED_PREDICTION_TOKENS,
+	PROV_COMPLETION_TEXT_TOKENS,
+	PROV_USAGE_DETAILS
+};
+
+/* Detail d's object ("prompt_tokens_details" or "completion_tokens_details")
+ * and field name in OpenAI's usage. */
+struct prov_usage_field {
+	const char *object, *field;
+};
+extern const struct prov_usage_field prov_usage_fields[PROV_USAGE_DETAILS];
+
 struct prov_usage {
-	long prompt_tokens;
+	long prompt_tokens; /* every token of the prompt, those read from or
+			       written to a cache included */
 	long completion_tokens;
 	long total_tokens;
+	long detail[PROV_USAGE_DETAILS]; /* meaningful where given says so */
+	unsigned given;			 /* bit 1u << d: the upstream gave detail[d] */
 };
+
+/* Detail d as the upstream gave it (v: 0 .. 1e15). */
+void prov_usage_detail_set(struct prov_usage *u, enum prov_usage_detail d, long v);
+/* Detail d, 0 when the upstream did not give it. */
+long prov_usage_detail(const struct prov_usage *u, enum prov_usage_detail d);
 
 struct prov_result {
 	char finish_reason[16]; /* "stop" unless the provider says otherwise */

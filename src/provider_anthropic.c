@@ -73,18 +73,41 @@ static bool is_answer(const struct phttp *h, const cJSON *block)
 	return tool && cJSON_IsString(name) && !strcmp(name->valuestring, tool);
 }
 
+/* A count no answer has (negative, or past long: converting it would be
+ * undefined) is no count. */
+static bool count_of(const cJSON *usage, const char *key, long *v)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(usage, key);
+
+	if (!cJSON_IsNumber(n) || !(n->valuedouble >= 0 && n->valuedouble <= MAX_TOKENS))
+		return false;
+	*v = (long)n->valuedouble;
+	return true;
+}
+
+/*
+ * A usage object (the answer's, message_start's or message_delta's, which
+ * may repeat any count): input_tokens are only the prompt's tokens after its
+ * last cache breakpoint, so the prompt is those plus the ones read from the
+ * cache (cached_tokens) and the ones written to it (cache_write_tokens).
+ * Each count given replaces its part; the others stay.
+ */
 static void take_usage(struct phttp *h, const cJSON *usage)
 {
-	const cJSON *in = cJSON_GetObjectItemCaseSensitive(usage, "input_tokens");
-	const cJSON *out = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens");
 	struct prov_usage *u = &h->res->usage;
+	long v, uncached = u->prompt_tokens - prov_usage_detail(u, PROV_CACHED_TOKENS) -
+			   prov_usage_detail(u, PROV_CACHE_WRITE_TOKENS);
 
-	/* a count no answer has (negative, or past long: converting it would be
-	 * undefined) is ignored */
-	if (cJSON_IsNumber(in) && in->valuedouble >= 0 && in->valuedouble <= MAX_TOKENS)
-		u->prompt_tokens = (long)in->valuedouble;
-	if (cJSON_IsNumber(out) && out->valuedouble >= 0 && out->valuedouble <= MAX_TOKENS)
-		u->completion_tokens = (long)out->valuedouble;
+	if (count_of(usage, "input_tokens", &v))
+		uncached = v;
+	if (count_of(usage, "cache_read_input_tokens", &v))
+		prov_usage_detail_set(u, PROV_CACHED_TOKENS, v);
+	if (count_of(usage, "cache_creation_input_tokens", &v))
+		prov_usage_detail_set(u, PROV_CACHE_WRITE_TOKENS, v);
+	if (count_of(usage, "output_tokens", &v))
+		u->completion_tokens = v;
+	u->prompt_tokens = uncached + prov_usage_detail(u, PROV_CACHED_TOKENS) +
+			   prov_usage_detail(u, PROV_CACHE_WRITE_TOKENS);
 	u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }
 

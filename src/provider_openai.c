@@ -19,22 +19,39 @@
 
 #define MAX_TOKENS 1e15 /* a token count believed */
 
-/* The "usage" object of a chunk or a whole answer. */
+/* A count no answer has (negative, or past long: converting it would be
+ * undefined) is no count. */
+static bool count_of(const cJSON *o, const char *key, long *v)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(n) || !(n->valuedouble >= 0 && n->valuedouble <= MAX_TOKENS))
+		return false;
+	*v = (long)n->valuedouble;
+	return true;
+}
+
+/* The "usage" object of a chunk or a whole answer: the counts and each
+ * detail of prompt_tokens_details and completion_tokens_details given. */
 static void take_usage(struct phttp *o, const cJSON *j)
 {
 	const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(u, "total_tokens");
+	struct prov_usage *pu = &o->res->usage;
+	long v;
 
-	/* a count no answer has (negative, or past long: converting it would be
-	 * undefined) is ignored */
-	if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble <= MAX_TOKENS)
-		o->res->usage.prompt_tokens = (long)p->valuedouble;
-	if (cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble <= MAX_TOKENS)
-		o->res->usage.completion_tokens = (long)c->valuedouble;
-	if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble <= MAX_TOKENS)
-		o->res->usage.total_tokens = (long)t->valuedouble;
+	if (!cJSON_IsObject(u))
+		return;
+	if (count_of(u, "prompt_tokens", &v))
+		pu->prompt_tokens = v;
+	if (count_of(u, "completion_tokens", &v))
+		pu->completion_tokens = v;
+	if (count_of(u, "total_tokens", &v))
+		pu->total_tokens = v;
+	for (int d = 0; d < PROV_USAGE_DETAILS; d++) {
+		const struct prov_usage_field *f = &prov_usage_fields[d];
+		if (count_of(cJSON_GetObjectItemCaseSensitive(u, f->object), f->field, &v))
+			prov_usage_detail_set(pu, d, v);
+	}
 }
 
 /* A string member's text and length, or NULL. */

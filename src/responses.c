@@ -146,6 +146,30 @@ static const char *final_status(const struct agent_turn *t, const char **reason)
 }
 
 /*
+ * ResponseUsage: input_tokens_details and output_tokens_details are
+ * required, so a count the upstream did not give is 0 there; a count it gave
+ * is its own.  New tree, or NULL when out of memory.
+ */
+static cJSON *usage_json(const struct prov_usage *u)
+{
+	cJSON *usage = cJSON_CreateObject(), *d;
+
+	if (!usage || !add_int(usage, "input_tokens", u->prompt_tokens) ||
+	    !(d = cJSON_AddObjectToObject(usage, "input_tokens_details")) ||
+	    !add_int(d, "cached_tokens", prov_usage_detail(u, PROV_CACHED_TOKENS)) ||
+	    !add_int(d, "cache_write_tokens", prov_usage_detail(u, PROV_CACHE_WRITE_TOKENS)) ||
+	    !add_int(usage, "output_tokens", u->completion_tokens) ||
+	    !(d = cJSON_AddObjectToObject(usage, "output_tokens_details")) ||
+	    !add_int(d, "reasoning_tokens", prov_usage_detail(u, PROV_REASONING_TOKENS)) ||
+	    !add_int(usage, "total_tokens",
+		     u->total_tokens ? u->total_tokens : u->prompt_tokens + u->completion_tokens)) {
+		cJSON_Delete(usage);
+		return NULL;
+	}
+	return usage;
+}
+
+/*
  * The response object: status "in_progress" (no output, no usage), the
  * finished turn's status, or "failed" with e.  New tree, or NULL.
  */
@@ -230,18 +254,11 @@ static cJSON *response_json(const struct response *rs, const char *status, const
 	echo_field(o, body, "top_p");
 	cJSON_AddStringToObject(o, "truncation", "disabled");
 	if (over && !e) {
-		const struct prov_usage *u = &t->res.usage;
-		cJSON *usage = cJSON_AddObjectToObject(o, "usage"), *d;
-		if (!usage || !add_int(usage, "input_tokens", u->prompt_tokens) ||
-		    !(d = cJSON_AddObjectToObject(usage, "input_tokens_details")) ||
-		    !add_int(d, "cached_tokens", 0) ||
-		    !add_int(usage, "output_tokens", u->completion_tokens) ||
-		    !(d = cJSON_AddObjectToObject(usage, "output_tokens_details")) ||
-		    !add_int(d, "reasoning_tokens", 0) ||
-		    !add_int(usage, "total_tokens",
-			     u->total_tokens ? u->total_tokens
-					     : u->prompt_tokens + u->completion_tokens))
+		cJSON *usage = usage_json(&t->res.usage);
+		if (!usage || !cJSON_AddItemToObject(o, "usage", usage)) {
+			cJSON_Delete(usage);
 			goto fail;
+		}
 	} else {
 		cJSON_AddNullToObject(o, "usage");
 	}

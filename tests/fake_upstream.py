@@ -60,6 +60,10 @@ Models
   calltool         with or without `tools`: a call of "lookup" with arguments
                    {"q": "clawcgi"} streamed in two pieces, finish_reason
                    "tool_calls"
+  cached           usage with its breakdowns: prompt_tokens 2011 (2000 of them
+                   cached_tokens, 3 audio_tokens), completion_tokens 7 (5
+                   reasoning_tokens, 1 accepted and 2 rejected prediction
+                   tokens), as the usage chunk of a stream
   any model, n > 1 that many choices (choice i > 0 says "(choice i)")
   any model, logprobs: true  logprobs with each piece of content
 
@@ -94,6 +98,11 @@ import threading
 import time
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+USAGE_CACHED = {"prompt_tokens": 2011, "completion_tokens": 7, "total_tokens": 2018,
+                "prompt_tokens_details": {"cached_tokens": 2000, "audio_tokens": 3},
+                "completion_tokens_details": {"reasoning_tokens": 5, "audio_tokens": 0,
+                                              "accepted_prediction_tokens": 1,
+                                              "rejected_prediction_tokens": 2}}
 ERRORS = {
     500: ("fake upstream exploded", "server_error"),
     401: ("Incorrect API key provided", "invalid_request_error"),
@@ -191,6 +200,15 @@ def anthropic_problem(body):
                         % (i, b.get("tool_use_id")))
         prev_ids = ids if m.get("role") == "assistant" else set()
     return None
+
+
+def anthropic_usage(model, output_tokens):
+    """A Messages API usage object: 13 input tokens, and for the model
+    "cached" 2000 more read from the cache and 500 written to it."""
+    usage = {"input_tokens": 13, "output_tokens": output_tokens}
+    if model == "cached":
+        usage.update(cache_read_input_tokens=2000, cache_creation_input_tokens=500)
+    return usage
 
 
 def user_text(body):
@@ -399,7 +417,9 @@ class Handler(socketserver.StreamRequestHandler):
         thinking block), and "fake: the tool said <result>" after a
         tool_result; a forced tool (tool_choice type "tool"), any model:
         a call of it (anthropic_forced_tool); thinking enabled: a thinking
-        block "a budget of N tokens" before the text.  Requests the real API
+        block "a budget of N tokens" before the text; "cached": usage
+        that read 2000 prompt tokens from the cache and wrote 500 to it
+        (anthropic_usage).  Requests the real API
         refuses (an empty text block, a tool_result with no tool_use right
         before it, thinking_problem) get its 400."""
         model = body.get("model") if isinstance(body.get("model"), str) else ""
@@ -443,7 +463,7 @@ class Handler(socketserver.StreamRequestHandler):
                                    "signature": "fake-signature"})
             self.send(200, {"id": "msg_fake_%d" % n, "type": "message", "role": "assistant",
                             "model": model, "content": content,
-                            "stop_reason": stop, "usage": {"input_tokens": 13, "output_tokens": 9}})
+                            "stop_reason": stop, "usage": anthropic_usage(model, 9)})
             return True
 
         ev = self.anthropic_stream_start(n, model)
@@ -477,7 +497,8 @@ class Handler(socketserver.StreamRequestHandler):
         opts = body.get("stream_options")
         if isinstance(opts, dict) and opts.get("include_usage"):
             self.event({"id": cid, "object": "chat.completion.chunk", "created": created,
-                        "model": model, "choices": [], "usage": USAGE})
+                        "model": model, "choices": [],
+                        "usage": USAGE_CACHED if model == "cached" else USAGE})
         self.event("[DONE]")
         self.chunk(b"")
         return True
@@ -613,7 +634,7 @@ class Handler(socketserver.StreamRequestHandler):
         self.start_chunked()
         ev("message_start", {"type": "message_start", "message": {
             "id": "msg_fake_%d" % n, "type": "message", "role": "assistant", "model": model,
-            "content": [], "usage": {"input_tokens": 13, "output_tokens": 1}}})
+            "content": [], "usage": anthropic_usage(model, 1)}})
         return ev
 
     def anthropic_forced_tool(self, body, n, model, name, text):
@@ -724,7 +745,7 @@ class Handler(socketserver.StreamRequestHandler):
             self.send(200, {"id": cid, "object": "chat.completion", "created": created, "model": model,
                             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                          "finish_reason": finish}],
-                            "usage": USAGE})
+                            "usage": USAGE_CACHED if model == "cached" else USAGE})
             return True
 
         def chunk_of(delta, finish_reason=None):

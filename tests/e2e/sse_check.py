@@ -15,6 +15,7 @@ def main():
     ap.add_argument("--deltas", type=int, help="number of content chunks")
     ap.add_argument("--same-id", action="store_true")
     ap.add_argument("--usage", help="prompt,completion,total")
+    ap.add_argument("--usage-json", help="the usage chunk's whole usage object (JSON)")
     ap.add_argument("--no-usage", action="store_true")
     ap.add_argument("--error", help="an error event of this type, then [DONE]")
     a = ap.parse_args()
@@ -67,6 +68,10 @@ def main():
                 problems.append("usage chunk %r" % u)
             if chunks[-1] is not u:
                 problems.append("the usage chunk is not the last before [DONE]")
+    if a.usage_json is not None:
+        want = json.loads(a.usage_json)
+        if len(usage) != 1 or usage[0]["usage"] != want:
+            problems.append("usage chunks %r, wanted one with usage %r" % (usage, want))
     if a.no_usage and usage:
         problems.append("unexpected usage chunk")
     if a.error:

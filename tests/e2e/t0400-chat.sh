@@ -16,6 +16,7 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "echo", model: "echo/echo" },
     { id: "down", model: "nowhere/m" },
     { id: "slow", model: "quick/hang" },
+    { id: "cached", model: "fake/cached" },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key",
@@ -160,5 +161,15 @@ test_expect 'an image as a data URI reaches the upstream as an image_url part' '
 test_expect 'a remote image URL is 400 unless images.allowUrl' '
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}}]}]}" &&
 	expect_status 400 && expect_body_contains "Image URLs are not allowed"
+'
+test_expect 'usage: prompt_tokens_details and completion_tokens_details relayed with the upstream values' '
+	post /v1/chat/completions "$tok" "$(msg openclaw:cached hi)" && expect_status 200 &&
+	expect_json .usage.prompt_tokens 2011 && expect_json .usage.completion_tokens 7 &&
+	expect_json .usage.total_tokens 2018 &&
+	expect_json .usage.prompt_tokens_details "{\"cached_tokens\": 2000, \"audio_tokens\": 3}" &&
+	expect_json .usage.completion_tokens_details "{\"reasoning_tokens\": 5, \"audio_tokens\": 0, \"accepted_prediction_tokens\": 1, \"rejected_prediction_tokens\": 2}" &&
+	post /v1/chat/completions "$tok" "$(msg openclaw hi)" && expect_status 200 &&
+	expect_json .usage.prompt_tokens_details "(absent)" &&
+	expect_json .usage.completion_tokens_details "(absent)"
 '
 test_done

@@ -15,6 +15,7 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "slow", model: "fake/slow" },
     { id: "echo", model: "echo/echo" },
     { id: "down", model: "nowhere/m" },
+    { id: "cached", model: "fake/cached" },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key" },
@@ -78,5 +79,9 @@ test_expect 'garbage from the upstream mid-stream: error event, then [DONE]' '
 test_expect 'the service goes on after the failures' '
 	stream /v1/chat/completions "$tok" "$(req openclaw again)" &&
 	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --content "fake: again" --finish stop
+'
+test_expect 'the usage chunk relays prompt_tokens_details and completion_tokens_details' '
+	stream /v1/chat/completions "$tok" "$(req openclaw:cached hi ",\"stream_options\":{\"include_usage\":true}")" &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --usage 2011,7,2018 --usage-json "{\"prompt_tokens\": 2011, \"completion_tokens\": 7, \"total_tokens\": 2018, \"prompt_tokens_details\": {\"cached_tokens\": 2000, \"audio_tokens\": 3}, \"completion_tokens_details\": {\"reasoning_tokens\": 5, \"audio_tokens\": 0, \"accepted_prediction_tokens\": 1, \"rejected_prediction_tokens\": 2}}"
 '
 test_done

@@ -9,10 +9,11 @@ start_upstream
 write_config "$T/clawcgi.json5" <<'CONF'
 {
   gateway: { auth: { token: "${OPENCLAW_GATEWAY_TOKEN}" },
-             http: { endpoints: { chatCompletions: { enabled: true } } } },
+             http: { endpoints: { chatCompletions: { enabled: true }, metrics: { enabled: true } } } },
   agents: { list: [ { id: "main", model: "claude/claude-test", systemPrompt: "You are Claude-ish." },
                     { id: "big", model: "claudebig/claude-test" },
-                    { id: "tools", model: "claude/tools" } ] },
+                    { id: "tools", model: "claude/tools" },
+                    { id: "cache", model: "claude/cached" }, { id: "cachem", model: "claude/cached" } ] },
   models: { providers: {
     claude: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key", retries: 0 },
     claudebig: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key", maxTokens: 777 },
@@ -201,5 +202,21 @@ test_expect 'an error event mid-stream: error event, then [DONE]' '
 test_expect 'an HTTP error from the Messages API: 502 with its message' '
 	ask "" "x-openclaw-model: claude/error-529" && expect_status 502 &&
 	expect_body_contains "fake anthropic says 529"
+'
+# the model "cached": 13 input tokens, 2000 read from the prompt cache, 500 written to it
+cached_usage='"prompt_tokens": 2513, "completion_tokens": 9, "total_tokens": 2522, "prompt_tokens_details": {"cached_tokens": 2000, "cache_write_tokens": 500}'
+test_expect 'a cached prompt: prompt_tokens counts the tokens read from and written to the cache, prompt_tokens_details says which' '
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:cache\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
+	expect_status 200 && expect_json .usage "{$cached_usage}"
+'
+test_expect 'a cached prompt, streamed: the usage chunk counts it the same' '
+	stream /v1/chat/completions "$tok" "{\"model\":\"openclaw:cache\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" &&
+	expect_status 200 && python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --usage-json "{$cached_usage}"
+'
+test_expect '/metrics counts a cached prompt whole' '
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:cachem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
+	expect_status 200 && get /metrics "" && expect_status 200 &&
+	test "$(python3 "$LIBDIR/prom_check.py" "$T/last.body" "clawcgi_input_tokens_total{agent=\"cachem\"}")" = 2513 &&
+	test "$(python3 "$LIBDIR/prom_check.py" "$T/last.body" "clawcgi_output_tokens_total{agent=\"cachem\"}")" = 9
 '
 test_done

@@ -30,6 +30,8 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "think", model: "fake/think" },
     { id: "drip", model: "fake/drip" },
     { id: "silent", model: "silent/x" },
+    { id: "cached", model: "fake/cached" },
+    { id: "claudecached", model: "claude/cached" },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "sk-test-upstream-key", retries: 0 },
@@ -297,6 +299,27 @@ test_expect 'a body over maxBodyBytes: 413' '
 '
 test_expect 'no token: 401' '
 	post /v1/responses "" "$(q openclaw hi)" && expect_status 401
+'
+# final_usage: the usage of the recorded stream's terminal event
+final_usage() {
+	python3 -c 'import json, sys
+usage = None
+for raw in open(sys.argv[1], encoding="utf-8"):
+    line = raw.rstrip("\n").partition("\t")[2]
+    if line.startswith("data: "):
+        r = json.loads(line[6:]).get("response") or {}
+        if r.get("status") not in (None, "in_progress"):
+            usage = r.get("usage")
+print(json.dumps(usage))' "$T/stream.txt"
+}
+test_expect 'usage details: the upstream cached_tokens and reasoning_tokens, not 0' '
+	post /v1/responses "$tok" "$(q openclaw:cached hi)" && expect_status 200 &&
+	expect_json .usage "{\"input_tokens\": 2011, \"input_tokens_details\": {\"cached_tokens\": 2000, \"cache_write_tokens\": 0}, \"output_tokens\": 7, \"output_tokens_details\": {\"reasoning_tokens\": 5}, \"total_tokens\": 2018}"
+'
+test_expect 'usage of a cached Anthropic prompt, streamed: input_tokens counts it whole, cached_tokens and cache_write_tokens say which' '
+	stream /v1/responses "$tok" "$(q openclaw:claudecached hi ",\"stream\":true")" && expect_status 200 &&
+	test "$(final_usage)" = "{\"input_tokens\": 2513, \"input_tokens_details\": {\"cached_tokens\": 2000, \"cache_write_tokens\": 500}, \"output_tokens\": 9, \"output_tokens_details\": {\"reasoning_tokens\": 0}, \"total_tokens\": 2522}" ||
+	{ echo "# usage $(final_usage)"; false; }
 '
 stop_stack
 

@@ -16,10 +16,12 @@ conf() { # FILE USAGE-SECTION
     { id: "main", default: true, model: "echo/echo", embeddingModel: "echo/echo" },
     { id: "up", model: "fake/gpt-test" },
     { id: "drip", model: "fake/drip" },
+    { id: "cache", model: "claude/cached" },
   ] },
   models: { providers: {
     echo: { api: "echo" },
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@" },
+    claude: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "sk-ant-test-key" },
   } },
   session: { store: "@STORE@" },
   $2
@@ -161,6 +163,22 @@ test_expect 'refused requests: a wrong key (401, no one) and a key over its rpm 
 	ask "$(cat "$T/key.one")" b && expect_status 429 &&
 	rows_reach 1 "$since2 and status = 401 and auth_kind = $(q none) and auth_name is null and agent_id is null" &&
 	rows_reach 1 "$since2 and status = 429 and auth_kind = $(q key) and auth_name = $(q one) and model is null and prompt_tokens = 0"
+'
+# the model "cached" of the Messages API: 13 input tokens, 2000 read from the
+# prompt cache, 500 written to it, 9 output tokens
+test_expect 'an Anthropic turn on a cached prompt: its row counts the whole prompt' '
+	post /v1/chat/completions "$k1" "{\"model\":\"openclaw:cache\",\"messages\":[{\"role\":\"user\",\"content\":\"c\"}]}" &&
+	expect_status 200 &&
+	rows_reach 1 "$since2 and agent_id = $(q cache) and model = $(q claude/cached) and status = 200 and prompt_tokens = 2513 and completion_tokens = 9 and auth_name = $(q k1)"
+'
+"$CLAWCGI_BIN" keys --config "$T/clawcgi.json5" create --name heavy --tpm 1000 >"$T/key.heavy" 2>"$T/key.heavy.err" ||
+	_bail "keys create" "$T/key.heavy.err"
+test_expect 'a key'"'"'s tpm is charged the whole cached prompt' '
+	minute_room 10 &&
+	post /v1/chat/completions "$(cat "$T/key.heavy")" "{\"model\":\"openclaw:cache\",\"messages\":[{\"role\":\"user\",\"content\":\"c\"}]}" &&
+	expect_status 200 && sleep 0.5 &&
+	post /v1/chat/completions "$(cat "$T/key.heavy")" "{\"model\":\"openclaw:cache\",\"messages\":[{\"role\":\"user\",\"content\":\"c\"}]}" &&
+	expect_status 429
 '
 
 # ---- usage.enabled: false

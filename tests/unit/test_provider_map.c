@@ -446,6 +446,57 @@ static void anthropic_answers(void)
 	run_free(&r);
 }
 
+/* Anthropic's cache counters: the prompt is input_tokens plus the tokens read
+ * from the cache and written to it; message_delta may repeat any count. */
+static void anthropic_cache_usage(void)
+{
+	const struct phttp_ops *ops = &prov_anthropic_ops;
+	struct run r;
+
+	run_init(&r, &anthropic, NULL);
+	feed(&r, ops,
+	     "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":13,"
+	     "\"cache_read_input_tokens\":2000,\"cache_creation_input_tokens\":500,"
+	     "\"output_tokens\":1}}}");
+	feed(&r, ops, STOP("end_turn"));
+	CHECK(r.res.usage.prompt_tokens == 2513 && r.res.usage.completion_tokens == 9 &&
+		      r.res.usage.total_tokens == 2522,
+	      "anthropic stream: prompt_tokens counts the cache reads and writes");
+	CHECK(prov_usage_detail(&r.res.usage, PROV_CACHED_TOKENS) == 2000 &&
+		      prov_usage_detail(&r.res.usage, PROV_CACHE_WRITE_TOKENS) == 500 &&
+		      r.res.usage.given ==
+			      (1u << PROV_CACHED_TOKENS | 1u << PROV_CACHE_WRITE_TOKENS),
+	      "anthropic stream: cache reads are cached_tokens, writes cache_write_tokens");
+	feed(&r, ops,
+	     "{\"type\":\"message_delta\",\"usage\":{\"input_tokens\":20,"
+	     "\"cache_read_input_tokens\":1000,\"output_tokens\":12}}");
+	CHECK(r.res.usage.prompt_tokens == 1520 &&
+		      prov_usage_detail(&r.res.usage, PROV_CACHED_TOKENS) == 1000 &&
+		      r.res.usage.total_tokens == 1532,
+	      "anthropic stream: counts message_delta repeats replace their parts");
+	feed(&r, ops, "{\"type\":\"message_delta\",\"usage\":{\"cache_read_input_tokens\":-4}}");
+	CHECK_INT(r.res.usage.prompt_tokens, 1520,
+		  "anthropic stream: a cache count no answer has is ignored");
+	run_free(&r);
+
+	run_init(&r, &anthropic, NULL);
+	whole(&r, ops,
+	      "{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}],\"usage\":{\"input_tokens\":"
+	      "3,\"cache_read_input_tokens\":40,\"cache_creation_input_tokens\":0,\"output_"
+	      "tokens\":2}}");
+	CHECK(r.res.usage.prompt_tokens == 43 && r.res.usage.total_tokens == 45 &&
+		      prov_usage_detail(&r.res.usage, PROV_CACHED_TOKENS) == 40 &&
+		      (r.res.usage.given & 1u << PROV_CACHE_WRITE_TOKENS),
+	      "anthropic whole answer: prompt_tokens counts the cache reads, a 0 write is given");
+	run_free(&r);
+
+	run_init(&r, &anthropic, NULL);
+	whole(&r, ops, "{\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}");
+	CHECK(r.res.usage.prompt_tokens == 3 && r.res.usage.given == 0,
+	      "anthropic whole answer: no cache counters, no details");
+	run_free(&r);
+}
+
 static void openai_body(void)
 {
 	struct err e;
@@ -565,6 +616,47 @@ static void openai_answers(void)
 	run_free(&r);
 }
 
+/* The usage details of an OpenAI answer, streamed and whole. */
+static void openai_usage_details(void)
+{
+	const struct phttp_ops *ops = &prov_openai_ops;
+	struct run r;
+
+	run_init(&r, &openai, NULL);
+	feed(&r, ops,
+	     "{\"choices\":[],\"usage\":{\"prompt_tokens\":2011,\"completion_tokens\":7,"
+	     "\"total_tokens\":2018,\"prompt_tokens_details\":{\"cached_tokens\":2000,"
+	     "\"audio_tokens\":3},\"completion_tokens_details\":{\"reasoning_tokens\":5,"
+	     "\"audio_tokens\":0,\"accepted_prediction_tokens\":1,\"rejected_prediction_"
+	     "tokens\":2}}}");
+	CHECK(r.res.usage.prompt_tokens == 2011 &&
+		      prov_usage_detail(&r.res.usage, PROV_CACHED_TOKENS) == 2000 &&
+		      prov_usage_detail(&r.res.usage, PROV_PROMPT_AUDIO_TOKENS) == 3 &&
+		      prov_usage_detail(&r.res.usage, PROV_REASONING_TOKENS) == 5 &&
+		      prov_usage_detail(&r.res.usage, PROV_ACCEPTED_PREDICTION_TOKENS) == 1 &&
+		      prov_usage_detail(&r.res.usage, PROV_REJECTED_PREDICTION_TOKENS) == 2,
+	      "openai stream: the usage chunk's details taken with their values");
+	CHECK(r.res.usage.given ==
+		      (1u << PROV_CACHED_TOKENS | 1u << PROV_PROMPT_AUDIO_TOKENS |
+		       1u << PROV_REASONING_TOKENS | 1u << PROV_COMPLETION_AUDIO_TOKENS |
+		       1u << PROV_ACCEPTED_PREDICTION_TOKENS |
+		       1u << PROV_REJECTED_PREDICTION_TOKENS),
+	      "openai stream: exactly the details given are marked given (a 0 too)");
+	run_free(&r);
+
+	run_init(&r, &openai, NULL);
+	whole(&r, ops,
+	      "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+	      "\"x\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":9,\"completion_"
+	      "tokens\":4,\"total_tokens\":13,\"prompt_tokens_details\":{\"cached_tokens\":-1,"
+	      "\"cache_write_tokens\":6},\"completion_tokens_details\":{\"reasoning_tokens\":3}}}");
+	CHECK(r.res.usage.given == (1u << PROV_CACHE_WRITE_TOKENS | 1u << PROV_REASONING_TOKENS) &&
+		      r.res.usage.detail[PROV_CACHE_WRITE_TOKENS] == 6 &&
+		      r.res.usage.detail[PROV_REASONING_TOKENS] == 3,
+	      "openai whole answer: details taken, a count no answer has ignored");
+	run_free(&r);
+}
+
 int main(void)
 {
 	anthropic_messages();
@@ -572,9 +664,11 @@ int main(void)
 	anthropic_response_format();
 	anthropic_thinking();
 	anthropic_answers();
+	anthropic_cache_usage();
 	openai_body();
 	stored_history(&openai, "openai");
 	stored_history(&anthropic, "anthropic");
 	openai_answers();
+	openai_usage_details();
 	return check_done();
 }
