@@ -136,6 +136,26 @@ static int add_copy(cJSON *o, const char *key, const cJSON *v)
 }
 
 /*
+ * A choice's "logprobs" into o: the upstream's object with the members the
+ * OpenAI API reference requires ("content", "refusal") null where the
+ * upstream left them out (servers other than OpenAI's send content only),
+ * or null when there are none.  0, or -1 when out of memory.
+ */
+static int add_logprobs(cJSON *o, const cJSON *lp)
+{
+	cJSON *dup = lp && !cJSON_IsNull(lp) ? cJSON_Duplicate(lp, 1) : cJSON_CreateNull();
+
+	if (!dup)
+		return -1;
+	cJSON_AddItemToObject(o, "logprobs", dup);
+	if (cJSON_IsObject(dup) &&
+	    ((!cJSON_HasObjectItem(dup, "content") && !cJSON_AddNullToObject(dup, "content")) ||
+	     (!cJSON_HasObjectItem(dup, "refusal") && !cJSON_AddNullToObject(dup, "refusal"))))
+		return -1;
+	return 0;
+}
+
+/*
  * One chunk of choice d->choice: its delta holds role (when given), the
  * content, reasoning_content and tool_calls of d; the choice its logprobs;
  * finish_reason is finish, or null.
@@ -152,7 +172,7 @@ static int send_chunk(struct http_req *r, const struct completion *cmpl, const c
 	    (d->reasoning &&
 	     add_text(delta, "reasoning_content", d->reasoning, d->reasoning_len) < 0) ||
 	    add_copy(delta, "tool_calls", d->tool_calls) < 0 ||
-	    add_copy(choice, "logprobs", d->logprobs) < 0 ||
+	    (d->logprobs && add_logprobs(choice, d->logprobs) < 0) ||
 	    !(finish ? cJSON_AddStringToObject(choice, "finish_reason", finish)
 		     : cJSON_AddNullToObject(choice, "finish_reason"))) {
 		cJSON_Delete(o);
@@ -176,12 +196,8 @@ static int send_usage_chunk(struct http_req *r, const struct completion *cmpl,
 
 static int send_error_event(struct http_req *r, const struct err *e)
 {
-	cJSON *o = http_error_body(e);
-	cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
-
-	/* the stream's error event carries message and type only */
-	cJSON_DeleteItemFromObjectCaseSensitive(err, "code");
-	return send_event(r, o);
+	/* the error object of a JSON answer, param and code included */
+	return send_event(r, http_error_body(e));
 }
 
 /* The choices of the answer: at least one (an empty answer is "" text). */
@@ -230,7 +246,8 @@ static int send_completion(struct http_req *r, const struct completion *cmpl,
 			goto out;
 		}
 		cJSON_AddItemToObject(choice, "message", msg);
-		if (add_copy(choice, "logprobs", lp) < 0 ||
+		/* refusal and logprobs: null, as the reference has them when there are none */
+		if (!cJSON_AddNullToObject(msg, "refusal") || add_logprobs(choice, lp) < 0 ||
 		    !cJSON_AddStringToObject(choice, "finish_reason", finish_of(t, i)))
 			goto out;
 	}

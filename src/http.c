@@ -236,23 +236,48 @@ int http_send_json(struct http_req *r, int status, const cJSON *body, const char
 	return rc;
 }
 
+/*
+ * The request field a 4xx message begins with, "`messages[2].role` must
+ * be ...", into out (n bytes): 0, or -1 when the message does not begin
+ * with one (a field name is letters, digits, _ . - [ ] and at most n - 1
+ * of them).
+ */
+static int message_field(const struct err *e, char *out, size_t n)
+{
+	const char *s = e->message, *end;
+	size_t len;
+
+	if (e->status < 400 || e->status >= 500 || s[0] != '`' || !(end = strchr(s + 1, '`')))
+		return -1;
+	len = (size_t)(end - s - 1);
+	if (!len || len >= n ||
+	    strspn(s + 1, "abcdefghijklmnopqrstuvwxyz"
+			  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-[]") < len)
+		return -1;
+	memcpy(out, s + 1, len);
+	out[len] = '\0';
+	return 0;
+}
+
 cJSON *http_error_body(const struct err *e)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *err = cJSON_AddObjectToObject(root, "error");
+	char field[128];
+	const char *param = e->param					 ? e->param
+			    : message_field(e, field, sizeof field) == 0 ? field
+									 : NULL;
 
-	if (!err) {
+	if (!err ||
+	    !cJSON_AddStringToObject(err, "message", e->message[0] ? e->message : "Error") ||
+	    !cJSON_AddStringToObject(err, "type", err_type_name(e->type)) ||
+	    !(param ? cJSON_AddStringToObject(err, "param", param)
+		    : cJSON_AddNullToObject(err, "param")) ||
+	    !(e->code ? cJSON_AddStringToObject(err, "code", e->code)
+		      : cJSON_AddNullToObject(err, "code"))) {
 		cJSON_Delete(root);
 		return NULL;
 	}
-	cJSON_AddStringToObject(err, "message", e->message[0] ? e->message : "Error");
-	cJSON_AddStringToObject(err, "type", err_type_name(e->type));
-	if (e->code)
-		cJSON_AddStringToObject(err, "code", e->code);
-	else
-		cJSON_AddNullToObject(err, "code");
-	if (e->param)
-		cJSON_AddStringToObject(err, "param", e->param);
 	return root;
 }
 

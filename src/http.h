@@ -133,9 +133,12 @@ int http_stream_idle(struct http_req *r, int keepalive_seconds, time_t *last_wri
  * gone. */
 int http_send_json(struct http_req *r, int status, const cJSON *body, const char *extra);
 
-/* {"error":{"message","type","code"}} (the OpenAI API reference's error
- * object; code null when unset; "param" too when e names one): the one writer of error bodies.  A
- * new tree for the caller to cJSON_Delete, or NULL when out of memory. */
+/* {"error":{"message","type","param","code"}} (the OpenAI API reference's
+ * Error object, every member always there): param is e->param, else the
+ * field a 4xx message begins with in backticks ("`messages[2].role` must
+ * be ..."), else null; code is e->code or null.  The one writer of error
+ * bodies, the streams' error events included.  A new tree for the caller
+ * to cJSON_Delete, or NULL when out of memory. */
 cJSON *http_error_body(const struct err *e);
 /* That body as a JSON response with e's status (500 when unset), extra
  * header lines as in http_send_headers.  0, or -1 as http_send_json. */

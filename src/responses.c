@@ -37,6 +37,7 @@ struct item {
 	char *call_id, *name;
 	int chat_index; /* the call's index among the chat tool calls */
 	bool done;
+	bool cut; /* ended by the limit or a failure before it was whole: status incomplete */
 };
 
 /* One response being put together (and streamed when r is set). */
@@ -78,11 +79,12 @@ static cJSON *text_part(const char *type, const char *text)
 	return p;
 }
 
-/* Item i as the API shows it (status "in_progress" until done). */
+/* Item i as the API shows it (status "in_progress" until done, then
+ * "completed", or "incomplete" when it was cut). */
 static cJSON *item_json(const struct item *it)
 {
 	cJSON *o = cJSON_CreateObject(), *content;
-	const char *status = it->done ? "completed" : "in_progress";
+	const char *status = !it->done ? "in_progress" : it->cut ? "incomplete" : "completed";
 	const char *text = buf_str(&it->text);
 
 	if (!o || !cJSON_AddStringToObject(o, "id", it->id))
@@ -130,6 +132,41 @@ static void echo_field(cJSON *o, const cJSON *body, const char *name)
 
 	if (dup)
 		cJSON_AddItemToObject(o, name, dup);
+}
+
+/*
+ * The request's tools as the response shows them: a function tool's strict
+ * is false when the request did not say (the reference: whether strict
+ * parameter validation is enforced; clawcgi sends the tool upstream as it
+ * came, so without strict the upstream's default, not strict, holds).  New
+ * tree, or NULL when out of memory.
+ */
+static cJSON *tools_json(const cJSON *tools)
+{
+	cJSON *out = cJSON_IsArray(tools) ? cJSON_Duplicate(tools, 1) : cJSON_CreateArray(), *t;
+
+	cJSON_ArrayForEach(t, out) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type");
+		const cJSON *strict = cJSON_GetObjectItemCaseSensitive(t, "strict");
+		if (!cJSON_IsString(type) || strcmp(type->valuestring, "function") ||
+		    cJSON_IsBool(strict))
+			continue;
+		cJSON_DeleteItemFromObjectCaseSensitive(t, "strict");
+		if (!cJSON_AddFalseToObject(t, "strict")) {
+			cJSON_Delete(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+/* The ResponseErrorCode (the reference's list) of a failure: the limit's,
+ * a request's, or the server's. */
+static const char *error_code(const struct err *e)
+{
+	if (e->status == 429)
+		return "rate_limit_exceeded";
+	return e->status >= 400 && e->status < 500 ? "invalid_prompt" : "server_error";
 }
 
 /* status and incomplete_details of a finished turn. */
@@ -190,11 +227,7 @@ static cJSON *response_json(const struct response *rs, const char *status, const
 		goto fail;
 	if (e) {
 		x = cJSON_AddObjectToObject(o, "error");
-		if (!x ||
-		    !cJSON_AddStringToObject(x, "code",
-					     e->status == 504	? "timeout"
-					     : e->status >= 500 ? "server_error"
-								: "invalid_request") ||
+		if (!x || !cJSON_AddStringToObject(x, "code", error_code(e)) ||
 		    !cJSON_AddStringToObject(x, "message", e->message))
 			goto fail;
 	} else {
@@ -248,9 +281,9 @@ static cJSON *response_json(const struct response *rs, const char *status, const
 		cJSON_AddItemToObject(o, "tool_choice", cJSON_Duplicate(x, 1));
 	else
 		cJSON_AddStringToObject(o, "tool_choice", "auto");
-	x = cJSON_GetObjectItemCaseSensitive(body, "tools");
-	cJSON_AddItemToObject(o, "tools",
-			      cJSON_IsArray(x) ? cJSON_Duplicate(x, 1) : cJSON_CreateArray());
+	if (!(x = tools_json(cJSON_GetObjectItemCaseSensitive(body, "tools"))))
+		goto fail;
+	cJSON_AddItemToObject(o, "tools", x);
 	echo_field(o, body, "top_p");
 	cJSON_AddStringToObject(o, "truncation", "disabled");
 	if (over && !e) {
@@ -262,7 +295,12 @@ static cJSON *response_json(const struct response *rs, const char *status, const
 	} else {
 		cJSON_AddNullToObject(o, "usage");
 	}
-	echo_field(o, body, "user");
+	/* usage (none yet, or a failure's) and user are left out, not null:
+	 * the reference has them an object and a string */
+	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "usage")))
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "usage");
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "user")))
+		echo_field(o, body, "user");
 	buf_free(&text);
 	return o;
 fail:
@@ -563,6 +601,8 @@ static cJSON *finished_response(const struct agent_turn *t, void *ctx)
 
 	if (!rs->nitems && !t->res.cancelled)
 		rs->open = item_open(rs, ITEM_MESSAGE, NULL); /* no output: an empty message */
+	if (!strcmp(status, "incomplete") && rs->nitems)
+		rs->items[rs->nitems - 1].cut = true; /* the item the limit ended */
 	close_all(rs);
 	return response_json(rs, status, reason, NULL);
 }
@@ -691,6 +731,8 @@ static void send_failed(struct response *rs, const struct err *e)
 {
 	cJSON *o = cJSON_CreateObject();
 
+	for (int i = 0; i < rs->nitems; i++)
+		rs->items[i].cut = !rs->items[i].done; /* the failure ended it part-way */
 	close_all(rs);
 	if (!o || !cJSON_AddStringToObject(o, "type", "response.failed")) {
 		cJSON_Delete(o);

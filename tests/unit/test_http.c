@@ -190,12 +190,42 @@ int main(void)
 			  "Status: 404 Not Found\r\nContent-Type: application/json; "
 			  "charset=utf-8\r\nX-A: b\r\n\r\n"
 			  "{\"error\":{\"message\":\"The model `x` does not "
-			  "exist.\",\"type\":\"invalid_request_error\",\"code\":\"model_not_"
-			  "found\"}}\n",
-			  "error response: status line, headers, OpenAI error body");
+			  "exist.\",\"type\":\"invalid_request_error\",\"param\":null,"
+			  "\"code\":\"model_not_found\"}}\n",
+			  "error response: status line, headers, OpenAI error body (param null)");
 		CHECK(r.headers_sent && r.status == 404, "status recorded");
 		CHECK(http_send_headers(&r, 200, NULL, NULL) < 0, "headers cannot be sent twice");
 		http_req_free(&r);
+	}
+	{
+		/* every error body has param and code: the field a 4xx message
+		 * begins with, e->param over it, null otherwise */
+		static const struct {
+			int status;
+			const char *message, *param, *want;
+		} cases[] = {
+			{400, "`messages[2].role` must be a string.", NULL,
+			 "\"param\":\"messages[2].role\",\"code\":null"},
+			{400, "`stream` must be a boolean.", "previous_response_id",
+			 "\"param\":\"previous_response_id\",\"code\":null"},
+			{400, "Missing `messages` array.", NULL, "\"param\":null,\"code\":null"},
+			{400, "`a b` is not a field.", NULL, "\"param\":null,\"code\":null"},
+			{400, "`unclosed", NULL, "\"param\":null,\"code\":null"},
+			{502, "`model` failed upstream.", NULL, "\"param\":null,\"code\":null"},
+		};
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			cJSON *b;
+			char *text;
+			err_set(&e, cases[i].status, ERR_INVALID_REQUEST, "%s", cases[i].message);
+			e.param = cases[i].param;
+			b = http_error_body(&e);
+			text = b ? cJSON_PrintUnformatted(b) : NULL;
+			CHECK(text && strstr(text, cases[i].want), "error body param and code");
+			if (text && !strstr(text, cases[i].want))
+				fprintf(stderr, "# %s: %s\n", cases[i].message, text);
+			free(text);
+			cJSON_Delete(b);
+		}
 	}
 	{
 		const char *p[] = {NULL};
