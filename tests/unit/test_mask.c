@@ -98,6 +98,11 @@ static void test_overlap_and_short(void)
 	CHECK_STR(masked(s, "password=xyzzy12\"", false), "password=" ELL "\"",
 		  "a 7-character secret: whole word, no prefix");
 	mask_set_free(s);
+	s = mask_set_new();
+	mask_set_add(s, "x", 1);
+	CHECK_STR(masked(s, "x: 3 x 4 = max x", false), ELL ": 3 " ELL " 4 = max " ELL,
+		  "a 1-character secret: each whole word, at the start and the end too");
+	mask_set_free(s);
 	s = set_of(utf);
 	CHECK_STR(masked(s, "k=\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9-secret-value", false),
 		  "k=\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" ELL,
