@@ -25,6 +25,7 @@
 #include "config_read.h"
 #include "json5.h"
 #include "log.h"
+#include "mask.h"
 #include "metrics.h"
 #include "serve.h"
 #include "store.h"
@@ -625,6 +626,32 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	return load_store(L, c, session);
 }
 
+/* The secrets c holds, made the process-wide mask set (mask.h): provider
+ * API keys and header values, the gateway token or password, the store's
+ * password.  0, or -1 out of memory. */
+static int install_secrets(const struct cfg *c)
+{
+	struct mask_set *set = mask_set_new();
+	int rc = set ? 0 : -1;
+
+	if (rc == 0 && c->auth.secret)
+		rc = mask_set_add(set, c->auth.secret, strlen(c->auth.secret));
+	for (size_t i = 0; rc == 0 && i < c->nproviders; i++) {
+		const struct cfg_provider *p = &c->providers[i];
+		if (p->api_key)
+			rc = mask_set_add(set, p->api_key, strlen(p->api_key));
+		for (size_t h = 0; rc == 0 && h < p->nheaders; h++)
+			rc = mask_set_add(set, p->headers[h].value, strlen(p->headers[h].value));
+	}
+	if (rc == 0)
+		rc = store_secrets(c->session.store, set);
+	if (rc < 0) {
+		mask_set_free(set);
+		return -1;
+	}
+	return mask_install(set);
+}
+
 /* A new config holding every default; NULL when out of memory. */
 static struct cfg *cfg_new(const char *path)
 {
@@ -694,6 +721,10 @@ int cfg_load_text(const char *name, const char *text, size_t len, struct cfg **o
 		log_warn("%s: gateway.auth.mode is \"none\": anyone who can reach the "
 			 "endpoint can use it",
 			 name);
+	if (install_secrets(c) < 0) {
+		cfgr_fail(&L, NULL, "out of memory");
+		goto out;
+	}
 	*out = c;
 	c = NULL;
 	rc = 0;

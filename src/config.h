@@ -6,7 +6,8 @@
  * current, and its reload, is config_live.h's.
  *
  * All strings inside a struct cfg belong to it.  Secrets (auth token,
- * password, provider API keys) are held here and nowhere else; nothing
+ * password, provider API keys) are held here and, for masking, in mask.c's
+ * process-wide set (a config that loads installs its secrets there); nothing
  * prints them except check-config, masked.
  */
 #ifndef CLAW_CONFIG_H
@@ -178,8 +179,10 @@ struct cfg {
 
 /*
  * Parse and validate the file at path.  On success *out is a new snapshot
- * (refs = 1).  On failure returns -1 and writes "file:line: reason" into
- * errbuf.
+ * (refs = 1), and its secrets are added to the process-wide mask set
+ * (mask_install), so no message or log line shows them from then on.  On
+ * failure returns -1 and writes "file:line: reason" into errbuf (a syntax
+ * error names the line, column and kind of token, never its text).
  */
 int cfg_load(const char *path, struct cfg **out, char *errbuf, size_t errlen);
 

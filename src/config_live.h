@@ -1,7 +1,8 @@
 /*
  * config_live.h - the process-wide current configuration: the one global
  * that changes while requests are served (besides libcurl's load-once state
- * in curl_load.c and serve.c's accept lock).
+ * in curl_load.c, serve.c's accept lock, and mask.c's set of secrets that
+ * each loaded configuration adds to).
  *
  * Requests take a reference to the current snapshot with cfg_acquire() and
  * drop it with cfg_release(); a reload swaps the current pointer and the

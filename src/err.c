@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mask.h"
 #include "utf8.h"
 
 static const char *const type_names[] = {
@@ -44,17 +45,29 @@ static void keep_utf8(char *s)
 	}
 }
 
+/*
+ * Every message is masked against the configured secrets (mask.h) before
+ * it is kept: an upstream's or the store's own words may quote a key.  It
+ * is formatted and masked at full length first, so the cut to the
+ * message's size never leaves the start of a secret at its end.
+ */
 int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 {
+	char full[2048];
 	va_list ap;
+	int n;
 
 	e->status = status;
 	e->type = type;
 	e->code = NULL;
 	e->param = NULL;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	n = vsnprintf(full, sizeof full, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		full[0] = '\0';
+	mask_global(full, sizeof full, n >= (int)sizeof full);
+	snprintf(e->message, sizeof e->message, "%s", full);
 	keep_utf8(e->message);
 	return -1;
 }

@@ -10,7 +10,8 @@
  * body shape (http_send_error).
  *
  * Messages must never contain secrets or server file paths: they go into
- * response bodies.
+ * response bodies.  err_set masks the configured secrets (mask.h) in every
+ * message it keeps, for the texts from outside that may quote one.
  */
 #ifndef CLAW_ERR_H
 #define CLAW_ERR_H

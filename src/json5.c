@@ -5,7 +5,9 @@
  * plain JSON and go through cJSON, but the configuration file is JSON5 and
  * no packaged C library reads that.  The reader takes a byte count, never
  * looks past it (embedded NULs are ordinary bytes), and reports the first
- * error with a 1-based line and byte column.
+ * error with a 1-based line and byte column, and the kind of token found
+ * there, never its text: the file holds API keys and passwords, and one
+ * written unquoted must not reach check-config's output or a log.
  *
  * It is a recursive-descent parser whose recursion is bounded by the
  * nesting limit (J5_MAX_DEPTH containers), so hostile input cannot exhaust
@@ -35,9 +37,6 @@
 #include "utf8.h"
 
 #define J5_MAX_DEPTH 512
-
-/* Longest identifier quoted back in an error message. */
-#define J5_MAX_QUOTED 40
 
 struct j5 {
 	const unsigned char *s;
@@ -118,7 +117,9 @@ static int j5_fail(struct j5 *p, size_t off, const char *fmt, ...)
 	return -1;
 }
 
-/* "unexpected character ..." naming the byte or code point at off. */
+/* "unexpected ..." naming the kind of what is at off: a punctuation or
+ * control character itself, but a letter, a digit or any other character only by
+ * its kind, since it may be the start of a secret written unquoted. */
 static int j5_fail_char(struct j5 *p, size_t off, const char *suffix)
 {
 	unsigned long cp;
@@ -127,11 +128,17 @@ static int j5_fail_char(struct j5 *p, size_t off, const char *suffix)
 	if (off >= p->len)
 		return j5_fail(p, off, "unexpected end of input");
 	c = p->s[off];
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return j5_fail(p, off, "unexpected letter%s", suffix);
+	if (c >= '0' && c <= '9')
+		return j5_fail(p, off, "unexpected digit%s", suffix);
 	if (c > 0x20 && c < 0x7F)
 		return j5_fail(p, off, "unexpected character '%c'%s", c, suffix);
+	if (c <= 0x20 || c == 0x7F) /* a control character: no secret's text */
+		return j5_fail(p, off, "unexpected character U+%04X%s", (unsigned)c, suffix);
 	if (utf8_decode((const char *)p->s + off, p->len - off, &cp))
-		return j5_fail(p, off, "unexpected character U+%04lX%s", cp, suffix);
-	return j5_fail(p, off, "unexpected byte 0x%02X (invalid UTF-8)", (unsigned)c);
+		return j5_fail(p, off, "unexpected non-ASCII character%s", suffix);
+	return j5_fail(p, off, "invalid UTF-8");
 }
 
 /* Line of byte offset off; cheap when offsets only grow, as they do here. */
@@ -670,9 +677,7 @@ static int j5_word(struct j5 *p, size_t rec_off, cJSON **out)
 	else if (n == 4 && memcmp(s + at, "null", 4) == 0)
 		node = cJSON_CreateNull();
 	else
-		return j5_fail(p, at, "unexpected identifier '%.*s%s'",
-			       (int)(n > J5_MAX_QUOTED ? J5_MAX_QUOTED : n), (const char *)s + at,
-			       n > J5_MAX_QUOTED ? "..." : "");
+		return j5_fail(p, at, "unexpected bare word (a string value must be quoted)");
 	if (!node)
 		return j5_fail(p, at, "out of memory");
 	if (j5_record(p, node, rec_off) < 0) {

@@ -5,7 +5,9 @@
  * so lines from several threads or processes sharing the web server's log
  * do not interleave.  Newlines inside a message are replaced, so one call is
  * one line.  While a thread serves a FastCGI request its lines go to the
- * request's error stream instead (see log_set_sink).
+ * request's error stream instead (see log_set_sink).  Every message is
+ * masked against the configured secrets (mask.h) first: the last line of
+ * defence for a text from outside that quotes one.
  */
 #include "log.h"
 
@@ -14,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "mask.h"
 
 static __thread log_sink_fn sink;
 static __thread void *sink_ctx;
@@ -35,6 +39,8 @@ static void log_line(const char *level, const char *fmt, va_list ap)
 	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		return;
+	if (mask_global(line + n, sizeof line - (size_t)n - 1, m >= (int)sizeof line - n - 1))
+		m = (int)strlen(line + n);
 	n += m;
 	if (n > (int)sizeof line - 2)
 		n = (int)sizeof line - 2;

@@ -4,7 +4,10 @@
  * stream (FCGI_STDERR), which every FastCGI server writes to its error log
  * even when it did not start clawcgi (spawn-fcgi, `clawcgi serve`).
  *
- * Never pass a secret (token, password, API key) to these functions.
+ * Never pass a secret (token, password, API key) to these functions.  As
+ * the last line of defence each message is masked against the configured
+ * secrets (mask.h) before it is written; a line cut at its 2 KiB loses the
+ * tail that could begin one.
  */
 #ifndef CLAW_LOG_H
 #define CLAW_LOG_H

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mask.h"
 #include "utf8.h"
 
 /* stderr held while waiting for a line's end; what does not fit is dropped */
@@ -72,15 +73,21 @@ static char *request_json(const struct prov_request *rq)
 	return text;
 }
 
+/* Each whole line is masked (mask.h) before it is cut to CMD_STDERR_LINE,
+ * so a secret the program prints is never logged, not even its start. */
 static void log_stderr(const char *name, struct buf *err, bool flush_all)
 {
 	char *nl;
 
 	while (err->len && ((nl = memchr(err->data, '\n', err->len)) || flush_all)) {
 		size_t n = nl ? (size_t)(nl - err->data) : err->len;
+		struct buf line = BUF_INIT;
 
-		log_warn("command provider %s: %.*s", name,
-			 (int)(n > CMD_STDERR_LINE ? CMD_STDERR_LINE : n), err->data);
+		if (mask_global_buf(err->data, n, false, &line) == 0) {
+			size_t shown = line.len > CMD_STDERR_LINE ? CMD_STDERR_LINE : line.len;
+			log_warn("command provider %s: %.*s", name, (int)shown, buf_str(&line));
+		}
+		buf_free(&line);
 		n = nl ? n + 1 : n;
 		memmove(err->data, err->data + n, err->len - n);
 		buf_truncate(err, err->len - n);

@@ -4,7 +4,8 @@
  *
  * The API key travels only in the headers the backend builds; nothing here
  * logs a URL, a header or a body, and error messages carry the upstream's
- * own message, trimmed.
+ * own message, trimmed, with every configured secret masked (an upstream
+ * that refuses a key may quote it).
  */
 #include "provider_http.h"
 
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "mask.h"
 
 #define MAX_BODY (64u << 20) /* non-streaming answer */
 #define MAX_ERROR_BODY 65536 /* kept of an error answer */
@@ -26,6 +28,7 @@ void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
 	cJSON *j = cJSON_ParseWithLength(body, len);
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
 	const cJSON *msg = NULL;
+	struct buf masked = BUF_INIT;
 	size_t o = 0;
 
 	if (cJSON_IsObject(err))
@@ -38,6 +41,15 @@ void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
 		body = msg->valuestring;
 		len = strlen(body);
 	}
+	/* masked whole before it is cut, so no key's start is left at the cut */
+	if (len > MAX_ERROR_BODY)
+		len = MAX_ERROR_BODY;
+	if (mask_global_buf(body, len, false, &masked) < 0) {
+		snprintf(out, outlen, "(no message)");
+		goto out;
+	}
+	body = buf_str(&masked);
+	len = masked.len;
 	while (len && isspace((unsigned char)*body))
 		body++, len--;
 	for (size_t i = 0; i < len && o + 1 < outlen && i < 300; i++) {
@@ -49,6 +61,8 @@ void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
 	out[o] = '\0';
 	if (!o)
 		snprintf(out, outlen, "(no message)");
+out:
+	buf_free(&masked);
 	cJSON_Delete(j);
 }
 

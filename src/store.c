@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mask.h"
 #include "store_pg.h"
 
 #define MASK "******"
@@ -90,10 +91,48 @@ bool store_postgresql_built(void)
 
 /* ---- masking ---- */
 
-/* Append spec to out with [from, to) of each password span masked.  The
- * spans: a URL's "user:PASSWORD@", a URL's "password=VALUE" parameter, and
- * the keyword form's password=VALUE (quoted or not). */
-static int mask_into(struct buf *out, const char *spec)
+/* A password as a secret to mask (mask.h): as written in spec, and as libpq
+ * reads it (percent-decoded in a URL, unquoted in the keyword form), since a
+ * message may quote either. */
+static int add_password(struct mask_set *found, const char *p, size_t n, bool url)
+{
+	struct buf plain = BUF_INIT;
+	int rc;
+
+	if (!found)
+		return 0;
+	if (mask_set_add(found, p, n) < 0)
+		return -1;
+	if (!url && n && p[0] == '\'') { /* 'quoted', the closing quote may be missing */
+		p++, n--;
+		if (n && p[n - 1] == '\'')
+			n--;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (url && c == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
+		    isxdigit((unsigned char)p[i + 2])) {
+			char hex[3] = {p[i + 1], p[i + 2], 0};
+			c = (char)strtol(hex, NULL, 16);
+			i += 2;
+		} else if (!url && c == '\\' && i + 1 < n) {
+			c = p[++i];
+		}
+		if (buf_append(&plain, &c, 1) < 0) {
+			buf_free(&plain);
+			return -1;
+		}
+	}
+	rc = mask_set_add(found, plain.data, plain.len);
+	buf_free(&plain);
+	return rc;
+}
+
+/* Append spec to out with [from, to) of each password span masked, and add
+ * each password to found (when not NULL).  The spans: a URL's
+ * "user:PASSWORD@", a URL's "password=VALUE" parameter, and the keyword
+ * form's password=VALUE (quoted or not). */
+static int mask_into(struct buf *out, const char *spec, struct mask_set *found)
 {
 	const char *p = spec, *end = spec + strlen(spec);
 
@@ -109,7 +148,8 @@ static int mask_into(struct buf *out, const char *spec)
 				}
 		}
 		if (colon) {
-			if (buf_append(out, spec, (size_t)(colon + 1 - spec)) < 0 ||
+			if (add_password(found, colon + 1, (size_t)(q - colon - 1), true) < 0 ||
+			    buf_append(out, spec, (size_t)(colon + 1 - spec)) < 0 ||
 			    buf_append_str(out, MASK) < 0)
 				return -1;
 			p = q;
@@ -121,7 +161,8 @@ static int mask_into(struct buf *out, const char *spec)
 				stop = end;
 			if (has_prefix(param, "password=")) {
 				param += strlen("password=");
-				if (buf_append(out, p, (size_t)(param - p)) < 0 ||
+				if (add_password(found, param, (size_t)(stop - param), true) < 0 ||
+				    buf_append(out, p, (size_t)(param - p)) < 0 ||
 				    buf_append_str(out, MASK) < 0)
 					return -1;
 				p = stop;
@@ -159,7 +200,8 @@ static int mask_into(struct buf *out, const char *spec)
 				ve++;
 		}
 		if (keylen == 8 && !strncmp(key, "password", 8)) {
-			if (buf_append(out, p, (size_t)(v - p)) < 0 ||
+			if (add_password(found, v, (size_t)(ve - v), false) < 0 ||
+			    buf_append(out, p, (size_t)(v - p)) < 0 ||
 			    buf_append_str(out, MASK) < 0)
 				return -1;
 		} else if (buf_append(out, p, (size_t)(ve - p)) < 0) {
@@ -176,11 +218,22 @@ char *store_display(const char *spec)
 
 	if (store_kind_of(spec) == STORE_SQLITE)
 		return strdup(spec);
-	if (mask_into(&out, spec) < 0 || buf_append(&out, "", 0) < 0) {
+	if (mask_into(&out, spec, NULL) < 0 || buf_append(&out, "", 0) < 0) {
 		buf_free(&out);
 		return NULL;
 	}
 	return buf_detach(&out);
+}
+
+int store_secrets(const char *spec, struct mask_set *found)
+{
+	struct buf out = BUF_INIT;
+	int rc = 0;
+
+	if (spec && store_kind_of(spec) == STORE_POSTGRESQL)
+		rc = mask_into(&out, spec, found);
+	buf_free(&out);
+	return rc;
 }
 
 /* ---- reading a store string ---- */

@@ -267,6 +267,12 @@ enum store_kind store_kind_of(const char *spec);
  * replaced by "******".  A new string (NULL: out of memory). */
 char *store_display(const char *spec);
 
+/* Add each password in spec (a PostgreSQL string; a SQLite one has none)
+ * to found, as written and as libpq reads it, for masking (mask.h).  0, or
+ * -1 out of memory. */
+struct mask_set;
+int store_secrets(const char *spec, struct mask_set *found);
+
 /* Whether this build has the PostgreSQL backend (configure found libpq). */
 bool store_postgresql_built(void);
 

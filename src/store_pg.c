@@ -39,6 +39,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "mask.h"
 
 #define EXPIRE_EVERY_S 600
 /* a statement running longer fails; a connection string's own "options"
@@ -370,10 +371,13 @@ static const char *display_of(struct store *base)
 }
 
 /* libpq's last message on one line (it ends in a newline, sometimes has
- * several lines). */
+ * several lines), every configured secret masked (mask.h): the server's
+ * words and libpq's may quote the connection string. */
 static void pq_message(PGconn *db, char *out, size_t n)
 {
-	snprintf(out, n, "%s", db ? PQerrorMessage(db) : "out of memory");
+	int len = snprintf(out, n, "%s", db ? PQerrorMessage(db) : "out of memory");
+
+	mask_global(out, n, len >= (int)n);
 	for (char *p = out; *p; p++)
 		if (*p == '\n' || *p == '\t')
 			*p = p[1] ? ' ' : '\0';
@@ -1482,14 +1486,16 @@ int store_pg_check(const char *conninfo, char *why, size_t whylen)
 	char *errmsg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
 	size_t n;
+	int len;
 
 	if (opts) {
 		PQconninfoFree(opts);
 		return 0;
 	}
-	snprintf(why, whylen, "is not a connection string libpq can read: %s",
-		 errmsg ? errmsg : "out of memory");
+	len = snprintf(why, whylen, "is not a connection string libpq can read: %s",
+		       errmsg ? errmsg : "out of memory");
 	PQfreemem(errmsg);
+	mask_global(why, whylen, len >= (int)whylen);
 	n = strlen(why);
 	while (n && why[n - 1] == '\n')
 		why[--n] = '\0';

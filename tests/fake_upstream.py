@@ -64,6 +64,12 @@ Models
                    cached_tokens, 3 audio_tokens), completion_tokens 7 (5
                    reasoning_tokens, 1 accepted and 2 rejected prediction
                    tokens), as the usage chunk of a stream
+  leak-key         HTTP 401 whose message quotes the key the request presented
+                   (its bearer token, or x-api-key) and the value of its
+                   x-org-secret header, as some upstreams quote a wrong key
+  leak-key-mid     the same message as an error event after a delta "partial"
+                   of a stream (its event written in two pieces, cut inside
+                   the key); not streamed: as leak-key
   any model, n > 1 that many choices (choice i > 0 says "(choice i)")
   any model, logprobs: true  logprobs with each piece of content
 
@@ -81,6 +87,7 @@ string or one token array is one input)
   embed-float      as the default, but numbers even when base64 was asked
   embed-short      one embedding fewer than the inputs
   embed-fail       HTTP 500 with an OpenAI error body
+  embed-leak       as leak-key
   embed-hang       waits up to 30 s (ends early on shutdown or when the client
                    goes away), then answers normally
 """
@@ -356,6 +363,7 @@ class Handler(socketserver.StreamRequestHandler):
 
     # -- chat ---------------------------------------------------------------
     def chat(self, path, headers, raw, answer=None):
+        self.req_headers = headers
         try:
             body = json.loads(raw.decode("utf-8"))
         except ValueError:
@@ -374,9 +382,43 @@ class Handler(socketserver.StreamRequestHandler):
             return True
         return (answer or self.answer)(body, n)
 
+    def leaked_message(self):
+        """What an upstream that refuses a key says: the key itself."""
+        h = self.req_headers
+        auth = h.get("authorization", "")
+        key = auth[7:] if auth.lower().startswith("bearer ") else h.get("x-api-key", "")
+        msg = "Incorrect API key provided: %s." % key
+        if "x-org-secret" in h:
+            msg += " Organization secret %s is not valid either." % h["x-org-secret"]
+        return key, msg
+
+    def leak_key(self, body, model, streaming):
+        """leak-key, leak-key-mid, embed-leak (see the models above)."""
+        key, msg = self.leaked_message()
+        err = {"error": {"message": msg, "type": "invalid_request_error", "param": None,
+                         "code": "invalid_api_key"}}
+        if model != "leak-key-mid" or not streaming:
+            self.send(401, err)
+            return True
+        self.start_chunked()
+        for delta in ({"role": "assistant"}, {"content": "partial"}):
+            self.event({"id": "chatcmpl-leak", "object": "chat.completion.chunk", "created": 0,
+                        "model": model, "choices": [{"index": 0, "delta": delta,
+                                                     "finish_reason": None}]})
+        data = "data: %s\n\n" % json.dumps(err)
+        cut = data.index(key) + len(key) // 2 if key else len(data) // 2
+        self.chunk(data[:cut])
+        self.pause(0.2)
+        self.chunk(data[cut:])
+        self.chunk("data: [DONE]\n\n")
+        self.chunk(b"")
+        return True
+
     def embeddings(self, body, n):
         """POST .../embeddings: the vectors of the embedding models above."""
         model = body.get("model") if isinstance(body.get("model"), str) else ""
+        if model == "embed-leak":
+            return self.leak_key(body, "leak-key", False)
         if model == "embed-fail":
             self.send(500, {"error": {"message": "fake embeddings exploded",
                                       "type": "server_error", "param": None, "code": None}})
@@ -411,7 +453,7 @@ class Handler(socketserver.StreamRequestHandler):
 
     def anthropic(self, body, n):
         """The Messages API: "fake: " + the last user text block; models
-        error-NNN, "length" (stop_reason max_tokens) and "midfail" (an
+        error-NNN, leak-key, "length" (stop_reason max_tokens) and "midfail" (an
         error event after one delta) as for the OpenAI side; "tools": with
         `tools`, a tool_use block calling the first (streamed after a
         thinking block), and "fake: the tool said <result>" after a
@@ -435,6 +477,10 @@ class Handler(socketserver.StreamRequestHandler):
             code = int(model[6:])
             self.send(code, {"type": "error", "error": {"type": "api_error",
                                                         "message": "fake anthropic says %d" % code}})
+            return True
+        if model == "leak-key":
+            self.send(401, {"type": "error", "error": {"type": "authentication_error",
+                                                       "message": self.leaked_message()[1]}})
             return True
         problem = anthropic_problem(body)
         if problem:  # refused as the Messages API refuses it
@@ -706,6 +752,8 @@ class Handler(socketserver.StreamRequestHandler):
             msg, typ = ERRORS.get(code, ("fake upstream error %d" % code, "server_error"))
             self.send(code, {"error": {"message": msg, "type": typ, "param": None, "code": None}})
             return True
+        if model in ("leak-key", "leak-key-mid"):
+            return self.leak_key(body, model, streaming)
         if model in PAGE_MODELS:
             return self.page_model(body, n, model, streaming)
         if (model in RICH_MODELS or (isinstance(body.get("n"), int) and body.get("n") > 1)

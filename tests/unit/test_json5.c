@@ -479,12 +479,14 @@ static void test_errors(void)
 	check_error("[1,,2]", 1, 4, "unexpected character ','");
 	check_error("[,]", 1, 2, "unexpected character ','");
 	check_error("/", 1, 1, "unexpected character '/'");
-	check_error("{1: 2}", 1, 2, "unexpected character '1' (expected a key)");
+	check_error("{1: 2}", 1, 2, "unexpected digit (expected a key)");
 	check_error("{,}", 1, 2, "unexpected character ',' (expected a key)");
-	check_error("{a: yes}", 1, 5, "unexpected identifier 'yes'");
-	check_error("tru", 1, 1, "unexpected identifier 'tru'");
-	check_error("\xc3\xa9", 1, 1, "unexpected character U+00E9");
-	check_error("\xff", 1, 1, "unexpected byte 0xFF (invalid UTF-8)");
+	check_error("{a: yes}", 1, 5, "unexpected bare word (a string value must be quoted)");
+	check_error("tru", 1, 1, "unexpected bare word (a string value must be quoted)");
+	check_error("{apiKey: sk_live_abcdef0123456789}", 1, 10,
+		    "unexpected bare word (a string value must be quoted)");
+	check_error("\xc3\xa9", 1, 1, "unexpected non-ASCII character");
+	check_error("\xff", 1, 1, "invalid UTF-8");
 	check_error("'\\1'", 1, 2, "invalid escape");
 	check_error("'\\01'", 1, 2, "invalid escape");
 	check_error("'\\x4g'", 1, 2, "invalid escape");

@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "log.h"
+#include "mask.h"
 #include "store.h"
 #include "store_copy.h"
 
@@ -738,6 +739,39 @@ static void check_secrets(void)
 	store_close(s);
 }
 
+/*
+ * libpq's own messages quote what they cannot read of a connection string,
+ * the password included (a broken %-escape in it): with the store's
+ * password in the process-wide mask set, as a loaded configuration puts
+ * it, neither the probe's sentence, the error nor the log line holds it.
+ * Needs no server: libpq refuses the string before connecting.
+ */
+static void check_libpq_message_masked(void)
+{
+	const char *url = "postgresql://claw:pw%zz-made-up-store-password@127.0.0.1:1/claw";
+	struct mask_set *set = mask_set_new();
+	struct store *s = NULL;
+	struct err e;
+	char msg[600];
+
+	CHECK(store_secrets(url, set) == 0 && mask_set_count(set) >= 1,
+	      "store_secrets finds the URL's password");
+	mask_install(set);
+	buf_reset(&logged);
+	log_set_sink(capture, NULL);
+	CHECK(store_probe(url, msg, sizeof msg) < 0 && strstr(msg, "percent-encoded") &&
+		      !strstr(msg, "made-up-store") && strstr(msg, "pw%z\xe2\x80\xa6"),
+	      "libpq's message quoting the password is masked in store_probe's sentence");
+	CHECK(store_open(url, &s, &e) < 0 && !strstr(e.message, "made-up-store"),
+	      "store_open fails without the password in its error");
+	log_set_sink(NULL, NULL);
+	CHECK(strstr(buf_str(&logged), "percent-encoded") &&
+		      !strstr(buf_str(&logged), "made-up-store"),
+	      "the log line quoting libpq's message has the password masked");
+	store_close(s);
+	mask_shutdown();
+}
+
 /* clawcgi store migrate: a SQLite store copied, twice. */
 static void check_copy(void)
 {
@@ -830,6 +864,7 @@ int main(void)
 	const char *url = getenv("CLAWCGI_PG_ADMIN_URL");
 	char sql[128];
 
+	check_libpq_message_masked();
 	if (!url || !url[0]) {
 		if (getenv("CI")) {
 			CHECK(0, "CLAWCGI_PG_ADMIN_URL names a PostgreSQL server (tests/run starts "
