@@ -438,6 +438,22 @@ int auth_reach_check(const struct auth_client *who, const struct cfg *c, const c
 	return 0;
 }
 
+int auth_override_check(const struct auth_client *who, const struct cfg *c, const char *ref,
+			struct err *e)
+{
+	const struct cfg_provider *provider;
+	const char *model_id;
+
+	if (!who || !who->agents[0] || !ref || !*ref ||
+	    cfg_model_ref(c, ref, &provider, &model_id) != CFG_MODEL_UNKNOWN_PROVIDER)
+		return 0;
+	err_set(e, 403, ERR_INVALID_REQUEST,
+		"The %s '%s' may not use the model '%.100s': only its agents' models "
+		"(their model, fallbacks and embeddingModel).",
+		who->kind == AUTH_KEY ? "key" : "user", who->name, ref);
+	return denied(e, "x-openclaw-model");
+}
+
 bool auth_owns_session(const struct auth_client *who, const char *session_key)
 {
 	size_t n;

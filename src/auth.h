@@ -116,6 +116,17 @@ bool auth_allows_model(const struct auth_client *who, const struct cfg *c,
 int auth_reach_check(const struct auth_client *who, const struct cfg *c, const char *agent_id,
 		     const struct cfg_model *m, const cJSON *params, struct err *e);
 
+/*
+ * An x-openclaw-model value ref (NULL or "" for none) checked before it is
+ * parsed: for a client with agents, one naming a provider that is not
+ * configured is the same 403 permission_denied (param "x-openclaw-model")
+ * as a model it may not use, so a key cannot learn which provider names
+ * exist from the 400 others get.  0 otherwise (a malformed ref is left to
+ * the parser's 400, which tells nothing of the config).
+ */
+int auth_override_check(const struct auth_client *who, const struct cfg *c, const char *ref,
+			struct err *e);
+
 /* Whether a stored session key is who's to use: a client key's or user's
  * own scope; every session for the operator (and a NULL who). */
 bool auth_owns_session(const struct auth_client *who, const char *session_key);

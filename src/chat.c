@@ -345,7 +345,8 @@ static int prepare_turn(struct http_req *r, const struct cfg *c, struct chat_req
 	};
 
 	agent_source_headers(&src, request_header, r);
-	if (agent_turn_prepare(t, c, &src, e) < 0 ||
+	if (auth_override_check(r->client, c, src.model_override, e) < 0 ||
+	    agent_turn_prepare(t, c, &src, e) < 0 ||
 	    auth_reach_check(r->client, c, t->agent->id, &t->model, rq->params, e) < 0 ||
 	    prov_check_params(t->model.provider, rq->params, e) < 0)
 		return -1;

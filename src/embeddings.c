@@ -188,7 +188,8 @@ static int choose_model(struct http_req *r, const struct cfg *c, const char *mod
 
 	agent_source_headers(&src, request_header, r);
 	if (agent_select(c, src.agent_id, model, AGENT_CALLER_HTTP, agent, e) < 0 ||
-	    auth_agent_check(r->client, (*agent)->id, e) < 0)
+	    auth_agent_check(r->client, (*agent)->id, e) < 0 ||
+	    auth_override_check(r->client, c, src.model_override, e) < 0)
 		return -1;
 	ref = src.model_override;
 	if (!ref || !*ref) {

@@ -710,7 +710,8 @@ static int prepare(struct http_req *r, const struct cfg *c, struct worker *w,
 	};
 
 	agent_source_headers(&src, request_header, r);
-	if (agent_turn_prepare(t, c, &src, e) < 0 ||
+	if (auth_override_check(r->client, c, src.model_override, e) < 0 ||
+	    agent_turn_prepare(t, c, &src, e) < 0 ||
 	    auth_reach_check(r->client, c, t->agent->id, &t->model, rq->chat.params, e) < 0 ||
 	    prov_check_params(t->model.provider, rq->chat.params, e) < 0 ||
 	    choose_session(rs, c, w, e) < 0)

@@ -196,6 +196,16 @@ test_expect 'x-openclaw-model beyond a key'"'"'s agents: 403 permission_denied n
 		HTTP_X_OPENCLAW_MODEL=fake/gpt-test && denied_model fake/gpt-test &&
 	test "$(upstream_count)" = "$n"
 '
+test_expect 'x-openclaw-model naming a provider that is not configured: the same 403 for a key with agents, so it cannot probe which providers exist' '
+	for ep in /v1/chat/completions /v1/responses /v1/embeddings; do
+		case $ep in
+		*chat*) b=$hello ;; *responses) b=$resp ;; *) b=$emb ;;
+		esac
+		override "$(key mainonly)" $ep "$b" nosuch/gpt-test && denied_model nosuch/gpt-test || return 1
+	done &&
+	override "$tok" /v1/chat/completions "$hello" nosuch/gpt-test && expect_status 400 &&
+	expect_body_contains "not configured"
+'
 mk betaonly --agents beta
 test_expect 'x-openclaw-model naming a key'"'"'s own agents'"'"' models (model, fallback, embeddingModel) is served, another agent'"'"'s is not' '
 	override "$(key mainonly)" /v1/chat/completions "$hello" echo/echo && expect_status 200 &&
