@@ -193,6 +193,29 @@ test_expect 'max_tokens stop reason is finish_reason length' '
 	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" -H "x-openclaw-model: claude/length" &&
 	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --finish length
 '
+test_expect 'stop entries that are only whitespace are left out, the others sent: 200, never a 502' '
+	ask ",\"stop\":[\" \",\"END\",\"\\n\\t\",\"\"]" && expect_status 200 &&
+	expect_json ".choices[0].message.content" "fake: hi" &&
+	upstream_last_json ".body.stop_sequences[0]" END &&
+	upstream_last_json ".body.stop_sequences[1]" "(absent)" &&
+	ask ",\"stop\":\"\\n\"" && expect_status 200 && upstream_last_json .body.stop_sequences "(absent)"
+'
+test_expect 'stop_reason refusal is finish_reason content_filter, whole and streamed' '
+	ask "" "x-openclaw-model: claude/refusal" && expect_status 200 &&
+	expect_json ".choices[0].finish_reason" content_filter &&
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" -H "x-openclaw-model: claude/refusal" &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --finish content_filter
+'
+test_expect 'a streamed call with no arguments reassembles to {} as the whole one does, and is stored so' '
+	post /v1/chat/completions "$tok" "{\"tools\":[$weather],\"messages\":[{\"role\":\"user\",\"content\":\"w\"}]}" -H "x-openclaw-model: claude/noargs" &&
+	expect_status 200 && expect_json ".choices[0].message.tool_calls[0].function.arguments" "{}" &&
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"user\":\"noargs\",\"tools\":[$weather],\"messages\":[{\"role\":\"user\",\"content\":\"w\"}]}" -H "x-openclaw-model: claude/noargs" &&
+	expect_status 200 && python3 "$srcdir/tests/e2e/sse_accumulate.py" "$T/stream.txt" >"$T/acc.json" &&
+	test "$(_json "$T/acc.json" ".choices[0].tool_calls[0].function.arguments")" = "{}" &&
+	test "$(_json "$T/acc.json" ".choices[0].tool_calls[1].function.arguments")" = "{}" &&
+	test "$(_json "$T/acc.json" ".choices[0].finish_reason")" = tool_calls &&
+	test "$(db_value "$T/sessions.db" "select count(*) from messages where session_key like '"'"'%:noargs'"'"' and role = '"'"'assistant'"'"' and message like '"'"'%\"arguments\":\"{}\"%\"arguments\":\"{}\"%'"'"'")" = 1
+'
 test_expect 'an error event mid-stream: error event, then [DONE]' '
 	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" -H "x-openclaw-model: claude/midfail" &&
 	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --error upstream_error --content fake &&

@@ -138,6 +138,14 @@ test_expect 'cut by the limit: incomplete, reason max_output_tokens (and respons
 	stream /v1/responses "$tok" "$(q openclaw:length hi ",\"stream\":true")" &&
 	check --status incomplete --terminal response.incomplete
 '
+test_expect 'an Anthropic refusal: incomplete, reason content_filter (and response.incomplete)' '
+	post /v1/responses "$tok" "$(q openclaw:claude hi)" -H "x-openclaw-model: claude/refusal" &&
+	expect_status 200 && expect_json .status incomplete &&
+	expect_json .incomplete_details.reason content_filter &&
+	stream /v1/responses "$tok" "$(q openclaw:claude hi ",\"stream\":true")" -H "x-openclaw-model: claude/refusal" &&
+	check --status incomplete --terminal response.incomplete &&
+	grep "\"type\":\"response.incomplete\"" "$T/stream.txt" | grep -q "\"reason\":\"content_filter\""
+'
 test_expect 'previous_response_id continues the conversation' '
 	post /v1/responses "$tok" "$(q openclaw first)" && keep first &&
 	post /v1/responses "$tok" "$(q openclaw second ",\"previous_response_id\":\"$(id_of first)\"")" &&
