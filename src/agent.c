@@ -467,6 +467,35 @@ static void cut_at_user(cJSON *history)
 		cJSON_DeleteItemFromArray(history, 0);
 }
 
+/*
+ * The request's tool results against the conversation the provider is
+ * given (all: history messages, then from position first on the request's
+ * from skip on): one answering no call before it is a 400 naming it, as
+ * an upstream would refuse it (a 502 the client's SDK would retry).
+ */
+static int check_tool_results(const struct agent_turn *t, cJSON *all, int first, int skip,
+			      struct err *e)
+{
+	const char *list = t->origin_list ? t->origin_list : "messages";
+	const char *field = t->origin_call_id ? t->origin_call_id : "tool_call_id";
+	int p = msg_unanswered_result(all, first), k, index;
+	const cJSON *id;
+
+	if (p == -1)
+		return 0;
+	if (p < 0)
+		return err_nomem(e);
+	k = skip + (p - first);
+	index = t->origin ? t->origin[k] : k;
+	id = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(all, p), "tool_call_id");
+	err_set(e, 400, ERR_INVALID_REQUEST,
+		"`%s[%d].%s` '%.64s' answers no tool call made before it in the conversation "
+		"(%s).",
+		list, index, field, cJSON_IsString(id) ? id->valuestring : "",
+		t->stable ? "this session's history, then the request" : "the request");
+	return err_param(e, "%s[%d].%s", list, index, field);
+}
+
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 {
 	struct collect col = {
@@ -505,6 +534,8 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		}
 		rq.messages = all;
 	}
+	if (check_tool_results(t, rq.messages, nhistory, skip, e) < 0)
+		goto out;
 	log_info("turn %s: agent %s, session %s (%s), model %s/%s, %d history messages, "
 		 "%d resent dropped",
 		 t->run_id, t->agent->id, t->session_key, t->stable ? "stable" : "per-request",

@@ -52,10 +52,23 @@ int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 	e->type = type;
 	e->code = NULL;
 	e->param = NULL;
+	e->param_text[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof e->message, fmt, ap);
 	va_end(ap);
 	keep_utf8(e->message);
+	return -1;
+}
+
+int err_param(struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->param = NULL;
+	va_start(ap, fmt);
+	vsnprintf(e->param_text, sizeof e->param_text, fmt, ap);
+	va_end(ap);
+	keep_utf8(e->param_text);
 	return -1;
 }
 
@@ -70,5 +83,6 @@ void err_clear(struct err *e)
 	e->type = ERR_NONE;
 	e->code = NULL;
 	e->param = NULL;
+	e->param_text[0] = '\0';
 	e->message[0] = '\0';
 }

@@ -251,8 +251,8 @@ cJSON *http_error_body(const struct err *e)
 		cJSON_AddStringToObject(err, "code", e->code);
 	else
 		cJSON_AddNullToObject(err, "code");
-	if (e->param)
-		cJSON_AddStringToObject(err, "param", e->param);
+	if (e->param || e->param_text[0])
+		cJSON_AddStringToObject(err, "param", e->param ? e->param : e->param_text);
 	return root;
 }
 

@@ -259,8 +259,10 @@ static int message_item(cJSON *msgs, const cJSON *item, int i, struct err *e)
 	return 0;
 }
 
-/* input (and instructions first) as chat messages, appended to msgs. */
-static int input_messages(cJSON *msgs, const cJSON *input, struct err *e)
+/* input (and instructions first) as chat messages, appended to msgs;
+ * input_of[k] is the input item msgs[k] came from (room for msgs as they
+ * are and one more message per item; k from nmsgs on). */
+static int input_messages(cJSON *msgs, const cJSON *input, int *input_of, int nmsgs, struct err *e)
 {
 	const cJSON *item;
 	int i = 0;
@@ -273,6 +275,7 @@ static int input_messages(cJSON *msgs, const cJSON *input, struct err *e)
 			return err_nomem(e);
 		}
 		cJSON_AddItemToArray(msgs, m);
+		input_of[nmsgs] = 0;
 		return 0;
 	}
 	if (!cJSON_IsArray(input) || !cJSON_GetArraySize(input))
@@ -281,6 +284,7 @@ static int input_messages(cJSON *msgs, const cJSON *input, struct err *e)
 	cJSON_ArrayForEach(item, input) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
 		const char *t = cJSON_IsString(type) ? type->valuestring : "message";
+		const cJSON *last = msgs->child ? msgs->child->prev : NULL;
 		char path[32];
 		int rc;
 
@@ -304,6 +308,8 @@ static int input_messages(cJSON *msgs, const cJSON *input, struct err *e)
 				   path, t);
 		if (rc < 0)
 			return -1;
+		if (msgs->child && msgs->child->prev != last) /* a message added */
+			input_of[nmsgs++] = i;
 		i++;
 	}
 	return 0;
@@ -465,10 +471,13 @@ static int refuse_unsupported(const cJSON *body, struct err *e)
 	return 0;
 }
 
-static int parse_fields(struct responses_request *rq, cJSON *chat, struct err *e)
+/* The chat request's fields from the Responses request's; *input_of
+ * (heap, the caller frees it) maps chat messages to input items. */
+static int parse_fields(struct responses_request *rq, cJSON *chat, int **input_of, struct err *e)
 {
 	const cJSON *body = rq->root, *v;
 	cJSON *msgs;
+	int nmsgs = 0;
 
 	if (!cJSON_IsObject(body))
 		return bad(e, "The request body must be a JSON object.%s%s", "", NULL);
@@ -525,7 +534,8 @@ static int parse_fields(struct responses_request *rq, cJSON *chat, struct err *e
 	if (!v || cJSON_IsNull(v))
 		return bad(e, "`%s` is required: a string or an array of input items.%s", "input",
 			   NULL);
-	if (!(msgs = cJSON_AddArrayToObject(chat, "messages")))
+	if (!(msgs = cJSON_AddArrayToObject(chat, "messages")) ||
+	    !(*input_of = calloc((size_t)cJSON_GetArraySize(v) + 2, sizeof **input_of)))
 		return err_nomem(e);
 	if (rq->instructions && rq->instructions[0]) {
 		cJSON *sys = cJSON_CreateObject();
@@ -535,8 +545,9 @@ static int parse_fields(struct responses_request *rq, cJSON *chat, struct err *e
 			return err_nomem(e);
 		}
 		cJSON_AddItemToArray(msgs, sys);
+		(*input_of)[nmsgs++] = -1;
 	}
-	if (input_messages(msgs, v, e) < 0 ||
+	if (input_messages(msgs, v, *input_of, nmsgs, e) < 0 ||
 	    translate_tools(chat, cJSON_GetObjectItemCaseSensitive(body, "tools"), e) < 0 ||
 	    translate_tool_choice(chat, cJSON_GetObjectItemCaseSensitive(body, "tool_choice"), e) <
 		    0 ||
@@ -558,17 +569,26 @@ int responses_request_parse(const char *body, size_t len, bool allow_image_urls,
 			    struct responses_request *rq, struct err *e)
 {
 	cJSON *chat;
+	int *input_of = NULL, rc = -1;
 
 	memset(rq, 0, sizeof *rq);
 	if (!(rq->root = json_body_parse(body, len, e)))
 		return -1;
 	if (!(chat = cJSON_CreateObject()))
 		return err_nomem(e);
-	if (parse_fields(rq, chat, e) < 0) {
+	if (parse_fields(rq, chat, &input_of, e) < 0) {
 		cJSON_Delete(chat);
-		return -1;
+		goto out;
 	}
-	return chat_request_take(chat, allow_image_urls, &rq->chat, e);
+	if (chat_request_take(chat, allow_image_urls, &rq->chat, e) < 0)
+		goto out;
+	/* the turn names its messages as input items */
+	for (int k = 0, n = cJSON_GetArraySize(rq->chat.messages); k < n; k++)
+		rq->chat.origin[k] = input_of[rq->chat.origin[k]];
+	rc = 0;
+out:
+	free(input_of);
+	return rc;
 }
 
 void responses_request_free(struct responses_request *rq)

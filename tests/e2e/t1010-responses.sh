@@ -258,6 +258,30 @@ test_expect 'the client leaving mid-stream: the upstream is cut, what it got is 
 	i=0 && while [ "$(upstream_stat aborted)" = "$before" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done &&
 	{ test "$(upstream_stat aborted)" -gt "$before" || { echo "# the upstream saw no abort"; false; }; }
 '
+test_expect 'a function_call_output answering no function_call: 400 naming input[N].call_id, nothing called or stored' '
+	n=$(upstream_count) && before=$(db_value "$T/sessions.db" "SELECT count(*) FROM messages") &&
+	post /v1/responses "$tok" "{\"model\":\"openclaw:tools\",\"instructions\":\"i\",\"input\":[{\"role\":\"user\",\"content\":\"weather?\"},{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"get_weather\",\"arguments\":\"{}\"},{\"type\":\"reasoning\",\"summary\":[]},{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"rain\"},{\"type\":\"function_call_output\",\"call_id\":\"c_nope\",\"output\":\"x\"}]}" &&
+	expect_status 400 && expect_json .error.type invalid_request_error &&
+	expect_json .error.param "input[4].call_id" && expect_body_contains "\`input[4].call_id\`" &&
+	post /v1/responses "$tok" "{\"model\":\"openclaw:claude\",\"stream\":true,\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"c_nope\",\"output\":\"x\"}]}" &&
+	expect_status 400 && expect_json .error.param "input[0].call_id" &&
+	post /v1/responses "$tok" "$(q openclaw first)" && expect_status 200 && prev=$(json_get .id) &&
+	n=$(upstream_count) && before=$(db_value "$T/sessions.db" "SELECT count(*) FROM messages") &&
+	post /v1/responses "$tok" "{\"previous_response_id\":\"$prev\",\"input\":[{\"role\":\"user\",\"content\":\"and\"},{\"type\":\"function_call_output\",\"call_id\":\"c_nope\",\"output\":\"x\"}]}" &&
+	expect_status 400 && expect_json .error.param "input[1].call_id" &&
+	expect_body_contains "history" &&
+	test "$(upstream_count)" = "$n" &&
+	test "$(db_value "$T/sessions.db" "SELECT count(*) FROM messages")" = "$before"
+'
+test_expect 'a function_call_output on an earlier response (a branch): 400, and no branch is stored' '
+	post /v1/responses "$tok" "$(q openclaw one)" && expect_status 200 && one=$(json_get .id) &&
+	post /v1/responses "$tok" "$(q openclaw two ",\"previous_response_id\":\"$one\"")" && expect_status 200 &&
+	n=$(upstream_count) && before=$(db_value "$T/sessions.db" "SELECT count(*) FROM messages") &&
+	post /v1/responses "$tok" "{\"previous_response_id\":\"$one\",\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"c_nope\",\"output\":\"x\"}]}" &&
+	expect_status 400 && expect_json .error.param "input[0].call_id" &&
+	test "$(upstream_count)" = "$n" &&
+	test "$(db_value "$T/sessions.db" "SELECT count(*) FROM messages")" = "$before"
+'
 bad() { # BODY PARAM-TEXT
 	post /v1/responses "$tok" "$1" && expect_status 400 &&
 	expect_json .error.type invalid_request_error &&
