@@ -57,4 +57,18 @@ int responses_request_parse(const char *body, size_t len, bool allow_image_urls,
 			    struct responses_request *rq, struct err *e);
 void responses_request_free(struct responses_request *rq);
 
+/*
+ * A 4xx invalid_request_error e whose message and param name fields of the
+ * chat request this translation made (`response_format.json_schema.name`,
+ * `tools[0].function.name`, `reasoning_effort`, `messages[2]...`) renamed
+ * to the Responses fields they came from (`text.format.name`,
+ * `tools[0].name`, `reasoning.effort`, `input[1]...`).  A message index is
+ * mapped through input_of (n long: the chat message index -> the input
+ * item), or left when input_of is NULL or does not know it.  Any other
+ * error is left as it is.  Returns 0, or -1 with e a 500 out of memory.
+ * responses_request_parse applies it to its own errors; the handler to
+ * the turn's (a provider's mapping names the fields it was given).
+ */
+int responses_request_rename(const int *input_of, int n, struct err *e);
+
 #endif

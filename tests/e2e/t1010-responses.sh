@@ -312,6 +312,36 @@ test_expect 'every bad input is a 400 naming the field' '
 	bad "{\"input\":\"x\",\"background\":true}" "\`background\`" &&
 	bad "{\"input\":\"x\",\"user\":7}" "\`user\`"
 '
+# a 400 naming the Responses field, never the chat request's it was translated to
+rbad() { # BODY PARAM-TEXT
+	bad "$1" "$2" &&
+	! grep -qE 'messages\[|`messages`|image_url\.url|\.function\.|response_format|reasoning_effort|max_completion_tokens' "$T/last.body" ||
+		{ echo "# message: $(json_get .error.message)"; return 1; }
+}
+img() { printf '{"instructions":"i","input":[{"role":"user","content":[{"type":"input_text","text":"see"},{"type":"input_image","image_url":"%s"}]}]}' "$1"; }
+f_tool='{"type":"function","name":"f"}'
+test_expect 'errors of the translated request name the Responses fields: images, input, tools, tool_choice, text.format' '
+	rbad "$(img "")" "\`input[0].content[1].image_url\`" &&
+	rbad "$(img "ftp://x/a.png")" "\`input[0].content[1].image_url\`" &&
+	rbad "$(img "data:image/png;base64,@@")" "\`input[0].content[1].image_url\`" &&
+	rbad "$(img "https://example.com/a.png")" "\`input[0].content[1]\`" &&
+	rbad "{\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"b\"}]},{\"role\":\"user\",\"content\":[{\"type\":\"input_image\",\"image_url\":\"\"}]}]}" "\`input[2].content[0].image_url\`" &&
+	rbad "{\"input\":[{\"role\":\"assistant\",\"content\":\"x\"}]}" "in \`input\`" &&
+	rbad "{\"input\":[{\"type\":\"reasoning\",\"summary\":[]}]}" "\`input\`" &&
+	rbad "{\"input\":\"x\",\"tools\":[{\"type\":\"function\",\"name\":\"a b\"}]}" "\`tools[0].name\`" &&
+	rbad "{\"input\":\"x\",\"tools\":[$f_tool,{\"type\":\"function\",\"name\":\"g\",\"parameters\":5}]}" "\`tools[1].parameters\`" &&
+	rbad "{\"input\":\"x\",\"tools\":[{\"type\":\"function\",\"name\":\"g\",\"description\":5}]}" "\`tools[0].description\`" &&
+	rbad "{\"input\":\"x\",\"tools\":[$f_tool],\"tool_choice\":{\"type\":\"function\",\"name\":\"nope\"}}" "\`tool_choice.name\`" &&
+	rbad "{\"input\":\"x\",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"a b\",\"schema\":{}}}}" "\`text.format.name\`" &&
+	rbad "{\"input\":\"x\",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"strict\":\"yes\"}}}" "\`text.format.strict\`"
+'
+test_expect 'a provider mapping'"'"'s errors name the Responses fields too (anthropic-messages)' '
+	n=$(upstream_count) &&
+	rbad "$(q openclaw:claude x ",\"reasoning\":{\"effort\":\"maximal\"}")" "\`reasoning.effort\`" &&
+	rbad "$(q openclaw:claude x ",\"reasoning\":{\"effort\":\"low\"},\"max_output_tokens\":1000")" "\`max_output_tokens\` must be above 1024" &&
+	rbad "$(q openclaw:claude x ",\"tools\":[$f_tool],\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"f\",\"schema\":{}}}")" "\`text.format.name\`" &&
+	test "$(upstream_count)" = "$n"
+'
 test_expect 'bad inputs stored nothing and reached no upstream' '
 	n=$(upstream_count) && bad "{\"input\":\"x\",\"tools\":[{\"type\":\"web_search\"}]}" web_search &&
 	[ "$(upstream_count)" = "$n" ]
