@@ -496,6 +496,28 @@ static int check_tool_results(const struct agent_turn *t, cJSON *all, int first,
 	return err_param(e, "%s[%d].%s", list, index, field);
 }
 
+/*
+ * A provider's 400 names `messages[p]...` by its place p among the
+ * messages it was given (history first): say the request's message as the
+ * client named it (t->origin, t->origin_list), the rest of the name
+ * kept.  A history message's name is left.
+ */
+static void name_request_message(const struct agent_turn *t, int nhistory, int skip, struct err *e)
+{
+	char *at = strstr(e->message, "`messages["), *end, rest[sizeof e->message];
+	long p;
+	int k;
+
+	if (e->status != 400 || e->type != ERR_INVALID_REQUEST || !at ||
+	    (p = strtol(at + 10, &end, 10)) < nhistory || *end != ']' ||
+	    p - nhistory >= cJSON_GetArraySize(t->messages) - skip)
+		return;
+	k = skip + (int)(p - nhistory);
+	snprintf(rest, sizeof rest, "%s", end);
+	snprintf(at, sizeof e->message - (size_t)(at - e->message), "`%s[%d%s",
+		 t->origin_list ? t->origin_list : "messages", t->origin ? t->origin[k] : k, rest);
+}
+
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 {
 	struct collect col = {
@@ -551,6 +573,8 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 	if (rc < 0 && !t->res.cancelled)
 		log_warn("turn %s: agent %s, model %s/%s failed: %s", t->run_id, t->agent->id,
 			 t->model.provider->name, t->model.model, e->message);
+	if (rc < 0)
+		name_request_message(t, nhistory, skip, e);
 
 	/* Persist a finished turn, or what a client that left was given. */
 	if (store && (rc == 0 || (t->res.cancelled && t->answer.nchoices))) {

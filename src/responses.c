@@ -744,7 +744,7 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	rs->r = r;
 	rs->stream = rq.stream;
 	if (prepare(r, c, w, &rq, rs, &e) < 0) {
-		responses_request_rename(NULL, 0, &e);
+		responses_request_rename(&rq, NULL, 0, &e);
 		http_send_error(r, &e, NULL);
 		goto out;
 	}
@@ -757,7 +757,7 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	if (rc < 0 && rs->forked && !(t.res.cancelled && t.answer.nchoices))
 		drop_fork(rs, c, w);
 	if (rc < 0) /* a provider's mapping names the chat request's fields */
-		responses_request_rename(NULL, 0, &e);
+		responses_request_rename(&rq, NULL, 0, &e);
 	if (rq.stream) {
 		if (t.res.cancelled || r->client_gone) {
 			log_info("turn %s: client went away", t.run_id);

@@ -4,6 +4,7 @@
  */
 #include "responses_request.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,16 +579,42 @@ static const struct {
 };
 
 /*
+ * The function_call item that is call k of the assistant message input
+ * item i made (i itself a function_call or an assistant message, then its
+ * calls: the function_call items after it, reasoning between them), or -1.
+ */
+static long call_item(const cJSON *input, long i, long k)
+{
+	const cJSON *item = i <= INT_MAX ? cJSON_GetArrayItem(input, (int)i) : NULL;
+
+	for (bool first = true; item; item = item->next, i++, first = false) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
+		const char *t = cJSON_IsString(type) ? type->valuestring : "message";
+		if (!strcmp(t, "function_call") && !k--)
+			return i;
+		if (!first && strcmp(t, "function_call") && strcmp(t, "reasoning"))
+			break; /* the message's calls end */
+	}
+	return -1;
+}
+
+/*
  * A chat request's field (name, NUL-terminated) as the Responses field it
  * was made from, appended to out: `messages[N]...` is input item
  * input_of[N] when input_of (n long) knows N (else left as it is), its
  * `.content[J].image_url.url` the part's `image_url`; `tools[N].function.X`
  * is `tools[N].X`; the names of renamed[] theirs.  0, or -1 out of memory.
  */
-static int rename_field(const char *name, const int *input_of, int n, struct buf *out)
+static int rename_field(const cJSON *input, const char *name, const int *input_of, int n,
+			struct buf *out)
 {
 	char *end;
 	long k, j;
+
+	if (!strncmp(name, "input[", 6) && (k = strtol(name + 6, &end, 10)) >= 0 &&
+	    !strncmp(end, "].tool_calls[", 13) && (j = strtol(end + 13, &end, 10)) >= 0 &&
+	    !strcmp(end, "].function.arguments") && (k = call_item(input, k, j)) >= 0)
+		return buf_printf(out, "input[%ld].arguments", k);
 
 	if (!strncmp(name, "tools[", 6) && (k = strtol(name + 6, &end, 10)) >= 0 &&
 	    !strncmp(end, "].function.", 11))
@@ -611,8 +638,11 @@ static int rename_field(const char *name, const int *input_of, int n, struct buf
 	return buf_append_str(out, name);
 }
 
-int responses_request_rename(const int *input_of, int n, struct err *e)
+int responses_request_rename(const struct responses_request *rq, const int *input_of, int n,
+			     struct err *e)
 {
+	const cJSON *input = cJSON_GetObjectItemCaseSensitive(rq->root, "input");
+
 	struct buf msg = BUF_INIT, field = BUF_INIT;
 	const char *p = e->message, *q;
 	int rc = -1;
@@ -624,7 +654,8 @@ int responses_request_rename(const int *input_of, int n, struct err *e)
 		char name[128];
 		snprintf(name, sizeof name, "%.*s", (int)(close - q - 1), q + 1);
 		if (buf_append(&msg, p, (size_t)(q - p + 1)) < 0 ||
-		    rename_field(name, input_of, n, &msg) < 0 || buf_append(&msg, "`", 1) < 0)
+		    rename_field(input, name, input_of, n, &msg) < 0 ||
+		    buf_append(&msg, "`", 1) < 0)
 			goto out;
 		p = close + 1;
 	}
@@ -633,7 +664,7 @@ int responses_request_rename(const int *input_of, int n, struct err *e)
 	if (e->param || e->param_text[0]) {
 		char name[sizeof e->param_text];
 		snprintf(name, sizeof name, "%s", e->param ? e->param : e->param_text);
-		if (rename_field(name, input_of, n, &field) < 0)
+		if (rename_field(input, name, input_of, n, &field) < 0)
 			goto out;
 		err_param(e, "%s", buf_str(&field));
 	}
@@ -662,7 +693,7 @@ int responses_request_parse(const char *body, size_t len, bool allow_image_urls,
 	}
 	if (chat_request_take(chat, allow_image_urls, &rq->chat, e) < 0) {
 		/* its 400s name the translation's fields: say the request's */
-		responses_request_rename(input_of, nmsgs, e);
+		responses_request_rename(rq, input_of, nmsgs, e);
 		goto out;
 	}
 	/* the turn names its messages as input items */

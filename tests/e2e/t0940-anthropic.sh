@@ -111,6 +111,11 @@ test_expect 'a tool result answering no earlier call, and arguments that are no 
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"x\"}]}" &&
 	expect_status 400 && expect_body_contains "tool_calls[0].function.arguments"
 '
+test_expect 'on a session, a mapping 400 names the message as the request numbers it, not counting the history' '
+	ask ",\"user\":\"numbered\"" && expect_status 200 &&
+	post /v1/chat/completions "$tok" "{\"user\":\"numbered\",\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"x\"}]}" &&
+	expect_status 400 && expect_body_contains "\`messages[2].tool_calls[0].function.arguments\`"
+'
 test_expect 'reasoning_effort: a thinking budget on top of the default max_tokens; thinking comes back as reasoning' '
 	ask ",\"reasoning_effort\":\"medium\",\"temperature\":0.2,\"top_p\":0.5" && expect_status 200 &&
 	upstream_last_json .body.thinking.type enabled && upstream_last_json .body.thinking.budget_tokens 8192 &&

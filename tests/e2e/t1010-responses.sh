@@ -340,6 +340,8 @@ test_expect 'a provider mapping'"'"'s errors name the Responses fields too (anth
 	rbad "$(q openclaw:claude x ",\"reasoning\":{\"effort\":\"maximal\"}")" "\`reasoning.effort\`" &&
 	rbad "$(q openclaw:claude x ",\"reasoning\":{\"effort\":\"low\"},\"max_output_tokens\":1000")" "\`max_output_tokens\` must be above 1024" &&
 	rbad "$(q openclaw:claude x ",\"tools\":[$f_tool],\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"f\",\"schema\":{}}}")" "\`text.format.name\`" &&
+	rbad "{\"model\":\"openclaw:claude\",\"instructions\":\"i\",\"input\":[{\"role\":\"user\",\"content\":\"w\"},{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"{}\"},{\"type\":\"reasoning\",\"summary\":[]},{\"type\":\"function_call\",\"call_id\":\"c2\",\"name\":\"f\",\"arguments\":\"[1]\"},{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"a\"},{\"type\":\"function_call_output\",\"call_id\":\"c2\",\"output\":\"b\"}]}" "\`input[3].arguments\`" &&
+	rbad "{\"model\":\"openclaw:claude\",\"input\":[{\"role\":\"user\",\"content\":\"w\"},{\"role\":\"assistant\",\"content\":\"let me\"},{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"[1]\"},{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"a\"}]}" "\`input[2].arguments\`" &&
 	test "$(upstream_count)" = "$n"
 '
 test_expect 'bad inputs stored nothing and reached no upstream' '
