@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "usage.h"
 #include "message.h"
+#include "utf8.h"
 
 /* The names of a caller's inputs, for error messages. */
 static const struct {
@@ -516,6 +517,9 @@ static void name_request_message(const struct agent_turn *t, int nhistory, int s
 	snprintf(rest, sizeof rest, "%s", end);
 	snprintf(at, sizeof e->message - (size_t)(at - e->message), "`%s[%d%s",
 		 t->origin_list ? t->origin_list : "messages", t->origin ? t->origin[k] : k, rest);
+	/* cut at its size, the message still ends on a whole character */
+	e->message[strlen(e->message) - utf8_incomplete_tail(e->message, strlen(e->message))] =
+		'\0';
 }
 
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)

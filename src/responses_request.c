@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json_body.h"
+#include "utf8.h"
 
 static int bad(struct err *e, const char *fmt, const char *field, const char *what)
 {
@@ -669,6 +670,9 @@ int responses_request_rename(const struct responses_request *rq, const int *inpu
 		err_param(e, "%s", buf_str(&field));
 	}
 	snprintf(e->message, sizeof e->message, "%s", buf_str(&msg));
+	/* a message cut at its size ends on a whole character */
+	e->message[strlen(e->message) - utf8_incomplete_tail(e->message, strlen(e->message))] =
+		'\0';
 	rc = 0;
 out:
 	buf_free(&msg);
