@@ -174,8 +174,10 @@ static int block_delta(struct phttp *h, const cJSON *j)
 	}
 	if (!cJSON_IsString(json) || !json->valuestring[0] || b < 0 || b >= PHTTP_MAX_BLOCKS)
 		return 0;
-	if (h->block_call[b] == PHTTP_BLOCK_CONTENT)
+	if (h->block_call[b] == PHTTP_BLOCK_CONTENT) {
+		h->block_args[b] = true;
 		return phttp_text(h, json->valuestring, strlen(json->valuestring));
+	}
 	if (h->block_call[b] > 0) {
 		h->block_args[b] = true;
 		return deliver_call(h, h->block_call[b] - 1, NULL, NULL, json->valuestring);
@@ -184,15 +186,18 @@ static int block_delta(struct phttp *h, const cJSON *j)
 }
 
 /* content_block_stop: a call whose input streamed nothing (a tool with no
- * parameters) has the arguments "{}", as in a whole answer. */
+ * parameters) has the arguments "{}", as in a whole answer; so has the
+ * answer tool's input, the content. */
 static int block_stop(struct phttp *h, const cJSON *j)
 {
 	const cJSON *index = cJSON_GetObjectItemCaseSensitive(j, "index");
 	int b = cJSON_IsNumber(index) ? index->valueint : -1;
 
-	if (b < 0 || b >= PHTTP_MAX_BLOCKS || h->block_call[b] <= 0 || h->block_args[b])
+	if (b < 0 || b >= PHTTP_MAX_BLOCKS || !h->block_call[b] || h->block_args[b])
 		return 0;
 	h->block_args[b] = true;
+	if (h->block_call[b] == PHTTP_BLOCK_CONTENT)
+		return phttp_text(h, "{}", 2);
 	return deliver_call(h, h->block_call[b] - 1, NULL, NULL, "{}");
 }
 

@@ -509,6 +509,18 @@ static void anthropic_edges(void)
 		  "as a whole answer's; one that streamed {} is not doubled");
 	free(s);
 	run_free(&r);
+
+	run_init(&r, &anthropic, "{\"response_format\":{\"type\":\"json_object\"}}");
+	feed(&r, ops,
+	     BLOCK_START(0, "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"json_"
+			    "object\",\"input\":{}}"));
+	feed(&r, ops, "{\"type\":\"content_block_stop\",\"index\":0}");
+	feed(&r, ops, STOP("tool_use"));
+	s = message_of(&r, 0);
+	CHECK_STR(s, "{\"role\":\"assistant\",\"content\":\"{}\"}",
+		  "anthropic stream: an answer tool whose input streams nothing is the content {}");
+	free(s);
+	run_free(&r);
 }
 
 static void openai_body(void)
