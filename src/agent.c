@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "usage.h"
 #include "message.h"
+#include "utf8.h"
 
 /* The names of a caller's inputs, for error messages. */
 static const struct {
@@ -467,6 +468,60 @@ static void cut_at_user(cJSON *history)
 		cJSON_DeleteItemFromArray(history, 0);
 }
 
+/*
+ * The request's tool results against the conversation the provider is
+ * given (all: history messages, then from position first on the request's
+ * from skip on): one answering no call before it is a 400 naming it, as
+ * an upstream would refuse it (a 502 the client's SDK would retry).
+ */
+static int check_tool_results(const struct agent_turn *t, cJSON *all, int first, int skip,
+			      struct err *e)
+{
+	const char *list = t->origin_list ? t->origin_list : "messages";
+	const char *field = t->origin_call_id ? t->origin_call_id : "tool_call_id";
+	int p = msg_unanswered_result(all, first), k, index;
+	const cJSON *id;
+
+	if (p == -1)
+		return 0;
+	if (p < 0)
+		return err_nomem(e);
+	k = skip + (p - first);
+	index = t->origin ? t->origin[k] : k;
+	id = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(all, p), "tool_call_id");
+	err_set(e, 400, ERR_INVALID_REQUEST,
+		"`%s[%d].%s` '%.64s' answers no tool call made before it in the conversation "
+		"(%s).",
+		list, index, field, cJSON_IsString(id) ? id->valuestring : "",
+		t->stable ? "this session's history, then the request" : "the request");
+	return err_param(e, "%s[%d].%s", list, index, field);
+}
+
+/*
+ * A provider's 400 names `messages[p]...` by its place p among the
+ * messages it was given (history first): say the request's message as the
+ * client named it (t->origin, t->origin_list), the rest of the name
+ * kept.  A history message's name is left.
+ */
+static void name_request_message(const struct agent_turn *t, int nhistory, int skip, struct err *e)
+{
+	char *at = strstr(e->message, "`messages["), *end, rest[sizeof e->message];
+	long p;
+	int k;
+
+	if (e->status != 400 || e->type != ERR_INVALID_REQUEST || !at ||
+	    (p = strtol(at + 10, &end, 10)) < nhistory || *end != ']' ||
+	    p - nhistory >= cJSON_GetArraySize(t->messages) - skip)
+		return;
+	k = skip + (int)(p - nhistory);
+	snprintf(rest, sizeof rest, "%s", end);
+	snprintf(at, sizeof e->message - (size_t)(at - e->message), "`%s[%d%s",
+		 t->origin_list ? t->origin_list : "messages", t->origin ? t->origin[k] : k, rest);
+	/* cut at its size, the message still ends on a whole character */
+	e->message[strlen(e->message) - utf8_incomplete_tail(e->message, strlen(e->message))] =
+		'\0';
+}
+
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 {
 	struct collect col = {
@@ -505,6 +560,8 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		}
 		rq.messages = all;
 	}
+	if (check_tool_results(t, rq.messages, nhistory, skip, e) < 0)
+		goto out;
 	log_info("turn %s: agent %s, session %s (%s), model %s/%s, %d history messages, "
 		 "%d resent dropped",
 		 t->run_id, t->agent->id, t->session_key, t->stable ? "stable" : "per-request",
@@ -520,6 +577,8 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 	if (rc < 0 && !t->res.cancelled)
 		log_warn("turn %s: agent %s, model %s/%s failed: %s", t->run_id, t->agent->id,
 			 t->model.provider->name, t->model.model, e->message);
+	if (rc < 0)
+		name_request_message(t, nhistory, skip, e);
 
 	/* Persist a finished turn, or what a client that left was given. */
 	if (store && (rc == 0 || (t->res.cancelled && t->answer.nchoices))) {

@@ -123,6 +123,13 @@ struct agent_turn {
 	struct buf system_text; /* agent prompt + request system/developer text */
 	cJSON *messages;	/* owned: user/assistant/tool messages, in order */
 	cJSON *params;		/* owned, NULL when none */
+	/* How the client named messages, for a 400 naming one: messages[k] is
+	 * item origin[k] (NULL: k) of its list origin_list (NULL: "messages"),
+	 * a tool result's call id its field origin_call_id (NULL:
+	 * "tool_call_id").  Borrowed: they must outlive the turn's run. */
+	const int *origin;
+	const char *origin_list;
+	const char *origin_call_id;
 	bool stream;
 	struct worker *worker; /* the calling worker's curl handle and store */
 	/* Responses API: when response_id is set and the turn is persisted,
@@ -154,11 +161,14 @@ int agent_turn_prepare(struct agent_turn *t, const struct cfg *c,
 
 /*
  * Run one turn: for a stable session, load its history and drop what the
- * request repeats; call the provider with sink (the answer is also
- * collected in t->answer); then persist the new messages and the answer in
- * one transaction (also a partial answer when the client left, marked
- * interrupted).  Returns 0, or -1 with e; t->res.started says whether the
- * sink had already begun its response.
+ * request repeats; check that every tool result of the request answers a
+ * tool call before it in the conversation (history, then request), else
+ * 400 naming the result as the client named it (t->origin...), with
+ * nothing called or stored; call the provider with sink (the answer is
+ * also collected in t->answer); then persist the new messages and the
+ * answer in one transaction (also a partial answer when the client left,
+ * marked interrupted).  Returns 0, or -1 with e; t->res.started says
+ * whether the sink had already begun its response.
  */
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e);
 

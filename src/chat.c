@@ -351,6 +351,7 @@ static int prepare_turn(struct http_req *r, const struct cfg *c, struct chat_req
 	    prov_check_params(t->model.provider, rq->params, e) < 0)
 		return -1;
 	t->messages = rq->messages; /* the turn takes them */
+	t->origin = rq->origin;	    /* rq outlives the turn */
 	t->params = rq->params;
 	rq->messages = rq->params = NULL;
 	return 0;

@@ -183,7 +183,7 @@ static int parse_messages(const cJSON *msgs, struct chat_request *rq, struct ima
 {
 	const cJSON *m;
 	bool have_user = false;
-	int i = 0;
+	int i = 0, kept = 0;
 
 	if (!msgs) {
 		err_set(e, 400, ERR_INVALID_REQUEST, "Missing `messages` array.");
@@ -197,7 +197,8 @@ static int parse_messages(const cJSON *msgs, struct chat_request *rq, struct ima
 		err_set(e, 400, ERR_INVALID_REQUEST, "`messages` must not be empty.");
 		return -1;
 	}
-	if (!(rq->messages = cJSON_CreateArray()))
+	if (!(rq->messages = cJSON_CreateArray()) ||
+	    !(rq->origin = calloc((size_t)cJSON_GetArraySize(msgs), sizeof *rq->origin)))
 		goto nomem;
 	cJSON_ArrayForEach(m, msgs) {
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
@@ -232,6 +233,7 @@ static int parse_messages(const cJSON *msgs, struct chat_request *rq, struct ima
 			cJSON *copy = msg_copy(m, as);
 			if (!copy)
 				goto nomem;
+			rq->origin[kept++] = i;
 			cJSON_AddItemToArray(rq->messages, copy);
 			if (has_input && strcmp(as, "assistant"))
 				have_user = true;
@@ -586,6 +588,7 @@ void chat_request_free(struct chat_request *rq)
 	cJSON_Delete(rq->root);
 	buf_free(&rq->system_text);
 	cJSON_Delete(rq->messages);
+	free(rq->origin);
 	cJSON_Delete(rq->params);
 	memset(rq, 0, sizeof *rq);
 }

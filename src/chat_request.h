@@ -6,9 +6,10 @@
  * invalid_request_error whose message names the field (`messages[2].role`),
  * or a 413 for images over 20 MiB in all; nothing is accepted half.
  *
- * Ownership: a struct chat_request owns root, system_text, messages and
- * params; model and user point into root.  chat_request_free() releases
- * it all; a caller may take messages or params (set the field to NULL).
+ * Ownership: a struct chat_request owns root, system_text, messages,
+ * origin and params; model and user point into root.  chat_request_free()
+ * releases it all; a caller may take messages or params (set the field to
+ * NULL).
  */
 #ifndef CLAW_CHAT_REQUEST_H
 #define CLAW_CHAT_REQUEST_H
@@ -30,6 +31,8 @@ struct chat_request {
 				   blank lines, in order; empty when none */
 	cJSON *messages;	/* user/assistant/tool messages, in order, as
 				   msg_copy keeps them ("function" becomes "tool") */
+	int *origin;		/* for each of messages, its index in the body's
+				   `messages` (system ones are not in messages) */
 	cJSON *params;		/* every other top-level field, as sent (the known ones
 				   type-checked: temperature, n, tools, ...), or NULL */
 };

@@ -61,6 +61,7 @@ int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 	e->type = type;
 	e->code = NULL;
 	e->param = NULL;
+	e->param_text[0] = '\0';
 	va_start(ap, fmt);
 	n = vsnprintf(full, sizeof full, fmt, ap);
 	va_end(ap);
@@ -69,6 +70,18 @@ int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 	mask_global(full, sizeof full, n >= (int)sizeof full);
 	snprintf(e->message, sizeof e->message, "%s", full);
 	keep_utf8(e->message);
+	return -1;
+}
+
+int err_param(struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->param = NULL;
+	va_start(ap, fmt);
+	vsnprintf(e->param_text, sizeof e->param_text, fmt, ap);
+	va_end(ap);
+	keep_utf8(e->param_text);
 	return -1;
 }
 
@@ -83,5 +96,6 @@ void err_clear(struct err *e)
 	e->type = ERR_NONE;
 	e->code = NULL;
 	e->param = NULL;
+	e->param_text[0] = '\0';
 	e->message[0] = '\0';
 }

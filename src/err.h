@@ -35,8 +35,10 @@ enum err_type {
 struct err {
 	int status; /* HTTP status, 0 when unset */
 	enum err_type type;
-	const char *code;  /* an ERR_CODE_* string literal, or NULL */
-	const char *param; /* the request field at fault (a string literal), or NULL */
+	const char *code;    /* an ERR_CODE_* string literal, or NULL */
+	const char *param;   /* the request field at fault (a string literal), or NULL */
+	char param_text[64]; /* the same made at run time (err_param), when param is
+				NULL; "" when none */
 	char message[512];
 };
 
@@ -45,6 +47,10 @@ struct err {
  * `return err_set(...)`. */
 int err_set(struct err *e, int status, enum err_type type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Name the field at fault as text made at run time ("messages[3].tool_call_id",
+ * cut at 63 bytes) after err_set; the error body's "param" unless param is
+ * set.  Always returns -1. */
+int err_param(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* 500 api_error "Out of memory."; returns -1. */
 int err_nomem(struct err *e);
 void err_clear(struct err *e);

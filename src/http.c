@@ -265,6 +265,7 @@ cJSON *http_error_body(const struct err *e)
 	cJSON *err = cJSON_AddObjectToObject(root, "error");
 	char field[128];
 	const char *param = e->param					 ? e->param
+			    : e->param_text[0]				 ? e->param_text
 			    : message_field(e, field, sizeof field) == 0 ? field
 									 : NULL;
 

@@ -72,6 +72,16 @@ bool msg_is_stored(const cJSON *m);
 int msg_open(cJSON *m);
 
 /*
+ * The position of the first tool message of array messages, at position
+ * from or after, whose tool_call_id is no id of a tool call of an
+ * assistant message before it (one with no string tool_call_id counts so
+ * too); -1 when every one answers a call, -2 when memory ran out.  Opens
+ * the stored messages, but only when there is a tool message from `from`
+ * on; one that does not parse has no calls.  n log n in the messages and
+ * calls, whatever a request holds.
+ */
+int msg_unanswered_result(cJSON *messages, int from);
+/*
  * msg_open every message of array messages.  One that does not parse is
  * deleted from the array, as a stored row that is not JSON is no message.
  */

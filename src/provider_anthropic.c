@@ -10,10 +10,12 @@
  * response_format becomes a forced "answer tool" whose input is the answer,
  * reasoning_effort a thinking budget, and max_tokens is always sent (the
  * API requires it: the request's, else the provider's maxTokens, else 4096,
- * plus the thinking budget).  Streaming events become deltas (text,
- * thinking as reasoning, tool_use blocks as OpenAI's numbered tool calls,
- * the answer tool's input as text); stop reasons and token counts are
- * mapped back.  The transport is
+ * plus the thinking budget); stop becomes stop_sequences, less the entries
+ * that are only whitespace (the API refuses those).  Streaming events
+ * become deltas (text, thinking as reasoning, tool_use blocks as OpenAI's
+ * numbered tool calls, "{}" for one whose input streams nothing, the
+ * answer tool's input as text); stop reasons (a refusal is
+ * "content_filter") and token counts are mapped back.  The transport is
  * provider_http.c; the key is sent only as x-api-key.
  */
 #include "provider_http.h"
@@ -22,17 +24,21 @@
 #include <string.h>
 
 #include "message.h"
+#include "utf8.h"
 
 #define DEFAULT_MAX_TOKENS 4096
 #define MAX_TOKENS 1e15 /* a token count believed */
 #define ANTHROPIC_VERSION "2023-06-01"
 
 /* OpenAI's finish_reason for a stop_reason; "tool_use" is "stop" when the
- * only tool called was the answer tool (calls: the client's tools called). */
+ * only tool called was the answer tool (calls: the client's tools called);
+ * a refusal is OpenAI's "content_filter". */
 static const char *map_stop(const char *reason, int calls)
 {
 	if (!strcmp(reason, "max_tokens"))
 		return "length";
+	if (!strcmp(reason, "refusal"))
+		return "content_filter";
 	if (!strcmp(reason, "tool_use") && calls)
 		return "tool_calls";
 	return "stop"; /* end_turn, stop_sequence, and anything new */
@@ -191,11 +197,31 @@ static int block_delta(struct phttp *h, const cJSON *j)
 	}
 	if (!cJSON_IsString(json) || !json->valuestring[0] || b < 0 || b >= PHTTP_MAX_BLOCKS)
 		return 0;
-	if (h->block_call[b] == PHTTP_BLOCK_CONTENT)
+	if (h->block_call[b] == PHTTP_BLOCK_CONTENT) {
+		h->block_args[b] = true;
 		return phttp_text(h, json->valuestring, strlen(json->valuestring));
-	if (h->block_call[b] > 0)
+	}
+	if (h->block_call[b] > 0) {
+		h->block_args[b] = true;
 		return deliver_call(h, h->block_call[b] - 1, NULL, NULL, json->valuestring);
+	}
 	return 0;
+}
+
+/* content_block_stop: a call whose input streamed nothing (a tool with no
+ * parameters) has the arguments "{}", as in a whole answer; so has the
+ * answer tool's input, the content. */
+static int block_stop(struct phttp *h, const cJSON *j)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(j, "index");
+	int b = cJSON_IsNumber(index) ? index->valueint : -1;
+
+	if (b < 0 || b >= PHTTP_MAX_BLOCKS || !h->block_call[b] || h->block_args[b])
+		return 0;
+	h->block_args[b] = true;
+	if (h->block_call[b] == PHTTP_BLOCK_CONTENT)
+		return phttp_text(h, "{}", 2);
+	return deliver_call(h, h->block_call[b] - 1, NULL, NULL, "{}");
 }
 
 static int an_event(struct phttp *h, const char *event, const cJSON *j)
@@ -212,6 +238,9 @@ static int an_event(struct phttp *h, const char *event, const cJSON *j)
 	} else if (!strcmp(t, "content_block_delta")) {
 		if (block_delta(h, j) < 0)
 			return 1;
+	} else if (!strcmp(t, "content_block_stop")) {
+		if (block_stop(h, j) < 0)
+			return 1;
 	} else if (!strcmp(t, "message_delta")) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "delta");
 		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(d, "stop_reason");
@@ -221,7 +250,7 @@ static int an_event(struct phttp *h, const char *event, const cJSON *j)
 	} else if (!strcmp(t, "message_stop")) {
 		h->done = true;
 	}
-	return 0; /* ping, content_block_stop */
+	return 0; /* ping */
 }
 
 /* A whole answer: text blocks joined, thinking as reasoning, each tool_use
@@ -680,6 +709,52 @@ static int map_thinking(cJSON *body, const struct prov_request *rq, const char *
 	return 0;
 }
 
+/* Whether s is only whitespace (or empty), as Unicode counts it: the
+ * Messages API refuses such a stop sequence. */
+static bool all_space(const char *s)
+{
+	size_t n = strlen(s), k;
+	unsigned long cp;
+
+	for (; n; s += k, n -= k) {
+		if (!(k = utf8_decode(s, n, &cp)))
+			return false;
+		if (!((cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 ||
+		      cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+		      cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000))
+			return false;
+	}
+	return true;
+}
+
+/* stop (a string or strings) as stop_sequences, leaving out those that are
+ * only whitespace (none left: no stop_sequences).  0, or -1 out of memory. */
+static int map_stop_sequences(cJSON *body, const cJSON *stop)
+{
+	cJSON *seq = cJSON_CreateArray();
+	const cJSON *list = cJSON_IsArray(stop) ? stop : NULL, *s;
+
+	if (!seq)
+		return -1;
+	if (cJSON_IsString(stop) && !all_space(stop->valuestring) &&
+	    !cJSON_AddItemToArray(seq, cJSON_CreateString(stop->valuestring)))
+		goto fail;
+	cJSON_ArrayForEach(s, list) {
+		if (cJSON_IsString(s) && !all_space(s->valuestring) &&
+		    !cJSON_AddItemToArray(seq, cJSON_CreateString(s->valuestring)))
+			goto fail;
+	}
+	if (!cJSON_GetArraySize(seq)) {
+		cJSON_Delete(seq);
+		return 0;
+	}
+	cJSON_AddItemToObject(body, "stop_sequences", seq);
+	return 0;
+fail:
+	cJSON_Delete(seq);
+	return -1;
+}
+
 cJSON *prov_anthropic_body(const struct prov_request *rq, struct err *e)
 {
 	cJSON *body = cJSON_CreateObject();
@@ -711,11 +786,10 @@ cJSON *prov_anthropic_body(const struct prov_request *rq, struct err *e)
 		cJSON_AddNumberToObject(body, "temperature", v->valuedouble);
 	if (!thinking && (v = cJSON_GetObjectItemCaseSensitive(rq->params, "top_p")))
 		cJSON_AddNumberToObject(body, "top_p", v->valuedouble);
-	if ((v = cJSON_GetObjectItemCaseSensitive(rq->params, "stop"))) {
-		cJSON *seq = cJSON_IsArray(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateArray();
-		if (cJSON_IsString(v))
-			cJSON_AddItemToArray(seq, cJSON_CreateString(v->valuestring));
-		cJSON_AddItemToObject(body, "stop_sequences", seq);
+	if ((v = cJSON_GetObjectItemCaseSensitive(rq->params, "stop")) &&
+	    map_stop_sequences(body, v) < 0) {
+		err_nomem(e);
+		goto fail;
 	}
 	/* seed and the penalties have no Messages API equivalent */
 	if (!cJSON_AddBoolToObject(body, "stream", rq->stream)) {

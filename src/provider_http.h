@@ -51,6 +51,10 @@ struct phttp {
 	 * so calls are numbered 0, 1, ... as OpenAI numbers them. */
 	int block_call[PHTTP_MAX_BLOCKS];
 	int ncalls;
+	/* For each block that is a call (or the answer tool's content): some of
+	 * its input was relayed (a block that ends without any is given "{}",
+	 * as a whole answer's empty input is). */
+	bool block_args[PHTTP_MAX_BLOCKS];
 	void *ctx; /* the backend's own state for its ops (phttp_post_ctx), or NULL */
 };
 

@@ -47,6 +47,7 @@ struct response {
 	time_t created;
 	const struct responses_request *rq;
 	const char *previous_id;
+	bool forked; /* the turn's session is a branch made for it */
 	struct agent_turn *t;
 	struct http_req *r;
 	bool stream; /* the events go to r as they come; else nothing is sent */
@@ -683,6 +684,7 @@ static int choose_session(struct response *rs, const struct cfg *c, struct worke
 				free(key);
 				return -1;
 			}
+			rs->forked = true;
 		}
 	} else if (!t->stable && rs->rq->store) {
 		if (!(key = own_session(rs, e)))
@@ -717,6 +719,9 @@ static int prepare(struct http_req *r, const struct cfg *c, struct worker *w,
 	    choose_session(rs, c, w, e) < 0)
 		return -1;
 	t->messages = rq->chat.messages;
+	t->origin = rq->chat.origin; /* as input items, rq outliving the turn */
+	t->origin_list = "input";
+	t->origin_call_id = "call_id";
 	t->params = rq->chat.params;
 	rq->chat.messages = rq->chat.params = NULL;
 	if (rq->store && t->stable) {
@@ -725,6 +730,21 @@ static int prepare(struct http_req *r, const struct cfg *c, struct worker *w,
 		t->make_response_ctx = rs;
 	}
 	return 0;
+}
+
+/* A branch made for a turn that failed and stored nothing (a 400 for its
+ * input, an upstream failure) is removed: it holds only a copy. */
+static void drop_fork(struct response *rs, const struct cfg *c, struct worker *w)
+{
+	struct store *store;
+	struct err se;
+	long n;
+
+	err_clear(&se);
+	if (worker_store(w, c, &store, &se) < 0 ||
+	    store_remove(store, rs->t->session_key, &n, &se) < 0)
+		log_warn("responses: the branch %s of a failed turn is left: %s",
+			 rs->t->session_key, se.message);
 }
 
 /* A stream that failed after it began: response.failed. */
@@ -784,6 +804,7 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	rs->r = r;
 	rs->stream = rq.stream;
 	if (prepare(r, c, w, &rq, rs, &e) < 0) {
+		responses_request_rename(&rq, NULL, 0, &e);
 		http_send_error(r, &e, NULL);
 		goto out;
 	}
@@ -793,6 +814,10 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	}
 
 	rc = agent_run_turn(&t, &sink, &e);
+	if (rc < 0 && rs->forked && !(t.res.cancelled && t.answer.nchoices))
+		drop_fork(rs, c, w);
+	if (rc < 0) /* a provider's mapping names the chat request's fields */
+		responses_request_rename(&rq, NULL, 0, &e);
 	if (rq.stream) {
 		if (t.res.cancelled || r->client_gone) {
 			log_info("turn %s: client went away", t.run_id);

@@ -4,11 +4,13 @@
  */
 #include "responses_request.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_body.h"
+#include "utf8.h"
 
 static int bad(struct err *e, const char *fmt, const char *field, const char *what)
 {
@@ -259,8 +261,11 @@ static int message_item(cJSON *msgs, const cJSON *item, int i, struct err *e)
 	return 0;
 }
 
-/* input (and instructions first) as chat messages, appended to msgs. */
-static int input_messages(cJSON *msgs, const cJSON *input, struct err *e)
+/* input (and instructions first) as chat messages, appended to msgs;
+ * input_of[k] is the input item msgs[k] came from (room for msgs as they
+ * are and one more message per item; k from *nmsgs on, which counts
+ * them). */
+static int input_messages(cJSON *msgs, const cJSON *input, int *input_of, int *nmsgs, struct err *e)
 {
 	const cJSON *item;
 	int i = 0;
@@ -273,6 +278,7 @@ static int input_messages(cJSON *msgs, const cJSON *input, struct err *e)
 			return err_nomem(e);
 		}
 		cJSON_AddItemToArray(msgs, m);
+		input_of[(*nmsgs)++] = 0;
 		return 0;
 	}
 	if (!cJSON_IsArray(input) || !cJSON_GetArraySize(input))
@@ -281,6 +287,7 @@ static int input_messages(cJSON *msgs, const cJSON *input, struct err *e)
 	cJSON_ArrayForEach(item, input) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
 		const char *t = cJSON_IsString(type) ? type->valuestring : "message";
+		const cJSON *last = msgs->child ? msgs->child->prev : NULL;
 		char path[32];
 		int rc;
 
@@ -304,6 +311,8 @@ static int input_messages(cJSON *msgs, const cJSON *input, struct err *e)
 				   path, t);
 		if (rc < 0)
 			return -1;
+		if (msgs->child && msgs->child->prev != last) /* a message added */
+			input_of[(*nmsgs)++] = i;
 		i++;
 	}
 	return 0;
@@ -465,7 +474,11 @@ static int refuse_unsupported(const cJSON *body, struct err *e)
 	return 0;
 }
 
-static int parse_fields(struct responses_request *rq, cJSON *chat, struct err *e)
+/* The chat request's fields from the Responses request's; *input_of
+ * (heap, the caller frees it) maps the *nmsgs chat messages to input
+ * items (-1: instructions). */
+static int parse_fields(struct responses_request *rq, cJSON *chat, int **input_of, int *nmsgs,
+			struct err *e)
 {
 	const cJSON *body = rq->root, *v;
 	cJSON *msgs;
@@ -525,7 +538,8 @@ static int parse_fields(struct responses_request *rq, cJSON *chat, struct err *e
 	if (!v || cJSON_IsNull(v))
 		return bad(e, "`%s` is required: a string or an array of input items.%s", "input",
 			   NULL);
-	if (!(msgs = cJSON_AddArrayToObject(chat, "messages")))
+	if (!(msgs = cJSON_AddArrayToObject(chat, "messages")) ||
+	    !(*input_of = calloc((size_t)cJSON_GetArraySize(v) + 2, sizeof **input_of)))
 		return err_nomem(e);
 	if (rq->instructions && rq->instructions[0]) {
 		cJSON *sys = cJSON_CreateObject();
@@ -535,8 +549,9 @@ static int parse_fields(struct responses_request *rq, cJSON *chat, struct err *e
 			return err_nomem(e);
 		}
 		cJSON_AddItemToArray(msgs, sys);
+		(*input_of)[(*nmsgs)++] = -1;
 	}
-	if (input_messages(msgs, v, e) < 0 ||
+	if (input_messages(msgs, v, *input_of, nmsgs, e) < 0 ||
 	    translate_tools(chat, cJSON_GetObjectItemCaseSensitive(body, "tools"), e) < 0 ||
 	    translate_tool_choice(chat, cJSON_GetObjectItemCaseSensitive(body, "tool_choice"), e) <
 		    0 ||
@@ -554,21 +569,144 @@ static int parse_fields(struct responses_request *rq, cJSON *chat, struct err *e
 		       : 0;
 }
 
+/* The chat request's field names this translation makes, and the
+ * Responses fields they come from (a name ending in '.' renames a prefix). */
+static const struct {
+	const char *chat, *responses;
+} renamed[] = {
+	{"response_format.json_schema.", "text.format."},  {"response_format", "text.format"},
+	{"tool_choice.function.name", "tool_choice.name"}, {"reasoning_effort", "reasoning.effort"},
+	{"max_completion_tokens", "max_output_tokens"},	   {"messages", "input"},
+};
+
+/*
+ * The function_call item that is call k of the assistant message input
+ * item i made (i itself a function_call or an assistant message, then its
+ * calls: the function_call items after it, reasoning between them), or -1.
+ */
+static long call_item(const cJSON *input, long i, long k)
+{
+	const cJSON *item = i <= INT_MAX ? cJSON_GetArrayItem(input, (int)i) : NULL;
+
+	for (bool first = true; item; item = item->next, i++, first = false) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
+		const char *t = cJSON_IsString(type) ? type->valuestring : "message";
+		if (!strcmp(t, "function_call") && !k--)
+			return i;
+		if (!first && strcmp(t, "function_call") && strcmp(t, "reasoning"))
+			break; /* the message's calls end */
+	}
+	return -1;
+}
+
+/*
+ * A chat request's field (name, NUL-terminated) as the Responses field it
+ * was made from, appended to out: `messages[N]...` is input item
+ * input_of[N] when input_of (n long) knows N (else left as it is), its
+ * `.content[J].image_url.url` the part's `image_url`; `tools[N].function.X`
+ * is `tools[N].X`; the names of renamed[] theirs.  0, or -1 out of memory.
+ */
+static int rename_field(const cJSON *input, const char *name, const int *input_of, int n,
+			struct buf *out)
+{
+	char *end;
+	long k, j;
+
+	if (!strncmp(name, "input[", 6) && (k = strtol(name + 6, &end, 10)) >= 0 &&
+	    !strncmp(end, "].tool_calls[", 13) && (j = strtol(end + 13, &end, 10)) >= 0 &&
+	    !strcmp(end, "].function.arguments") && (k = call_item(input, k, j)) >= 0)
+		return buf_printf(out, "input[%ld].arguments", k);
+
+	if (!strncmp(name, "tools[", 6) && (k = strtol(name + 6, &end, 10)) >= 0 &&
+	    !strncmp(end, "].function.", 11))
+		return buf_printf(out, "tools[%ld].%s", k, end + 11);
+	if (!strncmp(name, "messages[", 9) && (k = strtol(name + 9, &end, 10)) >= 0 &&
+	    *end == ']') {
+		const char *rest = end + 1;
+		if (!input_of || k >= n || input_of[k] < 0)
+			return buf_append_str(out, name);
+		if (!strncmp(rest, ".content[", 9) && (j = strtol(rest + 9, &end, 10)) >= 0 &&
+		    !strcmp(end, "].image_url.url"))
+			return buf_printf(out, "input[%d].content[%ld].image_url", input_of[k], j);
+		return buf_printf(out, "input[%d]%s", input_of[k], rest);
+	}
+	for (size_t r = 0; r < sizeof renamed / sizeof *renamed; r++) {
+		size_t len = strlen(renamed[r].chat);
+		bool prefix = renamed[r].chat[len - 1] == '.';
+		if (prefix ? !strncmp(name, renamed[r].chat, len) : !strcmp(name, renamed[r].chat))
+			return buf_printf(out, "%s%s", renamed[r].responses, name + len);
+	}
+	return buf_append_str(out, name);
+}
+
+int responses_request_rename(const struct responses_request *rq, const int *input_of, int n,
+			     struct err *e)
+{
+	const cJSON *input = cJSON_GetObjectItemCaseSensitive(rq->root, "input");
+
+	struct buf msg = BUF_INIT, field = BUF_INIT;
+	const char *p = e->message, *q;
+	int rc = -1;
+
+	if (e->status < 400 || e->status >= 500 || e->type != ERR_INVALID_REQUEST)
+		return 0;
+	while ((q = strchr(p, '`')) && strchr(q + 1, '`')) { /* each `name` */
+		const char *close = strchr(q + 1, '`');
+		char name[128];
+		snprintf(name, sizeof name, "%.*s", (int)(close - q - 1), q + 1);
+		if (buf_append(&msg, p, (size_t)(q - p + 1)) < 0 ||
+		    rename_field(input, name, input_of, n, &msg) < 0 ||
+		    buf_append(&msg, "`", 1) < 0)
+			goto out;
+		p = close + 1;
+	}
+	if (buf_append_str(&msg, p) < 0)
+		goto out;
+	if (e->param || e->param_text[0]) {
+		char name[sizeof e->param_text];
+		snprintf(name, sizeof name, "%s", e->param ? e->param : e->param_text);
+		if (rename_field(input, name, input_of, n, &field) < 0)
+			goto out;
+		err_param(e, "%s", buf_str(&field));
+	}
+	snprintf(e->message, sizeof e->message, "%s", buf_str(&msg));
+	/* a message cut at its size ends on a whole character */
+	e->message[strlen(e->message) - utf8_incomplete_tail(e->message, strlen(e->message))] =
+		'\0';
+	rc = 0;
+out:
+	buf_free(&msg);
+	buf_free(&field);
+	return rc < 0 ? err_nomem(e) : 0;
+}
+
 int responses_request_parse(const char *body, size_t len, bool allow_image_urls,
 			    struct responses_request *rq, struct err *e)
 {
 	cJSON *chat;
+	int *input_of = NULL, nmsgs = 0, rc = -1;
 
 	memset(rq, 0, sizeof *rq);
 	if (!(rq->root = json_body_parse(body, len, e)))
 		return -1;
 	if (!(chat = cJSON_CreateObject()))
 		return err_nomem(e);
-	if (parse_fields(rq, chat, e) < 0) {
+	if (parse_fields(rq, chat, &input_of, &nmsgs, e) < 0) {
 		cJSON_Delete(chat);
-		return -1;
+		goto out;
 	}
-	return chat_request_take(chat, allow_image_urls, &rq->chat, e);
+	if (chat_request_take(chat, allow_image_urls, &rq->chat, e) < 0) {
+		/* its 400s name the translation's fields: say the request's */
+		responses_request_rename(rq, input_of, nmsgs, e);
+		goto out;
+	}
+	/* the turn names its messages as input items */
+	for (int k = 0, n = cJSON_GetArraySize(rq->chat.messages); k < n; k++)
+		rq->chat.origin[k] = input_of[rq->chat.origin[k]];
+	rc = 0;
+out:
+	free(input_of);
+	return rc;
 }
 
 void responses_request_free(struct responses_request *rq)

@@ -6,8 +6,9 @@
  * Pure: no HTTP, no config, no store.  Every malformed or unsupported
  * input is a 400 invalid_request_error naming the field in Responses API
  * terms (`input[2].type`, `tools[0].type`, `text.format.name`); the
- * translated request then passes chat_request's own checks (fields with
- * the same name there, such as `temperature`, are named the same).
+ * translated request then passes chat_request's own checks, whose errors
+ * are renamed to the Responses fields they came from
+ * (responses_request_rename).
  *
  * The translation:
  *   input (a string, or message / function_call / function_call_output /
@@ -56,5 +57,23 @@ struct responses_request {
 int responses_request_parse(const char *body, size_t len, bool allow_image_urls,
 			    struct responses_request *rq, struct err *e);
 void responses_request_free(struct responses_request *rq);
+
+/*
+ * A 4xx invalid_request_error e whose message and param name fields of the
+ * chat request this translation made (`response_format.json_schema.name`,
+ * `tools[0].function.name`, `reasoning_effort`, `messages[2]...`) renamed
+ * to the Responses fields they came from (`text.format.name`,
+ * `tools[0].name`, `reasoning.effort`, `input[1]...`).  A message index is
+ * mapped through input_of (n long: the chat message index -> the input
+ * item), or left when input_of is NULL or does not know it; a call's
+ * arguments that the turn named `input[N].tool_calls[K].function.arguments`
+ * (the message input item N made) are that function_call item's
+ * `input[M].arguments` in rq's input.  Any other
+ * error is left as it is.  Returns 0, or -1 with e a 500 out of memory.
+ * responses_request_parse applies it to its own errors; the handler to
+ * the turn's (a provider's mapping names the fields it was given).
+ */
+int responses_request_rename(const struct responses_request *rq, const int *input_of, int n,
+			     struct err *e);
 
 #endif

@@ -186,10 +186,13 @@ def thinking_problem(body):
 def anthropic_problem(body):
     """What the Messages API would refuse in body, or None: an empty text
     block, a tool_result whose tool_use_id is not a tool_use of the
-    assistant turn right before it, thinking_problem."""
+    assistant turn right before it, a stop sequence that is only
+    whitespace, thinking_problem."""
     problem = thinking_problem(body)
     if problem:
         return problem
+    if any(isinstance(s, str) and not s.strip() for s in body.get("stop_sequences") or []):
+        return "stop_sequences: each stop sequence must contain non-whitespace"
     prev_ids = set()
     for i, m in enumerate(body.get("messages") or []):
         content = m.get("content")
@@ -461,7 +464,10 @@ class Handler(socketserver.StreamRequestHandler):
         a call of it (anthropic_forced_tool); thinking enabled: a thinking
         block "a budget of N tokens" before the text; "cached": usage
         that read 2000 prompt tokens from the cache and wrote 500 to it
-        (anthropic_usage).  Requests the real API
+        (anthropic_usage); "refusal": "I can't help with that." with
+        stop_reason refusal; "noargs": with `tools`, a call of the first
+        with input {} (streamed: no input_json_delta, then an empty one for
+        a second call).  Requests the real API
         refuses (an empty text block, a tool_result with no tool_use right
         before it, thinking_problem) get its 400."""
         model = body.get("model") if isinstance(body.get("model"), str) else ""
@@ -496,9 +502,13 @@ class Handler(socketserver.StreamRequestHandler):
             return self.anthropic_forced_tool(body, n, model, forced.get("name"), text)
         if model == "tools" and body.get("tools") and not results:
             return self.anthropic_tool_use(body, n, model)
+        if model == "noargs" and body.get("tools") and not results:
+            return self.anthropic_no_args(body, n, model)
         if results:
             text = "the tool said " + str(results[-1].get("content", ""))
-        stop = "max_tokens" if model == "length" else "end_turn"
+        stop = {"length": "max_tokens", "refusal": "refusal"}.get(model, "end_turn")
+        if model == "refusal":
+            text = "I can't help with that."
         thought = None
         if (body.get("thinking") or {}).get("type") == "enabled":
             thought = "a budget of %d tokens" % body["thinking"]["budget_tokens"]
@@ -741,6 +751,23 @@ class Handler(socketserver.StreamRequestHandler):
                                    "delta": {"type": "thinking_delta", "thinking": "pondering"}})
         ev("content_block_stop", {"type": "content_block_stop", "index": 0})
         self.anthropic_tool_block(ev, 1, tid, name, ('{"city":', ' "Paris"}'))
+        return self.anthropic_stream_end(ev, "tool_use")
+
+    def anthropic_no_args(self, body, n, model):
+        """Calls of the first tool with input {}: whole, one tool_use block;
+        streamed, a block with no input_json_delta and one with only "" """
+        name = body["tools"][0].get("name", "")
+        tid = "toolu_fake_%d" % n
+        if not body.get("stream"):
+            self.send(200, {"id": "msg_fake_%d" % n, "type": "message", "role": "assistant",
+                            "model": model, "content": [
+                                {"type": "tool_use", "id": tid, "name": name, "input": {}}],
+                            "stop_reason": "tool_use",
+                            "usage": {"input_tokens": 13, "output_tokens": 9}})
+            return True
+        ev = self.anthropic_stream_start(n, model)
+        self.anthropic_tool_block(ev, 0, tid, name, ())
+        self.anthropic_tool_block(ev, 1, tid + "b", name, ("",))
         return self.anthropic_stream_end(ev, "tool_use")
 
     def answer(self, body, n):

@@ -112,6 +112,11 @@ test_expect 'a tool result answering no earlier call, and arguments that are no 
 	post /v1/chat/completions "$tok" "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"x\"}]}" &&
 	expect_status 400 && expect_body_contains "tool_calls[0].function.arguments"
 '
+test_expect 'on a session, a mapping 400 names the message as the request numbers it, not counting the history' '
+	ask ",\"user\":\"numbered\"" && expect_status 200 &&
+	post /v1/chat/completions "$tok" "{\"user\":\"numbered\",\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c\",\"content\":\"x\"}]}" &&
+	expect_status 400 && expect_body_contains "\`messages[2].tool_calls[0].function.arguments\`"
+'
 test_expect 'reasoning_effort: a thinking budget on top of the default max_tokens; thinking comes back as reasoning' '
 	ask ",\"reasoning_effort\":\"medium\",\"temperature\":0.2,\"top_p\":0.5" && expect_status 200 &&
 	upstream_last_json .body.thinking.type enabled && upstream_last_json .body.thinking.budget_tokens 8192 &&
@@ -193,6 +198,29 @@ test_expect 'max_tokens stop reason is finish_reason length' '
 	ask "" "x-openclaw-model: claude/length" && expect_json ".choices[0].finish_reason" length &&
 	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" -H "x-openclaw-model: claude/length" &&
 	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --finish length
+'
+test_expect 'stop entries that are only whitespace are left out, the others sent: 200, never a 502' '
+	ask ",\"stop\":[\" \",\"END\",\"\\n\\t\",\"\"]" && expect_status 200 &&
+	expect_json ".choices[0].message.content" "fake: hi" &&
+	upstream_last_json ".body.stop_sequences[0]" END &&
+	upstream_last_json ".body.stop_sequences[1]" "(absent)" &&
+	ask ",\"stop\":\"\\n\"" && expect_status 200 && upstream_last_json .body.stop_sequences "(absent)"
+'
+test_expect 'stop_reason refusal is finish_reason content_filter, whole and streamed' '
+	ask "" "x-openclaw-model: claude/refusal" && expect_status 200 &&
+	expect_json ".choices[0].finish_reason" content_filter &&
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" -H "x-openclaw-model: claude/refusal" &&
+	python3 "$LIBDIR/sse_check.py" "$T/stream.txt" --finish content_filter
+'
+test_expect 'a streamed call with no arguments reassembles to {} as the whole one does, and is stored so' '
+	post /v1/chat/completions "$tok" "{\"tools\":[$weather],\"messages\":[{\"role\":\"user\",\"content\":\"w\"}]}" -H "x-openclaw-model: claude/noargs" &&
+	expect_status 200 && expect_json ".choices[0].message.tool_calls[0].function.arguments" "{}" &&
+	stream /v1/chat/completions "$tok" "{\"stream\":true,\"user\":\"noargs\",\"tools\":[$weather],\"messages\":[{\"role\":\"user\",\"content\":\"w\"}]}" -H "x-openclaw-model: claude/noargs" &&
+	expect_status 200 && python3 "$srcdir/tests/e2e/sse_accumulate.py" "$T/stream.txt" >"$T/acc.json" &&
+	test "$(_json "$T/acc.json" ".choices[0].tool_calls[0].function.arguments")" = "{}" &&
+	test "$(_json "$T/acc.json" ".choices[0].tool_calls[1].function.arguments")" = "{}" &&
+	test "$(_json "$T/acc.json" ".choices[0].finish_reason")" = tool_calls &&
+	test "$(db_value "$T/sessions.db" "select count(*) from messages where session_key like '"'"'%:noargs'"'"' and role = '"'"'assistant'"'"' and message like '"'"'%\"arguments\":\"{}\"%\"arguments\":\"{}\"%'"'"'")" = 1
 '
 test_expect 'an error event mid-stream: error event, then [DONE]' '
 	stream /v1/chat/completions "$tok" "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}" -H "x-openclaw-model: claude/midfail" &&

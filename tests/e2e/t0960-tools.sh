@@ -66,14 +66,37 @@ test_expect 'the tool result goes back upstream after the call, and the answer u
 '
 test_expect 'a session stores the tool call structured and replays it' '
 	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"user\":\"toolie\",\"tools\":[$weather],$hi}" &&
-	expect_status 200 &&
-	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"user\":\"toolie\",\"tools\":[$weather],\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"call_fake_x\",\"content\":\"cloudy\"}]}" &&
+	expect_status 200 && call=$(json_get ".choices[0].message.tool_calls[0].id") &&
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"user\":\"toolie\",\"tools\":[$weather],\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"$call\",\"content\":\"cloudy\"}]}" &&
 	expect_status 200 && expect_json ".choices[0].message.content" "fake: the tool said cloudy" &&
 	upstream_last_json ".body.messages[0].role" user &&
 	upstream_last_json ".body.messages[1].tool_calls[0].function.name" get_weather &&
 	upstream_last_json ".body.messages[1].content" null &&
 	upstream_last_json ".body.messages[2].role" tool &&
 	test "$(db_value "$T/sessions.db" "select count(*) from messages where role = '"'"'assistant'"'"' and message like '"'"'%tool_calls%get_weather%'"'"'")" = 1
+'
+orphan='{"role":"system","content":"s"},{"role":"user","content":"weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_nope","content":"sunny"}'
+test_expect 'a tool result answering no tool call: 400 naming messages[3].tool_call_id, nothing sent upstream or stored' '
+	n=$(upstream_count) && before=$(db_value "$T/sessions.db" "select count(*) from messages") &&
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"user\":\"orphan\",\"tools\":[$weather],\"messages\":[$orphan]}" &&
+	expect_status 400 && expect_json .error.type invalid_request_error &&
+	expect_json .error.param "messages[3].tool_call_id" && expect_body_contains call_nope &&
+	stream /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"stream\":true,\"tools\":[$weather],\"messages\":[$orphan]}" &&
+	expect_status 400 && grep -q "messages\[3\].tool_call_id" "$T/last.body" &&
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:echo\",\"messages\":[$orphan]}" &&
+	expect_status 400 && expect_json .error.param "messages[3].tool_call_id" &&
+	test "$(upstream_count)" = "$n" &&
+	test "$(db_value "$T/sessions.db" "select count(*) from messages")" = "$before"
+'
+test_expect 'a tool result on a session answers only a call of its history or the request, not a later one' '
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"user\":\"orphan2\",\"tools\":[$weather],$hi}" &&
+	expect_status 200 && n=$(upstream_count) &&
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"user\":\"orphan2\",\"tools\":[$weather],\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"call_fake_x\",\"content\":\"cloudy\"}]}" &&
+	expect_status 400 && expect_json .error.param "messages[0].tool_call_id" &&
+	expect_body_contains "history" &&
+	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:tools\",\"tools\":[$weather],\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"tool\",\"tool_call_id\":\"call_2\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{}\"}}]}]}" &&
+	expect_status 400 && expect_json .error.param "messages[1].tool_call_id" &&
+	test "$(upstream_count)" = "$n"
 '
 test_expect 'a client leaving mid tool call: the turn is stored interrupted, without the broken call' '
 	leave "{\"model\":\"openclaw:slowtools\",\"stream\":true,\"user\":\"leaver\",\"tools\":[$weather],$hi}" after1 &&

@@ -140,6 +140,14 @@ test_expect 'cut by the limit: incomplete, reason max_output_tokens (and respons
 	stream /v1/responses "$tok" "$(q openclaw:length hi ",\"stream\":true")" &&
 	check --status incomplete --terminal response.incomplete
 '
+test_expect 'an Anthropic refusal: incomplete, reason content_filter (and response.incomplete)' '
+	post /v1/responses "$tok" "$(q openclaw:claude hi)" -H "x-openclaw-model: claude/refusal" &&
+	expect_status 200 && expect_json .status incomplete &&
+	expect_json .incomplete_details.reason content_filter &&
+	stream /v1/responses "$tok" "$(q openclaw:claude hi ",\"stream\":true")" -H "x-openclaw-model: claude/refusal" &&
+	check --status incomplete --terminal response.incomplete &&
+	grep "\"type\":\"response.incomplete\"" "$T/stream.txt" | grep -q "\"reason\":\"content_filter\""
+'
 test_expect 'previous_response_id continues the conversation' '
 	post /v1/responses "$tok" "$(q openclaw first)" && keep first &&
 	post /v1/responses "$tok" "$(q openclaw second ",\"previous_response_id\":\"$(id_of first)\"")" &&
@@ -252,6 +260,30 @@ test_expect 'the client leaving mid-stream: the upstream is cut, what it got is 
 	i=0 && while [ "$(upstream_stat aborted)" = "$before" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done &&
 	{ test "$(upstream_stat aborted)" -gt "$before" || { echo "# the upstream saw no abort"; false; }; }
 '
+test_expect 'a function_call_output answering no function_call: 400 naming input[N].call_id, nothing called or stored' '
+	n=$(upstream_count) && before=$(db_value "$T/sessions.db" "SELECT count(*) FROM messages") &&
+	post /v1/responses "$tok" "{\"model\":\"openclaw:tools\",\"instructions\":\"i\",\"input\":[{\"role\":\"user\",\"content\":\"weather?\"},{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"get_weather\",\"arguments\":\"{}\"},{\"type\":\"reasoning\",\"summary\":[]},{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"rain\"},{\"type\":\"function_call_output\",\"call_id\":\"c_nope\",\"output\":\"x\"}]}" &&
+	expect_status 400 && expect_json .error.type invalid_request_error &&
+	expect_json .error.param "input[4].call_id" && expect_body_contains "\`input[4].call_id\`" &&
+	post /v1/responses "$tok" "{\"model\":\"openclaw:claude\",\"stream\":true,\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"c_nope\",\"output\":\"x\"}]}" &&
+	expect_status 400 && expect_json .error.param "input[0].call_id" &&
+	post /v1/responses "$tok" "$(q openclaw first)" && expect_status 200 && prev=$(json_get .id) &&
+	n=$(upstream_count) && before=$(db_value "$T/sessions.db" "SELECT count(*) FROM messages") &&
+	post /v1/responses "$tok" "{\"previous_response_id\":\"$prev\",\"input\":[{\"role\":\"user\",\"content\":\"and\"},{\"type\":\"function_call_output\",\"call_id\":\"c_nope\",\"output\":\"x\"}]}" &&
+	expect_status 400 && expect_json .error.param "input[1].call_id" &&
+	expect_body_contains "history" &&
+	test "$(upstream_count)" = "$n" &&
+	test "$(db_value "$T/sessions.db" "SELECT count(*) FROM messages")" = "$before"
+'
+test_expect 'a function_call_output on an earlier response (a branch): 400, and no branch is stored' '
+	post /v1/responses "$tok" "$(q openclaw one)" && expect_status 200 && one=$(json_get .id) &&
+	post /v1/responses "$tok" "$(q openclaw two ",\"previous_response_id\":\"$one\"")" && expect_status 200 &&
+	n=$(upstream_count) && before=$(db_value "$T/sessions.db" "SELECT count(*) FROM messages") &&
+	post /v1/responses "$tok" "{\"previous_response_id\":\"$one\",\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"c_nope\",\"output\":\"x\"}]}" &&
+	expect_status 400 && expect_json .error.param "input[0].call_id" &&
+	test "$(upstream_count)" = "$n" &&
+	test "$(db_value "$T/sessions.db" "SELECT count(*) FROM messages")" = "$before"
+'
 bad() { # BODY PARAM-TEXT
 	post /v1/responses "$tok" "$1" && expect_status 400 &&
 	expect_json .error.type invalid_request_error &&
@@ -281,6 +313,38 @@ test_expect 'every bad input is a 400 naming the field' '
 	bad "{\"input\":\"x\",\"reasoning\":{\"effort\":3}}" "\`reasoning.effort\`" &&
 	bad "{\"input\":\"x\",\"background\":true}" "\`background\`" &&
 	bad "{\"input\":\"x\",\"user\":7}" "\`user\`"
+'
+# a 400 naming the Responses field, never the chat request's it was translated to
+rbad() { # BODY PARAM-TEXT
+	bad "$1" "$2" &&
+	! grep -qE 'messages\[|`messages`|image_url\.url|\.function\.|response_format|reasoning_effort|max_completion_tokens' "$T/last.body" ||
+		{ echo "# message: $(json_get .error.message)"; return 1; }
+}
+img() { printf '{"instructions":"i","input":[{"role":"user","content":[{"type":"input_text","text":"see"},{"type":"input_image","image_url":"%s"}]}]}' "$1"; }
+f_tool='{"type":"function","name":"f"}'
+test_expect 'errors of the translated request name the Responses fields: images, input, tools, tool_choice, text.format' '
+	rbad "$(img "")" "\`input[0].content[1].image_url\`" &&
+	rbad "$(img "ftp://x/a.png")" "\`input[0].content[1].image_url\`" &&
+	rbad "$(img "data:image/png;base64,@@")" "\`input[0].content[1].image_url\`" &&
+	rbad "$(img "https://example.com/a.png")" "\`input[0].content[1]\`" &&
+	rbad "{\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"b\"}]},{\"role\":\"user\",\"content\":[{\"type\":\"input_image\",\"image_url\":\"\"}]}]}" "\`input[2].content[0].image_url\`" &&
+	rbad "{\"input\":[{\"role\":\"assistant\",\"content\":\"x\"}]}" "in \`input\`" &&
+	rbad "{\"input\":[{\"type\":\"reasoning\",\"summary\":[]}]}" "\`input\`" &&
+	rbad "{\"input\":\"x\",\"tools\":[{\"type\":\"function\",\"name\":\"a b\"}]}" "\`tools[0].name\`" &&
+	rbad "{\"input\":\"x\",\"tools\":[$f_tool,{\"type\":\"function\",\"name\":\"g\",\"parameters\":5}]}" "\`tools[1].parameters\`" &&
+	rbad "{\"input\":\"x\",\"tools\":[{\"type\":\"function\",\"name\":\"g\",\"description\":5}]}" "\`tools[0].description\`" &&
+	rbad "{\"input\":\"x\",\"tools\":[$f_tool],\"tool_choice\":{\"type\":\"function\",\"name\":\"nope\"}}" "\`tool_choice.name\`" &&
+	rbad "{\"input\":\"x\",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"a b\",\"schema\":{}}}}" "\`text.format.name\`" &&
+	rbad "{\"input\":\"x\",\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},\"strict\":\"yes\"}}}" "\`text.format.strict\`"
+'
+test_expect 'a provider mapping'"'"'s errors name the Responses fields too (anthropic-messages)' '
+	n=$(upstream_count) &&
+	rbad "$(q openclaw:claude x ",\"reasoning\":{\"effort\":\"maximal\"}")" "\`reasoning.effort\`" &&
+	rbad "$(q openclaw:claude x ",\"reasoning\":{\"effort\":\"low\"},\"max_output_tokens\":1000")" "\`max_output_tokens\` must be above 1024" &&
+	rbad "$(q openclaw:claude x ",\"tools\":[$f_tool],\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"f\",\"schema\":{}}}")" "\`text.format.name\`" &&
+	rbad "{\"model\":\"openclaw:claude\",\"instructions\":\"i\",\"input\":[{\"role\":\"user\",\"content\":\"w\"},{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"{}\"},{\"type\":\"reasoning\",\"summary\":[]},{\"type\":\"function_call\",\"call_id\":\"c2\",\"name\":\"f\",\"arguments\":\"[1]\"},{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"a\"},{\"type\":\"function_call_output\",\"call_id\":\"c2\",\"output\":\"b\"}]}" "\`input[3].arguments\`" &&
+	rbad "{\"model\":\"openclaw:claude\",\"input\":[{\"role\":\"user\",\"content\":\"w\"},{\"role\":\"assistant\",\"content\":\"let me\"},{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"[1]\"},{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"a\"}]}" "\`input[2].arguments\`" &&
+	test "$(upstream_count)" = "$n"
 '
 test_expect 'bad inputs stored nothing and reached no upstream' '
 	n=$(upstream_count) && bad "{\"input\":\"x\",\"tools\":[{\"type\":\"web_search\"}]}" web_search &&

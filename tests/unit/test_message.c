@@ -103,5 +103,24 @@ int main(void)
 		      !strcmp(msg_role(cJSON_GetArrayItem(msgs, 2)), "tool"),
 	      "msg_open_all keeps the order");
 	cJSON_Delete(msgs);
+
+	/* tool results against the calls before them; stored ones opened */
+	msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"q\"}]");
+	cJSON_AddItemToArray(msgs, msg_stored("{\"role\":\"assistant\",\"tool_calls\":[{\"id\":"
+					      "\"c2\"},{\"id\":\"c1\"}]}"));
+	cJSON_AddItemToArray(msgs, cJSON_Parse("{\"role\":\"tool\",\"tool_call_id\":\"c1\"}"));
+	cJSON_AddItemToArray(msgs, cJSON_Parse("{\"role\":\"tool\",\"tool_call_id\":\"c9\"}"));
+	CHECK_INT(msg_unanswered_result(msgs, 2), 3,
+		  "a result answering no call: its position; a stored call is found");
+	CHECK_INT(msg_unanswered_result(msgs, 4), -1, "nothing from there on: -1");
+	cJSON_DeleteItemFromArray(msgs, 3);
+	CHECK_INT(msg_unanswered_result(msgs, 0), -1, "every result answers a call before it: -1");
+	cJSON_AddItemToArray(msgs, cJSON_Parse("{\"role\":\"tool\",\"tool_call_id\":\"c3\"}"));
+	cJSON_AddItemToArray(msgs, cJSON_Parse("{\"role\":\"assistant\",\"tool_calls\":[{\"id\":"
+					       "\"c3\"}]}"));
+	CHECK_INT(msg_unanswered_result(msgs, 0), 3, "a call after its result does not answer it");
+	cJSON_AddItemToArray(msgs, cJSON_Parse("{\"role\":\"tool\"}"));
+	CHECK_INT(msg_unanswered_result(msgs, 4), 5, "a result with no tool_call_id answers none");
+	cJSON_Delete(msgs);
 	return check_done();
 }

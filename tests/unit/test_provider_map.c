@@ -497,6 +497,83 @@ static void anthropic_cache_usage(void)
 	run_free(&r);
 }
 
+/* stop entries that are only whitespace, a refusal, and a call with no
+ * arguments, streamed and whole. */
+static void anthropic_edges(void)
+{
+	const struct phttp_ops *ops = &prov_anthropic_ops;
+	struct run r;
+	struct err e;
+	char *s;
+	cJSON *b;
+
+	b = body_for(&anthropic, HI,
+		     "{\"stop\":[\" \",\"END\",\"\\n\\t\",\"\",\"\\u3000\",\"a b\"]}", false, &e);
+	s = cJSON_PrintUnformatted(at(b, "stop_sequences"));
+	CHECK_STR(s, "[\"END\",\"a b\"]",
+		  "anthropic: stop entries that are only whitespace are left out, the others go");
+	free(s);
+	cJSON_Delete(b);
+	b = body_for(&anthropic, HI, "{\"stop\":\"\\r\\n\"}", false, &e);
+	CHECK(b && !at(b, "stop_sequences"),
+	      "anthropic: a stop that is only whitespace sends no stop_sequences");
+	cJSON_Delete(b);
+
+	run_init(&r, &anthropic, NULL);
+	feed(&r, ops, BLOCK_START(0, "{\"type\":\"text\",\"text\":\"\"}"));
+	feed(&r, ops, BLOCK_DELTA(0, "{\"type\":\"text_delta\",\"text\":\"No.\"}"));
+	feed(&r, ops, STOP("refusal"));
+	CHECK_STR(r.res.finish_reason, "content_filter",
+		  "anthropic stream: stop_reason refusal is finish_reason content_filter");
+	run_free(&r);
+	run_init(&r, &anthropic, NULL);
+	whole(&r, ops,
+	      "{\"content\":[{\"type\":\"text\",\"text\":\"No.\"}],\"stop_reason\":\"refusal\"}");
+	CHECK_STR(r.res.finish_reason, "content_filter",
+		  "anthropic whole answer: stop_reason refusal is finish_reason content_filter");
+	run_free(&r);
+
+	run_init(&r, &anthropic, NULL);
+	feed(&r, ops,
+	     BLOCK_START(0,
+			 "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{}}"));
+	feed(&r, ops, "{\"type\":\"content_block_stop\",\"index\":0}");
+	feed(&r, ops,
+	     BLOCK_START(1,
+			 "{\"type\":\"tool_use\",\"id\":\"toolu_2\",\"name\":\"g\",\"input\":{}}"));
+	feed(&r, ops, BLOCK_DELTA(1, "{\"type\":\"input_json_delta\",\"partial_json\":\"\"}"));
+	feed(&r, ops, "{\"type\":\"content_block_stop\",\"index\":1}");
+	feed(&r, ops,
+	     BLOCK_START(2,
+			 "{\"type\":\"tool_use\",\"id\":\"toolu_3\",\"name\":\"h\",\"input\":{}}"));
+	feed(&r, ops, BLOCK_DELTA(2, "{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}"));
+	feed(&r, ops, "{\"type\":\"content_block_stop\",\"index\":2}");
+	feed(&r, ops, STOP("tool_use"));
+	s = message_of(&r, 0);
+	CHECK_STR(s,
+		  "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"toolu_1\","
+		  "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}},{"
+		  "\"id\":\"toolu_2\",\"type\":\"function\",\"function\":{\"name\":\"g\","
+		  "\"arguments\":\"{}\"}},{\"id\":\"toolu_3\",\"type\":\"function\",\"function\":{"
+		  "\"name\":\"h\",\"arguments\":\"{}\"}}]}",
+		  "anthropic stream: a call whose input streams nothing (or only \"\") is {}, "
+		  "as a whole answer's; one that streamed {} is not doubled");
+	free(s);
+	run_free(&r);
+
+	run_init(&r, &anthropic, "{\"response_format\":{\"type\":\"json_object\"}}");
+	feed(&r, ops,
+	     BLOCK_START(0, "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"json_"
+			    "object\",\"input\":{}}"));
+	feed(&r, ops, "{\"type\":\"content_block_stop\",\"index\":0}");
+	feed(&r, ops, STOP("tool_use"));
+	s = message_of(&r, 0);
+	CHECK_STR(s, "{\"role\":\"assistant\",\"content\":\"{}\"}",
+		  "anthropic stream: an answer tool whose input streams nothing is the content {}");
+	free(s);
+	run_free(&r);
+}
+
 static void openai_body(void)
 {
 	struct err e;
@@ -665,6 +742,7 @@ int main(void)
 	anthropic_thinking();
 	anthropic_answers();
 	anthropic_cache_usage();
+	anthropic_edges();
 	openai_body();
 	stored_history(&openai, "openai");
 	stored_history(&anthropic, "anthropic");
