@@ -39,6 +39,26 @@ static void send_simple_error(struct http_req *r, int status, enum err_type type
 }
 
 /*
+ * A request that failed authentication leaves a usage row only when it is
+ * its address's first of the minute, as the store decides (so across
+ * processes); without a store to ask, none: it could not be written.
+ */
+static void unauth_row(const struct cfg *c, struct worker *w, const char *addr)
+{
+	struct store *store;
+	struct err e;
+	bool first = false;
+
+	if (!c->usage.enabled)
+		return;
+	if (worker_store(w, c, &store, &e) < 0 ||
+	    store_usage_unauth_first(store, addr && addr[0] ? addr : "-",
+				     auth_rate_window(clock_wall_ms()), &first, &e) < 0 ||
+	    !first)
+		usage_request_unlogged();
+}
+
+/*
  * Authenticate r (auth.h) into who, which r->client then points to, and
  * count it against its client's per-minute limits (the x-ratelimit-*
  * headers go on every answer).  false: the error is sent.
@@ -55,13 +75,17 @@ static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w
 		store = NULL; /* logged by the store; auth itself still runs */
 	if (auth_identify(c, store, r->remote_addr, http_header(r, "Authorization"), r->remote_user,
 			  who, &retry_after, &e) == 0) {
+		long long now = clock_wall_ms();
 		r->client = who;
 		usage_request_client(auth_kind_name(who->kind), who->name);
 		if ((who->rpm || who->tpm) && !store && worker_store(w, c, &store, &e) < 0)
 			store = NULL; /* auth_rate_take answers 500 */
-		if (auth_rate_take(who, store, clock_wall_ms(), r->extra_headers,
-				   sizeof r->extra_headers, &retry_after, &e) == 0)
+		who->rate_window = auth_rate_window(now);
+		if (auth_rate_take(who, store, now, r->extra_headers, sizeof r->extra_headers,
+				   &retry_after, &e) == 0)
 			return true;
+	} else {
+		unauth_row(c, w, r->remote_addr);
 	}
 	if (e.status == 401 && c->auth.mode != CFG_AUTH_REMOTE_USER)
 		snprintf(extra, sizeof extra, "WWW-Authenticate: Bearer\r\n");
@@ -348,8 +372,11 @@ out:
 	if (who.tpm) {
 		struct store *store;
 		struct err e;
+		long long window;
+		long reserved = usage_request_reservation(&window);
 		if (worker_store(w, c, &store, &e) == 0)
-			auth_rate_tokens(&who, store, clock_wall_ms(), usage_request_tokens());
+			auth_rate_settle(&who, store, clock_wall_ms(), window, reserved,
+					 usage_request_tokens());
 	}
 	usage_request_end(r->status);
 	cfg_release(c);

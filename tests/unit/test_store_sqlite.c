@@ -785,13 +785,17 @@ static void check_migration_5(const char *path)
 		log_set_sink(keep_line, &logged);
 		CHECK(store_open_sqlite(path, &s, &e) == 0, "a version 4 file opens");
 		log_set_sink(NULL, NULL);
+		char upgraded[64];
+		snprintf(upgraded, sizeof upgraded, "upgraded from schema version 4 to %d in ",
+			 STORE_SQLITE_SCHEMA);
 		CHECK(logged.len && strstr(buf_str(&logged), "warning: session store ") &&
-			      strstr(buf_str(&logged), "upgraded from schema version 4 to 6 in ") &&
+			      strstr(buf_str(&logged), upgraded) &&
 			      strstr(buf_str(&logged), "an older clawcgi cannot open it now"),
 		      "the log says the file was upgraded, and that older releases refuse it now");
 		buf_free(&logged);
 	}
-	CHECK_INT(user_version(path), 6, "and is migrated to version 6");
+	CHECK_INT(user_version(path), STORE_SQLITE_SCHEMA,
+		  "and is migrated to this build's version");
 	h = history_text(s, "main", "a", 40);
 	CHECK_STR(h, "user:qa|assistant:xa", "a session's messages survive the rebuild");
 	free(h);
@@ -864,7 +868,8 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof path, "%s/a/b/s.db", dir);
 	CHECK(store_open_sqlite(path, &s, &e) == 0, "open creates the file and its directories");
-	CHECK_INT(user_version(path), 6, "a new file is at the current schema version");
+	CHECK_INT(user_version(path), STORE_SQLITE_SCHEMA,
+		  "a new file is at the current schema version");
 
 	CHECK(append(s, "main", "k1", "u1", "a1") == 0 &&
 		      append(s, "main", "k1", "u2", "a2") == 0 &&
@@ -977,7 +982,8 @@ int main(void)
 		sqlite3_close(db);
 	}
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "a version 1 file opens");
-	CHECK_INT(user_version(old), 6, "and is migrated to version 6");
+	CHECK_INT(user_version(old), STORE_SQLITE_SCHEMA,
+		  "and is migrated to this build's version");
 	h = history_text(s, "main", "old", 40);
 	CHECK_STR(h, "user:kept", "its data survives the migration");
 	free(h);
