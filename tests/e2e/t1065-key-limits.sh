@@ -13,7 +13,7 @@ write_config "$T/clawcgi.json5" <<CONF
                                   metrics: { enabled: true } } } },
   agents: { list: [
     { id: "main", default: true, model: "echo/echo", embeddingModel: "echo/echo" },
-    { id: "think", model: "fake/think" },
+    { id: "think", model: "fake/think", embeddingModel: "fake/embed-hang" },
     { id: "drip", model: "fake/drip" },
   ] },
   models: { providers: {
@@ -47,14 +47,15 @@ rows_reach() { # rows_reach N WHERE: wait up to 10 s for N usage rows
 window() {
 	store_value "select $2 from rate_windows where client = $(q "$1") order by window_start desc limit 1"
 }
-# burst N TOKEN BODY: N streamed chat requests at once; statuses in $T/burst.I.s
+# burst N TOKEN BODY [PATH]: N requests at once (chat completions unless
+# PATH; each given BURST_TIME seconds [60]); statuses in $T/burst.I.s
 burst() {
 	rm -f "$T"/burst.*
 	_i=1
 	while [ "$_i" -le "$1" ]; do
-		curl -sS -N --max-time 60 -o "$T/burst.$_i.b" -D "$T/burst.$_i.h" -w '%{http_code}\n' \
-			-H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
-			--data-binary "$3" "$BASE/v1/chat/completions" >"$T/burst.$_i.s" 2>/dev/null &
+		curl -sS -N --max-time "${BURST_TIME:-60}" -o "$T/burst.$_i.b" -D "$T/burst.$_i.h" \
+			-w '%{http_code}\n' -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+			--data-binary "$3" "$BASE${4:-/v1/chat/completions}" >"$T/burst.$_i.s" 2>/dev/null &
 		_i=$((_i + 1))
 	done
 	wait
@@ -88,12 +89,21 @@ test_expect 'the window settles to the real usage: the reservations are replaced
 	test "$(window key:lim requests)" = "$(count_status 200)" &&
 	test "$(rows "auth_name = $(q lim) and status = 429")" = "$(count_status 429)"
 '
-test_expect 'responses and embeddings reserve too: a key whose window is full is refused before the upstream is asked' '
-	mk tiny --tpm 1 && minute_room 10 &&
-	post /v1/embeddings "$(key tiny)" "{\"input\":\"one two three\"}" && expect_status 200 &&
-	post /v1/responses "$(key tiny)" "{\"input\":\"hi\"}" && expect_status 429 &&
-	expect_json .error.code rate_limit_exceeded &&
-	post /v1/embeddings "$(key tiny)" "{\"input\":\"x\"}" && expect_status 429
+mk rsp --tpm 100
+mk emb --tpm 100
+rbody='{"model":"openclaw:think","stream":true,"max_output_tokens":5,"input":"hi"}'
+rbound=$(( (100 + ($(printf '%s' "$rbody" | wc -c) + 3) / 4 + 5 - 1) / (($(printf '%s' "$rbody" | wc -c) + 3) / 4 + 5) ))
+ebody='{"model":"openclaw:think","input":"one two three"}'
+ebound=$(( (100 + ($(printf '%s' "$ebody" | wc -c) + 3) / 4 - 1) / (($(printf '%s' "$ebody" | wc -c) + 3) / 4) ))
+test_expect 'responses and embeddings reserve at the same point: 20 at once on tpm 100 serve at most the bound' '
+	minute_room 25 &&
+	burst 20 "$(key rsp)" "$rbody" /v1/responses &&
+	echo "# responses: bound $rbound, $(count_status 200) served, $(count_status 429) refused" &&
+	[ "$(count_status 200)" -ge 1 ] && [ "$(count_status 200)" -le "$rbound" ] &&
+	[ $(($(count_status 200) + $(count_status 429))) = 20 ] &&
+	BURST_TIME=4 burst 20 "$(key emb)" "$ebody" /v1/embeddings &&
+	echo "# embeddings (an upstream that hangs): bound $ebound, $(count_status 429) refused" &&
+	[ "$(count_status 429)" -ge $((20 - ebound)) ]
 '
 
 test_expect '20 bad-token requests from one address: at most one usage row' '
