@@ -142,11 +142,11 @@ test_expect 'two streams their client leaves cost the key tokens: estimated usag
 	get /metrics "" && expect_status 200 &&
 	grep -Eq "^clawcgi_output_tokens_total\{agent=\"drip\"\} [1-9]" "$T/last.body"
 '
-test_expect 'clawcgi usage counts the estimated tokens' '
+test_expect 'clawcgi usage counts the estimated tokens, and says how many requests were estimated' '
 	"$CLAWCGI_BIN" usage --config "$T/clawcgi.json5" --by key --json >"$T/last.body" &&
 	python3 -c "import json,sys
 g = [x for x in json.load(open(sys.argv[1]))[\"groups\"] if x[\"group\"] == \"gone\"]
-sys.exit(0 if g and g[0][\"prompt_tokens\"] > 0 and g[0][\"completion_tokens\"] > 0 else 1)" "$T/last.body"
+sys.exit(0 if g and g[0][\"prompt_tokens\"] > 0 and g[0][\"completion_tokens\"] > 0 and g[0][\"estimated\"] == 2 else 1)" "$T/last.body"
 '
 
 test_done
