@@ -8,6 +8,7 @@
  */
 #include "router.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,23 +39,51 @@ static void send_simple_error(struct http_req *r, int status, enum err_type type
 	http_send_error(r, &e, extra);
 }
 
+/* The addresses this process last asked the store about, each with its
+ * minute: a flood of bad keys from one address asks once a minute. */
+#define UNAUTH_SLOTS 256
+static struct {
+	char addr[64];
+	long long minute;
+} unauth_seen[UNAUTH_SLOTS];
+static pthread_mutex_t unauth_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether addr's minute was asked about here already; notes it either way. */
+static bool unauth_asked(const char *addr, long long minute)
+{
+	unsigned h = 2166136261u;
+	bool asked;
+
+	for (const char *p = addr; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h %= UNAUTH_SLOTS;
+	pthread_mutex_lock(&unauth_lock);
+	asked = unauth_seen[h].minute == minute && !strcmp(unauth_seen[h].addr, addr);
+	snprintf(unauth_seen[h].addr, sizeof unauth_seen[h].addr, "%s", addr);
+	unauth_seen[h].minute = minute;
+	pthread_mutex_unlock(&unauth_lock);
+	return asked;
+}
+
 /*
  * A request that failed authentication leaves a usage row only when it is
  * its address's first of the minute, as the store decides (so across
- * processes); without a store to ask, none: it could not be written.
+ * processes; this process asks once a minute an address); without a store
+ * to ask, none: it could not be written.
  */
 static void unauth_row(const struct cfg *c, struct worker *w, const char *addr)
 {
+	long long minute = auth_rate_window(clock_wall_ms());
 	struct store *store;
 	struct err e;
 	bool first = false;
 
 	if (!c->usage.enabled)
 		return;
-	if (worker_store(w, c, &store, &e) < 0 ||
-	    store_usage_unauth_first(store, addr && addr[0] ? addr : "-",
-				     auth_rate_window(clock_wall_ms()), &first, &e) < 0 ||
-	    !first)
+	addr = addr && addr[0] ? addr : "-";
+	if (strlen(addr) >= sizeof unauth_seen[0].addr || unauth_asked(addr, minute) ||
+	    worker_store(w, c, &store, &e) < 0 ||
+	    store_usage_unauth_first(store, addr, minute, &first, &e) < 0 || !first)
 		usage_request_unlogged();
 }
 
