@@ -310,7 +310,23 @@ struct collect {
 	struct prov_sink sink;
 	struct prov_sink *inner;
 	struct agent_turn *turn;
+	size_t relayed; /* bytes of text, reasoning and tool arguments given */
 };
+
+/* The bytes of the tool calls' arguments in a delta. */
+static size_t argument_bytes(const cJSON *tool_calls)
+{
+	const cJSON *tc;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(tc, tool_calls) {
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(tc, "function");
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(f, "arguments");
+		if (cJSON_IsString(a))
+			n += strlen(a->valuestring);
+	}
+	return n;
+}
 
 static int collect_start(struct prov_sink *s)
 {
@@ -323,6 +339,7 @@ static int collect_delta(struct prov_sink *s, const struct prov_delta *d)
 	struct collect *c = s->ctx;
 	metrics_first_token();
 	usage_first_token();
+	c->relayed += d->content_len + d->reasoning_len + argument_bytes(d->tool_calls);
 	if (answer_add(&c->turn->answer, d) < 0)
 		return -1;
 	return c->inner->delta ? c->inner->delta(c->inner, d) : 0;
@@ -522,6 +539,30 @@ static void name_request_message(const struct agent_turn *t, int nhistory, int s
 		'\0';
 }
 
+/*
+ * The turn's tokens into /metrics and the usage record: the provider's
+ * usage, or, when none came for a call that ran (a client that left a
+ * stream, an upstream or command that sends none), the estimate: the
+ * prompt as auth.c estimated it and the relayed bytes / 4, rounded up.
+ */
+static void count_tokens(const struct agent_turn *t, int rc, size_t relayed)
+{
+	long in = t->res.usage.prompt_tokens, out = t->res.usage.completion_tokens;
+	const struct cfg_provider *p =
+		t->res.served_by.provider ? t->res.served_by.provider : t->model.provider;
+
+	/* echo counts its own (a diagnostic: no tokens for a chat) */
+	if (in <= 0 && out <= 0 && p->api != CFG_API_ECHO &&
+	    (rc == 0 || t->res.started || relayed)) {
+		out = (long)((relayed + 3) / 4);
+		in = usage_request_estimated(out);
+		metrics_tokens(t->agent->id, in, out);
+		return;
+	}
+	metrics_tokens(t->agent->id, in, out);
+	usage_request_tokens_add(in, out);
+}
+
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 {
 	struct collect col = {
@@ -567,8 +608,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		 t->run_id, t->agent->id, t->session_key, t->stable ? "stable" : "per-request",
 		 t->model.provider->name, t->model.model, nhistory, skip);
 	rc = prov_run(&rq, &col.sink, &t->res, e);
-	metrics_tokens(t->agent->id, t->res.usage.prompt_tokens, t->res.usage.completion_tokens);
-	usage_request_tokens_add(t->res.usage.prompt_tokens, t->res.usage.completion_tokens);
+	count_tokens(t, rc, col.relayed);
 	usage_request_interrupted(rc < 0 && t->res.cancelled);
 	if (t->res.served_by.provider)
 		usage_request_model(t->res.served_by.provider->name, t->res.served_by.model);

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "usage.h"
 
 static bool is_space(char c)
 {
@@ -475,14 +476,57 @@ static void duration(char *out, size_t n, long long ms)
 		snprintf(out, n, "%llds", (ms + 999) / 1000);
 }
 
+long long auth_rate_window(long long now_ms)
+{
+	return now_ms - now_ms % RATE_WINDOW_MS;
+}
+
+/* The x-ratelimit-* lines of who's window r, which resets in reset_ms. */
+static void rate_headers(const struct auth_client *who, const struct store_rate *r,
+			 long long reset_ms, char *headers, size_t n)
+{
+	char reset[32];
+	size_t used = 0;
+
+	headers[0] = '\0';
+	duration(reset, sizeof reset, reset_ms);
+	if (who->rpm)
+		used += (size_t)snprintf(
+			headers, n,
+			"x-ratelimit-limit-requests: %ld\r\n"
+			"x-ratelimit-remaining-requests: %ld\r\n"
+			"x-ratelimit-reset-requests: %s\r\n",
+			who->rpm, r->requests >= who->rpm ? 0 : who->rpm - r->requests, reset);
+	if (who->tpm && used < n)
+		snprintf(headers + used, n - used,
+			 "x-ratelimit-limit-tokens: %ld\r\n"
+			 "x-ratelimit-remaining-tokens: %ld\r\n"
+			 "x-ratelimit-reset-tokens: %s\r\n",
+			 who->tpm, r->tokens >= who->tpm ? 0 : who->tpm - r->tokens, reset);
+}
+
+/* 429 rate_limit_exceeded for who's requests or tokens. */
+static int rate_refused(const struct auth_client *who, bool requests, long long reset_ms,
+			long *retry_after, struct err *e)
+{
+	char reset[32];
+
+	duration(reset, sizeof reset, reset_ms);
+	*retry_after = (long)((reset_ms + 999) / 1000);
+	err_set(e, 429, ERR_RATE_LIMITED,
+		"Rate limit reached for %s '%s': %s per minute. Please try again in %s.",
+		who->kind == AUTH_KEY ? "key" : "user", who->name, requests ? "requests" : "tokens",
+		reset);
+	e->code = ERR_CODE_RATE_LIMIT_EXCEEDED;
+	return -1;
+}
+
 int auth_rate_take(const struct auth_client *who, struct store *store, long long now_ms,
 		   char *headers, size_t n, long *retry_after, struct err *e)
 {
-	long long window = now_ms - now_ms % RATE_WINDOW_MS;
+	long long window = auth_rate_window(now_ms);
 	long long reset_ms = window + RATE_WINDOW_MS - now_ms;
 	struct store_rate r;
-	char reset[32];
-	size_t used = 0;
 
 	headers[0] = '\0';
 	*retry_after = 0;
@@ -493,39 +537,75 @@ int auth_rate_take(const struct auth_client *who, struct store *store, long long
 			       "Session store error: rate limits cannot be counted.");
 	if (store_rate_take(store, who->scope, window, who->rpm, who->tpm, &r, e) < 0)
 		return -1;
-	duration(reset, sizeof reset, reset_ms);
-	if (who->rpm)
-		used += (size_t)snprintf(headers, n,
-					 "x-ratelimit-limit-requests: %ld\r\n"
-					 "x-ratelimit-remaining-requests: %ld\r\n"
-					 "x-ratelimit-reset-requests: %s\r\n",
-					 who->rpm,
-					 r.requests >= who->rpm ? 0 : who->rpm - r.requests, reset);
-	if (who->tpm && used < n)
-		snprintf(headers + used, n - used,
-			 "x-ratelimit-limit-tokens: %ld\r\n"
-			 "x-ratelimit-remaining-tokens: %ld\r\n"
-			 "x-ratelimit-reset-tokens: %s\r\n",
-			 who->tpm, r.tokens >= who->tpm ? 0 : who->tpm - r.tokens, reset);
+	rate_headers(who, &r, reset_ms, headers, n);
 	if (r.allowed)
 		return 0;
-	*retry_after = (long)((reset_ms + 999) / 1000);
-	err_set(e, 429, ERR_RATE_LIMITED,
-		"Rate limit reached for %s '%s': %s per minute. Please try again in %s.",
-		who->kind == AUTH_KEY ? "key" : "user", who->name,
-		who->rpm && r.requests >= who->rpm ? "requests" : "tokens", reset);
-	e->code = ERR_CODE_RATE_LIMIT_EXCEEDED;
+	return rate_refused(who, who->rpm && r.requests >= who->rpm, reset_ms, retry_after, e);
+}
+
+long auth_estimate(size_t prompt_bytes, long max_out)
+{
+	long prompt = (long)((prompt_bytes + 3) / 4);
+
+	return prompt + (max_out > 0 ? max_out : max_out < 0 ? AUTH_DEFAULT_MAX_TOKENS : 0);
+}
+
+long auth_max_out(const cJSON *params)
+{
+	static const char *const names[] = {"max_completion_tokens", "max_tokens",
+					    "max_output_tokens"};
+
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, names[i]);
+		if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e9)
+			return (long)v->valuedouble;
+	}
 	return -1;
 }
 
-void auth_rate_tokens(const struct auth_client *who, struct store *store, long long now_ms,
-		      long tokens)
+int auth_tokens_reserve(struct http_req *r, struct worker *w, const struct cfg *c,
+			size_t prompt_bytes, long max_out, struct err *e)
+{
+	const struct auth_client *who = r->client;
+	long estimate = auth_estimate(prompt_bytes, max_out);
+	long long now = clock_wall_ms(), window, reset_ms;
+	struct store *store;
+	struct store_rate rate;
+	long retry_after;
+	size_t len;
+
+	usage_request_estimate(auth_estimate(prompt_bytes, 0));
+	if (!who || !who->tpm)
+		return 0;
+	window = who->rate_window ? who->rate_window : auth_rate_window(now);
+	reset_ms = window + RATE_WINDOW_MS > now ? window + RATE_WINDOW_MS - now : 0;
+	if (worker_store(w, c, &store, e) < 0 ||
+	    store_rate_reserve(store, who->scope, window, who->tpm, estimate, &rate, e) < 0)
+		return err_set(e, 500, ERR_API,
+			       "Session store error: rate limits cannot be counted.");
+	if (rate.allowed) {
+		/* the headers rate_take wrote stand: the window before this */
+		usage_request_reserved(window, estimate);
+		return 0;
+	}
+	rate_headers(who, &rate, reset_ms, r->extra_headers, sizeof r->extra_headers);
+	rate_refused(who, false, reset_ms, &retry_after, e);
+	len = strlen(r->extra_headers);
+	snprintf(r->extra_headers + len, sizeof r->extra_headers - len, "Retry-After: %ld\r\n",
+		 retry_after);
+	return -1;
+}
+
+void auth_rate_settle(const struct auth_client *who, struct store *store, long long now_ms,
+		      long long window, long reserved, long tokens)
 {
 	struct err e;
+	long delta = tokens - (reserved > 0 ? reserved : 0);
 
-	if (!who->tpm || tokens <= 0 || !store)
+	if (!who->tpm || !store || (!delta && reserved > 0) || (reserved <= 0 && tokens <= 0))
 		return;
-	if (store_rate_add_tokens(store, who->scope, now_ms - now_ms % RATE_WINDOW_MS, tokens, &e) <
-	    0)
+	if (reserved <= 0)
+		window = auth_rate_window(now_ms);
+	if (store_rate_add_tokens(store, who->scope, window, delta, &e) < 0)
 		log_error("rate limit: tokens of %s not counted: %s", who->scope, e.message);
 }

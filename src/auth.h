@@ -21,7 +21,9 @@
 #include "buf.h"
 #include "err.h"
 #include "config.h"
+#include "http.h"
 #include "store.h"
+#include "worker.h"
 
 /*
  * Check an Authorization header value (NULL when absent) against the
@@ -63,6 +65,7 @@ struct auth_client {
 	char agents[1024];		/* agent ids joined by ','; "" = every agent */
 	long rpm;			/* requests per minute, 0 = no limit */
 	long tpm;			/* tokens per minute, 0 = no limit */
+	long long rate_window;		/* the window auth_rate_take counted it in */
 };
 
 /* "none" (gateway.auth.mode none: anyone), "operator", "key", "user": the
@@ -141,10 +144,49 @@ bool auth_owns_session(const struct auth_client *who, const char *session_key);
 int auth_rate_take(const struct auth_client *who, struct store *store, long long now_ms,
 		   char *headers, size_t n, long *retry_after, struct err *e);
 
-/* Add a finished request's tokens to who's window (no-op without tpm).
- * A store error is logged. */
-void auth_rate_tokens(const struct auth_client *who, struct store *store, long long now_ms,
-		      long tokens);
+/* The start (ms) of the minute window now_ms is in. */
+long long auth_rate_window(long long now_ms);
+
+/* What a request's completion is counted as, reserved, when it names no
+ * max_tokens, max_completion_tokens or max_output_tokens (README "Client
+ * keys"). */
+#define AUTH_DEFAULT_MAX_TOKENS 256
+
+/*
+ * A request's token estimate: prompt_bytes / 4 rounded up (the request's
+ * body), plus max_out when > 0, AUTH_DEFAULT_MAX_TOKENS when < 0 (none
+ * given), nothing when 0 (an endpoint that generates no text).
+ */
+long auth_estimate(size_t prompt_bytes, long max_out);
+
+/* A chat request's params' max_completion_tokens, else max_tokens, else
+ * max_output_tokens (whole numbers > 0), or -1 when none is given. */
+long auth_max_out(const cJSON *params);
+
+/*
+ * Once the endpoint has read and parsed r's body (chat.c, responses.c,
+ * embeddings.c call it; router.c has counted the request): note the
+ * prompt's estimate in the usage record (usage_request_estimate), and for
+ * a client with a tpm, reserve auth_estimate(prompt_bytes, max_out) in
+ * the window auth_rate_take counted r in (store_rate_reserve: refused when
+ * the window's tokens, used and reserved, have reached tpm).  The
+ * reservation is noted (usage_request_reserved) and settled at the
+ * request's end by auth_rate_settle.  A refusal rewrites r->extra_headers
+ * with the window's counts as they are.  Returns 0, or -1 with e: 429 rate_limit_exceeded
+ * (Retry-After added to r->extra_headers; the request is not counted), 500
+ * when the store cannot count.
+ */
+int auth_tokens_reserve(struct http_req *r, struct worker *w, const struct cfg *c,
+			size_t prompt_bytes, long max_out, struct err *e);
+
+/*
+ * Settle who's request at its end (no-op without tpm): its tokens as
+ * counted (usage_request_tokens) replace its reservation (reserved tokens
+ * in window; 0: none, the tokens go to now_ms's window).  A store error is
+ * logged.
+ */
+void auth_rate_settle(const struct auth_client *who, struct store *store, long long now_ms,
+		      long long window, long reserved, long tokens);
 
 /* A new client key's secret: "ck-" and 64 lower-case hex digits from
  * getrandom(2).  0, or -1 when the system gives no random bytes. */

@@ -373,7 +373,8 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	if (http_read_body(r, c->chat.max_body_bytes, c->chat.body_timeout_seconds, &body, &e) <
 		    0 ||
 	    chat_request_parse(body.data, body.len, c->chat.images_allow_url, &rq, &e) < 0 ||
-	    prepare_turn(r, c, &rq, &t, &e) < 0) {
+	    prepare_turn(r, c, &rq, &t, &e) < 0 ||
+	    auth_tokens_reserve(r, w, c, body.len, auth_max_out(t.params), &e) < 0) {
 		http_send_error(r, &e, NULL);
 		goto out;
 	}

@@ -25,6 +25,7 @@ static const char usage_usage[] =
 struct group {
 	char name[300];
 	long requests, errors;
+	long estimated; /* requests whose tokens are an estimate */
 	long long prompt, completion;
 	double *lat; /* every request's latency, ms */
 	size_t nlat, cap;
@@ -85,6 +86,7 @@ static int add_to(struct group *g, const struct store_usage *row)
 {
 	g->requests++;
 	g->errors += row->status >= 400;
+	g->estimated += row->estimated;
 	g->prompt += row->prompt_tokens;
 	g->completion += row->completion_tokens;
 	if (g->nlat == g->cap) {
@@ -172,6 +174,7 @@ static cJSON *group_json(const struct group *g)
 	cJSON_AddNumberToObject(o, "errors", (double)g->errors);
 	cJSON_AddNumberToObject(o, "prompt_tokens", (double)g->prompt);
 	cJSON_AddNumberToObject(o, "completion_tokens", (double)g->completion);
+	cJSON_AddNumberToObject(o, "estimated", (double)g->estimated);
 	cJSON_AddNumberToObject(o, "p50_ms", pct(g, 50));
 	cJSON_AddNumberToObject(o, "p95_ms", pct(g, 95));
 	return o;

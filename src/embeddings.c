@@ -250,7 +250,8 @@ void embeddings_handle(struct http_req *r, const struct cfg *c, struct worker *w
 	if (http_read_body(r, c->chat.max_body_bytes, c->chat.body_timeout_seconds, &body, &e) <
 		    0 ||
 	    embeddings_request_parse(body.data, body.len, &rq, &e) < 0 ||
-	    choose_model(r, c, rq.model, &agent, &model, &e) < 0) {
+	    choose_model(r, c, rq.model, &agent, &model, &e) < 0 ||
+	    auth_tokens_reserve(r, w, c, body.len, 0, &e) < 0) {
 		http_send_error(r, &e, NULL);
 		goto out;
 	}

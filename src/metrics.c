@@ -54,7 +54,8 @@ struct header {
 	_Atomic int64_t open_streams;
 	_Atomic uint64_t auth_failures;
 	_Atomic uint64_t auth_lockouts;
-	uint64_t pad[3];
+	_Atomic uint64_t usage_dropped; /* usage rows given up (usage.c) */
+	uint64_t pad[2];
 };
 
 struct segment {
@@ -262,6 +263,12 @@ void metrics_auth_failed(struct metrics_seg *m)
 		atomic_fetch_add_explicit(&m->seg->h.auth_failures, 1, memory_order_relaxed);
 }
 
+void metrics_usage_dropped(struct metrics_seg *m, unsigned long n)
+{
+	if (m)
+		atomic_fetch_add_explicit(&m->seg->h.usage_dropped, n, memory_order_relaxed);
+}
+
 void metrics_auth_locked(struct metrics_seg *m)
 {
 	if (m)
@@ -397,10 +404,15 @@ int metrics_render(struct metrics_seg *m, struct buf *out)
 			"# HELP clawcgi_auth_lockouts_total Addresses locked out after too many "
 			"failed attempts.\n"
 			"# TYPE clawcgi_auth_lockouts_total counter\n"
-			"clawcgi_auth_lockouts_total %llu\n",
+			"clawcgi_auth_lockouts_total %llu\n"
+			"# HELP clawcgi_usage_rows_dropped_total Usage log rows given up: the "
+			"store refused them while the retry queue was full.\n"
+			"# TYPE clawcgi_usage_rows_dropped_total counter\n"
+			"clawcgi_usage_rows_dropped_total %llu\n",
 			(long long)atomic_load(&seg->h.open_streams),
 			(unsigned long long)atomic_load(&seg->h.auth_failures),
-			(unsigned long long)atomic_load(&seg->h.auth_lockouts));
+			(unsigned long long)atomic_load(&seg->h.auth_lockouts),
+			(unsigned long long)atomic_load(&seg->h.usage_dropped));
 	return rc < 0 ? -1 : 0;
 }
 

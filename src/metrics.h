@@ -116,4 +116,8 @@ void metrics_request_end(const char *endpoint, int status);
  */
 struct metrics_seg *metrics_process_seg(char *why, size_t n);
 
+/* n usage log rows were given up (usage.c): counted in the process's
+ * segment when it has one (m NULL: a no-op). */
+void metrics_usage_dropped(struct metrics_seg *m, unsigned long n);
+
 #endif

@@ -772,6 +772,7 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	struct prov_sink sink = {sink_start, sink_delta, sink_idle, rs};
 	struct err e;
 	char uuid[37];
+	size_t body_len;
 	int rc;
 
 	memset(&rq, 0, sizeof rq);
@@ -799,11 +800,14 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 		http_send_error(r, &e, NULL);
 		goto out;
 	}
+	body_len = body.len;
 	buf_free(&body);
 	rs->previous_id = rq.previous_response_id;
 	rs->r = r;
 	rs->stream = rq.stream;
-	if (prepare(r, c, w, &rq, rs, &e) < 0) {
+	if (prepare(r, c, w, &rq, rs, &e) < 0 ||
+	    auth_tokens_reserve(r, w, c, body_len,
+				rq.max_output_tokens > 0 ? rq.max_output_tokens : -1, &e) < 0) {
 		responses_request_rename(&rq, NULL, 0, &e);
 		http_send_error(r, &e, NULL);
 		goto out;

@@ -8,6 +8,7 @@
  */
 #include "router.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,54 @@ static void send_simple_error(struct http_req *r, int status, enum err_type type
 	http_send_error(r, &e, extra);
 }
 
+/* The addresses this process last asked the store about, each with its
+ * minute: a flood of bad keys from one address asks once a minute. */
+#define UNAUTH_SLOTS 256
+static struct {
+	char addr[64];
+	long long minute;
+} unauth_seen[UNAUTH_SLOTS];
+static pthread_mutex_t unauth_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether addr's minute was asked about here already; notes it either way. */
+static bool unauth_asked(const char *addr, long long minute)
+{
+	unsigned h = 2166136261u;
+	bool asked;
+
+	for (const char *p = addr; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h %= UNAUTH_SLOTS;
+	pthread_mutex_lock(&unauth_lock);
+	asked = unauth_seen[h].minute == minute && !strcmp(unauth_seen[h].addr, addr);
+	snprintf(unauth_seen[h].addr, sizeof unauth_seen[h].addr, "%s", addr);
+	unauth_seen[h].minute = minute;
+	pthread_mutex_unlock(&unauth_lock);
+	return asked;
+}
+
+/*
+ * A request that failed authentication leaves a usage row only when it is
+ * its address's first of the minute, as the store decides (so across
+ * processes; this process asks once a minute an address); without a store
+ * to ask, none: it could not be written.
+ */
+static void unauth_row(const struct cfg *c, struct worker *w, const char *addr)
+{
+	long long minute = auth_rate_window(clock_wall_ms());
+	struct store *store;
+	struct err e;
+	bool first = false;
+
+	if (!c->usage.enabled)
+		return;
+	addr = addr && addr[0] ? addr : "-";
+	if (strlen(addr) >= sizeof unauth_seen[0].addr || unauth_asked(addr, minute) ||
+	    worker_store(w, c, &store, &e) < 0 ||
+	    store_usage_unauth_first(store, addr, minute, &first, &e) < 0 || !first)
+		usage_request_unlogged();
+}
+
 /*
  * Authenticate r (auth.h) into who, which r->client then points to, and
  * count it against its client's per-minute limits (the x-ratelimit-*
@@ -55,13 +104,17 @@ static bool authorized(struct http_req *r, const struct cfg *c, struct worker *w
 		store = NULL; /* logged by the store; auth itself still runs */
 	if (auth_identify(c, store, r->remote_addr, http_header(r, "Authorization"), r->remote_user,
 			  who, &retry_after, &e) == 0) {
+		long long now = clock_wall_ms();
 		r->client = who;
 		usage_request_client(auth_kind_name(who->kind), who->name);
 		if ((who->rpm || who->tpm) && !store && worker_store(w, c, &store, &e) < 0)
 			store = NULL; /* auth_rate_take answers 500 */
-		if (auth_rate_take(who, store, clock_wall_ms(), r->extra_headers,
-				   sizeof r->extra_headers, &retry_after, &e) == 0)
+		who->rate_window = auth_rate_window(now);
+		if (auth_rate_take(who, store, now, r->extra_headers, sizeof r->extra_headers,
+				   &retry_after, &e) == 0)
 			return true;
+	} else {
+		unauth_row(c, w, r->remote_addr);
 	}
 	if (e.status == 401 && c->auth.mode != CFG_AUTH_REMOTE_USER)
 		snprintf(extra, sizeof extra, "WWW-Authenticate: Bearer\r\n");
@@ -348,8 +401,11 @@ out:
 	if (who.tpm) {
 		struct store *store;
 		struct err e;
+		long long window;
+		long reserved = usage_request_reservation(&window);
 		if (worker_store(w, c, &store, &e) == 0)
-			auth_rate_tokens(&who, store, clock_wall_ms(), usage_request_tokens());
+			auth_rate_settle(&who, store, clock_wall_ms(), window, reserved,
+					 usage_request_tokens());
 	}
 	usage_request_end(r->status);
 	cfg_release(c);

@@ -103,6 +103,7 @@ struct store_usage {
 	double latency_ms;
 	double ttft_ms;
 	bool interrupted;
+	bool estimated; /* no usage came: the tokens are clawcgi's estimate */
 };
 
 /* A stored response: the turn it ended and the object as returned. */
@@ -203,6 +204,25 @@ struct store_ops {
 			 struct store_rate *out, struct err *e);
 	int (*rate_add_tokens)(struct store *s, const char *client, long long window, long tokens,
 			       struct err *e);
+	/*
+	 * Reserve tokens (> 0) in a window rate_take counted a request in,
+	 * atomically: refused when the window's tokens (counted and reserved)
+	 * have reached tpm, so they pass it by less than one reservation;
+	 * refused, the request rate_take counted is taken back (nothing of
+	 * it stays counted).  out->allowed says which; out gets the counts
+	 * as they are after it.  A reservation is settled later with
+	 * rate_add_tokens(real - reserved), which may be negative.
+	 */
+	int (*rate_reserve)(struct store *s, const char *client, long long window, long tpm,
+			    long tokens, struct store_rate *out, struct err *e);
+	/*
+	 * Whether a request that failed authentication from addr is the
+	 * first of its minute (minute: a multiple of 60000 ms) to be logged,
+	 * decided in the store so that it holds across processes: *first is
+	 * true once per address and minute.  Rows of past minutes are pruned.
+	 */
+	int (*usage_unauth_first)(struct store *s, const char *addr, long long minute, bool *first,
+				  struct err *e);
 	/*
 	 * The usage log.  usage_add: n rows in one transaction.  usage_scan:
 	 * fn for each row with since <= time < until (ms), oldest first.
@@ -313,6 +333,8 @@ int store_open_postgresql(const char *conninfo, struct store **out, struct err *
 #define store_key_touch(s, ...) ((s)->ops->key_touch((s), __VA_ARGS__))
 #define store_rate_take(s, ...) ((s)->ops->rate_take((s), __VA_ARGS__))
 #define store_rate_add_tokens(s, ...) ((s)->ops->rate_add_tokens((s), __VA_ARGS__))
+#define store_rate_reserve(s, ...) ((s)->ops->rate_reserve((s), __VA_ARGS__))
+#define store_usage_unauth_first(s, ...) ((s)->ops->usage_unauth_first((s), __VA_ARGS__))
 #define store_usage_add(s, ...) ((s)->ops->usage_add((s), __VA_ARGS__))
 #define store_usage_scan(s, ...) ((s)->ops->usage_scan((s), __VA_ARGS__))
 #define store_usage_purge(s, ...) ((s)->ops->usage_purge((s), __VA_ARGS__))

@@ -48,7 +48,7 @@
 #define CONNECT_TIMEOUT_S "10"
 /* pg_advisory_xact_lock key of the migrations: "claw" */
 #define MIGRATION_LOCK "1668047223"
-#define MAX_PARAMS 13
+#define MAX_PARAMS 14
 
 enum {
 	ST_HISTORY,
@@ -82,6 +82,10 @@ enum {
 	ST_RATE_GET,
 	ST_RATE_TOKENS,
 	ST_RATE_PRUNE,
+	ST_RATE_RESERVE,
+	ST_RATE_UNTAKE,
+	ST_UNAUTH_NOTE,
+	ST_UNAUTH_PRUNE,
 	ST_USAGE_INSERT,
 	ST_USAGE_SCAN,
 	ST_USAGE_PURGE,
@@ -201,10 +205,27 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_RATE_PRUNE] = "DELETE FROM rate_windows WHERE (client, window_start) IN"
 			  " (SELECT client, window_start FROM rate_windows WHERE window_start < $1"
 			  " FOR UPDATE SKIP LOCKED)",
-	[ST_USAGE_INSERT] = "INSERT INTO usage (" USAGE_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6,"
-			    " $7, $8, $9, $10, $11, $12, $13)",
-	[ST_USAGE_SCAN] = "SELECT " USAGE_COLUMNS " FROM usage WHERE time >= $1 AND time < $2"
-			  " ORDER BY time, id",
+	/* the row lock makes check and count one step, as ST_RATE_TAKE: no
+	 * row returned, refused (the window's tokens, counted and reserved,
+	 * reached $4) */
+	[ST_RATE_RESERVE] = "INSERT INTO rate_windows (client, window_start, requests, tokens)"
+			    " VALUES ($1, $2, 0, $3) ON CONFLICT (client, window_start)"
+			    " DO UPDATE SET tokens = rate_windows.tokens + excluded.tokens"
+			    " WHERE rate_windows.tokens < $4::bigint"
+			    " RETURNING requests, tokens",
+	[ST_RATE_UNTAKE] = "UPDATE rate_windows SET requests = requests - 1"
+			   " WHERE client = $1 AND window_start = $2 AND requests > 0"
+			   " RETURNING requests, tokens",
+	/* no row changed: this address's minute was logged already */
+	[ST_UNAUTH_NOTE] = "INSERT INTO usage_unauth (addr, minute) VALUES ($1, $2)"
+			   " ON CONFLICT (addr) DO UPDATE SET minute = excluded.minute"
+			   " WHERE usage_unauth.minute < excluded.minute",
+	[ST_UNAUTH_PRUNE] = "DELETE FROM usage_unauth WHERE minute < $1",
+	[ST_USAGE_INSERT] = "INSERT INTO usage (" USAGE_COLUMNS ", estimated) VALUES ($1, $2, $3,"
+			    " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+	[ST_USAGE_SCAN] =
+		"SELECT " USAGE_COLUMNS ", estimated FROM usage WHERE time >= $1 AND time < $2"
+		" ORDER BY time, id",
 	[ST_USAGE_PURGE] = "DELETE FROM usage WHERE time < $1",
 };
 
@@ -287,6 +308,14 @@ static const char *const migrations[] = {
 	"  ttft_ms double precision," /* NULL: no first token */
 	"  interrupted boolean NOT NULL DEFAULT false);"
 	"CREATE INDEX usage_time ON usage (time);",
+	/* 2 -> 3: usage rows whose tokens are an estimate (no usage came: a
+	 * client left a stream, an upstream sent none), and the minute each
+	 * address last had a failed-auth request logged (one row a minute) */
+	"ALTER TABLE usage ADD COLUMN estimated boolean NOT NULL DEFAULT false;"
+	"CREATE TABLE usage_unauth ("
+	"  addr text PRIMARY KEY,"
+	"  minute bigint NOT NULL);"
+	"CREATE INDEX usage_unauth_minute ON usage_unauth (minute);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -556,6 +585,7 @@ static int insert_usage(struct conn *c, const struct store_usage *u)
 	else
 		p_null(&p);
 	p_bool(&p, u->interrupted);
+	p_bool(&p, u->estimated);
 	return run_cmd(c, ST_USAGE_INSERT, &p, NULL);
 }
 
@@ -964,6 +994,59 @@ static int pg_rate_add_tokens_on(struct store *base, struct conn *c, const char 
 	return 0;
 }
 
+/* ST_RATE_RESERVE checks and reserves in one statement; a refusal then
+ * takes back the request rate_take counted (ST_RATE_UNTAKE). */
+static int pg_rate_reserve_on(struct store *base, struct conn *c, const char *client,
+			      long long window, long tpm, long tokens, struct store_rate *out,
+			      struct err *e)
+{
+	struct params p = {.n = 0};
+	PGresult *r;
+
+	memset(out, 0, sizeof *out);
+	p_text(&p, client);
+	p_int(&p, window);
+	p_int(&p, tokens);
+	p_int(&p, tpm);
+	if (!(r = run(c, ST_RATE_RESERVE, &p, PGRES_TUPLES_OK)))
+		return db_fail(base, c, e, "reserving tokens");
+	out->allowed = PQntuples(r) > 0;
+	if (!out->allowed) {
+		PQclear(r);
+		p.n = 2;
+		if (!(r = run(c, ST_RATE_UNTAKE, &p, PGRES_TUPLES_OK)))
+			return db_fail(base, c, e, "reserving tokens");
+	}
+	if (PQntuples(r) > 0) {
+		out->requests = (long)col_int(r, 0, 0);
+		out->tokens = (long)col_int(r, 0, 1);
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int pg_usage_unauth_first_on(struct store *base, struct conn *c, const char *addr,
+				    long long minute, bool *first, struct err *e)
+{
+	struct params p = {.n = 0};
+	long changed = 0;
+
+	*first = false;
+	p_text(&p, addr);
+	p_int(&p, minute);
+	if (run_cmd(c, ST_UNAUTH_NOTE, &p, &changed) < 0)
+		return db_fail(base, c, e, "noting a failed request");
+	*first = changed > 0;
+	if (*first) {
+		p.n = 0;
+		p_int(&p, minute); /* indexed: only the minutes that ended */
+		if (run_cmd(c, ST_UNAUTH_PRUNE, &p, NULL) < 0)
+			log_warn("session store %s: pruning failed-auth minutes failed",
+				 display_of(base));
+	}
+	return 0;
+}
+
 /* ---- the usage log ---- */
 
 static int pg_usage_add_on(struct store *base, struct conn *c, const struct store_usage *rows,
@@ -1011,6 +1094,7 @@ static int pg_usage_scan_on(struct store *base, struct conn *c, long long since,
 			.latency_ms = strtod(PQgetvalue(r, i, 10), NULL),
 			.ttft_ms = PQgetisnull(r, i, 11) ? -1 : strtod(PQgetvalue(r, i, 11), NULL),
 			.interrupted = col_bool(r, i, 12),
+			.estimated = col_bool(r, i, 13),
 		};
 		if (fn(ctx, &u) < 0)
 			break;
@@ -1369,6 +1453,18 @@ static int pg_rate_add_tokens(struct store *base, const char *client, long long 
 	ON_CONN(base, e, pg_rate_add_tokens_on(base, c, client, window, tokens, e));
 }
 
+static int pg_rate_reserve(struct store *base, const char *client, long long window, long tpm,
+			   long tokens, struct store_rate *out, struct err *e)
+{
+	ON_CONN(base, e, pg_rate_reserve_on(base, c, client, window, tpm, tokens, out, e));
+}
+
+static int pg_usage_unauth_first(struct store *base, const char *addr, long long minute,
+				 bool *first, struct err *e)
+{
+	ON_CONN(base, e, pg_usage_unauth_first_on(base, c, addr, minute, first, e));
+}
+
 static int pg_usage_add(struct store *base, const struct store_usage *rows, size_t n, struct err *e)
 {
 	ON_CONN(base, e, pg_usage_add_on(base, c, rows, n, e));
@@ -1427,6 +1523,8 @@ static const struct store_ops pg_ops = {
 	.key_touch = pg_key_touch,
 	.rate_take = pg_rate_take,
 	.rate_add_tokens = pg_rate_add_tokens,
+	.rate_reserve = pg_rate_reserve,
+	.usage_unauth_first = pg_usage_unauth_first,
 	.usage_add = pg_usage_add,
 	.usage_scan = pg_usage_scan,
 	.usage_purge = pg_usage_purge,

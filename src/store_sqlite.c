@@ -76,6 +76,10 @@ enum {
 	ST_RATE_TAKE,
 	ST_RATE_TOKENS,
 	ST_RATE_PRUNE,
+	ST_RATE_RESERVE,
+	ST_RATE_UNTAKE,
+	ST_UNAUTH_NOTE,
+	ST_UNAUTH_PRUNE,
 	ST_USAGE_INSERT,
 	ST_USAGE_SCAN,
 	ST_USAGE_PURGE,
@@ -179,17 +183,31 @@ static const char *const sql_text[ST_COUNT] = {
 			   " VALUES (?1, ?2, 0, ?3) ON CONFLICT (client, window_start)"
 			   " DO UPDATE SET tokens = tokens + excluded.tokens",
 	[ST_RATE_PRUNE] = "DELETE FROM rate_windows WHERE window_start < ?1",
+	/* no row changed: refused (the window's tokens, counted and
+	 * reserved, reached ?4) */
+	[ST_RATE_RESERVE] = "INSERT INTO rate_windows (client, window_start, requests, tokens)"
+			    " VALUES (?1, ?2, 0, ?3) ON CONFLICT (client, window_start)"
+			    " DO UPDATE SET tokens = tokens + excluded.tokens"
+			    " WHERE tokens < ?4",
+	[ST_RATE_UNTAKE] = "UPDATE rate_windows SET requests = requests - 1"
+			   " WHERE client = ?1 AND window_start = ?2 AND requests > 0",
+	/* no row changed: this address's minute was logged already */
+	[ST_UNAUTH_NOTE] = "INSERT INTO usage_unauth (addr, minute) VALUES (?1, ?2)"
+			   " ON CONFLICT (addr) DO UPDATE SET minute = excluded.minute"
+			   " WHERE minute < excluded.minute",
+	[ST_UNAUTH_PRUNE] = "DELETE FROM usage_unauth WHERE minute < ?1",
 	/* a row's id is its time (ms) times USAGE_ID_PER_MS plus the rows
 	 * before it in that millisecond: the table is in time order, with no
 	 * index to write (past USAGE_ID_PER_MS rows in one millisecond, the
 	 * next rows take the following millisecond's first ids) */
-	[ST_USAGE_INSERT] = "INSERT INTO usage (id, " USAGE_COLUMNS ")"
+	[ST_USAGE_INSERT] = "INSERT INTO usage (id, " USAGE_COLUMNS ", estimated)"
 			    " VALUES ((SELECT coalesce(max(id) + 1, ?1 * " USAGE_ID_PER_MS ")"
 			    " FROM usage WHERE id >= ?1 * " USAGE_ID_PER_MS
 			    " AND id < (?1 + 1) * " USAGE_ID_PER_MS "),"
-			    " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-	[ST_USAGE_SCAN] = "SELECT " USAGE_COLUMNS " FROM usage WHERE id >= ?1 * " USAGE_ID_PER_MS
-			  " AND id < ?2 * " USAGE_ID_PER_MS " ORDER BY id",
+			    " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[ST_USAGE_SCAN] =
+		"SELECT " USAGE_COLUMNS ", estimated FROM usage WHERE id >= ?1 * " USAGE_ID_PER_MS
+		" AND id < ?2 * " USAGE_ID_PER_MS " ORDER BY id",
 	[ST_USAGE_PURGE] = "DELETE FROM usage WHERE id < ?1 * " USAGE_ID_PER_MS,
 };
 
@@ -351,6 +369,14 @@ static const char *const migrations[] = {
 	"CREATE VIEW messages AS SELECT s.agent_id, s.session_key, " M_SEQ " AS seq, m.role,"
 	"  m.message, m.run_id, m.created_at, m.prompt_tokens, m.completion_tokens,"
 	"  m.interrupted FROM sessions s JOIN message_rows m ON " M_OF_S ";",
+	/* 6 -> 7: usage rows whose tokens are an estimate (no usage came: a
+	 * client left a stream, an upstream sent none), and the minute each
+	 * address last had a failed-auth request logged (one row a minute) */
+	"ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE usage_unauth ("
+	"  addr TEXT PRIMARY KEY,"
+	"  minute INTEGER NOT NULL);"
+	"CREATE INDEX usage_unauth_minute ON usage_unauth (minute);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -549,6 +575,7 @@ static int insert_usage(struct conn *s, const struct store_usage *u)
 	if (u->ttft_ms >= 0)
 		sqlite3_bind_double(st, 12, u->ttft_ms);
 	sqlite3_bind_int(st, 13, u->interrupted);
+	sqlite3_bind_int(st, 14, u->estimated);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -1071,6 +1098,85 @@ int sq_rate_add_tokens(struct conn *s, const char *client, long long window, lon
 	return rc == SQLITE_DONE ? 0 : db_fail(s, e, "counting tokens");
 }
 
+/* One statement on (client, window): 0 with *changed rows, or -1. */
+static int rate_step(struct conn *s, int which, const char *client, long long window, long a,
+		     long b, int *changed)
+{
+	sqlite3_stmt *st = stmt(s, which);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, window);
+	if (which == ST_RATE_RESERVE) {
+		sqlite3_bind_int64(st, 3, a);
+		sqlite3_bind_int64(st, 4, b);
+	}
+	rc = sqlite3_step(st);
+	*changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* In one BEGIN IMMEDIATE transaction, as sq_rate_take. */
+int sq_rate_reserve(struct conn *s, const char *client, long long window, long tpm, long tokens,
+		    struct store_rate *out, struct err *e)
+{
+	sqlite3_stmt *st;
+	int changed = 0, untaken = 0, rc;
+
+	memset(out, 0, sizeof *out);
+	if (txn(s, ST_BEGIN) < 0)
+		return db_fail(s, e, "cannot start a transaction");
+	if (rate_step(s, ST_RATE_RESERVE, client, window, tokens, tpm, &changed) < 0 ||
+	    (!changed && rate_step(s, ST_RATE_UNTAKE, client, window, 0, 0, &untaken) < 0) ||
+	    !(st = stmt(s, ST_RATE_GET)))
+		goto rollback;
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, window);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->requests = (long)sqlite3_column_int64(st, 0);
+		out->tokens = (long)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if ((rc != SQLITE_ROW && rc != SQLITE_DONE) || txn(s, ST_COMMIT) < 0)
+		goto rollback;
+	out->allowed = changed > 0;
+	return 0;
+rollback:
+	db_fail(s, e, "reserving tokens");
+	txn(s, ST_ROLLBACK);
+	memset(out, 0, sizeof *out);
+	return -1;
+}
+
+int sq_usage_unauth_first(struct conn *s, const char *addr, long long minute, bool *first,
+			  struct err *e)
+{
+	sqlite3_stmt *st = stmt(s, ST_UNAUTH_NOTE);
+	int rc;
+
+	*first = false;
+	if (!st)
+		return db_fail(s, e, "prepare usage");
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, minute);
+	rc = sqlite3_step(st);
+	*first = rc == SQLITE_DONE && sqlite3_changes(s->db) > 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, e, "noting a failed request");
+	if (*first && (st = stmt(s, ST_UNAUTH_PRUNE))) {
+		/* indexed: deletes only the minutes that ended */
+		sqlite3_bind_int64(st, 1, minute);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	return 0;
+}
+
 /* ---- the usage log ---- */
 
 int sq_usage_add(struct conn *s, const struct store_usage *rows, size_t n, struct err *e)
@@ -1123,6 +1229,7 @@ int sq_usage_scan(struct conn *s, long long since, long long until,
 					   ? -1
 					   : sqlite3_column_double(st, 11),
 			.interrupted = sqlite3_column_int(st, 12) != 0,
+			.estimated = sqlite3_column_int(st, 13) != 0,
 		};
 		if (fn(ctx, &u) < 0)
 			break;

@@ -103,6 +103,10 @@ int sq_rate_take(struct conn *s, const char *client, long long window, long rpm,
 		 struct store_rate *out, struct err *e);
 int sq_rate_add_tokens(struct conn *s, const char *client, long long window, long tokens,
 		       struct err *e);
+int sq_rate_reserve(struct conn *s, const char *client, long long window, long tpm, long tokens,
+		    struct store_rate *out, struct err *e);
+int sq_usage_unauth_first(struct conn *s, const char *addr, long long minute, bool *first,
+			  struct err *e);
 int sq_usage_add(struct conn *s, const struct store_usage *rows, size_t n, struct err *e);
 int sq_usage_scan(struct conn *s, long long since, long long until,
 		  int (*fn)(void *ctx, const struct store_usage *row), void *ctx, struct err *e);

@@ -430,6 +430,18 @@ static int pool_rate_add_tokens(struct store *base, const char *client, long lon
 	ON_CONN(base, e, true, sq_rate_add_tokens(c, client, window, tokens, e));
 }
 
+static int pool_rate_reserve(struct store *base, const char *client, long long window, long tpm,
+			     long tokens, struct store_rate *out, struct err *e)
+{
+	ON_CONN(base, e, true, sq_rate_reserve(c, client, window, tpm, tokens, out, e));
+}
+
+static int pool_usage_unauth_first(struct store *base, const char *addr, long long minute,
+				   bool *first, struct err *e)
+{
+	ON_CONN(base, e, true, sq_usage_unauth_first(c, addr, minute, first, e));
+}
+
 static int pool_usage_add(struct store *base, const struct store_usage *rows, size_t n,
 			  struct err *e)
 {
@@ -499,6 +511,8 @@ static const struct store_ops sqlite_ops = {
 	.key_touch = pool_key_touch,
 	.rate_take = pool_rate_take,
 	.rate_add_tokens = pool_rate_add_tokens,
+	.rate_reserve = pool_rate_reserve,
+	.usage_unauth_first = pool_usage_unauth_first,
 	.usage_add = pool_usage_add,
 	.usage_scan = pool_usage_scan,
 	.usage_purge = pool_usage_purge,

@@ -3,9 +3,12 @@
  *
  * Each thread has one record (the request it serves).  A row that is not
  * part of a turn goes into a process-wide queue (at most USAGE_QUEUE_MAX
- * rows; past that a row is dropped and counted in the log), which the
- * writer thread empties every second into the store of the current config
- * in one transaction, and prunes rows past retentionDays every hour.
+ * rows; past that a row is dropped, logged and counted in /metrics),
+ * which the writer thread empties every second into the store of the
+ * current config in one transaction, and prunes rows past retentionDays
+ * every hour.  A batch the store refuses (read-only, full, locked, down)
+ * goes back at the queue's head and is tried again each second; only what
+ * no longer fits is dropped.
  */
 #include "usage.h"
 
@@ -17,6 +20,7 @@
 #include "clock.h"
 #include "config_live.h"
 #include "log.h"
+#include "metrics.h"
 
 #define USAGE_QUEUE_MAX 4096
 #define USAGE_FLUSH_MS 1000
@@ -36,7 +40,11 @@ struct record {
 	char session[700];
 	char model[300];
 	long prompt, completion;
+	long prompt_estimate;  /* the request body's bytes / 4 (auth.c) */
+	long long rate_window; /* where reserved tokens were reserved */
+	long reserved;
 	bool interrupted;
+	bool estimated;
 	int status;
 	double latency_ms, ttft_ms; /* set as it ends (ttft_ms < 0: none) */
 };
@@ -54,6 +62,8 @@ static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
 static struct record *queue, *spare;
 static size_t queued;
 static long dropped;
+static bool failing;		   /* the last write failed: its rows wait in the queue */
+static long long failing_since_ms; /* when that began */
 static bool writer_started;
 static bool purged; /* this process has pruned old rows at least once */
 static long long last_purge_ms;
@@ -116,6 +126,41 @@ void usage_first_token(void)
 		cur.first_us = clock_mono_us();
 }
 
+void usage_request_estimate(long prompt)
+{
+	if (cur.active)
+		cur.prompt_estimate = prompt > 0 ? prompt : 0;
+}
+
+void usage_request_reserved(long long window, long tokens)
+{
+	if (!cur.active)
+		return;
+	cur.rate_window = window;
+	cur.reserved = tokens;
+}
+
+long usage_request_reservation(long long *window)
+{
+	*window = cur.active ? cur.rate_window : 0;
+	return cur.active ? cur.reserved : 0;
+}
+
+long usage_request_estimated(long completion)
+{
+	if (!cur.active)
+		return 0;
+	cur.prompt += cur.prompt_estimate;
+	cur.completion += completion > 0 ? completion : 0;
+	cur.estimated = true;
+	return cur.prompt_estimate;
+}
+
+void usage_request_unlogged(void)
+{
+	cur.enabled = false;
+}
+
 long usage_request_tokens(void)
 {
 	return cur.active ? cur.prompt + cur.completion : 0;
@@ -152,6 +197,7 @@ static void to_row(const struct record *r, struct store_usage *row)
 		.latency_ms = r->latency_ms,
 		.ttft_ms = r->ttft_ms,
 		.interrupted = r->interrupted,
+		.estimated = r->estimated,
 	};
 }
 
@@ -224,25 +270,34 @@ static void give_back(struct record *rows)
 }
 
 /* Write n (> 0) rows through w's store for c, and now and then prune old
- * ones.  The rows as the store takes them go in out, the caller's, kept
- * from one call to the next (room for USAGE_QUEUE_MAX, made when needed). */
-static void write_rows(struct worker *w, const struct cfg *c, struct record *rows, size_t n,
-		       struct store_usage **out_buf)
+ * ones: 0, or -1 when they were not written (logged).  The rows as the
+ * store takes them go in out, the caller's, kept from one call to the
+ * next (room for USAGE_QUEUE_MAX, made when needed). */
+static int write_rows(struct worker *w, const struct cfg *c, struct record *rows, size_t n,
+		      struct store_usage **out_buf)
 {
 	struct store_usage *out = *out_buf;
 	struct store *s;
 	struct err e;
 
 	if (!out && !(out = *out_buf = malloc(USAGE_QUEUE_MAX * sizeof *out))) {
-		log_error("usage log: %zu rows dropped: out of memory", n);
-		return;
+		log_error("usage log: %zu rows not written: out of memory", n);
+		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
 		to_row(&rows[i], &out[i]);
 	if (worker_store(w, c, &s, &e) < 0 || store_usage_add(s, out, n, &e) < 0) {
-		log_error("usage log: %zu rows not written: %s", n, e.message);
-	} else if (c->usage.retention_days > 0 &&
-		   (!purged || clock_mono_ms() - last_purge_ms >= USAGE_PURGE_MS)) {
+		if (!failing)
+			log_error("usage log: %zu rows not written, kept to try again each "
+				  "second: %s",
+				  n, e.message);
+		return -1;
+	}
+	if (failing)
+		log_warn("usage log: %zu rows written after the store refused them for %lld s", n,
+			 (clock_mono_ms() - failing_since_ms + 999) / 1000);
+	if (c->usage.retention_days > 0 &&
+	    (!purged || clock_mono_ms() - last_purge_ms >= USAGE_PURGE_MS)) {
 		long deleted = 0;
 		purged = true; /* at a process's first write, then hourly */
 		last_purge_ms = clock_mono_ms();
@@ -253,20 +308,73 @@ static void write_rows(struct worker *w, const struct cfg *c, struct record *row
 			log_info("usage log: %ld rows older than %d days deleted", deleted,
 				 c->usage.retention_days);
 	}
+	return 0;
 }
 
-void usage_flush(struct worker *w, const struct cfg *c)
+/*
+ * Rows (n of them, in the buffer take_queue gave) that were not written go
+ * back at the queue's head, before the rows queued since; what does not
+ * fit in USAGE_QUEUE_MAX, the newest, is dropped and counted.
+ */
+static void requeue(struct record *rows, size_t n)
+{
+	struct record *old;
+	size_t keep;
+
+	pthread_mutex_lock(&queue_lock);
+	keep = queued < USAGE_QUEUE_MAX - n ? queued : USAGE_QUEUE_MAX - n;
+	if (keep)
+		memcpy(rows + n, queue, keep * sizeof *rows);
+	dropped += (long)(queued - keep);
+	old = queue;
+	queue = rows;
+	queued = n + keep;
+	if (!spare) {
+		spare = old;
+		old = NULL;
+	}
+	pthread_mutex_unlock(&queue_lock);
+	free(old);
+}
+
+/* lost rows were given up: the log says so, /metrics counts them. */
+static void note_dropped(long lost, const char *why)
+{
+	char whyseg[200];
+
+	if (!lost)
+		return;
+	log_error("usage log: %ld rows dropped: %s", lost, why);
+	metrics_usage_dropped(metrics_process_seg(whyseg, sizeof whyseg), (unsigned long)lost);
+}
+
+static void flush(struct worker *w, const struct cfg *c, bool last)
 {
 	static _Thread_local struct store_usage *out; /* the calling thread's, kept */
 	struct record *rows;
 	long lost;
 	size_t n = take_queue(&rows, &lost);
 
-	if (lost)
-		log_error("usage log: %ld rows dropped: the queue was full", lost);
-	if (n && c)
-		write_rows(w, c, rows, n, &out);
+	note_dropped(lost, "the queue was full (the store refused rows for a while)");
+	if (n && c && write_rows(w, c, rows, n, &out) < 0) {
+		if (!failing)
+			failing_since_ms = clock_mono_ms();
+		failing = true;
+		if (last) {
+			note_dropped((long)n, "the store refused them as the process ended");
+		} else {
+			requeue(rows, n);
+			return;
+		}
+	} else if (n && c) {
+		failing = false;
+	}
 	give_back(rows);
+}
+
+void usage_flush(struct worker *w, const struct cfg *c)
+{
+	flush(w, c, true);
 }
 
 static void *writer(void *arg)
@@ -281,14 +389,15 @@ static void *writer(void *arg)
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += USAGE_FLUSH_MS / 1000;
 		pthread_mutex_lock(&queue_lock);
-		while (queued < USAGE_QUEUE_MAX / 2 &&
+		/* while the store refuses rows, try again once a second only */
+		while ((failing || queued < USAGE_QUEUE_MAX / 2) &&
 		       pthread_cond_timedwait(&queue_cond, &queue_lock, &until) == 0)
 			;
 		pthread_mutex_unlock(&queue_lock);
 		if (!(c = cfg_acquire()))
 			continue;
 		if (c->usage.enabled)
-			usage_flush(&w, c);
+			flush(&w, c, false);
 		cfg_release(c);
 	}
 	return NULL;

@@ -10,8 +10,10 @@
  *
  * The record is also what per-client token limits count (router.c reads
  * usage_request_tokens).  Noting is a no-op on a thread whose request did
- * not begin; it never fails a request: a row that cannot be written is
- * logged and dropped.
+ * not begin; it never fails a request: a batch the store refuses is kept
+ * (at most USAGE_QUEUE_MAX rows a process) and tried again each second;
+ * rows past that are dropped, logged and counted in /metrics
+ * (clawcgi_usage_rows_dropped_total).
  */
 #ifndef CLAW_USAGE_H
 #define CLAW_USAGE_H
@@ -42,6 +44,21 @@ void usage_request_tokens_add(long prompt, long completion);
 void usage_request_interrupted(bool interrupted);
 /* The first piece of the answer came now. */
 void usage_first_token(void);
+/* The request's prompt as auth.c estimates it (auth_estimate), noted
+ * once its body is parsed: usage_request_estimated counts it. */
+void usage_request_estimate(long prompt);
+/* Tokens reserved for it in its client's window (auth_tokens_reserve),
+ * and which window; usage_request_reservation gives them back (0: none). */
+void usage_request_reserved(long long window, long tokens);
+long usage_request_reservation(long long *window);
+/* No usage came for a call that ran (the client left a stream, the
+ * upstream sent none): count the prompt's estimate and completion (the
+ * relayed text's bytes / 4) instead, and mark the row estimated.
+ * Returns the prompt tokens counted. */
+long usage_request_estimated(long completion);
+/* This request leaves no row (a failed authentication of an address whose
+ * minute has its row already). */
+void usage_request_unlogged(void);
 /* Tokens counted so far (prompt + completion). */
 long usage_request_tokens(void);
 

@@ -36,14 +36,14 @@ test_expect 'check-config on an invalid file exits non-zero with file:line: reas
 test_expect 'check-config names the store file'"'"'s schema: its own, an older one opening upgrades (left as it is), a newer one it refuses' '
 	"$CLAWCGI_BIN" agent --config "$T/ok.json5" --agent echo --user schema-check --message "make the store" >/dev/null 2>&1 &&
 	"$CLAWCGI_BIN" check-config "$T/ok.json5" >"$T/out" 2>&1 &&
-	grep -q "session store check: the file exists and is writable, at schema version 6$" "$T/out" &&
+	grep -q "session store check: the file exists and is writable, at schema version 7$" "$T/out" &&
 	python3 -c "import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); d.execute(\"pragma user_version = 5\"); d.commit()" "$T/sessions.db" &&
 	"$CLAWCGI_BIN" check-config "$T/ok.json5" >"$T/out" 2>&1 &&
-	grep -q "at schema version 5: opening it upgrades it to 6, which older releases refuse" "$T/out" &&
+	grep -q "at schema version 5: opening it upgrades it to 7, which older releases refuse" "$T/out" &&
 	test "$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"pragma user_version\").fetchone()[0])" "$T/sessions.db")" = 5 &&
 	python3 -c "import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); d.execute(\"pragma user_version = 99\"); d.commit()" "$T/sessions.db" &&
 	"$CLAWCGI_BIN" check-config "$T/ok.json5" >"$T/out" 2>&1 &&
-	grep -q "schema version 99 is newer than this clawcgi.s (6): it will refuse the file" "$T/out" &&
+	grep -q "schema version 99 is newer than this clawcgi.s (7): it will refuse the file" "$T/out" &&
 	rm -f "$T/sessions.db" "$T/sessions.db-wal" "$T/sessions.db-shm"
 '
 test_expect 'check-config on a missing file exits non-zero' '
@@ -77,7 +77,7 @@ test_expect 'serve with a store too new for it logs why, not a folder hint' '
 	start_serve "$T/new.json5" &&
 	for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "cannot be used" "$T/serve.log" && break; sleep 0.5; done &&
 	kill $_serve_pid &&
-	grep -q "cannot be used (requests with a session key will get 500): Session store error: schema too new. (the file.s schema version 99 is newer than this clawcgi.s (6): it will refuse the file)" "$T/serve.log" &&
+	grep -q "cannot be used (requests with a session key will get 500): Session store error: schema too new. (the file.s schema version 99 is newer than this clawcgi.s (7): it will refuse the file)" "$T/serve.log" &&
 	! grep -q "directory exists" "$T/serve.log"
 '
 test_done

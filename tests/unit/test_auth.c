@@ -155,6 +155,19 @@ static void test_client_rules(void)
 	CHECK(auth_rate_take(&k, NULL, 1000, headers, sizeof headers, &retry, &e) < 0 &&
 		      e.status == 500,
 	      "limits without a store: 500");
+	CHECK(auth_estimate(0, 0) == 0 && auth_estimate(1, 0) == 1 && auth_estimate(8, 0) == 2 &&
+		      auth_estimate(9, 0) == 3,
+	      "estimate: the prompt's bytes / 4, rounded up");
+	CHECK(auth_estimate(9, 20) == 23 && auth_estimate(9, -1) == 3 + AUTH_DEFAULT_MAX_TOKENS,
+	      "estimate: plus max tokens, or the default when none is given");
+	{
+		cJSON *p = cJSON_Parse("{\"max_tokens\":7,\"max_completion_tokens\":9}");
+		cJSON *none = cJSON_Parse("{\"max_tokens\":0,\"max_output_tokens\":\"x\"}");
+		CHECK(auth_max_out(p) == 9 && auth_max_out(none) == -1 && auth_max_out(NULL) == -1,
+		      "max_out: max_completion_tokens first; none (or not a count) is -1");
+		cJSON_Delete(p);
+		cJSON_Delete(none);
+	}
 	CHECK_STR(auth_kind_name(AUTH_KEY), "key", "kind names");
 	CHECK_STR(auth_kind_name(AUTH_ANYONE), "none", "auth mode none: the usage log's \"none\"");
 }

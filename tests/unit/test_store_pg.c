@@ -159,7 +159,7 @@ static void check_basics(void)
 	CHECK(store_open(store_url, &s, &e) == 0, "opens and migrates a new database");
 	if (!s)
 		return;
-	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 2, "schema version 2");
+	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 3, "schema version 3");
 	CHECK(append(s, "main", "k1", "hello", "hi there") == 0, "a turn is stored");
 	CHECK(append(s, "main", "k1", "again", "hi again") == 0, "a second turn");
 	h = history_text(s, "main", "k1", 40);
@@ -407,6 +407,33 @@ static void check_rates(void)
 	      "at tpm: refused, nothing counted");
 	CHECK(store_rate_take(s, "user:t", w, 10, 0, &r, &e) == 0 && r.allowed && r.requests == 2,
 	      "the same window without a tpm: taken");
+	CHECK(store_rate_take(s, "key:r", w, 0, 50, &r, &e) == 0 && r.allowed &&
+		      store_rate_reserve(s, "key:r", w, 50, 45, &r, &e) == 0 && r.allowed &&
+		      r.tokens == 45 && r.requests == 1,
+	      "reserve: an empty window takes the estimate");
+	CHECK(store_rate_take(s, "key:r", w, 0, 50, &r, &e) == 0 && r.allowed &&
+		      store_rate_reserve(s, "key:r", w, 50, 45, &r, &e) == 0 && r.allowed &&
+		      r.tokens == 90 && r.requests == 2,
+	      "reserve: under tpm (45 of 50) another is admitted, past it by less than one");
+	CHECK(store_rate_take(s, "key:r", w, 0, 0, &r, &e) == 0 && r.requests == 3 &&
+		      store_rate_reserve(s, "key:r", w, 50, 1, &r, &e) == 0 && !r.allowed &&
+		      r.tokens == 90 && r.requests == 2,
+	      "reserve: at tpm refused, and the request taken back");
+	CHECK(store_rate_add_tokens(s, "key:r", w, -80, &e) == 0 &&
+		      store_rate_reserve(s, "key:r", w, 50, 5, &r, &e) == 0 && r.allowed &&
+		      r.tokens == 15,
+	      "settled below the estimates (a negative delta): room again");
+	{
+		bool first = false, again = true, other = false, next = false;
+		CHECK(store_usage_unauth_first(s, "10.0.0.9", w, &first, &e) == 0 && first &&
+			      store_usage_unauth_first(s, "10.0.0.9", w, &again, &e) == 0 &&
+			      !again &&
+			      store_usage_unauth_first(s, "10.0.0.8", w, &other, &e) == 0 &&
+			      other &&
+			      store_usage_unauth_first(s, "10.0.0.9", w + 60000, &next, &e) == 0 &&
+			      next,
+		      "failed auth: the first of an address's minute, once");
+	}
 
 	/* a window two minutes later prunes those before the previous one */
 	CHECK(store_rate_take(s, "key:c", w + 120000, 0, 0, &r, &e) == 0 && r.allowed,
@@ -618,12 +645,12 @@ static void check_migrate_1_to_2(void)
 	struct err e;
 	PGconn *db = PQconnectdb(store_url);
 
-	PQclear(PQexec(db, "DROP TABLE client_keys, rate_windows, usage;"
-			   "DELETE FROM clawcgi_schema WHERE version = 2"));
+	PQclear(PQexec(db, "DROP TABLE client_keys, rate_windows, usage, usage_unauth;"
+			   "DELETE FROM clawcgi_schema WHERE version >= 2"));
 	PQfinish(db);
 	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 1, "a database at version 1");
 	CHECK(store_open(store_url, &s, &e) == 0, "it opens");
-	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 2, "and is migrated to 2");
+	CHECK_INT(value("SELECT max(version) FROM clawcgi_schema"), 3, "and is migrated to 3");
 	CHECK(s && store_key_put(s, &k, false, &e) == 0, "with the keys table");
 	CHECK_INT(value("SELECT count(*) FROM sessions WHERE session_key = 'k1'"), 1,
 		  "its sessions kept");
@@ -674,8 +701,8 @@ static void check_migration_race(void)
 	CHECK_INT(ok, OPENERS, "8 stores opening a new database at once all open");
 	db = PQconnectdb(url);
 	r = PQexec(db, "SELECT count(*), max(version) FROM clawcgi_schema");
-	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "2") &&
-		      !strcmp(PQgetvalue(r, 0, 1), "2"),
+	CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "3") &&
+		      !strcmp(PQgetvalue(r, 0, 1), "3"),
 	      "each migration ran once");
 	PQclear(r);
 	PQfinish(db);

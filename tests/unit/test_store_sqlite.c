@@ -504,6 +504,33 @@ static void check_rates(const char *path)
 	      "at tpm: refused, nothing counted");
 	CHECK(store_rate_take(s, "user:t", w, 10, 0, &r, &e) == 0 && r.allowed && r.requests == 2,
 	      "the same window without a tpm: taken");
+	CHECK(store_rate_take(s, "key:r", w, 0, 50, &r, &e) == 0 && r.allowed &&
+		      store_rate_reserve(s, "key:r", w, 50, 45, &r, &e) == 0 && r.allowed &&
+		      r.tokens == 45 && r.requests == 1,
+	      "reserve: an empty window takes the estimate");
+	CHECK(store_rate_take(s, "key:r", w, 0, 50, &r, &e) == 0 && r.allowed &&
+		      store_rate_reserve(s, "key:r", w, 50, 45, &r, &e) == 0 && r.allowed &&
+		      r.tokens == 90 && r.requests == 2,
+	      "reserve: under tpm (45 of 50) another is admitted, past it by less than one");
+	CHECK(store_rate_take(s, "key:r", w, 0, 0, &r, &e) == 0 && r.requests == 3 &&
+		      store_rate_reserve(s, "key:r", w, 50, 1, &r, &e) == 0 && !r.allowed &&
+		      r.tokens == 90 && r.requests == 2,
+	      "reserve: at tpm refused, and the request taken back");
+	CHECK(store_rate_add_tokens(s, "key:r", w, -80, &e) == 0 &&
+		      store_rate_reserve(s, "key:r", w, 50, 5, &r, &e) == 0 && r.allowed &&
+		      r.tokens == 15,
+	      "settled below the estimates (a negative delta): room again");
+	{
+		bool first = false, again = true, other = false, next = false;
+		CHECK(store_usage_unauth_first(s, "10.0.0.9", w, &first, &e) == 0 && first &&
+			      store_usage_unauth_first(s, "10.0.0.9", w, &again, &e) == 0 &&
+			      !again &&
+			      store_usage_unauth_first(s, "10.0.0.8", w, &other, &e) == 0 &&
+			      other &&
+			      store_usage_unauth_first(s, "10.0.0.9", w + 60000, &next, &e) == 0 &&
+			      next,
+		      "failed auth: the first of an address's minute, once");
+	}
 
 	/* a window two minutes later prunes those before the previous one */
 	CHECK(store_rate_take(s, "key:c", w + 120000, 0, 0, &r, &e) == 0 && r.allowed,
@@ -785,13 +812,17 @@ static void check_migration_5(const char *path)
 		log_set_sink(keep_line, &logged);
 		CHECK(store_open_sqlite(path, &s, &e) == 0, "a version 4 file opens");
 		log_set_sink(NULL, NULL);
+		char upgraded[64];
+		snprintf(upgraded, sizeof upgraded, "upgraded from schema version 4 to %d in ",
+			 STORE_SQLITE_SCHEMA);
 		CHECK(logged.len && strstr(buf_str(&logged), "warning: session store ") &&
-			      strstr(buf_str(&logged), "upgraded from schema version 4 to 6 in ") &&
+			      strstr(buf_str(&logged), upgraded) &&
 			      strstr(buf_str(&logged), "an older clawcgi cannot open it now"),
 		      "the log says the file was upgraded, and that older releases refuse it now");
 		buf_free(&logged);
 	}
-	CHECK_INT(user_version(path), 6, "and is migrated to version 6");
+	CHECK_INT(user_version(path), STORE_SQLITE_SCHEMA,
+		  "and is migrated to this build's version");
 	h = history_text(s, "main", "a", 40);
 	CHECK_STR(h, "user:qa|assistant:xa", "a session's messages survive the rebuild");
 	free(h);
@@ -864,7 +895,8 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL, "temp dir");
 	snprintf(path, sizeof path, "%s/a/b/s.db", dir);
 	CHECK(store_open_sqlite(path, &s, &e) == 0, "open creates the file and its directories");
-	CHECK_INT(user_version(path), 6, "a new file is at the current schema version");
+	CHECK_INT(user_version(path), STORE_SQLITE_SCHEMA,
+		  "a new file is at the current schema version");
 
 	CHECK(append(s, "main", "k1", "u1", "a1") == 0 &&
 		      append(s, "main", "k1", "u2", "a2") == 0 &&
@@ -977,7 +1009,8 @@ int main(void)
 		sqlite3_close(db);
 	}
 	CHECK(store_open_sqlite(old, &s, &e) == 0, "a version 1 file opens");
-	CHECK_INT(user_version(old), 6, "and is migrated to version 6");
+	CHECK_INT(user_version(old), STORE_SQLITE_SCHEMA,
+		  "and is migrated to this build's version");
 	h = history_text(s, "main", "old", 40);
 	CHECK_STR(h, "user:kept", "its data survives the migration");
 	free(h);
