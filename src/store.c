@@ -5,7 +5,8 @@
  * The backends themselves are store_sqlite_pool.c (with store_sqlite.c)
  * and store_pg.c; nothing here talks to a database except store_probe,
  * which check-config uses to say whether the store can be reached.  Also
- * what the backends share: the failed-auth throttle's arithmetic.
+ * what the backends share: the failed-auth throttle's arithmetic, and the
+ * wait for a session's lock around their one-shot tries.
  */
 #include "store.h"
 
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "store_pg.h"
 
 #define MASK "******"
@@ -34,6 +36,64 @@ long long store_auth_step(long long v[3], long long now_ms, int max, long window
 		v[1] = 0;
 	}
 	return v[2] > now_ms ? v[2] - now_ms : 0;
+}
+
+long long store_session_hash(const char *agent_id, const char *key)
+{
+	unsigned long long h = 14695981039346656037ULL;
+
+	for (const char *p = agent_id;; p++) {
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		if (!*p)
+			break;
+	}
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return (long long)(h & 0x7fffffffffffffffULL);
+}
+
+/* Between tries: 1 ms, doubling to 32 ms, so a turn that ends soon is
+ * followed at once and a long one costs a few tries a second. */
+#define LOCK_POLL_MIN_US 1000
+#define LOCK_POLL_MAX_US 32000
+#define LOCK_STOP_EVERY_MS 250
+
+int store_session_lock(struct store *s, const char *agent_id, const char *key, int wait_seconds,
+		       int (*stop)(void *ctx), void *ctx, struct store_lock *l, struct err *e)
+{
+	long long start = clock_mono_ms(), asked = start, now;
+	useconds_t pause = LOCK_POLL_MIN_US;
+	int rc;
+
+	memset(l, 0, sizeof *l);
+	l->fd = -1;
+	if (!s->ops->session_trylock)
+		return 0;
+	l->key = store_session_hash(agent_id, key);
+	while ((rc = s->ops->session_trylock(s, l, e)) == 1) {
+		now = clock_mono_ms();
+		if (now - start >= (long long)wait_seconds * 1000)
+			return 1;
+		if (stop && now - asked >= LOCK_STOP_EVERY_MS) {
+			asked = now;
+			if (stop(ctx) < 0)
+				return 2;
+		}
+		usleep(pause);
+		if (pause < LOCK_POLL_MAX_US)
+			pause *= 2;
+	}
+	if (rc == 0)
+		l->store = s;
+	return rc;
+}
+
+void store_session_unlock(struct store_lock *l)
+{
+	if (l->store)
+		l->store->ops->session_unlock(l->store, l);
+	memset(l, 0, sizeof *l);
+	l->fd = -1;
 }
 
 static bool has_prefix(const char *s, const char *prefix)

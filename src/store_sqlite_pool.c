@@ -2,11 +2,13 @@
  * store_sqlite_pool.c - the SQLite backend of store.h, the process's part:
  * a pool of connections (store_sqlite.h) shared by its threads, group
  * commit of the turns its threads store at the same moment, the
- * checkpointer thread that keeps the WAL bounded, and store.h's ops table.
+ * checkpointer thread that keeps the WAL bounded, the session locks, and
+ * store.h's ops table.
  */
 #include "store_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <sched.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -480,6 +483,59 @@ static void pool_close(struct store *base)
 	free(p);
 }
 
+/*
+ * Session locks (store.h, struct store_lock): one byte of the file
+ * PATH-locks beside the database, at the offset of the session's 63-bit
+ * hash, write-locked with an open file description lock (F_OFD_SETLK).
+ * Such a lock belongs to the descriptor, not the process, so two threads
+ * of one process exclude each other as two processes do; closing the
+ * descriptor lets go of it, and so does the kernel when the process dies,
+ * however it dies.  The file stays empty (locks past its end are allowed)
+ * and nothing in the database changes, so a turn holds no SQLite lock
+ * while it waits for its model.  Two sessions whose hashes meet (one pair
+ * in 2^63) would only wait for each other.  A descriptor opened per lock,
+ * O_CLOEXEC so a command provider's child never holds it.
+ */
+#define LOCK_SUFFIX "-locks"
+
+static int pool_session_trylock(struct store *base, struct store_lock *l, struct err *e)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = l->key, .l_len = 1};
+	char path[4200];
+	struct stat st;
+	mode_t mode = 0644;
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s" LOCK_SUFFIX, base->path) >= (int)sizeof path)
+		return err_set(e, 500, ERR_API, "Session store error: its path is too long.");
+	if (stat(base->path, &st) == 0)
+		mode = st.st_mode & 0666; /* whoever may write the store may lock it */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode)) < 0) {
+		log_error("session store %s: cannot open %s: %s", base->path, path,
+			  strerror(errno));
+		return err_set(e, 500, ERR_API, "Session store error: cannot lock the session.");
+	}
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+		l->fd = fd;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EACCES) {
+		close(fd);
+		return 1;
+	}
+	log_error("session store %s: cannot lock %s: %s", base->path, path, strerror(errno));
+	close(fd);
+	return err_set(e, 500, ERR_API, "Session store error: cannot lock the session.");
+}
+
+static void pool_session_unlock(struct store *base, struct store_lock *l)
+{
+	(void)base;
+	if (l->fd >= 0)
+		close(l->fd); /* the lock goes with the descriptor */
+	l->fd = -1;
+}
+
 static const struct store_ops sqlite_ops = {
 	.moved = pool_moved,
 	.load_history = pool_load_history,
@@ -502,6 +558,8 @@ static const struct store_ops sqlite_ops = {
 	.usage_add = pool_usage_add,
 	.usage_scan = pool_usage_scan,
 	.usage_purge = pool_usage_purge,
+	.session_trylock = pool_session_trylock,
+	.session_unlock = pool_session_unlock,
 	.close = pool_close,
 };
 
