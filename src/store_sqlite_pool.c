@@ -504,17 +504,25 @@ static int pool_session_trylock(struct store *base, struct store_lock *l, struct
 	char path[4200];
 	struct stat st;
 	mode_t mode = 0644;
+	bool owned = false;
 	int fd;
 
 	if (snprintf(path, sizeof path, "%s" LOCK_SUFFIX, base->path) >= (int)sizeof path)
 		return err_set(e, 500, ERR_API, "Session store error: its path is too long.");
-	if (stat(base->path, &st) == 0)
+	if (stat(base->path, &st) == 0) {
 		mode = st.st_mode & 0666; /* whoever may write the store may lock it */
+		owned = true;
+	}
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode)) < 0) {
 		log_error("session store %s: cannot open %s: %s", base->path, path,
 			  strerror(errno));
 		return err_set(e, 500, ERR_API, "Session store error: cannot lock the session.");
 	}
+	/* made by root (a command run by hand), it is the store's owner's, as
+	 * SQLite does with its -wal and -shm files */
+	if (owned && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
+		log_warn("session store %s: cannot give %s to the store's owner: %s", base->path,
+			 path, strerror(errno));
 	if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
 		l->fd = fd;
 		return 0;
