@@ -44,9 +44,12 @@ struct store_usage;
  */
 struct store_lock {
 	struct store *store; /* NULL: not held */
-	long long key;	     /* store_session_hash of (agent, session key) */
-	int fd;		     /* SQLite: the lock file, open while held */
-	void *conn;	     /* PostgreSQL: the connection the lock is on */
+	/* store->ops, kept: a SQLite store replaced on disk while held may be
+	 * closed before the unlock, which then needs only the descriptor */
+	const struct store_ops *ops;
+	long long key; /* store_session_hash of (agent, session key) */
+	int fd;	       /* SQLite: the lock file, open while held */
+	void *conn;    /* PostgreSQL: the connection the lock is on */
 };
 
 /* One turn to persist: the request's new messages and the answer. */
