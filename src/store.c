@@ -56,8 +56,9 @@ long long store_session_hash(const char *agent_id, const char *key)
 }
 
 /*
- * Between tries: 1 ms, doubling to 32 ms, so a turn that ends soon is
- * followed at once and a long one costs a few tries a second.  A waiter
+ * Between tries: 1 ms, doubling to 4 ms for the first second (a turn
+ * handed on between processes waits no more than that), then to 32 ms, so
+ * a long one costs a few tries a second.  A waiter
  * sleeps on wake_cond rather than blindly: a turn of this process that
  * lets go of a session while any thread waits wakes them all to try again
  * (wake_gen counts those lets-go), so a session handed between the threads
@@ -67,6 +68,8 @@ long long store_session_hash(const char *agent_id, const char *key)
  */
 #define LOCK_POLL_MIN_US 1000
 #define LOCK_POLL_MAX_US 32000
+#define LOCK_POLL_FAST_MAX_US 4000
+#define LOCK_FAST_MS 1000
 #define LOCK_STOP_EVERY_MS 250
 
 static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -147,7 +150,7 @@ int store_session_lock(struct store *s, const char *agent_id, const char *key, i
 		}
 		wake_wait(seen, pause);
 		seen = wake_seen();
-		if (pause < LOCK_POLL_MAX_US)
+		if (pause < (now - start < LOCK_FAST_MS ? LOCK_POLL_FAST_MAX_US : LOCK_POLL_MAX_US))
 			pause *= 2;
 	}
 	if (waiting)
