@@ -296,6 +296,7 @@ void agent_turn_init(struct agent_turn *t)
 
 void agent_turn_free(struct agent_turn *t)
 {
+	agent_session_release(t);
 	free(t->session_key);
 	buf_free(&t->system_text);
 	cJSON_Delete(t->messages);
@@ -563,6 +564,47 @@ static void count_tokens(const struct agent_turn *t, int rc, size_t relayed)
 	usage_request_tokens_add(in, out);
 }
 
+int agent_session_hold(struct agent_turn *t, struct store *store, int (*stop)(void *ctx), void *ctx,
+		       struct err *e)
+{
+	int rc;
+
+	if (t->lock.store)
+		return 0;
+	rc = store_session_lock(store, t->agent->id, t->session_key,
+				t->cfg->session.lock_wait_seconds, stop, ctx, &t->lock, e);
+	if (rc == 1) {
+		log_info("turn %s: agent %s, session %s: held by another turn for %d s", t->run_id,
+			 t->agent->id, t->session_key, t->cfg->session.lock_wait_seconds);
+		err_set(e, 409, ERR_INVALID_REQUEST,
+			"Another request is currently using this conversation. Wait for it to "
+			"finish and try again.");
+		e->code = ERR_CODE_CONVERSATION_LOCKED;
+		return -1;
+	}
+	if (rc == 2) {
+		t->res.cancelled = true;
+		return err_set(e, 499, ERR_INVALID_REQUEST,
+			       "The client left while the conversation was in use.");
+	}
+	return rc;
+}
+
+void agent_session_release(struct agent_turn *t)
+{
+	store_session_unlock(&t->lock);
+}
+
+/* A session's wait asks the caller's sink whether its client is still
+ * there (the idle callback, which writes nothing before the response
+ * began). */
+static int sink_gone(void *ctx)
+{
+	struct prov_sink *sink = ctx;
+
+	return sink->idle ? sink->idle(sink) : 0;
+}
+
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 {
 	struct collect col = {
@@ -588,6 +630,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 	col.sink.ctx = &col;
 	if (t->stable) {
 		if (worker_store(t->worker, t->cfg, &store, e) < 0 ||
+		    agent_session_hold(t, store, sink_gone, sink, e) < 0 ||
 		    store_load_history(store, t->agent->id, t->session_key, t->agent->history_limit,
 				       &history, e) < 0)
 			goto out;
@@ -659,6 +702,7 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		}
 	}
 out:
+	agent_session_release(t);
 	cJSON_Delete(reply);
 	cJSON_Delete(history);
 	cJSON_Delete(all);

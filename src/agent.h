@@ -140,6 +140,9 @@ struct agent_turn {
 	cJSON *(*make_response)(const struct agent_turn *t, void *ctx);
 	void *make_response_ctx;
 	cJSON *response;
+	/* the session held from its history's reading to its answer's storing
+	 * (agent_session_hold; let go by agent_run_turn and agent_turn_free) */
+	struct store_lock lock;
 	/* out */
 	struct answer answer; /* everything the provider produced, by choice */
 	struct prov_result res;
@@ -160,15 +163,29 @@ int agent_turn_prepare(struct agent_turn *t, const struct cfg *c,
 		       const struct agent_turn_source *src, struct err *e);
 
 /*
- * Run one turn: for a stable session, load its history and drop what the
+ * Hold t's session (stable) in store for the turn, unless t holds it
+ * already: wait up to the config's session.lockWaitSeconds while another
+ * turn holds it, asking stop(ctx) now and then (NULL: never; < 0 ends the
+ * wait).  Returns 0, or -1 with e: 409 conversation_locked when the wait
+ * ran out, t->res.cancelled set when stop ended it, 500 when the store
+ * failed.
+ */
+int agent_session_hold(struct agent_turn *t, struct store *store, int (*stop)(void *ctx), void *ctx,
+		       struct err *e);
+/* Let go of t's session if t holds it. */
+void agent_session_release(struct agent_turn *t);
+
+/*
+ * Run one turn: for a stable session, hold it (agent_session_hold, stop
+ * being the sink's idle callback), load its history and drop what the
  * request repeats; check that every tool result of the request answers a
  * tool call before it in the conversation (history, then request), else
  * 400 naming the result as the client named it (t->origin...), with
  * nothing called or stored; call the provider with sink (the answer is
  * also collected in t->answer); then persist the new messages and the
  * answer in one transaction (also a partial answer when the client left,
- * marked interrupted).  Returns 0, or -1 with e; t->res.started says
- * whether the sink had already begun its response.
+ * marked interrupted), and let go of the session.  Returns 0, or -1 with
+ * e; t->res.started says whether the sink had already begun its response.
  */
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e);
 

@@ -39,6 +39,8 @@
 #define DEFAULT_KEEPALIVE_SECONDS 10
 #define DEFAULT_BODY_TIMEOUT_SECONDS 30
 #define DEFAULT_TTL_DAYS 30
+#define DEFAULT_LOCK_WAIT_SECONDS 30
+#define MAX_LOCK_WAIT_SECONDS 3600
 #define DEFAULT_USAGE_RETENTION_DAYS 90
 #define DEFAULT_HISTORY_LIMIT 40
 #define DEFAULT_STORE CLAWCGI_LOCALSTATEDIR "/lib/clawcgi/clawcgi.db"
@@ -617,6 +619,8 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	    cfgr_string(L, session, "store", "session.store", &c->session.store, NULL) < 0 ||
 	    cfgr_int(L, session, "ttlDays", "session.ttlDays", 0, 36500, &c->session.ttl_days) <
 		    0 ||
+	    cfgr_int(L, session, "lockWaitSeconds", "session.lockWaitSeconds", 0,
+		     MAX_LOCK_WAIT_SECONDS, &c->session.lock_wait_seconds) < 0 ||
 	    cfgr_bool(L, usage, "enabled", "usage.enabled", &c->usage.enabled) < 0 ||
 	    cfgr_int(L, usage, "retentionDays", "usage.retentionDays", 0, 36500,
 		     &c->usage.retention_days) < 0)
@@ -670,6 +674,7 @@ static struct cfg *cfg_new(const char *path)
 	c->chat.keepalive_seconds = DEFAULT_KEEPALIVE_SECONDS;
 	c->chat.body_timeout_seconds = DEFAULT_BODY_TIMEOUT_SECONDS;
 	c->session.ttl_days = DEFAULT_TTL_DAYS;
+	c->session.lock_wait_seconds = DEFAULT_LOCK_WAIT_SECONDS;
 	c->usage.enabled = true;
 	c->usage.retention_days = DEFAULT_USAGE_RETENTION_DAYS;
 	c->refs = 1;
@@ -879,9 +884,10 @@ void cfg_print(const struct cfg *c, FILE *out)
 	fprintf(out, "embeddings: %s\n",
 		c->chat.enabled ? "enabled (with chatCompletions)" : "DISABLED (404)");
 	shown = store_display(c->session.store);
-	fprintf(out, "session store: %s %s (ttlDays %d)\n",
+	fprintf(out, "session store: %s %s (ttlDays %d, lockWaitSeconds %d)\n",
 		store_kind_of(c->session.store) == STORE_POSTGRESQL ? "PostgreSQL" : "SQLite",
-		shown ? shown : "(out of memory)", c->session.ttl_days);
+		shown ? shown : "(out of memory)", c->session.ttl_days,
+		c->session.lock_wait_seconds);
 	free(shown);
 	if (c->usage.enabled)
 		fprintf(out, "usage log: on (retentionDays %d)\n", c->usage.retention_days);

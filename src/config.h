@@ -141,6 +141,9 @@ struct cfg_session {
 	char *store;  /* store: a SQLite file's absolute path or a PostgreSQL
 		       * connection string (store_resolve); may hold a password */
 	int ttl_days; /* ttlDays, 0 = never expire */
+	/* lockWaitSeconds: how long a turn waits for its session while
+	 * another turn holds it, then 409 (0 = not at all); default 30 */
+	int lock_wait_seconds;
 };
 
 /* usage: the usage log */

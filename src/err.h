@@ -31,6 +31,7 @@ enum err_type {
 #define ERR_CODE_MODEL_NOT_FOUND "model_not_found"
 #define ERR_CODE_PERMISSION_DENIED "permission_denied"
 #define ERR_CODE_RATE_LIMIT_EXCEEDED "rate_limit_exceeded"
+#define ERR_CODE_CONVERSATION_LOCKED "conversation_locked"
 
 struct err {
 	int status; /* HTTP status, 0 when unset */

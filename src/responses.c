@@ -644,6 +644,43 @@ static char *own_session(const struct response *rs, struct err *e)
 	return key;
 }
 
+/* The wait for a held session ends when the client leaves. */
+static int client_gone(void *r)
+{
+	return http_client_gone(r) ? -1 : 0;
+}
+
+/*
+ * Go on in prev's session (the latest turn of which is previous_response_id):
+ * held for the turn from now, so no other turn comes between.  One did
+ * while this waited when the response is then no longer the latest: 1,
+ * the session let go, and the caller branches.  0 held, or -1 with e.
+ */
+static int continue_latest(struct response *rs, struct store *store,
+			   const struct store_response *prev, struct err *e)
+{
+	struct agent_turn *t = rs->t;
+	struct store_response now;
+	char *key = strdup(prev->session_key);
+	int rc;
+
+	if (!key)
+		return err_nomem(e);
+	free(t->session_key);
+	t->session_key = key;
+	t->stable = true;
+	if (agent_session_hold(t, store, client_gone, rs->r, e) < 0 ||
+	    (rc = store_get_response(store, rs->previous_id, &now, e)) < 0)
+		return -1;
+	if (rc > 0)
+		return no_response(e, rs->previous_id, "previous_response_id");
+	cJSON_Delete(now.body);
+	if (now.latest && now.last_seq == prev->last_seq)
+		return 0;
+	agent_session_release(t);
+	return 1;
+}
+
 /*
  * The session the turn goes on: previous_response_id's conversation (a
  * branch of it when that response is not its latest turn); else, with
@@ -673,19 +710,15 @@ static int choose_session(struct response *rs, const struct cfg *c, struct worke
 			e->param = "previous_response_id";
 			return -1;
 		}
-		if (prev.latest) {
-			if (!(key = strdup(prev.session_key)))
-				return err_nomem(e);
-		} else {
-			if (!(key = own_session(rs, e)))
-				return -1;
-			if (store_fork(store, t->agent->id, prev.session_key, prev.last_seq, key,
-				       e) < 0) {
-				free(key);
-				return -1;
-			}
-			rs->forked = true;
+		if (prev.latest && (rc = continue_latest(rs, store, &prev, e)) <= 0)
+			return rc;
+		if (!(key = own_session(rs, e)))
+			return -1;
+		if (store_fork(store, t->agent->id, prev.session_key, prev.last_seq, key, e) < 0) {
+			free(key);
+			return -1;
 		}
+		rs->forked = true;
 	} else if (!t->stable && rs->rq->store) {
 		if (!(key = own_session(rs, e)))
 			return -1;

@@ -8,7 +8,8 @@
 #include <stdbool.h>
 
 /* Descriptors one worker thread may hold at once (FastCGI connection,
- * upstream sockets, SQLite files, a command's pipes). */
+ * upstream sockets, SQLite files, a session's lock file or PostgreSQL
+ * connection, a command's pipes). */
 #define SERVE_FDS_PER_THREAD 8
 /* Descriptors kept for the process itself (stdio, listening socket, log...). */
 #define SERVE_FDS_RESERVED 32

@@ -5,17 +5,22 @@
  * The backends themselves are store_sqlite_pool.c (with store_sqlite.c)
  * and store_pg.c; nothing here talks to a database except store_probe,
  * which check-config uses to say whether the store can be reached.  Also
- * what the backends share: the failed-auth throttle's arithmetic.
+ * what the backends share: the failed-auth throttle's arithmetic, and the
+ * wait for a session's lock around their one-shot tries.
  */
 #include "store.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "mask.h"
 #include "store_pg.h"
 
@@ -35,6 +40,142 @@ long long store_auth_step(long long v[3], long long now_ms, int max, long window
 		v[1] = 0;
 	}
 	return v[2] > now_ms ? v[2] - now_ms : 0;
+}
+
+long long store_session_hash(const char *agent_id, const char *key)
+{
+	unsigned long long h = 14695981039346656037ULL;
+
+	for (const char *p = agent_id;; p++) {
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		if (!*p)
+			break;
+	}
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return (long long)(h & 0x7fffffffffffffffULL);
+}
+
+/*
+ * Between tries: 1 ms, doubling to 4 ms for the first second (a turn
+ * handed on between processes waits no more than that), then to 32 ms, so
+ * a long one costs a few tries a second.  A waiter
+ * sleeps on wake_cond rather than blindly: a turn of this process that
+ * lets go of a session while any thread waits wakes them all to try again
+ * (wake_gen counts those lets-go), so a session handed between the threads
+ * of one process waits for no timer; one let go by another process (or
+ * host) is found by the next try.  Without waiters, letting go costs one
+ * atomic read.
+ */
+#define LOCK_POLL_MIN_US 1000
+#define LOCK_POLL_MAX_US 32000
+#define LOCK_POLL_FAST_MAX_US 4000
+#define LOCK_FAST_MS 1000
+#define LOCK_STOP_EVERY_MS 250
+
+static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake_cond;
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+static unsigned long wake_gen;
+static atomic_int wake_waiters;
+
+static void wake_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&wake_cond, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static unsigned long wake_seen(void)
+{
+	unsigned long g;
+
+	pthread_mutex_lock(&wake_lock);
+	g = wake_gen;
+	pthread_mutex_unlock(&wake_lock);
+	return g;
+}
+
+/* Sleep us microseconds, or less when a session is let go after seen. */
+static void wake_wait(unsigned long seen, long us)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += us * 1000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&wake_lock);
+	while (wake_gen == seen &&
+	       pthread_cond_timedwait(&wake_cond, &wake_lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&wake_lock);
+}
+
+int store_session_lock(struct store *s, const char *agent_id, const char *key, int wait_seconds,
+		       int (*stop)(void *ctx), void *ctx, struct store_lock *l, struct err *e)
+{
+	long long start = clock_mono_ms(), asked = start, now;
+	long pause = LOCK_POLL_MIN_US;
+	unsigned long seen = 0;
+	bool waiting = false;
+	int rc;
+
+	memset(l, 0, sizeof *l);
+	l->fd = -1;
+	if (!s->ops->session_trylock)
+		return 0;
+	l->key = store_session_hash(agent_id, key);
+	while ((rc = s->ops->session_trylock(s, l, e)) == 1) {
+		if (!waiting) {
+			pthread_once(&wake_once, wake_init);
+			atomic_fetch_add(&wake_waiters, 1);
+			waiting = true;
+			seen = wake_seen();
+			continue; /* a let-go before we counted ourselves: try again */
+		}
+		now = clock_mono_ms();
+		if (now - start >= (long long)wait_seconds * 1000) {
+			rc = 1;
+			break;
+		}
+		if (stop && now - asked >= LOCK_STOP_EVERY_MS) {
+			asked = now;
+			if (stop(ctx) < 0) {
+				rc = 2;
+				break;
+			}
+		}
+		wake_wait(seen, pause);
+		seen = wake_seen();
+		if (pause < (now - start < LOCK_FAST_MS ? LOCK_POLL_FAST_MAX_US : LOCK_POLL_MAX_US))
+			pause *= 2;
+	}
+	if (waiting)
+		atomic_fetch_sub(&wake_waiters, 1);
+	if (rc == 0) {
+		l->store = s;
+		l->ops = s->ops;
+	}
+	return rc;
+}
+
+void store_session_unlock(struct store_lock *l)
+{
+	if (l->store) {
+		l->ops->session_unlock(l->store, l);
+		if (atomic_load(&wake_waiters) > 0) {
+			pthread_mutex_lock(&wake_lock);
+			wake_gen++;
+			pthread_cond_broadcast(&wake_cond);
+			pthread_mutex_unlock(&wake_lock);
+		}
+	}
+	memset(l, 0, sizeof *l);
+	l->fd = -1;
 }
 
 static bool has_prefix(const char *s, const char *prefix)

@@ -35,6 +35,23 @@
 struct store;
 struct store_usage;
 
+/*
+ * A session held by a turn (store_session_lock): from reading its history
+ * to storing its answer, no other turn of the session, in any process or
+ * (PostgreSQL) on any host, reads or writes it.  The caller keeps the
+ * struct (zeroed: not held); the backend fills it and store_session_unlock
+ * empties it.
+ */
+struct store_lock {
+	struct store *store; /* NULL: not held */
+	/* store->ops, kept: a SQLite store replaced on disk while held may be
+	 * closed before the unlock, which then needs only the descriptor */
+	const struct store_ops *ops;
+	long long key; /* store_session_hash of (agent, session key) */
+	int fd;	       /* SQLite: the lock file, open while held */
+	void *conn;    /* PostgreSQL: the connection the lock is on */
+};
+
 /* One turn to persist: the request's new messages and the answer. */
 struct store_turn {
 	const char *session_key;
@@ -233,6 +250,15 @@ struct store_ops {
 			  int (*fn)(void *ctx, const struct store_usage *row), void *ctx,
 			  struct err *e);
 	int (*usage_purge)(struct store *s, long long before, long *deleted, struct err *e);
+	/*
+	 * The session lock of l->key, tried once without waiting (the waiting
+	 * is store_session_lock's): 0 held (l->fd or l->conn set), 1 another
+	 * turn holds it, -1 with e.  A lock outlives nothing: a process that
+	 * dies, or a connection that drops, lets it go.  session_unlock lets
+	 * go of a held one.  NULL (both): the store does not lock.
+	 */
+	int (*session_trylock)(struct store *s, struct store_lock *l, struct err *e);
+	void (*session_unlock)(struct store *s, struct store_lock *l);
 	void (*close)(struct store *s);
 };
 
@@ -338,6 +364,22 @@ int store_open_postgresql(const char *conninfo, struct store **out, struct err *
 #define store_usage_add(s, ...) ((s)->ops->usage_add((s), __VA_ARGS__))
 #define store_usage_scan(s, ...) ((s)->ops->usage_scan((s), __VA_ARGS__))
 #define store_usage_purge(s, ...) ((s)->ops->usage_purge((s), __VA_ARGS__))
+/*
+ * Hold the session (agent_id, key) for a turn (struct store_lock).  When
+ * another turn holds it, try again every few ms for up to wait_seconds (0:
+ * do not wait), and every 250 ms or so ask stop(ctx) (NULL: never): < 0
+ * ends the wait.  Returns 0 held (l filled: store_session_unlock it), 1
+ * still held by another turn after wait_seconds, 2 stopped, or -1 with e
+ * (500, the store failed).
+ */
+int store_session_lock(struct store *s, const char *agent_id, const char *key, int wait_seconds,
+		       int (*stop)(void *ctx), void *ctx, struct store_lock *l, struct err *e);
+/* Let go of l if it is held (else nothing); l is then not held. */
+void store_session_unlock(struct store_lock *l);
+/* The 63-bit lock key of (agent_id, key): FNV-1a over both, the agent's
+ * id first and a NUL between, its top bit cleared (never negative). */
+long long store_session_hash(const char *agent_id, const char *key);
+
 static inline void store_close(struct store *s)
 {
 	if (s)

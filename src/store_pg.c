@@ -27,6 +27,16 @@
  * found by the first statement of a call, nothing was written, and the
  * call runs once more on a new connection.  Otherwise the call fails (500)
  * and the next one connects afresh.
+ *
+ * Session locks (store.h, struct store_lock) are session-level advisory
+ * locks, pg_try_advisory_lock(int4, int4) of the session's 63-bit hash cut
+ * in two (the two-key space, apart from the migrations' one-key lock).  A
+ * held lock keeps its connection out of the pool until it is let go, so no
+ * other thread's call runs on it (such a lock is reentrant on its
+ * connection): while a turn holds its session, its thread holds that
+ * connection and, during each of the turn's calls, a pooled one.  A
+ * connection that drops, with its host or its process, lets go of its
+ * locks.
  */
 #include "store_pg.h"
 
@@ -1504,6 +1514,78 @@ static void pg_close(struct store *base)
 	free(p);
 }
 
+/* ---- session locks ---- */
+
+/* pg_try_advisory_lock or pg_advisory_unlock (sql) of l->key on c: its
+ * boolean answer (0 or 1), or -1 (libpq's message on c). */
+static int advisory(struct conn *c, const char *sql, const struct store_lock *l)
+{
+	struct params p = {.n = 0};
+	PGresult *r;
+	int rc = -1;
+
+	p_int(&p, (int32_t)(uint32_t)((unsigned long long)l->key >> 32));
+	p_int(&p, (int32_t)(uint32_t)((unsigned long long)l->key & 0xffffffffULL));
+	r = PQexecParams(c->db, sql, p.n, NULL, p.v, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		rc = col_bool(r, 0, 0) ? 1 : 0;
+		c->done++;
+	}
+	PQclear(r);
+	return rc;
+}
+
+#define SQL_TRY_LOCK "SELECT pg_try_advisory_lock($1::int4, $2::int4)"
+#define SQL_UNLOCK "SELECT pg_advisory_unlock($1::int4, $2::int4)"
+
+static int pg_session_trylock(struct store *base, struct store_lock *l, struct err *e)
+{
+	struct pg_store *p = (struct pg_store *)base;
+	struct conn *c;
+	bool reused;
+	int got;
+
+	if (!(c = conn_get(p, &reused, e)))
+		return -1;
+	got = advisory(c, SQL_TRY_LOCK, l);
+	if (got < 0 && reused && PQstatus(c->db) != CONNECTION_OK) {
+		conn_close(c); /* dropped while idle: its locks went with it */
+		if (!(c = conn_open(base, e)))
+			return -1;
+		got = advisory(c, SQL_TRY_LOCK, l);
+	}
+	if (got < 0) {
+		db_fail(base, c, e, "cannot lock the session");
+		conn_put(p, c);
+		return -1;
+	}
+	if (got == 0) {
+		conn_put(p, c);
+		return 1;
+	}
+	l->conn = c;
+	return 0;
+}
+
+static void pg_session_unlock(struct store *base, struct store_lock *l)
+{
+	struct pg_store *p = (struct pg_store *)base;
+	struct conn *c = l->conn;
+
+	if (!c)
+		return;
+	if (advisory(c, SQL_UNLOCK, l) != 1) {
+		/* dropped (the lock went with it) or not ours: never give back a
+		 * connection that may still hold the lock */
+		log_warn("session store %s: a session lock was lost before its turn ended",
+			 p->display);
+		conn_close(c);
+	} else {
+		conn_put(p, c);
+	}
+	l->conn = NULL;
+}
+
 static const struct store_ops pg_ops = {
 	.moved = NULL, /* a database does not move under its connection string */
 	.load_history = pg_load_history,
@@ -1528,6 +1610,8 @@ static const struct store_ops pg_ops = {
 	.usage_add = pg_usage_add,
 	.usage_scan = pg_usage_scan,
 	.usage_purge = pg_usage_purge,
+	.session_trylock = pg_session_trylock,
+	.session_unlock = pg_session_unlock,
 	.close = pg_close,
 };
 

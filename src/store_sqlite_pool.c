@@ -2,11 +2,13 @@
  * store_sqlite_pool.c - the SQLite backend of store.h, the process's part:
  * a pool of connections (store_sqlite.h) shared by its threads, group
  * commit of the turns its threads store at the same moment, the
- * checkpointer thread that keeps the WAL bounded, and store.h's ops table.
+ * checkpointer thread that keeps the WAL bounded, the session locks, and
+ * store.h's ops table.
  */
 #include "store_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <sched.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -492,6 +495,134 @@ static void pool_close(struct store *base)
 	free(p);
 }
 
+/*
+ * Session locks (store.h, struct store_lock): one byte of the file
+ * PATH-locks beside the database, at the offset of the session's 63-bit
+ * hash, write-locked with an open file description lock (F_OFD_SETLK).
+ * Such a lock belongs to the descriptor, not the process, so two threads
+ * of one process exclude each other as two processes do; letting go (or
+ * closing the descriptor) frees it, and so does the kernel when the
+ * process dies, however it dies.  The file stays empty (locks past its end
+ * are allowed) and nothing in the database changes, so a turn holds no
+ * SQLite lock while it waits for its model.  Two sessions whose hashes
+ * meet (one pair in 2^63) would only wait for each other.
+ *
+ * Each thread keeps its descriptor of the file open (lock_fd; O_CLOEXEC,
+ * so a command provider's child never holds it): a turn then costs an
+ * fstat and two fcntl calls, not a path lookup, an open and a close.  Locks
+ * on one descriptor never conflict with each other, so while the thread
+ * holds a session on it, a second lock of the thread opens a descriptor of
+ * its own (closed when let go), and a child process forgets its parent's
+ * (pthread_atfork).  A file deleted while open (a restore that removed it)
+ * is opened again from its path, so every process locks the same file.
+ */
+#define LOCK_SUFFIX "-locks"
+
+static __thread int lock_fd = -1;
+static __thread bool lock_fd_held; /* a session is locked on it */
+static __thread char lock_fd_path[4200];
+static pthread_once_t lock_fork_once = PTHREAD_ONCE_INIT;
+
+static void lock_fork_child(void)
+{
+	if (lock_fd >= 0)
+		close(lock_fd); /* the parent's locks stay the parent's */
+	lock_fd = -1;
+	lock_fd_held = false;
+}
+
+static void lock_fork_init(void)
+{
+	pthread_atfork(NULL, NULL, lock_fork_child);
+}
+
+/* A new descriptor of the lock file of the store at db_path, or -1 with e. */
+static int lock_file_open(const char *db_path, struct err *e)
+{
+	char path[sizeof lock_fd_path];
+	struct stat st;
+	mode_t mode = 0644;
+	bool owned = false;
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s" LOCK_SUFFIX, db_path) >= (int)sizeof path)
+		return err_set(e, 500, ERR_API, "Session store error: its path is too long.");
+	if (stat(db_path, &st) == 0) {
+		mode = st.st_mode & 0666; /* whoever may write the store may lock it */
+		owned = true;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode)) < 0) {
+		log_error("session store %s: cannot open %s: %s", db_path, path, strerror(errno));
+		return err_set(e, 500, ERR_API, "Session store error: cannot lock the session.");
+	}
+	/* made by root (a command run by hand), it is the store's owner's, as
+	 * SQLite does with its -wal and -shm files */
+	if (owned && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
+		log_warn("session store %s: cannot give %s to the store's owner: %s", db_path, path,
+			 strerror(errno));
+	return fd;
+}
+
+/* The thread's descriptor of the lock file (opened again when it is of
+ * another store, or was deleted), or -1 with e. */
+static int lock_file(const char *db_path, struct err *e)
+{
+	struct stat st;
+	int fd;
+
+	if (lock_fd >= 0 && !strcmp(lock_fd_path, db_path) && fstat(lock_fd, &st) == 0 &&
+	    st.st_nlink > 0)
+		return lock_fd;
+	pthread_once(&lock_fork_once, lock_fork_init);
+	if ((fd = lock_file_open(db_path, e)) < 0)
+		return -1;
+	if (lock_fd >= 0)
+		close(lock_fd);
+	lock_fd = fd;
+	snprintf(lock_fd_path, sizeof lock_fd_path, "%s", db_path);
+	return fd;
+}
+
+static int pool_session_trylock(struct store *base, struct store_lock *l, struct err *e)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = l->key, .l_len = 1};
+	bool own = lock_fd_held && lock_fd >= 0;
+	int fd = own ? lock_file_open(base->path, e) : lock_file(base->path, e);
+
+	if (fd < 0)
+		return -1;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+		l->fd = fd;
+		if (!own)
+			lock_fd_held = true;
+		return 0;
+	}
+	if (own)
+		close(fd);
+	if (errno == EAGAIN || errno == EACCES)
+		return 1;
+	log_error("session store %s: cannot lock its session lock file: %s", base->path,
+		  strerror(errno));
+	return err_set(e, 500, ERR_API, "Session store error: cannot lock the session.");
+}
+
+static void pool_session_unlock(struct store *base, struct store_lock *l)
+{
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = l->key, .l_len = 1};
+
+	(void)base;
+	if (l->fd >= 0 && l->fd != lock_fd) {
+		close(l->fd); /* a descriptor of its own: the lock goes with it */
+	} else if (l->fd >= 0) {
+		/* the thread's: still open, as it is replaced only while free */
+		if (fcntl(l->fd, F_OFD_SETLK, &fl) < 0)
+			log_error("session store: cannot let go of a session lock: %s",
+				  strerror(errno));
+		lock_fd_held = false;
+	}
+	l->fd = -1;
+}
+
 static const struct store_ops sqlite_ops = {
 	.moved = pool_moved,
 	.load_history = pool_load_history,
@@ -516,6 +647,8 @@ static const struct store_ops sqlite_ops = {
 	.usage_add = pool_usage_add,
 	.usage_scan = pool_usage_scan,
 	.usage_purge = pool_usage_purge,
+	.session_trylock = pool_session_trylock,
+	.session_unlock = pool_session_unlock,
 	.close = pool_close,
 };
 

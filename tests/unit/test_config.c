@@ -61,6 +61,7 @@ int main(void)
 		CHECK_STR(c->agents[0].id, "main", "that agent is main");
 		CHECK_INT(c->agents[0].history_limit, 40, "historyLimit default 40");
 		CHECK_INT(c->session.ttl_days, 30, "ttlDays default 30");
+		CHECK_INT(c->session.lock_wait_seconds, 30, "session.lockWaitSeconds default 30");
 		CHECK(c->usage.enabled, "usage.enabled default true");
 		CHECK_INT(c->usage.retention_days, 90, "usage.retentionDays default 90");
 		CHECK_INT(c->auth.nusers, 0, "no gateway.auth.users by default");
@@ -90,7 +91,7 @@ int main(void)
 		 "    anthropic: { api: 'anthropic-messages', apiKey: 'k' },\n"
 		 "    local: { api: 'command', command: ['/bin/cat', '-u'] },\n"
 		 "    echo: { api: 'echo' } } },\n"
-		 "  session: { store: '/tmp/x.db', ttlDays: 7 },\n"
+		 "  session: { store: '/tmp/x.db', ttlDays: 7, lockWaitSeconds: 0 },\n"
 		 "  server: { threads: 4 },\n"
 		 "  unknownSection: { whatever: 1 },\n"
 		 "}");
@@ -118,9 +119,16 @@ int main(void)
 		CHECK_STR(cfg_find_provider(c, "openai")->headers[0].value, "o", "extra header");
 		CHECK_STR(c->session.store, "/tmp/x.db", "session.store");
 		CHECK_INT(c->server.threads, 4, "server.threads");
+		CHECK_INT(c->session.lock_wait_seconds, 0,
+			  "session.lockWaitSeconds 0 (no wait) read");
 		CHECK(cfg_find_agent(c, "MAIN") != NULL, "find agent case-insensitively");
 		cfg_free(c);
 	}
+
+	CHECK(fails_with("{ session: { lockWaitSeconds: -1 } }", "session.lockWaitSeconds") &&
+		      fails_with("{ session: { lockWaitSeconds: 3601 } }",
+				 "session.lockWaitSeconds"),
+	      "session.lockWaitSeconds outside 0-3600: an error naming it");
 
 	/* ${VAR} */
 	setenv("CLAW_TEST_KEY", "sk-from-env", 1);

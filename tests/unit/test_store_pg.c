@@ -19,6 +19,7 @@
 #include "mask.h"
 #include "store.h"
 #include "store_copy.h"
+#include "store_lock_check.h"
 
 static char admin_url[1024], db_name[64], store_url[1200];
 
@@ -911,6 +912,7 @@ int main(void)
 	}
 	check_basics();
 	check_concurrent_turns();
+	check_session_locks(store_url);
 	check_keys();
 	check_rates();
 	check_rate_race();

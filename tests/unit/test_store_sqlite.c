@@ -13,6 +13,7 @@
 #include "log.h"
 #include "message.h"
 #include "store.h"
+#include "store_lock_check.h"
 
 /* A log sink keeping the lines in a struct buf. */
 static int keep_line(void *ctx, const char *line, size_t n)
@@ -993,6 +994,18 @@ int main(void)
 	check_usage(old);
 	snprintf(old, sizeof old, "%s/v4.db", dir);
 	check_migration_5(old);
+	snprintf(old, sizeof old, "%s/locks.db", dir);
+	check_session_locks(old);
+	{
+		struct stat st;
+		char lockfile[300];
+		CHECK(user_version(old) == STORE_SQLITE_SCHEMA &&
+			      int_query(old, "SELECT count(*) FROM sessions") == 0,
+		      "session locks change nothing in the database");
+		snprintf(lockfile, sizeof lockfile, "%s-locks", old);
+		CHECK(stat(lockfile, &st) == 0 && st.st_size == 0,
+		      "they are byte-range locks of the empty file beside it, PATH-locks");
+	}
 
 	/* migration from version 1 (sessions and messages, no auth table) */
 	snprintf(old, sizeof old, "%s/v1.db", dir);
