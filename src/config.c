@@ -626,9 +626,25 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	return load_store(L, c, session);
 }
 
+/* A header value as secrets: the whole value, and of "Scheme credential"
+ * ("Bearer sk-...", "Basic ...") the credential too, which an upstream may
+ * quote without its scheme.  0, or -1 out of memory. */
+static int add_header_secret(struct mask_set *set, const char *value)
+{
+	const char *cred = strchr(value, ' ');
+
+	if (mask_set_add(set, value, strlen(value)) < 0)
+		return -1;
+	if (!cred)
+		return 0;
+	cred += strspn(cred, " \t");
+	return mask_set_add(set, cred, strlen(cred));
+}
+
 /* The secrets c holds, made the process-wide mask set (mask.h): provider
- * API keys and header values, the gateway token or password, the store's
- * password.  0, or -1 out of memory. */
+ * API keys and header values (and a value's credential after its scheme),
+ * the gateway token or password, the store's password.  0, or -1 out of
+ * memory. */
 static int install_secrets(const struct cfg *c)
 {
 	struct mask_set *set = mask_set_new();
@@ -641,7 +657,7 @@ static int install_secrets(const struct cfg *c)
 		if (p->api_key)
 			rc = mask_set_add(set, p->api_key, strlen(p->api_key));
 		for (size_t h = 0; rc == 0 && h < p->nheaders; h++)
-			rc = mask_set_add(set, p->headers[h].value, strlen(p->headers[h].value));
+			rc = add_header_secret(set, p->headers[h].value);
 	}
 	if (rc == 0)
 		rc = store_secrets(c->session.store, set);
