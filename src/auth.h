@@ -112,9 +112,10 @@ bool auth_allows_model(const struct auth_client *who, const struct cfg *c,
  * (auth_allows_model: an x-openclaw-model header's, or the agent's own),
  * and, when params (the fields passed to the provider as sent; may be
  * NULL) has one, a field that would have the upstream pick another model
- * ("model" in another case, OpenRouter's "models", LiteLLM's
- * "fallbacks").  0, or -1 with e 403 permission_denied naming the agent,
- * the model (param "x-openclaw-model") or the field (param the field).
+ * (a name holding "model" or "fallback" in any case, "engine",
+ * "deployment_id", "user_config").  0, or -1 with e 403 permission_denied
+ * naming the agent, the model (param "x-openclaw-model") or the field
+ * (param_text the field as sent).
  */
 int auth_reach_check(const struct auth_client *who, const struct cfg *c, const char *agent_id,
 		     const struct cfg_model *m, const cJSON *params, struct err *e);

@@ -211,8 +211,8 @@ static void test_reach(void)
 	      "reach: 403 permission_denied names the model");
 	m = c->agents[0].model;
 	err_clear(&e);
-	CHECK(auth_reach_check(&k, c, "main", &m, params, &e) < 0 && e.status == 403 &&
-		      !strcmp(e.param, "models") && strstr(e.message, "`MODELS`"),
+	CHECK(auth_reach_check(&k, c, "main", &m, params, &e) < 0 && e.status == 403 && !e.param &&
+		      !strcmp(e.param_text, "MODELS") && strstr(e.message, "`MODELS`"),
 	      "reach: a field that picks the model, in any case, is refused");
 	err_clear(&e);
 	CHECK(auth_reach_check(&all, c, "main", &m, params, &e) == 0,
