@@ -578,12 +578,18 @@ long auth_max_out(const cJSON *params)
 	static const char *const names[] = {"max_completion_tokens", "max_tokens",
 					    "max_output_tokens"};
 
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(params, "n");
+	long out = -1;
+
+	for (size_t i = 0; out < 0 && i < sizeof names / sizeof *names; i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, names[i]);
 		if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e9)
-			return (long)v->valuedouble;
+			out = (long)v->valuedouble;
 	}
-	return -1;
+	/* n choices each up to the maximum (chat_request.c bounds n to 128) */
+	if (cJSON_IsNumber(n) && n->valuedouble >= 2 && n->valuedouble <= 128)
+		out = (out > 0 ? out : AUTH_DEFAULT_MAX_TOKENS) * (long)n->valuedouble;
+	return out;
 }
 
 int auth_tokens_reserve(struct http_req *r, struct worker *w, const struct cfg *c,

@@ -161,7 +161,8 @@ long long auth_rate_window(long long now_ms);
 long auth_estimate(size_t prompt_bytes, long max_out);
 
 /* A chat request's params' max_completion_tokens, else max_tokens, else
- * max_output_tokens (whole numbers > 0), or -1 when none is given. */
+ * max_output_tokens (whole numbers > 0), or -1 when none is given; with n
+ * (2-128 choices) n times that, or n times AUTH_DEFAULT_MAX_TOKENS. */
 long auth_max_out(const cJSON *params);
 
 /*
