@@ -108,6 +108,16 @@ test_expect "the $SERVER error log holds none of the secrets" '
 	grep -q "Incorrect API key provided" "$SERVER_LOG" && no_secret "$SERVER_LOG"
 '
 
+# a password in a baseUrl's user part (libcurl sends it as Basic credentials)
+sed -e "s|baseUrl: \"$UPSTREAM_URL\", retries: 0,|baseUrl: \"http://proxyuser:pw-made-up-in-url-99887766@127.0.0.1:1/v1\", retries: 0,|" \
+	"$T/clawcgi.json5" >"$T/userinfo.json5"
+test_expect 'check-config shows a baseUrl with its password masked' '
+	grep -q pw-made-up-in-url "$T/userinfo.json5" &&
+	{ "$CLAWCGI_BIN" check-config "$T/userinfo.json5" >"$T/ui.out" 2>&1 || { cat "$T/ui.out"; false; }; } &&
+	grep -q "baseUrl http://proxyuser:\*\*\*\*\*\*@127.0.0.1:1/v1" "$T/ui.out" &&
+	! grep -q "pw-made-up-in-url" "$T/ui.out"
+'
+
 # An unquoted key in an edited file: the serving process re-reads it.
 sed -e "s|apiKey: \"$PROVIDER_KEY\"|apiKey: sk_live_madeup0123456789abcdef|" \
 	"$T/clawcgi.json5" >"$T/edited.json5"
