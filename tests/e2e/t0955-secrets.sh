@@ -30,6 +30,7 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "claude", model: "claude/leak-key" },
     { id: "cmd", model: "cmd/x" },
     { id: "hdr", model: "hdr/leak-key" },
+    { id: "utf16", model: "fake/leak-key-utf16" },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "$PROVIDER_KEY",
@@ -98,6 +99,11 @@ test_expect 'a header value "Bearer TOKEN": an upstream 401 quoting the token al
 	post /v1/chat/completions "$tok" "$(msg hdr false)" && expect_status 502 &&
 	expect_body_contains "Incorrect API key provided" && no_secret "$T/last.body" &&
 	masked_in sk-m "$T/last.body"
+'
+test_expect 'an upstream 401 in UTF-16 (a NUL byte after each letter of the key) shows no key' '
+	post /v1/chat/completions "$tok" "$(msg utf16 false)" && expect_status 502 &&
+	tr -d " " <"$T/last.body" >"$T/squeezed" && no_secret "$T/squeezed" &&
+	expect_body_contains "Incorrect API key provided" && masked_in sk-m "$T/last.body"
 '
 test_expect 'a command provider that prints the gateway token on stderr: the log has it masked' '
 	post /v1/chat/completions "$tok" "$(msg cmd false)" && expect_status 502 &&
