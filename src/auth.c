@@ -397,8 +397,32 @@ bool auth_allows_model(const struct auth_client *who, const struct cfg *c,
 }
 
 /* Top-level fields an upstream may take as the model to call (compared in
- * any case: some servers read JSON keys so). */
-static const char *const model_fields[] = {"model", "models", "fallbacks"};
+ * any case: some servers read JSON keys so): any name holding "model" or
+ * "fallback" (OpenRouter's models, LiteLLM's fallbacks,
+ * context_window_fallbacks, model_list), and these. */
+static const char *const model_fields[] = {"engine", "deployment_id", "user_config"};
+
+/* Whether s holds word (lower case) in any case. */
+static bool holds_word(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (; *s; s++)
+		if (!strncasecmp(s, word, n))
+			return true;
+	return false;
+}
+
+/* Whether an upstream may pick its model by the top-level field name. */
+static bool picks_model(const char *name)
+{
+	if (holds_word(name, "model") || holds_word(name, "fallback"))
+		return true;
+	for (size_t i = 0; i < sizeof model_fields / sizeof *model_fields; i++)
+		if (!strcasecmp(name, model_fields[i]))
+			return true;
+	return false;
+}
 
 /* e (set) as 403 permission_denied naming param (a string literal). */
 static int denied(struct err *e, const char *param)
@@ -426,15 +450,14 @@ int auth_reach_check(const struct auth_client *who, const struct cfg *c, const c
 		return denied(e, "x-openclaw-model");
 	}
 	cJSON_ArrayForEach(v, params) {
-		for (size_t i = 0; i < sizeof model_fields / sizeof *model_fields; i++) {
-			if (!v->string || strcasecmp(v->string, model_fields[i]))
-				continue;
-			err_set(e, 403, ERR_INVALID_REQUEST,
-				"The %s '%s' may not send `%.64s`: the provider would choose the "
-				"model by it, and the %s may use only its agents' models.",
-				kind, who->name, v->string, kind);
-			return denied(e, model_fields[i]);
-		}
+		if (!v->string || !picks_model(v->string))
+			continue;
+		err_set(e, 403, ERR_INVALID_REQUEST,
+			"The %s '%s' may not send `%.64s`: the provider would choose the "
+			"model by it, and the %s may use only its agents' models.",
+			kind, who->name, v->string, kind);
+		denied(e, NULL);
+		return err_param(e, "%s", v->string);
 	}
 	return 0;
 }
@@ -555,12 +578,18 @@ long auth_max_out(const cJSON *params)
 	static const char *const names[] = {"max_completion_tokens", "max_tokens",
 					    "max_output_tokens"};
 
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(params, "n");
+	long out = -1;
+
+	for (size_t i = 0; out < 0 && i < sizeof names / sizeof *names; i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, names[i]);
 		if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e9)
-			return (long)v->valuedouble;
+			out = (long)v->valuedouble;
 	}
-	return -1;
+	/* n choices each up to the maximum (chat_request.c bounds n to 128) */
+	if (cJSON_IsNumber(n) && n->valuedouble >= 2 && n->valuedouble <= 128)
+		out = (out > 0 ? out : AUTH_DEFAULT_MAX_TOKENS) * (long)n->valuedouble;
+	return out;
 }
 
 int auth_tokens_reserve(struct http_req *r, struct worker *w, const struct cfg *c,

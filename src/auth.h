@@ -112,9 +112,10 @@ bool auth_allows_model(const struct auth_client *who, const struct cfg *c,
  * (auth_allows_model: an x-openclaw-model header's, or the agent's own),
  * and, when params (the fields passed to the provider as sent; may be
  * NULL) has one, a field that would have the upstream pick another model
- * ("model" in another case, OpenRouter's "models", LiteLLM's
- * "fallbacks").  0, or -1 with e 403 permission_denied naming the agent,
- * the model (param "x-openclaw-model") or the field (param the field).
+ * (a name holding "model" or "fallback" in any case, "engine",
+ * "deployment_id", "user_config").  0, or -1 with e 403 permission_denied
+ * naming the agent, the model (param "x-openclaw-model") or the field
+ * (param_text the field as sent).
  */
 int auth_reach_check(const struct auth_client *who, const struct cfg *c, const char *agent_id,
 		     const struct cfg_model *m, const cJSON *params, struct err *e);
@@ -160,7 +161,8 @@ long long auth_rate_window(long long now_ms);
 long auth_estimate(size_t prompt_bytes, long max_out);
 
 /* A chat request's params' max_completion_tokens, else max_tokens, else
- * max_output_tokens (whole numbers > 0), or -1 when none is given. */
+ * max_output_tokens (whole numbers > 0), or -1 when none is given; with n
+ * (2-128 choices) n times that, or n times AUTH_DEFAULT_MAX_TOKENS. */
 long auth_max_out(const cJSON *params);
 
 /*

@@ -630,9 +630,48 @@ static int load_sections(struct cfg_reader *L, struct cfg *c, const cJSON *root)
 	return load_store(L, c, session);
 }
 
+/* The password of a URL's "user:PASSWORD@" (a baseUrl's, which libcurl
+ * sends as Basic credentials): its offset in url and its length, or false
+ * when url has none. */
+static bool url_password(const char *url, size_t *at, size_t *len)
+{
+	const char *auth = strstr(url, "://"), *end, *colon;
+
+	if (!auth)
+		return false;
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (const char *q = end; q > auth; q--)
+		if (q[-1] == '@') {
+			colon = memchr(auth, ':', (size_t)(q - 1 - auth));
+			if (!colon)
+				return false;
+			*at = (size_t)(colon + 1 - url);
+			*len = (size_t)(q - 1 - (colon + 1));
+			return *len > 0;
+		}
+	return false;
+}
+
+/* A header value as secrets: the whole value, and of "Scheme credential"
+ * ("Bearer sk-...", "Basic ...") the credential too, which an upstream may
+ * quote without its scheme.  0, or -1 out of memory. */
+static int add_header_secret(struct mask_set *set, const char *value)
+{
+	const char *cred = strchr(value, ' ');
+
+	if (mask_set_add(set, value, strlen(value)) < 0)
+		return -1;
+	if (!cred)
+		return 0;
+	cred += strspn(cred, " \t");
+	return mask_set_add(set, cred, strlen(cred));
+}
+
 /* The secrets c holds, made the process-wide mask set (mask.h): provider
- * API keys and header values, the gateway token or password, the store's
- * password.  0, or -1 out of memory. */
+ * API keys, baseUrl passwords and header values (and a value's credential
+ * after its scheme), the gateway token or password, the store's password.  0, or -1 out of
+ * memory. */
 static int install_secrets(const struct cfg *c)
 {
 	struct mask_set *set = mask_set_new();
@@ -642,10 +681,13 @@ static int install_secrets(const struct cfg *c)
 		rc = mask_set_add(set, c->auth.secret, strlen(c->auth.secret));
 	for (size_t i = 0; rc == 0 && i < c->nproviders; i++) {
 		const struct cfg_provider *p = &c->providers[i];
+		size_t at, len;
 		if (p->api_key)
 			rc = mask_set_add(set, p->api_key, strlen(p->api_key));
+		if (rc == 0 && p->base_url && url_password(p->base_url, &at, &len))
+			rc = mask_set_add(set, p->base_url + at, len);
 		for (size_t h = 0; rc == 0 && h < p->nheaders; h++)
-			rc = mask_set_add(set, p->headers[h].value, strlen(p->headers[h].value));
+			rc = add_header_secret(set, p->headers[h].value);
 	}
 	if (rc == 0)
 		rc = store_secrets(c->session.store, set);
@@ -911,7 +953,11 @@ void cfg_print(const struct cfg *c, FILE *out)
 	for (size_t i = 0; i < c->nproviders; i++) {
 		const struct cfg_provider *p = &c->providers[i];
 		fprintf(out, "  %s: %s", p->name, cfg_api_name(p->api));
-		if (p->base_url)
+		size_t at, len;
+		if (p->base_url && url_password(p->base_url, &at, &len))
+			fprintf(out, ", baseUrl %.*s******%s", (int)at, p->base_url,
+				p->base_url + at + len);
+		else if (p->base_url)
 			fprintf(out, ", baseUrl %s", p->base_url);
 		if (p->api == CFG_API_OPENAI || p->api == CFG_API_ANTHROPIC) {
 			fputs(", apiKey ", out);

@@ -28,7 +28,7 @@ void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
 	cJSON *j = cJSON_ParseWithLength(body, len);
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
 	const cJSON *msg = NULL;
-	struct buf masked = BUF_INIT;
+	struct buf masked = BUF_INIT, plain = BUF_INIT;
 	size_t o = 0;
 
 	if (cJSON_IsObject(err))
@@ -44,6 +44,17 @@ void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
 	/* masked whole before it is cut, so no key's start is left at the cut */
 	if (len > MAX_ERROR_BODY)
 		len = MAX_ERROR_BODY;
+	/* without its NUL bytes, so a key in UTF-16 (one after each ASCII
+	 * letter) is a key the mask sees */
+	if (memchr(body, '\0', len)) {
+		for (size_t i = 0; i < len; i++)
+			if (body[i] && buf_append(&plain, body + i, 1) < 0) {
+				snprintf(out, outlen, "(no message)");
+				goto out;
+			}
+		body = buf_str(&plain);
+		len = plain.len;
+	}
 	if (mask_global_buf(body, len, false, &masked) < 0) {
 		snprintf(out, outlen, "(no message)");
 		goto out;
@@ -63,6 +74,7 @@ void phttp_error_message(const char *body, size_t len, char *out, size_t outlen)
 		snprintf(out, outlen, "(no message)");
 out:
 	buf_free(&masked);
+	buf_free(&plain);
 	cJSON_Delete(j);
 }
 

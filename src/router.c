@@ -8,6 +8,7 @@
  */
 #include "router.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -65,11 +66,29 @@ static bool unauth_asked(const char *addr, long long minute)
 	return asked;
 }
 
+/* The address a failed-auth row is counted by: addr, or of an IPv6 address
+ * (not an IPv4 one mapped) its /64, "2001:db8:7:9::/64", since a host
+ * there may use any of its 2^64 addresses.  out holds 64 bytes. */
+static const char *unauth_addr(const char *addr, char out[64])
+{
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, addr, a) != 1 || IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a))
+		return addr;
+	memset(a + 8, 0, 8);
+	if (!inet_ntop(AF_INET6, a, text, sizeof text))
+		return addr;
+	snprintf(out, 64, "%s/64", text);
+	return out;
+}
+
 /*
  * A request that failed authentication leaves a usage row only when it is
- * its address's first of the minute, as the store decides (so across
- * processes; this process asks once a minute an address); without a store
- * to ask, none: it could not be written.
+ * its address's first of the minute (an IPv6 address's /64's,
+ * unauth_addr), as the store decides (so across processes; this process
+ * asks once a minute an address); without a store to ask, none: it could
+ * not be written.
  */
 static void unauth_row(const struct cfg *c, struct worker *w, const char *addr)
 {
@@ -77,10 +96,11 @@ static void unauth_row(const struct cfg *c, struct worker *w, const char *addr)
 	struct store *store;
 	struct err e;
 	bool first = false;
+	char net[64];
 
 	if (!c->usage.enabled)
 		return;
-	addr = addr && addr[0] ? addr : "-";
+	addr = addr && addr[0] ? unauth_addr(addr, net) : "-";
 	if (strlen(addr) >= sizeof unauth_seen[0].addr || unauth_asked(addr, minute) ||
 	    worker_store(w, c, &store, &e) < 0 ||
 	    store_usage_unauth_first(store, addr, minute, &first, &e) < 0 || !first)

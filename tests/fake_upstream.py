@@ -70,6 +70,7 @@ Models
   leak-key-mid     the same message as an error event after a delta "partial"
                    of a stream (its event written in two pieces, cut inside
                    the key); not streamed: as leak-key
+  leak-key-utf16   HTTP 401, the leak-key message as text/plain in UTF-16
   any model, n > 1 that many choices (choice i > 0 says "(choice i)")
   any model, logprobs: true  logprobs with each piece of content
 
@@ -398,6 +399,9 @@ class Handler(socketserver.StreamRequestHandler):
     def leak_key(self, body, model, streaming):
         """leak-key, leak-key-mid, embed-leak (see the models above)."""
         key, msg = self.leaked_message()
+        if model == "leak-key-utf16":
+            self.send(401, msg.encode("utf-16-le"), "text/plain; charset=utf-16le")
+            return True
         err = {"error": {"message": msg, "type": "invalid_request_error", "param": None,
                          "code": "invalid_api_key"}}
         if model != "leak-key-mid" or not streaming:
@@ -779,7 +783,7 @@ class Handler(socketserver.StreamRequestHandler):
             msg, typ = ERRORS.get(code, ("fake upstream error %d" % code, "server_error"))
             self.send(code, {"error": {"message": msg, "type": typ, "param": None, "code": None}})
             return True
-        if model in ("leak-key", "leak-key-mid"):
+        if model in ("leak-key", "leak-key-mid", "leak-key-utf16"):
             return self.leak_key(body, model, streaming)
         if model in PAGE_MODELS:
             return self.page_model(body, n, model, streaming)

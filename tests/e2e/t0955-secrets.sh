@@ -12,6 +12,9 @@ export OPENCLAW_GATEWAY_TOKEN=test-token-secrets-5f6e7d8c9b
 PROVIDER_KEY=sk-made-up-provider-key-0a1b2c3d4e5f
 ANTHROPIC_KEY=sk-ant-made-up-key-6g7h8i9j0k
 ORG_SECRET=org-secret-header-value-112233
+# a credential configured as a whole Authorization header: an upstream
+# quotes the token without its scheme
+BEARER_SECRET=sk-made-up-bearer-in-header-44556677
 tok=$OPENCLAW_GATEWAY_TOKEN
 ell=$(printf '\342\200\246')
 start_upstream
@@ -26,10 +29,14 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "leakmid", model: "fake/leak-key-mid" },
     { id: "claude", model: "claude/leak-key" },
     { id: "cmd", model: "cmd/x" },
+    { id: "hdr", model: "hdr/leak-key" },
+    { id: "utf16", model: "fake/leak-key-utf16" },
   ] },
   models: { providers: {
     fake: { api: "openai-completions", baseUrl: "@UPSTREAM@", apiKey: "$PROVIDER_KEY",
             headers: { "X-Org-Secret": "$ORG_SECRET" }, retries: 0 },
+    hdr: { api: "openai-completions", baseUrl: "@UPSTREAM@", retries: 0,
+           headers: { Authorization: "Bearer $BEARER_SECRET" } },
     claude: { api: "anthropic-messages", baseUrl: "@UPSTREAM@", apiKey: "$ANTHROPIC_KEY", retries: 0 },
     cmd: { api: "command", retries: 0, env: { LEAK: "\${OPENCLAW_GATEWAY_TOKEN}" },
            command: ["sh", "-c", "cat >/dev/null; echo \\"cmd says the token is \$LEAK\\" >&2; exit 4"] },
@@ -45,7 +52,8 @@ rq() { printf '{"model":"openclaw:%s","stream":%s,"input":"hi"}' "$1" "$2"; }
 # halves, is in FILE
 no_secret() {
 	for _s in "$OPENCLAW_GATEWAY_TOKEN" "$PROVIDER_KEY" "$ANTHROPIC_KEY" "$ORG_SECRET" \
-		made-up-provider-key made-up-key-6g7 secret-header-value token-secrets-5f; do
+		"$BEARER_SECRET" made-up-provider-key made-up-key-6g7 secret-header-value \
+		token-secrets-5f bearer-in-header; do
 		if grep -qF -- "$_s" "$@"; then
 			echo "# '$_s' is in $*:" && grep -F -- "$_s" "$@" | head -3
 			return 1
@@ -87,6 +95,16 @@ test_expect 'anthropic: a 401 quoting the x-api-key is a masked 502' '
 	post /v1/chat/completions "$tok" "$(msg claude false)" && expect_status 502 &&
 	no_secret "$T/last.body" && masked_in sk-a "$T/last.body"
 '
+test_expect 'a header value "Bearer TOKEN": an upstream 401 quoting the token alone is masked' '
+	post /v1/chat/completions "$tok" "$(msg hdr false)" && expect_status 502 &&
+	expect_body_contains "Incorrect API key provided" && no_secret "$T/last.body" &&
+	masked_in sk-m "$T/last.body"
+'
+test_expect 'an upstream 401 in UTF-16 (a NUL byte after each letter of the key) shows no key' '
+	post /v1/chat/completions "$tok" "$(msg utf16 false)" && expect_status 502 &&
+	tr -d " " <"$T/last.body" >"$T/squeezed" && no_secret "$T/squeezed" &&
+	expect_body_contains "Incorrect API key provided" && masked_in sk-m "$T/last.body"
+'
 test_expect 'a command provider that prints the gateway token on stderr: the log has it masked' '
 	post /v1/chat/completions "$tok" "$(msg cmd false)" && expect_status 502 &&
 	no_secret "$T/last.body" &&
@@ -94,6 +112,16 @@ test_expect 'a command provider that prints the gateway token on stderr: the log
 '
 test_expect "the $SERVER error log holds none of the secrets" '
 	grep -q "Incorrect API key provided" "$SERVER_LOG" && no_secret "$SERVER_LOG"
+'
+
+# a password in a baseUrl's user part (libcurl sends it as Basic credentials)
+sed -e "s|baseUrl: \"$UPSTREAM_URL\", retries: 0,|baseUrl: \"http://proxyuser:pw-made-up-in-url-99887766@127.0.0.1:1/v1\", retries: 0,|" \
+	"$T/clawcgi.json5" >"$T/userinfo.json5"
+test_expect 'check-config shows a baseUrl with its password masked' '
+	grep -q pw-made-up-in-url "$T/userinfo.json5" &&
+	{ "$CLAWCGI_BIN" check-config "$T/userinfo.json5" >"$T/ui.out" 2>&1 || { cat "$T/ui.out"; false; }; } &&
+	grep -q "baseUrl http://proxyuser:\*\*\*\*\*\*@127.0.0.1:1/v1" "$T/ui.out" &&
+	! grep -q "pw-made-up-in-url" "$T/ui.out"
 '
 
 # An unquoted key in an edited file: the serving process re-reads it.

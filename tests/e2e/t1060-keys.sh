@@ -244,6 +244,18 @@ test_expect 'a key with agents may not send a field that has the upstream pick t
 	post /v1/chat/completions "$tok" "{\"model\":\"openclaw:up\",\"models\":[\"gpt-4o\"],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
 	expect_status 200 && upstream_last_json .body.models[0] gpt-4o
 '
+test_expect 'nor any other field by which a router picks the model (LiteLLM'"'"'s context_window_fallbacks, content_policy_fallbacks, model_list, user_config; Azure'"'"'s engine, deployment_id)' '
+	n=$(upstream_count) &&
+	for f in "\"context_window_fallbacks\":[\"gpt-4o\"]" "\"content_policy_fallbacks\":[\"gpt-4o\"]" \
+		"\"model_list\":[{\"model_name\":\"x\"}]" "\"user_config\":{\"model_list\":[]}" \
+		"\"engine\":\"gpt-4o\"" "\"Deployment_Id\":\"gpt-4o\"" "\"default_model\":\"gpt-4o\""; do
+		post /v1/chat/completions "$(key uponly)" "{\"model\":\"openclaw:up\",$f,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
+		expect_status 403 && expect_json .error.code permission_denied || return 1
+	done &&
+	test "$(upstream_count)" = "$n" &&
+	post /v1/chat/completions "$(key uponly)" "{\"model\":\"openclaw:up\",\"modalities\":[\"text\"],\"temperature\":0.5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" &&
+	expect_status 200
+'
 mk rpm4 --rpm 4
 test_expect 'rpm: exactly rpm requests a minute across the worker processes, then 429 rate_limit_exceeded' '
 	minute_room 15 &&

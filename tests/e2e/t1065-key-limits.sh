@@ -126,6 +126,16 @@ test_expect 'across processes (CGI) too: another address gets its one row, the n
 	after=$(rows "status in (401, 429)") && echo "# rows: $before before, $after after" &&
 	test $((after - before)) = 1
 '
+test_expect 'IPv6: the addresses of one /64 are one address (a host there has 2^64 of them): one row a minute' '
+	minute_room 10 &&
+	before=$(rows "status in (401, 429)") &&
+	for i in 1 2 3 4 5; do
+		cgi_call POST /v1/chat/completions "{}" REMOTE_ADDR=2001:db8:7:9::$i HTTP_AUTHORIZATION="Bearer nope-$i" || return 1
+	done &&
+	cgi_call POST /v1/chat/completions "{}" REMOTE_ADDR=2001:db8:7:a::1 HTTP_AUTHORIZATION="Bearer nope" &&
+	after=$(rows "status in (401, 429)") && echo "# rows: $before before, $after after" &&
+	test $((after - before)) = 2
+'
 
 mk gone --tpm 100000
 drip='{"model":"openclaw:drip","stream":true,"messages":[{"role":"user","content":"a long answer please"}]}'

@@ -167,6 +167,12 @@ static void test_client_rules(void)
 		      "max_out: max_completion_tokens first; none (or not a count) is -1");
 		cJSON_Delete(p);
 		cJSON_Delete(none);
+		p = cJSON_Parse("{\"max_tokens\":10,\"n\":4}");
+		none = cJSON_Parse("{\"n\":3}");
+		CHECK(auth_max_out(p) == 40 && auth_max_out(none) == 3 * AUTH_DEFAULT_MAX_TOKENS,
+		      "max_out: n choices count n times (the default too)");
+		cJSON_Delete(p);
+		cJSON_Delete(none);
 	}
 	CHECK_STR(auth_kind_name(AUTH_KEY), "key", "kind names");
 	CHECK_STR(auth_kind_name(AUTH_ANYONE), "none", "auth mode none: the usage log's \"none\"");
@@ -211,8 +217,8 @@ static void test_reach(void)
 	      "reach: 403 permission_denied names the model");
 	m = c->agents[0].model;
 	err_clear(&e);
-	CHECK(auth_reach_check(&k, c, "main", &m, params, &e) < 0 && e.status == 403 &&
-		      !strcmp(e.param, "models") && strstr(e.message, "`MODELS`"),
+	CHECK(auth_reach_check(&k, c, "main", &m, params, &e) < 0 && e.status == 403 && !e.param &&
+		      !strcmp(e.param_text, "MODELS") && strstr(e.message, "`MODELS`"),
 	      "reach: a field that picks the model, in any case, is refused");
 	err_clear(&e);
 	CHECK(auth_reach_check(&all, c, "main", &m, params, &e) == 0,
