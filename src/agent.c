@@ -605,6 +605,26 @@ static int sink_gone(void *ctx)
 	return sink->idle ? sink->idle(sink) : 0;
 }
 
+/* The JSON text's size of the first n messages of all: a stored
+ * message's text as read, a parsed one's (PostgreSQL's) as printed. */
+static size_t history_bytes(const cJSON *all, int n)
+{
+	const cJSON *m = all ? all->child : NULL;
+	size_t bytes = 0;
+
+	for (int i = 0; m && i < n; m = m->next, i++) {
+		char *text;
+
+		if (cJSON_IsRaw(m) && m->valuestring) {
+			bytes += strlen(m->valuestring);
+		} else if ((text = cJSON_PrintUnformatted(m))) {
+			bytes += strlen(text);
+			free(text);
+		}
+	}
+	return bytes;
+}
+
 int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 {
 	struct collect col = {
@@ -644,7 +664,9 @@ int agent_run_turn(struct agent_turn *t, struct prov_sink *sink, struct err *e)
 		}
 		rq.messages = all;
 	}
-	if (check_tool_results(t, rq.messages, nhistory, skip, e) < 0)
+	if (check_tool_results(t, rq.messages, nhistory, skip, e) < 0 ||
+	    (nhistory && t->admit_history &&
+	     t->admit_history(t->admit_ctx, history_bytes(rq.messages, nhistory), e) < 0))
 		goto out;
 	log_info("turn %s: agent %s, session %s (%s), model %s/%s, %d history messages, "
 		 "%d resent dropped",

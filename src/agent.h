@@ -143,6 +143,11 @@ struct agent_turn {
 	/* the session held from its history's reading to its answer's storing
 	 * (agent_session_hold; let go by agent_run_turn and agent_turn_free) */
 	struct store_lock lock;
+	/* Called once a stable session's history is read, before the model is
+	 * (NULL: not called): history_bytes is its messages' JSON text.  A
+	 * return < 0 (e set, e.g. a 429 over tpm) ends the turn there. */
+	int (*admit_history)(void *ctx, size_t history_bytes, struct err *e);
+	void *admit_ctx;
 	/* out */
 	struct answer answer; /* everything the provider produced, by choice */
 	struct prov_result res;

@@ -592,29 +592,29 @@ long auth_max_out(const cJSON *params)
 	return out;
 }
 
-int auth_tokens_reserve(struct http_req *r, struct worker *w, const struct cfg *c,
-			size_t prompt_bytes, long max_out, struct err *e)
+/*
+ * Reserve estimate tokens more for r in its window, refused when the
+ * window's tokens less what r holds already (held) have reached tpm: r's
+ * own reservation never refuses r.  0, or -1 with e as auth_tokens_reserve.
+ */
+static int reserve(struct http_req *r, struct worker *w, const struct cfg *c, long estimate,
+		   long long window, long held, struct err *e)
 {
 	const struct auth_client *who = r->client;
-	long estimate = auth_estimate(prompt_bytes, max_out);
-	long long now = clock_wall_ms(), window, reset_ms;
+	long long now = clock_wall_ms();
+	long long reset_ms = window + RATE_WINDOW_MS > now ? window + RATE_WINDOW_MS - now : 0;
 	struct store *store;
 	struct store_rate rate;
 	long retry_after;
 	size_t len;
 
-	usage_request_estimate(auth_estimate(prompt_bytes, 0));
-	if (!who || !who->tpm)
-		return 0;
-	window = who->rate_window ? who->rate_window : auth_rate_window(now);
-	reset_ms = window + RATE_WINDOW_MS > now ? window + RATE_WINDOW_MS - now : 0;
 	if (worker_store(w, c, &store, e) < 0 ||
-	    store_rate_reserve(store, who->scope, window, who->tpm, estimate, &rate, e) < 0)
+	    store_rate_reserve(store, who->scope, window, who->tpm + held, estimate, &rate, e) < 0)
 		return err_set(e, 500, ERR_API,
 			       "Session store error: rate limits cannot be counted.");
 	if (rate.allowed) {
 		/* the headers rate_take wrote stand: the window before this */
-		usage_request_reserved(window, estimate);
+		usage_request_reserved(window, held + estimate);
 		return 0;
 	}
 	rate_headers(who, &rate, reset_ms, r->extra_headers, sizeof r->extra_headers);
@@ -623,6 +623,42 @@ int auth_tokens_reserve(struct http_req *r, struct worker *w, const struct cfg *
 	snprintf(r->extra_headers + len, sizeof r->extra_headers - len, "Retry-After: %ld\r\n",
 		 retry_after);
 	return -1;
+}
+
+int auth_tokens_reserve(struct http_req *r, struct worker *w, const struct cfg *c,
+			size_t prompt_bytes, long max_out, struct err *e)
+{
+	const struct auth_client *who = r->client;
+
+	usage_request_estimate(auth_estimate(prompt_bytes, 0));
+	if (!who || !who->tpm)
+		return 0;
+	return reserve(r, w, c, auth_estimate(prompt_bytes, max_out),
+		       who->rate_window ? who->rate_window : auth_rate_window(clock_wall_ms()), 0,
+		       e);
+}
+
+int auth_tokens_history(struct http_req *r, struct worker *w, const struct cfg *c,
+			size_t history_bytes, struct err *e)
+{
+	const struct auth_client *who = r->client;
+	long long window;
+	long held, more = auth_estimate(history_bytes, 0);
+
+	usage_request_estimate_add(more);
+	if (!who || !who->tpm || more <= 0)
+		return 0;
+	held = usage_request_reservation(&window);
+	if (held <= 0)
+		return 0; /* nothing was reserved: the request is not counted */
+	return reserve(r, w, c, more, window, held, e);
+}
+
+int auth_admit_history(void *ctx, size_t history_bytes, struct err *e)
+{
+	const struct auth_admit *a = ctx;
+
+	return auth_tokens_history(a->r, a->w, a->c, history_bytes, e);
 }
 
 void auth_rate_settle(const struct auth_client *who, struct store *store, long long now_ms,

@@ -182,6 +182,29 @@ int auth_tokens_reserve(struct http_req *r, struct worker *w, const struct cfg *
 			size_t prompt_bytes, long max_out, struct err *e);
 
 /*
+ * A stable session's stored history, once the turn has read it
+ * (history_bytes: the JSON text of its messages): its estimate,
+ * history_bytes / 4 rounded up, is added to the prompt's in the usage
+ * record and, for a client with a tpm, reserved on top of what
+ * auth_tokens_reserve reserved, refused when the window's tokens less r's
+ * own reservation have reached tpm.  So a one-line request on a long
+ * session is counted at its whole prompt's size before the model is
+ * called.  Returns 0, or -1 with e as auth_tokens_reserve (429: nothing
+ * of r stays counted once it is settled).
+ */
+int auth_tokens_history(struct http_req *r, struct worker *w, const struct cfg *c,
+			size_t history_bytes, struct err *e);
+
+/* auth_tokens_history as a turn's admit_history (agent.h): ctx is a
+ * struct auth_admit the endpoint keeps for the turn's length. */
+struct auth_admit {
+	struct http_req *r;
+	struct worker *w;
+	const struct cfg *c;
+};
+int auth_admit_history(void *ctx, size_t history_bytes, struct err *e);
+
+/*
  * Settle who's request at its end (no-op without tpm): its tokens as
  * counted (usage_request_tokens) replace its reservation (reserved tokens
  * in window; 0: none, the tokens go to now_ms's window).  A store error is

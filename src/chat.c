@@ -365,11 +365,14 @@ void chat_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	struct completion cmpl;
 	struct err e;
 	char uuid[37];
+	struct auth_admit admit = {r, w, c};
 	int rc;
 
 	err_clear(&e);
 	agent_turn_init(&t);
 	t.worker = w;
+	t.admit_history = auth_admit_history;
+	t.admit_ctx = &admit;
 	if (http_read_body(r, c->chat.max_body_bytes, c->chat.body_timeout_seconds, &body, &e) <
 		    0 ||
 	    chat_request_parse(body.data, body.len, c->chat.images_allow_url, &rq, &e) < 0 ||

@@ -806,12 +806,15 @@ void responses_handle(struct http_req *r, const struct cfg *c, struct worker *w)
 	struct err e;
 	char uuid[37];
 	size_t body_len;
+	struct auth_admit admit = {r, w, c};
 	int rc;
 
 	memset(&rq, 0, sizeof rq);
 	err_clear(&e);
 	agent_turn_init(&t);
 	t.worker = w;
+	t.admit_history = auth_admit_history;
+	t.admit_ctx = &admit;
 	if (!rs) {
 		err_nomem(&e);
 		http_send_error(r, &e, NULL);

@@ -132,6 +132,12 @@ void usage_request_estimate(long prompt)
 		cur.prompt_estimate = prompt > 0 ? prompt : 0;
 }
 
+void usage_request_estimate_add(long prompt)
+{
+	if (cur.active && prompt > 0)
+		cur.prompt_estimate += prompt;
+}
+
 void usage_request_reserved(long long window, long tokens)
 {
 	if (!cur.active)

@@ -47,6 +47,8 @@ void usage_first_token(void);
 /* The request's prompt as auth.c estimates it (auth_estimate), noted
  * once its body is parsed: usage_request_estimated counts it. */
 void usage_request_estimate(long prompt);
+/* More of the prompt's estimate: a stable session's history, once read. */
+void usage_request_estimate_add(long prompt);
 /* Tokens reserved for it in its client's window (auth_tokens_reserve),
  * and which window; usage_request_reservation gives them back (0: none). */
 void usage_request_reserved(long long window, long tokens);

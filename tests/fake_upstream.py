@@ -60,6 +60,9 @@ Models
   calltool         with or without `tools`: a call of "lookup" with arguments
                    {"q": "clawcgi"} streamed in two pieces, finish_reason
                    "tool_calls"
+  measure          not streamed: usage whose prompt_tokens is the size of
+                   the messages sent (their JSON's bytes / 4, rounded up), as
+                   a real upstream counts a long session's history
   cached           usage with its breakdowns: prompt_tokens 2011 (2000 of them
                    cached_tokens, 3 audio_tokens), completion_tokens 7 (5
                    reasoning_tokens, 1 accepted and 2 rejected prediction
@@ -106,6 +109,15 @@ import threading
 import time
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+
+
+def measured_usage(body):
+    """usage as a real upstream counts it: the prompt by the size of the
+    messages it was sent (their JSON's bytes / 4, rounded up)."""
+    prompt = (len(json.dumps(body.get("messages"))) + 3) // 4
+    return {"prompt_tokens": prompt, "completion_tokens": 7, "total_tokens": prompt + 7}
+
+
 USAGE_CACHED = {"prompt_tokens": 2011, "completion_tokens": 7, "total_tokens": 2018,
                 "prompt_tokens_details": {"cached_tokens": 2000, "audio_tokens": 3},
                 "completion_tokens_details": {"reasoning_tokens": 5, "audio_tokens": 0,
@@ -824,7 +836,8 @@ class Handler(socketserver.StreamRequestHandler):
             self.send(200, {"id": cid, "object": "chat.completion", "created": created, "model": model,
                             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                          "finish_reason": finish}],
-                            "usage": USAGE_CACHED if model == "cached" else USAGE})
+                            "usage": USAGE_CACHED if model == "cached"
+                            else measured_usage(body) if model == "measure" else USAGE})
             return True
 
         def chunk_of(delta, finish_reason=None):

@@ -15,6 +15,7 @@ write_config "$T/clawcgi.json5" <<CONF
     { id: "main", default: true, model: "echo/echo", embeddingModel: "echo/echo" },
     { id: "think", model: "fake/think", embeddingModel: "fake/embed-hang" },
     { id: "drip", model: "fake/drip" },
+    { id: "meas", model: "fake/measure" },
   ] },
   models: { providers: {
     echo: { api: "echo" },
@@ -135,6 +136,33 @@ test_expect 'IPv6: the addresses of one /64 are one address (a host there has 2^
 	cgi_call POST /v1/chat/completions "{}" REMOTE_ADDR=2001:db8:7:a::1 HTTP_AUTHORIZATION="Bearer nope" &&
 	after=$(rows "status in (401, 429)") && echo "# rows: $before before, $after after" &&
 	test $((after - before)) = 2
+'
+
+# A long session, made by a key without limits; the name then taken again
+# by a key with a tpm, which reaches that session (README "Client keys").
+big=$(python3 -c 'print("x" * 4000)')
+mk longs
+test_expect 'a stored history counts against tpm before the model is called: 30 one-line turns at once on a long session serve one, the window holds its real count' '
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		post /v1/chat/completions "$(key longs)" \
+			"{\"model\":\"openclaw:meas\",\"messages\":[{\"role\":\"user\",\"content\":\"$i $big\"}]}" \
+			-H "x-openclaw-session-key: long" && expect_status 200 || return 1
+	done &&
+	keys revoke longs >/dev/null && mk longs --tpm 2000 &&
+	minute_room 30 &&
+	rm -f "$T"/lb.* &&
+	for i in $(seq 30); do
+		curl -sS --max-time 60 -o "$T/lb.$i.b" -w "%{http_code}\n" -H "Authorization: Bearer $(key longs)" \
+			-H "Content-Type: application/json" -H "x-openclaw-session-key: long" \
+			--data-binary "{\"model\":\"openclaw:meas\",\"messages\":[{\"role\":\"user\",\"content\":\"more $i\"}]}" \
+			"$BASE/v1/chat/completions" >"$T/lb.$i.s" 2>/dev/null &
+	done &&
+	wait &&
+	served=$(cat "$T"/lb.*.s | grep -c "^200\$") && refused=$(cat "$T"/lb.*.s | grep -c "^429\$") &&
+	used=$(window key:longs tokens) &&
+	echo "# $served served, $refused refused, the window at $used tokens" &&
+	test "$served" = 1 && test $((served + refused)) = 30 &&
+	[ "$used" -gt 2000 ] && [ "$used" -lt 40000 ]
 '
 
 mk gone --tpm 100000
