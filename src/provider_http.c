@@ -150,11 +150,23 @@ int phttp_event(void *ctx, const char *event, const char *data, size_t len)
 static int take_answer(struct phttp *h)
 {
 	cJSON *j = cJSON_ParseWithLength(buf_str(&h->body), h->body.len);
+	const cJSON *err;
 	int rc;
 
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		phttp_fail(h, 502, "upstream sent malformed data");
+		return -1;
+	}
+	/* a 2xx whose body is an error (some proxies answer quota and key
+	 * errors so): the error, as a stream's error event is, not an empty
+	 * answer */
+	err = cJSON_GetObjectItemCaseSensitive(j, "error");
+	if (err && !cJSON_IsNull(err)) {
+		char msg[320];
+		phttp_error_message(buf_str(&h->body), h->body.len, msg, sizeof msg);
+		phttp_fail(h, 502, "upstream error: %s", msg);
+		cJSON_Delete(j);
 		return -1;
 	}
 	rc = h->ops->answer(h, j);

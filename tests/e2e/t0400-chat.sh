@@ -136,6 +136,11 @@ test_expect 'upstream HTTP 500: 502 upstream_error carrying its message' '
 	expect_status 502 && expect_json .error.type upstream_error &&
 	expect_body_contains "fake upstream exploded"
 '
+test_expect 'upstream HTTP 200 whose body is an error: 502 upstream_error carrying its message, not an empty answer' '
+	post /v1/chat/completions "$tok" "$(msg openclaw hi)" -H "x-openclaw-model: fake/error-200" &&
+	expect_status 502 && expect_json .error.type upstream_error &&
+	expect_body_contains "fake upstream error 200"
+'
 test_expect 'upstream refusing connections: 502 fast, no address in the message' '
 	start=$(date +%s) &&
 	post /v1/chat/completions "$tok" "$(msg openclaw:down hi)" && expect_status 502 &&
