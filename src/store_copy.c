@@ -202,15 +202,19 @@ static int keep_opt(struct copy_session *s, sqlite3_stmt *st, int col, const cha
 }
 
 /* Usage rows after the latest the target holds in the file's time range,
- * oldest first, USAGE_BATCH to a transaction; s holds their strings. */
-static int copy_usage(sqlite3 *db, struct copy_session *s, struct store *to, long *added,
-		      struct err *e)
+ * oldest first, USAGE_BATCH to a transaction; s holds their strings.
+ * version: the file's schema (usage.estimated from 7 on; before, none
+ * was estimated). */
+static int copy_usage(sqlite3 *db, struct copy_session *s, struct store *to, int version,
+		      long *added, struct err *e)
 {
 	static const char *const sql_range = "SELECT min(time), max(time) FROM usage";
-	static const char *const sql =
-		"SELECT time, endpoint, agent_id, auth_kind, auth_name, session_key, model,"
-		" status, prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted"
-		" FROM usage WHERE time > ?1 ORDER BY time, id";
+#define COPY_USAGE_SELECT(estimated)                                                               \
+	"SELECT time, endpoint, agent_id, auth_kind, auth_name, session_key, model,"               \
+	" status, prompt_tokens, completion_tokens, latency_ms, ttft_ms, interrupted, " estimated  \
+	" FROM usage WHERE time > ?1 ORDER BY time, id"
+	const char *sql = version >= 7 ? COPY_USAGE_SELECT("estimated") : COPY_USAGE_SELECT("0");
+#undef COPY_USAGE_SELECT
 	struct store_usage batch[USAGE_BATCH];
 	long long first, last, latest;
 	sqlite3_stmt *st = NULL;
@@ -246,6 +250,7 @@ static int copy_usage(sqlite3 *db, struct copy_session *s, struct store *to, lon
 				     ? -1
 				     : sqlite3_column_double(st, 11);
 		u->interrupted = sqlite3_column_int(st, 12) != 0;
+		u->estimated = sqlite3_column_int(st, 13) != 0;
 		if (keep_opt(s, st, 1, &u->endpoint) < 0 || keep_opt(s, st, 2, &u->agent_id) < 0 ||
 		    keep_opt(s, st, 3, &u->auth_kind) < 0 ||
 		    keep_opt(s, st, 4, &u->auth_name) < 0 ||
@@ -290,7 +295,7 @@ int store_copy_from_sqlite(const char *sqlite_path, struct store *to, struct sto
 	sqlite3 *db = NULL;
 	sqlite3_stmt *sessions = NULL, *msgs = NULL, *resps = NULL;
 	struct copy_session s;
-	int rc = -1, step;
+	int rc = -1, step, version;
 
 	memset(n, 0, sizeof *n);
 	memset(&s, 0, sizeof s);
@@ -331,10 +336,10 @@ int store_copy_from_sqlite(const char *sqlite_path, struct store *to, struct sto
 		err_set(e, 500, ERR_API, "reading %s: %s", sqlite_path, sqlite3_errmsg(db));
 		goto out;
 	}
-	if (user_version(db) >= 4) {
+	if ((version = user_version(db)) >= 4) {
 		err_clear(e);
 		if (copy_keys(db, to, &n->keys, &n->keys_added, e) < 0 ||
-		    copy_usage(db, &s, to, &n->usage_added, e) < 0) {
+		    copy_usage(db, &s, to, version, &n->usage_added, e) < 0) {
 			if (!e->message[0])
 				err_set(e, 500, ERR_API, "reading %s: %s", sqlite_path,
 					sqlite3_errmsg(db));

@@ -128,7 +128,7 @@ test_expect 'a migration raced by 8 processes on a new database runs once' '
 		( CLAWCGI_CONFIG="$T/race.json5" "$CLAWCGI_BIN" sessions list >"$T/race.$i" 2>&1; echo $? >"$T/race.$i.rc" ) &
 	done && wait &&
 	test "$(cat "$T"/race.*.rc | sort -u)" = 0 &&
-	test "$(psql -X -At -c "select count(*) || '"'"' '"'"'|| max(version) from clawcgi_schema" "$(sed -n "s|.*store: \"\(.*\)\".*|\1|p" "$T/race.json5")")" = "2 2"
+	test "$(psql -X -At -c "select count(*) || '"'"' '"'"'|| max(version) from clawcgi_schema" "$(sed -n "s|.*store: \"\(.*\)\".*|\1|p" "$T/race.json5")")" = "3 3"
 '
 test_expect 'check-config shows the store masked and that it connects' '
 	cli check-config "$T/clawcgi.json5" >"$T/cc.out" 2>&1 &&
