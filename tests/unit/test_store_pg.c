@@ -20,6 +20,7 @@
 #include "store.h"
 #include "store_copy.h"
 #include "store_lock_check.h"
+#include "store_rate_check.h"
 
 static char admin_url[1024], db_name[64], store_url[1200];
 
@@ -408,33 +409,7 @@ static void check_rates(void)
 	      "at tpm: refused, nothing counted");
 	CHECK(store_rate_take(s, "user:t", w, 10, 0, &r, &e) == 0 && r.allowed && r.requests == 2,
 	      "the same window without a tpm: taken");
-	CHECK(store_rate_take(s, "key:r", w, 0, 50, &r, &e) == 0 && r.allowed &&
-		      store_rate_reserve(s, "key:r", w, 50, 45, &r, &e) == 0 && r.allowed &&
-		      r.tokens == 45 && r.requests == 1,
-	      "reserve: an empty window takes the estimate");
-	CHECK(store_rate_take(s, "key:r", w, 0, 50, &r, &e) == 0 && r.allowed &&
-		      store_rate_reserve(s, "key:r", w, 50, 45, &r, &e) == 0 && r.allowed &&
-		      r.tokens == 90 && r.requests == 2,
-	      "reserve: under tpm (45 of 50) another is admitted, past it by less than one");
-	CHECK(store_rate_take(s, "key:r", w, 0, 0, &r, &e) == 0 && r.requests == 3 &&
-		      store_rate_reserve(s, "key:r", w, 50, 1, &r, &e) == 0 && !r.allowed &&
-		      r.tokens == 90 && r.requests == 2,
-	      "reserve: at tpm refused, and the request taken back");
-	CHECK(store_rate_add_tokens(s, "key:r", w, -80, &e) == 0 &&
-		      store_rate_reserve(s, "key:r", w, 50, 5, &r, &e) == 0 && r.allowed &&
-		      r.tokens == 15,
-	      "settled below the estimates (a negative delta): room again");
-	{
-		bool first = false, again = true, other = false, next = false;
-		CHECK(store_usage_unauth_first(s, "10.0.0.9", w, &first, &e) == 0 && first &&
-			      store_usage_unauth_first(s, "10.0.0.9", w, &again, &e) == 0 &&
-			      !again &&
-			      store_usage_unauth_first(s, "10.0.0.8", w, &other, &e) == 0 &&
-			      other &&
-			      store_usage_unauth_first(s, "10.0.0.9", w + 60000, &next, &e) == 0 &&
-			      next,
-		      "failed auth: the first of an address's minute, once");
-	}
+	check_rate_reserve(s, w);
 
 	/* a window two minutes later prunes those before the previous one */
 	CHECK(store_rate_take(s, "key:c", w + 120000, 0, 0, &r, &e) == 0 && r.allowed,
